@@ -1,0 +1,1 @@
+"""Identity-federation bridge for Russian education information systems."""

@@ -1,0 +1,51 @@
+"""Entry point of the `bridge` command: subcommands register themselves from their modules."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from bridge.cli.output import EXIT_USAGE, emit_error
+from bridge.config import Settings, SettingsError
+from bridge.services.errors import DomainError
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from bridge.cli import audit, clients, db, demo, orgs, serve, staff
+
+    parser = argparse.ArgumentParser(
+        prog="bridge", description="Мост идентификации для образовательных систем"
+    )
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--acting-as",
+        metavar="LOGIN",
+        help="act as this staff member (the issuing hierarchy applies); default: technical support",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    for module in (db, orgs, staff, audit, clients, serve, demo):
+        module.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        settings = Settings.from_environ()
+        return handler(args, settings)
+    except SettingsError as error:
+        print(f"Ошибка настройки: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except DomainError as error:
+        return emit_error(args, error)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

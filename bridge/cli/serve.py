@@ -1,0 +1,24 @@
+"""`bridge serve`: run the bridge with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from bridge.config import Settings
+
+
+def register(commands: argparse._SubParsersAction[Any]) -> None:
+    serve = commands.add_parser("serve", help="run the web server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(handler=run_serve)
+
+
+def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from bridge.app import create_app
+
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, proxy_headers=False)
+    return 0

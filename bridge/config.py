@@ -1,0 +1,130 @@
+"""Settings, read once from the environment into one frozen value.
+
+Every entry point (web app, CLI, tests) builds a `Settings` and passes it down;
+nothing reads the environment later.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me"  # noqa: S105 - a known placeholder
+
+
+class SettingsError(ValueError):
+    """A configuration that must not be started with."""
+
+
+class Secret:
+    """Hides a secret from reprs and logs (Starlette's idea)."""
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return self._value
+
+    def reveal(self) -> str:
+        return self._value
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str = "development"
+    secret_key: Secret = field(default_factory=lambda: Secret(DEVELOPMENT_SECRET_KEY))
+    database_url: str = "sqlite:///./bridge.db"
+    # Public URL of the bridge: the OpenID Provider issuer and the base of upstream redirect URIs.
+    public_url: str = "http://127.0.0.1:8000"
+    providers_file: Path | None = None
+    credential_ttl: timedelta = timedelta(days=30)
+    pending_binding_ttl: timedelta = timedelta(minutes=10)
+    remember_me_ttl: timedelta = timedelta(days=30)
+    # A sign-in session without "remember me" still has an absolute lifetime.
+    session_ttl: timedelta = timedelta(hours=12)
+    login_throttle_max_failures: int = 5
+    login_throttle_window: timedelta = timedelta(minutes=15)
+    address_throttle_max_failures: int = 30
+    require_confirmed_esia_account: bool = False
+    require_name_match: bool = False
+    signing_alg: str = "ES256"
+    access_token_ttl: timedelta = timedelta(minutes=10)
+    refresh_token_ttl: timedelta = timedelta(days=7)
+    upstream_timeout_seconds: float = 10.0
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.public_url.startswith("https://")
+
+    def check_startable(self) -> None:
+        """Refuse configurations that would be unsafe to run for real."""
+        if self.is_production and self.secret_key.reveal() == DEVELOPMENT_SECRET_KEY:
+            raise SettingsError(
+                "BRIDGE_SECRET_KEY is not set: production refuses to start with the development key. "
+                "Set BRIDGE_SECRET_KEY to a long random value (e.g. `python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))'`)."
+            )
+        if self.is_production and len(self.secret_key.reveal()) < 32:
+            raise SettingsError("BRIDGE_SECRET_KEY is too short: use at least 32 characters.")
+        if self.signing_alg not in ("ES256", "RS256"):
+            raise SettingsError("BRIDGE_SIGNING_ALG must be ES256 or RS256.")
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(f"BRIDGE_{name}")
+            return value if value not in (None, "") else None
+
+        def flag(name: str, default: bool) -> bool:
+            value = get(name)
+            if value is None:
+                return default
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off"):
+                return False
+            raise SettingsError(f"BRIDGE_{name} must be true or false, not {value!r}")
+
+        def number(name: str, default: int) -> int:
+            value = get(name)
+            if value is None:
+                return default
+            try:
+                return int(value)
+            except ValueError:
+                raise SettingsError(f"BRIDGE_{name} must be a whole number, not {value!r}") from None
+
+        defaults = cls()
+        providers_file = get("PROVIDERS_FILE")
+        return cls(
+            environment=get("ENV") or defaults.environment,
+            secret_key=Secret(get("SECRET_KEY") or DEVELOPMENT_SECRET_KEY),
+            database_url=get("DATABASE_URL") or defaults.database_url,
+            public_url=(get("PUBLIC_URL") or defaults.public_url).rstrip("/"),
+            providers_file=Path(providers_file) if providers_file else None,
+            credential_ttl=timedelta(days=number("CREDENTIAL_TTL_DAYS", 30)),
+            pending_binding_ttl=timedelta(minutes=number("PENDING_BINDING_TTL_MINUTES", 10)),
+            remember_me_ttl=timedelta(days=number("REMEMBER_ME_DAYS", 30)),
+            session_ttl=timedelta(hours=number("SESSION_TTL_HOURS", 12)),
+            login_throttle_max_failures=number("LOGIN_MAX_FAILURES", 5),
+            login_throttle_window=timedelta(minutes=number("LOGIN_THROTTLE_MINUTES", 15)),
+            address_throttle_max_failures=number("ADDRESS_MAX_FAILURES", 30),
+            require_confirmed_esia_account=flag("REQUIRE_CONFIRMED_ESIA", False),
+            require_name_match=flag("REQUIRE_NAME_MATCH", False),
+            signing_alg=get("SIGNING_ALG") or defaults.signing_alg,
+            access_token_ttl=timedelta(minutes=number("ACCESS_TOKEN_MINUTES", 10)),
+            refresh_token_ttl=timedelta(days=number("REFRESH_TOKEN_DAYS", 7)),
+            upstream_timeout_seconds=float(number("UPSTREAM_TIMEOUT_SECONDS", 10)),
+        )

@@ -1,0 +1,7 @@
+"""Routes: filled in by the issue that owns them."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+routes: list[BaseRoute] = []

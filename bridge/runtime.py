@@ -1,0 +1,38 @@
+"""The process-wide objects a running bridge shares, built from Settings in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bridge.config import Settings
+from bridge.storage.database import build_engine, build_sessionmaker
+
+
+@dataclass
+class BridgeRuntime:
+    settings: Settings
+    engine: Engine
+    db: sessionmaker[Session]
+    # Outbound HTTP to upstream identity providers; tests inject one routed to the in-process mock.
+    http: httpx.AsyncClient
+    # Filled by the parts that need them (upstream provider registry, OP key store, ...).
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+        self.engine.dispose()
+
+
+def build_runtime(
+    settings: Settings, *, engine: Engine | None = None, http: httpx.AsyncClient | None = None
+) -> BridgeRuntime:
+    engine = engine or build_engine(settings.database_url)
+    http = http or httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.upstream_timeout_seconds), follow_redirects=False
+    )
+    return BridgeRuntime(settings=settings, engine=engine, db=build_sessionmaker(engine), http=http)

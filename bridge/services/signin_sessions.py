@@ -1,0 +1,105 @@
+"""The bridge's own sign-in sessions (SSO sessions), kept server-side so they can be ended."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from bridge.storage.models import RoleAssignment, SignInSession, StaffMember
+from bridge.storage.types import utcnow
+
+
+@dataclass(frozen=True)
+class ActiveSignIn:
+    """A live sign-in session with the staff member it belongs to."""
+
+    session: SignInSession
+    staff: StaffMember
+    role: RoleAssignment | None
+
+
+def start_signin_session(
+    db: Session,
+    staff: StaffMember,
+    *,
+    provider: str,
+    amr: list[str],
+    acr: str | None,
+    lifetime: timedelta,
+    remember: bool,
+    now: datetime | None = None,
+) -> SignInSession:
+    now = now or utcnow()
+    record = SignInSession(
+        id=secrets.token_urlsafe(32),
+        staff_id=staff.id,
+        session_generation=staff.session_generation,
+        provider=provider,
+        amr=amr,
+        acr=acr,
+        auth_time=now,
+        remember=remember,
+        created_at=now,
+        expires_at=now + lifetime,
+    )
+    db.add(record)
+    db.flush()
+    return record
+
+
+def load_active_signin(db: Session, session_id: str, now: datetime | None = None) -> ActiveSignIn | None:
+    """The session if it is still valid: not ended, not expired, staff active, no reset since."""
+    now = now or utcnow()
+    record = db.get(SignInSession, session_id)
+    if record is None or record.ended_at is not None or record.expires_at <= now:
+        return None
+    staff = db.get(StaffMember, record.staff_id)
+    if staff is None or staff.status != "active" or staff.session_generation != record.session_generation:
+        return None
+    role = db.get(RoleAssignment, record.role_assignment_id) if record.role_assignment_id else None
+    if role is not None and not is_role_active(role, now):
+        role = None
+    return ActiveSignIn(session=record, staff=staff, role=role)
+
+
+def choose_session_role(db: Session, record: SignInSession, role: RoleAssignment) -> None:
+    if role.staff_id != record.staff_id:
+        raise ValueError("role belongs to another staff member")
+    record.role_assignment_id = role.id
+    db.flush()
+
+
+def end_signin_session(db: Session, session_id: str, now: datetime | None = None) -> SignInSession | None:
+    record = db.get(SignInSession, session_id)
+    if record is not None and record.ended_at is None:
+        record.ended_at = now or utcnow()
+        db.flush()
+    return record
+
+
+def end_all_signin_sessions(db: Session, staff_id: int, now: datetime | None = None) -> int:
+    """End every session of a staff member (after a password reset or block)."""
+    result = db.execute(
+        update(SignInSession)
+        .where(SignInSession.staff_id == staff_id, SignInSession.ended_at.is_(None))
+        .values(ended_at=now or utcnow())
+    )
+    db.flush()
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def is_role_active(role: RoleAssignment, now: datetime) -> bool:
+    today = now.date()
+    return role.start_date <= today and (role.end_date is None or role.end_date >= today)
+
+
+def active_roles(db: Session, staff_id: int, now: datetime | None = None) -> list[RoleAssignment]:
+    now = now or utcnow()
+    roles = db.scalars(
+        select(RoleAssignment).where(RoleAssignment.staff_id == staff_id).order_by(RoleAssignment.id)
+    ).all()
+    return [role for role in roles if is_role_active(role, now)]

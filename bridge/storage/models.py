@@ -1,0 +1,279 @@
+"""The data model: directory (organizations, staff, roles), federation, provider, audit."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from bridge.storage.types import UTCDateTime, utcnow
+
+# Stable constraint names so Alembic migrations are the same on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+# --- Directory -------------------------------------------------------------------------------
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(500))
+    # OrganizationKind value: education_department, preschool_department, school, college,
+    # kindergarten, support.
+    kind: Mapped[str] = mapped_column(String(40))
+    district: Mapped[str | None] = mapped_column(String(200))
+    inn: Mapped[str | None] = mapped_column(String(12), unique=True)
+    ogrn: Mapped[str | None] = mapped_column(String(15), unique=True)
+    # An education department is the parent of the schools of its district.
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
+    # "active" while the organization is in the registry; "excluded" keeps history but issues nothing.
+    registry_status: Mapped[str] = mapped_column(String(20), default="active")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    parent: Mapped[Organization | None] = relationship(remote_side=[id])
+
+
+class StaffMember(Base):
+    __tablename__ = "staff_members"
+    __table_args__ = (
+        CheckConstraint(
+            "NOT (no_patronymic AND patronymic IS NOT NULL)", name="patronymic_or_flag"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The stable OIDC `sub` given to relying apps; never the database id.
+    subject: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    surname: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    patronymic: Mapped[str | None] = mapped_column(String(200))
+    no_patronymic: Mapped[bool] = mapped_column(Boolean, default=False)
+    snils: Mapped[str | None] = mapped_column(String(11), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    login: Mapped[str] = mapped_column(String(100), unique=True)
+    # argon2id hash of the issued password; NULL once retired by a binding (or never issued).
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    credential_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    credential_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when the issued password completed a binding: that password can never bind again.
+    credential_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # "active" or "blocked".
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Bumped on every credential reset; sign-in sessions of an older generation are dead.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0)
+
+    roles: Mapped[list[RoleAssignment]] = relationship(
+        back_populates="staff", foreign_keys="RoleAssignment.staff_id", order_by="RoleAssignment.id"
+    )
+    bindings: Mapped[list[ExternalBinding]] = relationship(back_populates="staff")
+
+
+class RoleAssignment(Base):
+    __tablename__ = "role_assignments"
+    __table_args__ = (
+        CheckConstraint("end_date IS NULL OR end_date >= start_date", name="dates_ordered"),
+        UniqueConstraint("staff_id", "organization_id", "role", "start_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_members.id"), index=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    # A Role value (bridge.services.roles).
+    role: Mapped[str] = mapped_column(String(40))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    # NULL when granted by technical support through the CLI.
+    granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    staff: Mapped[StaffMember] = relationship(back_populates="roles", foreign_keys=[staff_id])
+    organization: Mapped[Organization] = relationship()
+
+
+# --- Federation ------------------------------------------------------------------------------
+
+
+class ExternalBinding(Base):
+    """A local staff member bound to a subject at an external identity provider."""
+
+    __tablename__ = "external_bindings"
+    __table_args__ = (
+        UniqueConstraint("issuer", "subject"),
+        UniqueConstraint("staff_id", "provider"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_members.id"))
+    # The configured provider key ("esia", "rsaa", ...).
+    provider: Mapped[str] = mapped_column(String(50))
+    issuer: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str] = mapped_column(String(255))
+    # "external_first" or "local_first".
+    flow: Mapped[str] = mapped_column(String(30))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    staff: Mapped[StaffMember] = relationship(back_populates="bindings")
+
+
+class SignInSession(Base):
+    """The bridge's own sign-in session in one browser (the SSO session)."""
+
+    __tablename__ = "signin_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_members.id"), index=True)
+    session_generation: Mapped[int] = mapped_column(Integer)
+    provider: Mapped[str] = mapped_column(String(50))
+    amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+    acr: Mapped[str | None] = mapped_column(String(100))
+    auth_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The role chosen for this session; NULL until the person has chosen (or none is active).
+    role_assignment_id: Mapped[int | None] = mapped_column(ForeignKey("role_assignments.id"))
+    remember: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ThrottleCounter(Base):
+    """Failed password attempts per key ("login:<login>" or "address:<ip>") in a window."""
+
+    __tablename__ = "throttle_counters"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# --- OpenID Provider -------------------------------------------------------------------------
+
+
+class OAuthClient(Base):
+    __tablename__ = "oauth_clients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Keyed HMAC-SHA256 of the secret (not the password hash: checked on every token call).
+    secret_hash: Mapped[str | None] = mapped_column(String(200))
+    # "client_secret_basic", "client_secret_post" or "none" (public client).
+    token_endpoint_auth_method: Mapped[str] = mapped_column(String(40))
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON)
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    scope: Mapped[str] = mapped_column(String(500), default="openid profile")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AuthorizationCode(Base):
+    __tablename__ = "authorization_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # SHA-256 of the code: a database leak yields no usable codes.
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(String(100))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_members.id"))
+    signin_session_id: Mapped[str] = mapped_column(ForeignKey("signin_sessions.id"))
+    role_assignment_id: Mapped[int | None] = mapped_column(ForeignKey("role_assignments.id"))
+    redirect_uri: Mapped[str] = mapped_column(String(1000))
+    scope: Mapped[str] = mapped_column(String(500))
+    nonce: Mapped[str | None] = mapped_column(String(500))
+    code_challenge: Mapped[str] = mapped_column(String(200))
+    code_challenge_method: Mapped[str] = mapped_column(String(10))
+    auth_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class RefreshToken(Base):
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Every rotation keeps the family; reuse of a rotated token revokes the whole family.
+    family: Mapped[str] = mapped_column(String(36), index=True)
+    client_id: Mapped[str] = mapped_column(String(100))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_members.id"), index=True)
+    signin_session_id: Mapped[str] = mapped_column(ForeignKey("signin_sessions.id"), index=True)
+    role_assignment_id: Mapped[int | None] = mapped_column(ForeignKey("role_assignments.id"))
+    scope: Mapped[str] = mapped_column(String(500))
+    auth_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SigningKey(Base):
+    """The bridge's own token-signing keys; retired keys stay published until they are dropped."""
+
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    alg: Mapped[str] = mapped_column(String(10))
+    # Private JWK as JSON. Kept in the database so every worker and restart signs alike.
+    private_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # NULL for the active key. Retired keys stay in JWKS until published_until passes.
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    published_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# --- Audit -----------------------------------------------------------------------------------
+
+
+class AuditEvent(Base):
+    """Append-only: the migration installs triggers that refuse UPDATE and DELETE."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_at", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Dotted event name, e.g. "credential.issued", "signin.refused".
+    event: Mapped[str] = mapped_column(String(100), index=True)
+    # "success", "refused" or "failure".
+    outcome: Mapped[str] = mapped_column(String(20))
+    # Who acted: a login, "cli:support", or "anonymous". Text, so it survives staff changes.
+    actor: Mapped[str] = mapped_column(String(200))
+    subject_staff_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    organization_id: Mapped[int | None] = mapped_column(Integer)
+    address: Mapped[str | None] = mapped_column(String(100))
+    # Structured details; never secrets (no passwords, tokens or codes).
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,1 @@
+"""Web plumbing shared by the routes: templates, CSRF, cookies, error pages."""

@@ -1,0 +1,47 @@
+"""The sign-in session cookie: a signed session id, persistent only with "Запомнить меня"."""
+
+from __future__ import annotations
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bridge.config import Settings
+
+COOKIE_NAME = "bridge_sid"
+
+
+def _serializer(settings: Settings) -> URLSafeSerializer:
+    return URLSafeSerializer(settings.secret_key.reveal(), salt="bridge.signin-session")
+
+
+def read_signin_session_id(request: Request, settings: Settings) -> str | None:
+    raw = request.cookies.get(COOKIE_NAME)
+    if not raw:
+        return None
+    try:
+        value = _serializer(settings).loads(raw)
+    except BadSignature:
+        return None
+    return value if isinstance(value, str) else None
+
+
+def set_signin_cookie(
+    response: Response, settings: Settings, session_id: str, *, remember: bool
+) -> None:
+    response.set_cookie(
+        COOKIE_NAME,
+        _serializer(settings).dumps(session_id),
+        # Without "remember me" the cookie is a browser-session cookie: gone with the browser.
+        max_age=int(settings.remember_me_ttl.total_seconds()) if remember else None,
+        httponly=True,
+        secure=settings.secure_cookies,
+        samesite="lax",
+        path="/",
+    )
+
+
+def clear_signin_cookie(response: Response, settings: Settings) -> None:
+    response.delete_cookie(
+        COOKIE_NAME, httponly=True, secure=settings.secure_cookies, samesite="lax", path="/"
+    )

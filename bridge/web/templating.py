@@ -1,0 +1,34 @@
+"""Jinja2 templates for the bridge's pages (Russian, mobile-first)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from bridge.web.csrf import csrf_token
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+
+def build_environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, *, status_code: int = 200
+) -> HTMLResponse:
+    environment: Environment = request.app.state.templates
+    values = {"request": request, "csrf_token": csrf_token(request), **(context or {})}
+    response = HTMLResponse(environment.get_template(template).render(values), status_code=status_code)
+    # Pages can show one-time passwords and personal data: never cache, never frame.
+    response.headers["Cache-Control"] = "no-store"
+    return response
