@@ -16,8 +16,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
 
+from bridge.app import create_app
 from bridge.config import Secret, Settings
+from bridge.runtime import BridgeRuntime, build_runtime
 from bridge.storage.database import build_engine, build_sessionmaker, normalized_url
 from bridge.storage.migrate import upgrade
 from bridge.storage.models import Base
@@ -113,3 +117,21 @@ def settings(database_url: str) -> Settings:
         database_url=database_url,
         public_url="https://bridge.test",
     )
+
+
+@pytest.fixture
+def runtime(settings: Settings, engine: Engine) -> Iterator[BridgeRuntime]:
+    runtime = build_runtime(settings, engine=engine)
+    yield runtime
+    # The engine fixture disposes the engine; the HTTP client closes with its transport.
+
+
+@pytest.fixture
+def app(settings: Settings, runtime: BridgeRuntime) -> Starlette:
+    return create_app(settings, runtime=runtime)
+
+
+@pytest.fixture
+def client(app: Starlette) -> Iterator[TestClient]:
+    with TestClient(app, base_url="https://bridge.test") as test_client:
+        yield test_client
