@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.config import Settings
 from bridge.storage.database import build_engine, build_sessionmaker
+from bridge.upstream.registry import UpstreamRegistry
 
 
 @dataclass
@@ -20,6 +21,7 @@ class BridgeRuntime:
     db: sessionmaker[Session]
     # Outbound HTTP to upstream identity providers; tests inject one routed to the in-process mock.
     http: httpx.AsyncClient
+    upstream: UpstreamRegistry = field(default_factory=UpstreamRegistry)
     # Filled by the parts that need them (upstream provider registry, OP key store, ...).
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -29,10 +31,20 @@ class BridgeRuntime:
 
 
 def build_runtime(
-    settings: Settings, *, engine: Engine | None = None, http: httpx.AsyncClient | None = None
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    http: httpx.AsyncClient | None = None,
+    upstream: UpstreamRegistry | None = None,
 ) -> BridgeRuntime:
     engine = engine or build_engine(settings.database_url)
     http = http or httpx.AsyncClient(
         timeout=httpx.Timeout(settings.upstream_timeout_seconds), follow_redirects=False
     )
-    return BridgeRuntime(settings=settings, engine=engine, db=build_sessionmaker(engine), http=http)
+    if upstream is None:
+        from bridge.upstream.configuration import load_upstream_registry
+
+        upstream = load_upstream_registry(settings)
+    return BridgeRuntime(
+        settings=settings, engine=engine, db=build_sessionmaker(engine), http=http, upstream=upstream
+    )

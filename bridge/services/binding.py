@@ -1,0 +1,183 @@
+"""Binding a local staff account to an external identity, and finding the binding later.
+
+All binding rules live here and run in the caller's single transaction: the local password
+must be valid, unexpired and never used for a binding; the external identity must not be bound
+to anyone else; the staff member must have no binding with that provider yet. After binding,
+the password is retired: from then on only the external ID opens the account.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bridge.services.audit import AuditContext, record
+from bridge.services.credentials import check_issued_credential
+from bridge.services.errors import DomainError
+from bridge.services.external_identity import ExternalIdentity
+from bridge.storage.models import ExternalBinding, StaffMember
+from bridge.storage.types import utcnow
+
+CONTACT_ADMINISTRATOR = "Обратитесь к администратору вашей организации."
+
+
+class BindingRefused(DomainError):
+    """The binding may not be made; `code` says why, `message` tells the person what to do."""
+
+
+@dataclass(frozen=True)
+class BindingPolicy:
+    require_confirmed_esia_account: bool = False
+    require_name_match: bool = False
+
+
+@dataclass(frozen=True)
+class LocalProof:
+    """The browser proved this staff member's issued password; valid for that credential only."""
+
+    staff_id: int
+    credential_issued_at: datetime
+
+    def as_parked(self) -> dict[str, str | int]:
+        return {"staff_id": self.staff_id, "credential_issued_at": self.credential_issued_at.isoformat()}
+
+    @classmethod
+    def from_parked(cls, data: dict[str, str | int]) -> LocalProof:
+        return cls(
+            staff_id=int(data["staff_id"]),
+            credential_issued_at=datetime.fromisoformat(str(data["credential_issued_at"])),
+        )
+
+
+def prove_local_credential(db: Session, login: str, password: str, now: datetime | None = None) -> LocalProof:
+    """Check the issued password (raises CredentialRefused); modifies nothing."""
+    staff = check_issued_credential(db, login, password, now or utcnow())
+    assert staff.credential_issued_at is not None
+    return LocalProof(staff_id=staff.id, credential_issued_at=staff.credential_issued_at)
+
+
+def find_bound_staff(db: Session, identity: ExternalIdentity) -> StaffMember | None:
+    binding = db.scalars(
+        select(ExternalBinding).where(
+            ExternalBinding.issuer == identity.issuer, ExternalBinding.subject == identity.subject
+        )
+    ).one_or_none()
+    if binding is None:
+        return None
+    binding.last_used_at = utcnow()
+    return db.get(StaffMember, binding.staff_id)
+
+
+def bind_external_identity(
+    db: Session,
+    audit: AuditContext,
+    proof: LocalProof,
+    identity: ExternalIdentity,
+    *,
+    policy: BindingPolicy,
+    flow: str,
+    now: datetime | None = None,
+) -> ExternalBinding:
+    """Bind and retire the password, or raise BindingRefused leaving nothing written."""
+    now = now or utcnow()
+    staff = db.get(StaffMember, proof.staff_id, with_for_update=True)
+    if (
+        staff is None
+        or staff.status != "active"
+        or staff.password_hash is None
+        or staff.credential_used_at is not None
+        or staff.credential_issued_at != proof.credential_issued_at
+        or staff.credential_expires_at is None
+        or staff.credential_expires_at <= now
+    ):
+        # The credential changed since it was proved (reset, used, expired, blocked).
+        raise BindingRefused(
+            "credential_no_longer_valid",
+            "Логин и пароль больше не действуют: возможно, пароль сбросили или срок его действия истёк. "
+            + CONTACT_ADMINISTRATOR,
+        )
+    _check_policies(staff, identity, policy)
+
+    taken = db.scalars(
+        select(ExternalBinding).where(
+            ExternalBinding.issuer == identity.issuer, ExternalBinding.subject == identity.subject
+        )
+    ).one_or_none()
+    if taken is not None and taken.staff_id != staff.id:
+        raise BindingRefused(
+            "identity_bound_to_another",
+            "Эта учётная запись уже привязана к другому сотруднику. " + CONTACT_ADMINISTRATOR,
+        )
+    existing = db.scalars(
+        select(ExternalBinding).where(
+            ExternalBinding.staff_id == staff.id, ExternalBinding.provider == identity.provider
+        )
+    ).one_or_none()
+    if existing is not None or taken is not None:
+        raise BindingRefused(
+            "already_bound",
+            "Ваша учётная запись уже привязана. Входите через внешнюю учётную запись.",
+        )
+
+    binding = ExternalBinding(
+        staff_id=staff.id,
+        provider=identity.provider,
+        issuer=identity.issuer,
+        subject=identity.subject,
+        flow=flow,
+        created_at=now,
+        last_used_at=now,
+    )
+    staff.password_hash = None
+    staff.credential_used_at = now
+    db.add(binding)
+    try:
+        db.flush()
+    except IntegrityError:
+        # A concurrent first sign-in bound the same identity or provider first.
+        raise BindingRefused(
+            "already_bound",
+            "Эта учётная запись уже привязана. Попробуйте войти ещё раз.",
+        ) from None
+    record(
+        db,
+        audit,
+        "binding.created",
+        "success",
+        subject_staff_id=staff.id,
+        provider=identity.provider,
+        issuer=identity.issuer,
+        external_subject=identity.subject,
+        flow=flow,
+        login=staff.login,
+    )
+    return binding
+
+
+def _check_policies(staff: StaffMember, identity: ExternalIdentity, policy: BindingPolicy) -> None:
+    if policy.require_confirmed_esia_account and identity.provider_kind == "esia" and identity.trusted is not True:
+        raise BindingRefused(
+            "unconfirmed_account",
+            "Ваша учётная запись на Госуслугах не подтверждена. Подтвердите её (например, в МФЦ "
+            "или через онлайн-банк) и повторите вход. " + CONTACT_ADMINISTRATOR,
+        )
+    if policy.require_name_match:
+        same_name = _same(staff.surname, identity.surname) and _same(staff.name, identity.name)
+        snils_ok = staff.snils is None or staff.snils == identity.snils
+        if not (same_name and snils_ok):
+            raise BindingRefused(
+                "identity_mismatch",
+                "Данные внешней учётной записи (фамилия, имя или СНИЛС) не совпадают с карточкой "
+                "сотрудника. Попросите администратора проверить карточку.",
+            )
+
+
+def _same(left: str | None, right: str | None) -> bool:
+    def normal(value: str | None) -> str:
+        return (value or "").strip().casefold().replace("ё", "е")
+
+    return bool(normal(left)) and normal(left) == normal(right)

@@ -1,0 +1,69 @@
+"""The identity an external provider vouched for: the value the federation works with."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ExternalIdentity:
+    """Whom an upstream provider vouched for, after every token check passed."""
+
+    provider: str
+    issuer: str
+    subject: str
+    # "esia" or "oidc": policies such as "confirmed account only" are about ESIA.
+    provider_kind: str = "oidc"
+    surname: str | None = None
+    name: str | None = None
+    patronymic: str | None = None
+    snils: str | None = None  # eleven digits, no separators
+    email: str | None = None
+    # ESIA: a confirmed ("подтверждённая") account; None when the provider does not say.
+    trusted: bool | None = None
+    # Authentication methods the provider reported (e.g. ("pwd",)), lower case.
+    amr: tuple[str, ...] = ()
+    # Organizations the provider says the person acts for (ESIA roles, RSAA company).
+    organizations: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
+
+    @property
+    def display_name(self) -> str:
+        return " ".join(part for part in (self.surname, self.name, self.patronymic) if part)
+
+    @property
+    def masked_snils(self) -> str | None:
+        """СНИЛС with only the last digits visible: enough to recognise, not to copy."""
+        if not self.snils or len(self.snils) != 11:
+            return None
+        return f"***-***-{self.snils[6:9]} {self.snils[9:]}"
+
+    def as_parked(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "issuer": self.issuer,
+            "subject": self.subject,
+            "provider_kind": self.provider_kind,
+            "surname": self.surname,
+            "name": self.name,
+            "patronymic": self.patronymic,
+            "snils": self.snils,
+            "trusted": self.trusted,
+            "amr": list(self.amr),
+        }
+
+    @classmethod
+    def from_parked(cls, data: Mapping[str, Any]) -> ExternalIdentity:
+        return cls(
+            provider=str(data["provider"]),
+            issuer=str(data["issuer"]),
+            subject=str(data["subject"]),
+            provider_kind=str(data.get("provider_kind", "oidc")),
+            surname=data.get("surname"),
+            name=data.get("name"),
+            patronymic=data.get("patronymic"),
+            snils=data.get("snils"),
+            trusted=data.get("trusted"),
+            amr=tuple(data.get("amr", ())),
+        )

@@ -1,0 +1,58 @@
+"""What every upstream connector offers the sign-in flow, whatever its dialect."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+
+from bridge.services.external_identity import ExternalIdentity
+
+__all__ = ["AuthorizationStart", "ExternalIdentity", "UpstreamError", "UpstreamProvider"]
+
+
+@dataclass(frozen=True)
+class AuthorizationStart:
+    """Where to send the browser, and what to park in its signed session until it returns."""
+
+    url: str
+    parked: dict[str, Any]
+
+
+class UpstreamError(Exception):
+    """An upstream failure shown to the person as a calm page; nothing is written."""
+
+    def __init__(self, code: str, message: str, *, retryable: bool = True, detail: str = "") -> None:
+        super().__init__(f"{code}: {detail or message}")
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+        # Technical detail for the logs and the audit record; never shown, never a secret.
+        self.detail = detail
+
+
+class UpstreamProvider(Protocol):
+    key: str
+    title: str
+    kind: str
+    issuer: str
+
+    async def start_authorization(self, http: httpx.AsyncClient, redirect_uri: str) -> AuthorizationStart:
+        """Build the authorization redirect with fresh state, nonce and PKCE as the dialect allows."""
+        ...
+
+    async def finish_authorization(
+        self,
+        http: httpx.AsyncClient,
+        callback_params: Mapping[str, str],
+        parked: Mapping[str, Any],
+        redirect_uri: str,
+    ) -> ExternalIdentity:
+        """Check the callback against the parked state, redeem the code, verify every token.
+
+        Raises UpstreamError on any failure: the person refused, the provider is down, slow or
+        answered garbage, a token failed a check.
+        """
+        ...

@@ -1,0 +1,258 @@
+"""A standard OpenID Connect provider (РСАА or any certified OP), found by its discovery document.
+
+Authlib builds the requests (PKCE, state, nonce, client authentication); joserfc verifies the
+id_token. Keys are refetched at most once per call, and not more often than KEYS_REFETCH_INTERVAL,
+when an unknown `kid` shows up (key rotation without letting a forger make us hammer the JWKS).
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from authlib.common.security import generate_token
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from joserfc import jwt
+from joserfc.errors import InvalidKeyIdError, JoseError
+from joserfc.jwk import KeySet
+
+from bridge.config import Secret
+from bridge.services.external_identity import ExternalIdentity
+from bridge.upstream import errors
+from bridge.upstream.base import AuthorizationStart, UpstreamError
+
+KEYS_REFETCH_INTERVAL = 30.0
+DISCOVERY_TTL = 3600.0
+# Asymmetric algorithms only: `none` and HMAC (which a public key could be abused for) never.
+DEFAULT_ALGORITHMS = ("RS256", "PS256", "ES256")
+CLOCK_LEEWAY_SECONDS = 60
+
+
+@dataclass
+class OidcProvider:
+    key: str
+    title: str
+    issuer: str
+    client_id: str
+    client_secret: Secret
+    auth_method: str = "client_secret_basic"
+    scope: str = "openid profile email"
+    algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS
+    kind: str = "oidc"
+    _metadata: dict[str, Any] | None = field(default=None, repr=False)
+    _metadata_at: float = field(default=0.0, repr=False)
+    _keys: KeySet | None = field(default=None, repr=False)
+    _keys_at: float = field(default=0.0, repr=False)
+
+    async def start_authorization(self, http: httpx.AsyncClient, redirect_uri: str) -> AuthorizationStart:
+        metadata = await self._discover(http)
+        state, nonce, verifier = generate_token(32), generate_token(32), generate_token(64)
+        url = add_params_to_uri(
+            metadata["authorization_endpoint"],
+            [
+                ("response_type", "code"),
+                ("client_id", self.client_id),
+                ("redirect_uri", redirect_uri),
+                ("scope", self.scope),
+                ("state", state),
+                ("nonce", nonce),
+                ("code_challenge", create_s256_code_challenge(verifier)),
+                ("code_challenge_method", "S256"),
+            ],
+        )
+        parked = {"state": state, "nonce": nonce, "code_verifier": verifier, "issuer": self.issuer}
+        return AuthorizationStart(url=url, parked=parked)
+
+    async def finish_authorization(
+        self,
+        http: httpx.AsyncClient,
+        callback_params: Mapping[str, str],
+        parked: Mapping[str, Any],
+        redirect_uri: str,
+    ) -> ExternalIdentity:
+        if parked.get("issuer") != self.issuer or not _same_secret(callback_params.get("state"), parked.get("state")):
+            raise errors.bad_state("state or issuer does not match the parked flow")
+        if callback_params.get("iss") and callback_params["iss"] != self.issuer:
+            # RFC 9207: a response from another issuer (mix-up attack).
+            raise errors.rejected(self.title, f"iss parameter {callback_params['iss']!r}")
+        if "error" in callback_params:
+            error = callback_params["error"]
+            if error == "access_denied":
+                raise errors.denied(self.title, callback_params.get("error_description", ""))
+            raise errors.unavailable(self.title, f"authorization error {error}")
+        code = callback_params.get("code")
+        if not code:
+            raise errors.rejected(self.title, "callback without code")
+
+        metadata = await self._discover(http)
+        token = await self._redeem(http, metadata, code, str(parked["code_verifier"]), redirect_uri)
+        claims = await self._verify_id_token(http, metadata, token, str(parked["nonce"]))
+        profile = dict(claims)
+        if metadata.get("userinfo_endpoint") and isinstance(token.get("access_token"), str):
+            userinfo = await self._userinfo(http, metadata, token["access_token"])
+            if userinfo.get("sub") != claims["sub"]:
+                raise errors.rejected(self.title, "userinfo sub differs from id_token sub")
+            profile.update(userinfo)
+        return ExternalIdentity(
+            provider=self.key,
+            issuer=self.issuer,
+            subject=str(claims["sub"]),
+            provider_kind=self.kind,
+            surname=_text(profile.get("family_name")),
+            name=_text(profile.get("given_name")),
+            patronymic=_text(profile.get("middle_name")),
+            snils=_digits(profile.get("snils")),
+            email=_text(profile.get("email")),
+            amr=tuple(str(value).lower() for value in claims.get("amr", []) if isinstance(value, str)),
+            organizations=tuple(
+                {"name": profile[name]} for name in ("company",) if isinstance(profile.get(name), str)
+            ),
+        )
+
+    # --- steps -----------------------------------------------------------------------------------
+
+    async def _discover(self, http: httpx.AsyncClient) -> dict[str, Any]:
+        if self._metadata is not None and time.monotonic() - self._metadata_at < DISCOVERY_TTL:
+            return self._metadata
+        url = self.issuer.rstrip("/") + "/.well-known/openid-configuration"
+        metadata = await self._get_json(http, url)
+        if metadata.get("issuer") != self.issuer:
+            raise errors.rejected(self.title, f"discovery issuer {metadata.get('issuer')!r}")
+        for name in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
+            if not isinstance(metadata.get(name), str):
+                raise errors.rejected(self.title, f"discovery lacks {name}")
+        self._metadata, self._metadata_at = metadata, time.monotonic()
+        return metadata
+
+    async def _redeem(
+        self, http: httpx.AsyncClient, metadata: Mapping[str, Any], code: str, verifier: str, redirect_uri: str
+    ) -> dict[str, Any]:
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "code_verifier": verifier,
+        }
+        headers = {"Accept": "application/json"}
+        if self.auth_method == "client_secret_post":
+            form |= {"client_id": self.client_id, "client_secret": self.client_secret.reveal()}
+        else:
+            headers["Authorization"] = _basic_authorization(self.client_id, self.client_secret.reveal())
+        try:
+            response = await http.post(metadata["token_endpoint"], data=form, headers=headers)
+        except httpx.HTTPError as error:
+            raise errors.unavailable(self.title, f"token endpoint: {error.__class__.__name__}") from None
+        token = _json_object(response, self.title, "token endpoint")
+        if response.status_code != 200:
+            raise errors.unavailable(self.title, f"token endpoint {response.status_code}: {token.get('error')}")
+        if not isinstance(token.get("id_token"), str):
+            raise errors.rejected(self.title, "token response without id_token")
+        return token
+
+    async def _verify_id_token(
+        self, http: httpx.AsyncClient, metadata: Mapping[str, Any], token: Mapping[str, Any], nonce: str
+    ) -> dict[str, Any]:
+        id_token = str(token["id_token"])
+        try:
+            decoded = await self._decode(http, metadata, id_token)
+            jwt.JWTClaimsRegistry(
+                leeway=CLOCK_LEEWAY_SECONDS,
+                iss={"essential": True, "value": self.issuer},
+                aud={"essential": True, "value": self.client_id},
+                sub={"essential": True},
+                exp={"essential": True},
+                iat={"essential": True},
+                nonce={"essential": True, "value": nonce},
+            ).validate(decoded.claims)
+        except JoseError as error:
+            raise errors.rejected(self.title, f"id_token: {error.__class__.__name__}: {error}") from None
+        claims = decoded.claims
+        audience = claims.get("aud")
+        if isinstance(audience, list) and len(audience) > 1 and claims.get("azp") != self.client_id:
+            raise errors.rejected(self.title, "id_token azp")
+        return claims
+
+    async def _decode(self, http: httpx.AsyncClient, metadata: Mapping[str, Any], id_token: str) -> jwt.Token:
+        keys = await self._key_set(http, metadata, refresh=False)
+        try:
+            return jwt.decode(id_token, keys, algorithms=list(self.algorithms))
+        except InvalidKeyIdError:
+            # Rotation: the provider may have published a new key since we cached its set.
+            if time.monotonic() - self._keys_at < KEYS_REFETCH_INTERVAL:
+                raise
+            keys = await self._key_set(http, metadata, refresh=True)
+            return jwt.decode(id_token, keys, algorithms=list(self.algorithms))
+
+    async def _key_set(self, http: httpx.AsyncClient, metadata: Mapping[str, Any], *, refresh: bool) -> KeySet:
+        if self._keys is None or refresh:
+            document = await self._get_json(http, metadata["jwks_uri"])
+            try:
+                self._keys = KeySet.import_key_set(document)  # type: ignore[arg-type]
+            except (JoseError, ValueError, KeyError, TypeError) as error:
+                raise errors.rejected(self.title, f"jwks: {error.__class__.__name__}") from None
+            self._keys_at = time.monotonic()
+        return self._keys
+
+    async def _userinfo(
+        self, http: httpx.AsyncClient, metadata: Mapping[str, Any], access_token: str
+    ) -> dict[str, Any]:
+        try:
+            response = await http.get(
+                metadata["userinfo_endpoint"], headers={"Authorization": f"Bearer {access_token}"}
+            )
+        except httpx.HTTPError as error:
+            raise errors.unavailable(self.title, f"userinfo: {error.__class__.__name__}") from None
+        if response.status_code != 200:
+            raise errors.unavailable(self.title, f"userinfo {response.status_code}")
+        return _json_object(response, self.title, "userinfo")
+
+    async def _get_json(self, http: httpx.AsyncClient, url: str) -> dict[str, Any]:
+        try:
+            response = await http.get(url, headers={"Accept": "application/json"})
+        except httpx.HTTPError as error:
+            raise errors.unavailable(self.title, f"{url}: {error.__class__.__name__}") from None
+        if response.status_code != 200:
+            raise errors.unavailable(self.title, f"{url}: HTTP {response.status_code}")
+        return _json_object(response, self.title, url)
+
+
+def _json_object(response: httpx.Response, title: str, what: str) -> dict[str, Any]:
+    try:
+        value = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise errors.unavailable(title, f"{what}: not JSON (HTTP {response.status_code})") from None
+    if not isinstance(value, dict):
+        raise errors.unavailable(title, f"{what}: not a JSON object")
+    return value
+
+
+def _basic_authorization(client_id: str, secret: str) -> str:
+    # RFC 6749 section 2.3.1: both parts are form-urlencoded before base64.
+    raw = f"{quote(client_id, safe='')}:{quote(secret, safe='')}"
+    return "Basic " + base64.b64encode(raw.encode()).decode()
+
+
+def _same_secret(left: object, right: object) -> bool:
+    return isinstance(left, str) and isinstance(right, str) and hmac.compare_digest(left.encode(), right.encode())
+
+
+def _text(value: object) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _digits(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    digits = "".join(ch for ch in value if ch.isdigit())
+    return digits if len(digits) == 11 else None
+
+
+__all__ = ["OidcProvider", "UpstreamError"]
