@@ -1,0 +1,165 @@
+"""The delegated issuing hierarchy of the seed: who may issue which role in which organization.
+
+Technical support issues the two department roles anywhere; a department issues directors and
+heads of the organizations under it (Organization.parent_id); a director or head issues the
+subordinate roles of their own organization. An organization out of the registry issues nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bridge.services.actors import ActingRole, Actor
+from bridge.services.errors import DomainError, InvalidInput, PermissionDenied
+from bridge.services.roles import ROLES, OrganizationKind, Role, role_title
+from bridge.storage.models import Organization, RoleAssignment
+
+ACTIVE = "active"
+_DEPARTMENT_ROLES = frozenset({Role.EDUCATION_DEPARTMENT, Role.PRESCHOOL_DEPARTMENT})
+
+
+def _acting_roles(actor: Actor) -> tuple[ActingRole | None, ...]:
+    # None stands for technical support at the CLI: the support role, held nowhere in particular.
+    return (None,) if actor.is_cli_support else actor.roles
+
+
+def _power(acting: ActingRole | None) -> Role:
+    return Role.SUPPORT if acting is None else acting.role
+
+
+def role_fits_organization(role: Role, organization: Organization) -> bool:
+    try:
+        kind = OrganizationKind(organization.kind)
+    except ValueError:
+        return False
+    return kind in ROLES[role].organization_kinds
+
+
+def issuable_roles(actor: Actor) -> list[Role]:
+    powers = {issued for acting in _acting_roles(actor) for issued in ROLES[_power(acting)].issues}
+    return [role for role in Role if role in powers]
+
+
+def check_organization_accepts(organization: Organization, role: Role) -> None:
+    """Refusals that do not depend on who asks."""
+    if organization.registry_status != ACTIVE:
+        raise PermissionDenied(
+            "organization_inactive",
+            f"Организация «{organization.name}» исключена из реестра: учётные записи в ней не выдаются.",
+            organization_id=organization.id,
+        )
+    if not role_fits_organization(role, organization):
+        raise InvalidInput(
+            "role_not_for_organization_kind",
+            f"Роль «{role_title(role)}» не бывает в организации такого вида («{organization.name}»).",
+            organization_id=organization.id,
+            role=role.value,
+        )
+
+
+def _refusal(
+    db: Session, acting: ActingRole | None, role: Role, organization: Organization
+) -> DomainError | None:
+    power = _power(acting)
+    if role not in ROLES[power].issues:
+        return PermissionDenied(
+            "role_not_permitted",
+            f"Роль «{role_title(role)}» выдаёт вышестоящий администратор, а не «{role_title(power)}».",
+            role=role.value,
+        )
+    if acting is None or power is Role.SUPPORT:
+        return None
+    own = db.get(Organization, acting.organization_id)
+    if own is None or own.registry_status != ACTIVE:
+        return PermissionDenied(
+            "actor_organization_inactive",
+            "Ваша организация исключена из реестра: выдавать учётные записи от её имени нельзя.",
+        )
+    if power in _DEPARTMENT_ROLES:
+        if organization.parent_id != own.id:
+            return PermissionDenied(
+                "outside_district",
+                f"Организация «{organization.name}» не подчинена управлению «{own.name}»: "
+                "выдавать в ней роли нельзя.",
+                organization_id=organization.id,
+            )
+        return None
+    if organization.id != own.id:
+        return PermissionDenied(
+            "outside_organization",
+            f"Роли можно выдавать только в своей организации («{own.name}»).",
+            organization_id=organization.id,
+        )
+    return None
+
+
+def _first_refusal(refusals: list[DomainError]) -> DomainError:
+    # A relation refusal ("not under your department") says more than "not your role to issue".
+    specific = [refusal for refusal in refusals if refusal.code != "role_not_permitted"]
+    return (specific or refusals)[0]
+
+
+def authorize_issue(db: Session, actor: Actor, role: Role, organization: Organization) -> ActingRole | None:
+    """The acting role that permits issuing `role` in `organization`; raises the refusal otherwise.
+
+    Returns None when technical support at the CLI acts.
+    """
+    check_organization_accepts(organization, role)
+    refusals: list[DomainError] = []
+    for acting in _acting_roles(actor):
+        refusal = _refusal(db, acting, role, organization)
+        if refusal is None:
+            return acting
+        refusals.append(refusal)
+    if not refusals:
+        raise PermissionDenied("role_not_permitted", "У вас нет роли, дающей право выдавать учётные записи.")
+    raise _first_refusal(refusals)
+
+
+def may_manage_role(db: Session, actor: Actor, assignment: RoleAssignment) -> bool:
+    organization = db.get(Organization, assignment.organization_id)
+    if organization is None:
+        return False
+    try:
+        role = Role(assignment.role)
+    except ValueError:
+        return False
+    return any(_refusal(db, acting, role, organization) is None for acting in _acting_roles(actor))
+
+
+def authorize_manage(db: Session, actor: Actor, assignments: Iterable[RoleAssignment]) -> None:
+    """A reset hands over the whole account, so the actor must be above every role it holds."""
+    foreign = [assignment for assignment in assignments if not may_manage_role(db, actor, assignment)]
+    if foreign:
+        titles = ", ".join(sorted({role_title(assignment.role) for assignment in foreign}))
+        raise PermissionDenied(
+            "staff_not_managed",
+            f"У сотрудника есть роли, которыми вы не управляете ({titles}): "
+            "обратитесь к вышестоящему администратору.",
+        )
+
+
+def issuable_organizations(db: Session, actor: Actor) -> list[Organization]:
+    """Active organizations in which the actor may issue at least one role."""
+    found: dict[int, Organization] = {}
+    for acting in _acting_roles(actor):
+        power = _power(acting)
+        issued = ROLES[power].issues
+        if not issued:
+            continue
+        query = select(Organization).where(Organization.registry_status == ACTIVE)
+        if acting is not None and power is not Role.SUPPORT:
+            own = db.get(Organization, acting.organization_id)
+            if own is None or own.registry_status != ACTIVE:
+                continue
+            if power in _DEPARTMENT_ROLES:
+                query = query.where(Organization.parent_id == own.id)
+            else:
+                query = query.where(Organization.id == own.id)
+        for organization in db.scalars(query):
+            if any(role_fits_organization(role, organization) for role in issued):
+                found[organization.id] = organization
+    return sorted(found.values(), key=lambda organization: (organization.name, organization.id))

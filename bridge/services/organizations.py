@@ -1,0 +1,91 @@
+"""Organizations of the directory: departments, schools, colleges, kindergartens, support."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bridge.services.audit import AuditContext, record
+from bridge.services.errors import Conflict, InvalidInput, NotFound
+from bridge.services.identifiers import normalized_inn, normalized_ogrn
+from bridge.services.roles import ORGANIZATION_KIND_TITLES, OrganizationKind
+from bridge.storage.models import Organization
+
+_DEPARTMENT_KINDS = frozenset({OrganizationKind.EDUCATION_DEPARTMENT, OrganizationKind.PRESCHOOL_DEPARTMENT})
+
+
+@dataclass(frozen=True)
+class NewOrganization:
+    name: str
+    kind: str
+    district: str | None = None
+    inn: str | None = None
+    ogrn: str | None = None
+    parent_id: int | None = None
+
+
+def get_organization(db: Session, organization_id: int) -> Organization:
+    organization = db.get(Organization, organization_id)
+    if organization is None:
+        raise NotFound(
+            "unknown_organization",
+            f"Организация с номером {organization_id} не найдена.",
+            organization_id=organization_id,
+        )
+    return organization
+
+
+def organization_kind(value: str) -> OrganizationKind:
+    try:
+        return OrganizationKind(value)
+    except ValueError:
+        kinds = ", ".join(kind.value for kind in OrganizationKind)
+        raise InvalidInput(
+            "unknown_organization_kind", f"Неизвестный вид организации «{value}». Допустимые: {kinds}."
+        ) from None
+
+
+def create_organization(db: Session, context: AuditContext, new: NewOrganization) -> Organization:
+    name = " ".join(new.name.split())
+    if not name:
+        raise InvalidInput("organization_name_required", "Укажите название организации.")
+    kind = organization_kind(new.kind)
+    inn = normalized_inn(new.inn) if new.inn else None
+    ogrn = normalized_ogrn(new.ogrn) if new.ogrn else None
+    if inn and db.scalar(select(Organization.id).where(Organization.inn == inn)) is not None:
+        raise Conflict("duplicate_inn", f"Организация с ИНН {inn} уже есть в справочнике.")
+    if ogrn and db.scalar(select(Organization.id).where(Organization.ogrn == ogrn)) is not None:
+        raise Conflict("duplicate_ogrn", f"Организация с ОГРН {ogrn} уже есть в справочнике.")
+    district = " ".join(new.district.split()) if new.district else None
+    if new.parent_id is not None:
+        parent = get_organization(db, new.parent_id)
+        if parent.kind not in _DEPARTMENT_KINDS:
+            raise InvalidInput(
+                "invalid_parent",
+                f"Вышестоящей может быть только управление образованием, а «{parent.name}» — "
+                f"{ORGANIZATION_KIND_TITLES[OrganizationKind(parent.kind)].lower()}.",
+            )
+        district = district or parent.district
+    organization = Organization(
+        name=name, kind=kind.value, district=district, inn=inn, ogrn=ogrn, parent_id=new.parent_id
+    )
+    db.add(organization)
+    db.flush()
+    record(
+        db, context, "organization.created", "success", organization_id=organization.id,
+        kind=kind.value, parent_id=new.parent_id,
+    )
+    return organization
+
+
+def list_organizations(
+    db: Session, *, parent_id: int | None = None, district: str | None = None
+) -> list[Organization]:
+    query = select(Organization).order_by(Organization.name, Organization.id)
+    if parent_id is not None:
+        query = query.where(Organization.parent_id == parent_id)
+    if district is not None:
+        query = query.where(Organization.district == district)
+    return list(db.scalars(query))
