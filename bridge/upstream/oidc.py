@@ -8,8 +8,6 @@ when an unknown `kid` shows up (key rotation without letting a forger make us ha
 from __future__ import annotations
 
 import base64
-import hmac
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +26,7 @@ from bridge.config import Secret
 from bridge.services.external_identity import ExternalIdentity
 from bridge.upstream import errors
 from bridge.upstream.base import AuthorizationStart, UpstreamError
+from bridge.upstream.parsing import clean_text, json_object, same_secret, snils_digits
 
 KEYS_REFETCH_INTERVAL = 30.0
 DISCOVERY_TTL = 3600.0
@@ -78,7 +77,7 @@ class OidcProvider:
         parked: Mapping[str, Any],
         redirect_uri: str,
     ) -> ExternalIdentity:
-        if parked.get("issuer") != self.issuer or not _same_secret(callback_params.get("state"), parked.get("state")):
+        if parked.get("issuer") != self.issuer or not same_secret(callback_params.get("state"), parked.get("state")):
             raise errors.bad_state("state or issuer does not match the parked flow")
         if callback_params.get("iss") and callback_params["iss"] != self.issuer:
             # RFC 9207: a response from another issuer (mix-up attack).
@@ -106,11 +105,11 @@ class OidcProvider:
             issuer=self.issuer,
             subject=str(claims["sub"]),
             provider_kind=self.kind,
-            surname=_text(profile.get("family_name")),
-            name=_text(profile.get("given_name")),
-            patronymic=_text(profile.get("middle_name")),
-            snils=_digits(profile.get("snils")),
-            email=_text(profile.get("email")),
+            surname=clean_text(profile.get("family_name")),
+            name=clean_text(profile.get("given_name")),
+            patronymic=clean_text(profile.get("middle_name")),
+            snils=snils_digits(profile.get("snils")),
+            email=clean_text(profile.get("email")),
             amr=tuple(str(value).lower() for value in claims.get("amr", []) if isinstance(value, str)),
             organizations=tuple(
                 {"name": profile[name]} for name in ("company",) if isinstance(profile.get(name), str)
@@ -150,7 +149,7 @@ class OidcProvider:
             response = await http.post(metadata["token_endpoint"], data=form, headers=headers)
         except httpx.HTTPError as error:
             raise errors.unavailable(self.title, f"token endpoint: {error.__class__.__name__}") from None
-        token = _json_object(response, self.title, "token endpoint")
+        token = json_object(response, self.title, "token endpoint")
         if response.status_code != 200:
             raise errors.unavailable(self.title, f"token endpoint {response.status_code}: {token.get('error')}")
         if not isinstance(token.get("id_token"), str):
@@ -212,7 +211,7 @@ class OidcProvider:
             raise errors.unavailable(self.title, f"userinfo: {error.__class__.__name__}") from None
         if response.status_code != 200:
             raise errors.unavailable(self.title, f"userinfo {response.status_code}")
-        return _json_object(response, self.title, "userinfo")
+        return json_object(response, self.title, "userinfo")
 
     async def _get_json(self, http: httpx.AsyncClient, url: str) -> dict[str, Any]:
         try:
@@ -221,17 +220,8 @@ class OidcProvider:
             raise errors.unavailable(self.title, f"{url}: {error.__class__.__name__}") from None
         if response.status_code != 200:
             raise errors.unavailable(self.title, f"{url}: HTTP {response.status_code}")
-        return _json_object(response, self.title, url)
+        return json_object(response, self.title, url)
 
-
-def _json_object(response: httpx.Response, title: str, what: str) -> dict[str, Any]:
-    try:
-        value = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise errors.unavailable(title, f"{what}: not JSON (HTTP {response.status_code})") from None
-    if not isinstance(value, dict):
-        raise errors.unavailable(title, f"{what}: not a JSON object")
-    return value
 
 
 def _basic_authorization(client_id: str, secret: str) -> str:
@@ -240,19 +230,7 @@ def _basic_authorization(client_id: str, secret: str) -> str:
     return "Basic " + base64.b64encode(raw.encode()).decode()
 
 
-def _same_secret(left: object, right: object) -> bool:
-    return isinstance(left, str) and isinstance(right, str) and hmac.compare_digest(left.encode(), right.encode())
 
-
-def _text(value: object) -> str | None:
-    return value.strip() or None if isinstance(value, str) else None
-
-
-def _digits(value: object) -> str | None:
-    if not isinstance(value, str):
-        return None
-    digits = "".join(ch for ch in value if ch.isdigit())
-    return digits if len(digits) == 11 else None
 
 
 __all__ = ["OidcProvider", "UpstreamError"]
