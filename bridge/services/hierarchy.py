@@ -163,3 +163,13 @@ def issuable_organizations(db: Session, actor: Actor) -> list[Organization]:
             if any(role_fits_organization(role, organization) for role in issued):
                 found[organization.id] = organization
     return sorted(found.values(), key=lambda organization: (organization.name, organization.id))
+
+
+def offerable_roles(db: Session, actor: Actor) -> list[Role]:
+    """Roles the actor may issue in at least one of their organizations (what a form offers)."""
+    organizations = issuable_organizations(db, actor)
+    return [
+        role
+        for role in issuable_roles(actor)
+        if any(role_fits_organization(role, organization) for organization in organizations)
+    ]

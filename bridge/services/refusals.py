@@ -5,6 +5,8 @@ The service raises inside the caller's transaction, which rolls back; this recor
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -41,3 +43,15 @@ def record_refusal(
 
 def _plain(value: Any) -> Any:
     return value if isinstance(value, str | int | float | bool) else str(value)
+
+
+@contextmanager
+def audited_refusals(
+    factory: sessionmaker[Session], context: AuditContext, operation: str, **details: Any
+) -> Iterator[None]:
+    """Wrap the caller's whole transaction: a DomainError escaping it is audited, then re-raised."""
+    try:
+        yield
+    except DomainError as error:
+        record_refusal(factory, context, operation, error, **details)
+        raise
