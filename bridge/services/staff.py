@@ -23,7 +23,7 @@ from bridge.services.credentials import (
     issue_credential,
     retire_federation,
 )
-from bridge.services.errors import Conflict, InvalidInput, NotFound
+from bridge.services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from bridge.services.hierarchy import authorize_issue, authorize_manage, may_manage_role
 from bridge.services.identifiers import normalized_snils
 from bridge.services.logins import unique_login
@@ -171,6 +171,16 @@ def _overlaps(assignment: RoleAssignment, start: date, end: date | None) -> bool
 
 
 # --- operations ------------------------------------------------------------------------------
+
+
+def get_managed_staff(db: Session, actor: Actor, login: str) -> StaffMember:
+    """The person if the actor manages at least one of their roles (support at the CLI sees all)."""
+    staff = get_staff(db, login)
+    if not actor.is_cli_support and not any(may_manage_role(db, actor, role) for role in staff.roles):
+        raise PermissionDenied(
+            "staff_not_managed", f"Сотрудник «{login}» не относится к вашим подчинённым ролям.", login=login
+        )
+    return staff
 
 
 def get_staff(db: Session, login: str) -> StaffMember:
