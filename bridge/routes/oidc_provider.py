@@ -1,7 +1,144 @@
-"""Routes: filled in by the issue that owns them."""
+"""Routes of the OpenID Provider: read the HTTP request, call the provider in a worker thread, answer.
+
+The issuer is Settings.public_url; every path below is relative to it.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from typing import Any
 
-routes: list[BaseRoute] = []
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bridge.provider.authorization import Page
+from bridge.provider.openid_provider import OpenIDProvider
+from bridge.provider.requests import StarletteOAuth2Request
+from bridge.services.audit import ANONYMOUS_ACTOR, AuditContext
+from bridge.services.signin_sessions import ActiveSignIn
+from bridge.web.context import client_address, current_signin, runtime_of, settings_of
+from bridge.web.csrf import csrf_valid
+from bridge.web.signin_cookie import clear_signin_cookie
+from bridge.web.templating import render
+
+_PROVIDER_KEY = "openid_provider"
+_INTERACTIONS_KEY = "oidc_interactions"
+RELYING_APP_ACTOR = "relying-app"
+
+
+def provider_of(request: Request) -> OpenIDProvider:
+    runtime = runtime_of(request)
+    provider = runtime.extras.get(_PROVIDER_KEY)
+    if not isinstance(provider, OpenIDProvider):
+        provider = OpenIDProvider(runtime.settings, runtime.db)
+        runtime.extras[_PROVIDER_KEY] = provider
+    return provider
+
+
+def _audit_context(request: Request, active: ActiveSignIn | None = None, actor: str = ANONYMOUS_ACTOR) -> AuditContext:
+    return AuditContext(actor=active.staff.login if active else actor, address=client_address(request))
+
+
+def _render_page(request: Request, page: Page) -> Response:
+    return render(request, page.template, page.context, status_code=page.status_code)
+
+
+def _public_json(data: dict[str, Any]) -> Response:
+    # Public documents: any app (browser-based ones too) may read them and cache them briefly.
+    return JSONResponse(
+        data, headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"}
+    )
+
+
+async def discovery(request: Request) -> Response:
+    return _public_json(provider_of(request).discovery())
+
+
+async def jwks(request: Request) -> Response:
+    return _public_json(await run_in_threadpool(provider_of(request).jwks))
+
+
+async def authorize(request: Request) -> Response:
+    provider = provider_of(request)
+    oauth_request = await StarletteOAuth2Request.read(request, provider.issuer)
+    active = await run_in_threadpool(current_signin, request)
+    return_path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    interactions = request.session.get(_INTERACTIONS_KEY)
+    outcome = await run_in_threadpool(
+        provider.authorize,
+        oauth_request,
+        _audit_context(request, active),
+        return_path=return_path,
+        active=active,
+        interactions=interactions if isinstance(interactions, dict) else {},
+    )
+    if outcome.interactions:
+        request.session[_INTERACTIONS_KEY] = outcome.interactions
+    else:
+        request.session.pop(_INTERACTIONS_KEY, None)
+    if outcome.page is not None:
+        return _render_page(request, outcome.page)
+    assert outcome.response is not None
+    outcome.response.headers["Cache-Control"] = "no-store"
+    return outcome.response
+
+
+async def token(request: Request) -> Response:
+    provider = provider_of(request)
+    oauth_request = await StarletteOAuth2Request.read(request, provider.issuer)
+    return await run_in_threadpool(
+        provider.token, oauth_request, _audit_context(request, actor=RELYING_APP_ACTOR)
+    )
+
+
+async def userinfo(request: Request) -> Response:
+    provider = provider_of(request)
+    oauth_request = await StarletteOAuth2Request.read(request, provider.issuer)
+    response = await run_in_threadpool(
+        provider.userinfo, oauth_request, _audit_context(request, actor=RELYING_APP_ACTOR)
+    )
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+async def logout(request: Request) -> Response:
+    provider = provider_of(request)
+    settings = settings_of(request)
+    oauth_request = await StarletteOAuth2Request.read(request, provider.issuer)
+    confirmed = False
+    if request.method == "POST":
+        if not csrf_valid(request, oauth_request.form.get("csrf_token")):
+            return render(
+                request,
+                "provider/logout_error.html",
+                {"description": "Страница выхода устарела. Откройте её заново из приложения."},
+                status_code=400,
+            )
+        confirmed = True
+    active = await run_in_threadpool(current_signin, request)
+    outcome = await run_in_threadpool(
+        provider.logout,
+        oauth_request,
+        _audit_context(request, active),
+        browser_session_id=active.session.id if active else None,
+        confirmed=confirmed,
+    )
+    response = outcome.response
+    if response is None:
+        assert outcome.page is not None
+        response = _render_page(request, outcome.page)
+    if outcome.completed:
+        clear_signin_cookie(response, settings)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+routes: list[BaseRoute] = [
+    Route("/.well-known/openid-configuration", discovery, methods=["GET"]),
+    Route("/oidc/jwks", jwks, methods=["GET"]),
+    Route("/oidc/authorize", authorize, methods=["GET"]),
+    Route("/oidc/token", token, methods=["POST"]),
+    Route("/oidc/userinfo", userinfo, methods=["GET", "POST"]),
+    Route("/oidc/logout", logout, methods=["GET", "POST"]),
+]

@@ -1,0 +1,230 @@
+"""The authorization endpoint: Authlib validates the request; we decide whether the person must
+sign in, re-authenticate or choose a role first, and send the browser to the sign-in pages.
+
+Contract with the sign-in pages (they bring the browser back to `next` when done):
+  /login?next=<path+query>[&provider=<key>][&login_hint=<hint>][&reauth=1]
+  /login/role?next=<path+query>
+Interactions already requested for an authorization request are remembered in the browser's
+signed flow cookie (by a hash of the request), so coming back to the same `next` cannot loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
+from authlib.oidc.core.errors import InteractionRequiredError, LoginRequiredError
+from starlette.responses import RedirectResponse, Response
+
+from bridge.provider.claims import Grantee
+from bridge.provider.context import ProviderContext
+from bridge.provider.requests import StarletteOAuth2Request
+from bridge.provider.server import BridgeAuthorizationServer
+from bridge.services import audit
+from bridge.services.signin_sessions import ActiveSignIn
+
+LOGIN_PATH = "/login"
+ROLE_CHOICE_PATH = "/login/role"
+# The flow cookie is small: remember interactions for a few authorization requests at most.
+_MAX_REMEMBERED = 6
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page for the person (in Russian) instead of a redirect back to the app."""
+
+    template: str
+    context: dict[str, Any]
+    status_code: int
+
+
+@dataclass
+class AuthorizeOutcome:
+    response: Response | None = None
+    page: Page | None = None
+    # The updated record of interactions to write back into the flow cookie.
+    interactions: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def request_key(return_path: str) -> str:
+    return hashlib.sha256(return_path.encode()).hexdigest()[:24]
+
+
+def authorize(
+    context: ProviderContext,
+    request: StarletteOAuth2Request,
+    *,
+    return_path: str,
+    active: ActiveSignIn | None,
+    interactions: dict[str, dict[str, float]],
+) -> AuthorizeOutcome:
+    server = BridgeAuthorizationServer(context)
+    remembered = {key: dict(value) for key, value in interactions.items() if isinstance(value, dict)}
+    key = request_key(return_path)
+    done = remembered.get(key, {})
+    try:
+        grant = server.get_consent_grant(request)
+        redirect_uri: str = grant.redirect_uri
+        need = _interaction_needed(request, active, done, context)
+    except OAuth2Error as error:
+        error.state = request.payload.state
+        _audit_refusal(context, request, error, active)
+        if error.redirect_uri:
+            return AuthorizeOutcome(response=server.handle_error_response(request, error), interactions=remembered)
+        return AuthorizeOutcome(page=_error_page(error), interactions=remembered)
+
+    if need is not None:
+        kind, location = need
+        prompts = _prompts(request)
+        if "none" in prompts or kind in done:
+            # prompt=none forbids showing pages; and an interaction we already asked for that
+            # came back unfinished is not asked for again (no redirect loop): tell the app.
+            error_cls = InteractionRequiredError if kind == "role" else LoginRequiredError
+            refusal = error_cls(redirect_uri=redirect_uri, state=request.payload.state)
+            _audit_refusal(context, request, refusal, active)
+            return AuthorizeOutcome(response=server.handle_error_response(request, refusal), interactions=remembered)
+        now = time.time()
+        # Whatever the person does on the page we send them to also satisfies what follows it:
+        # a fresh sign-in is a re-authentication, and choosing a role is choosing an account.
+        satisfied = {"login": ("login", "reauth"), "reauth": ("reauth",), "role": ("role", "select_account")}
+        remembered[key] = {**done, **dict.fromkeys(satisfied.get(kind, (kind,)), now)}
+        return AuthorizeOutcome(
+            response=RedirectResponse(_sign_in_url(location, return_path, request, kind), status_code=303),
+            interactions=_trimmed(remembered),
+        )
+
+    assert active is not None
+    grantee = context.load_grantee(
+        active.session.id, active.staff.id, active.role.id if active.role else None, active.session.auth_time
+    )
+    if grantee is None or grantee.role is None:
+        # The session or its role ended a moment ago: start over at the page that fixes it.
+        path, kind = (LOGIN_PATH, "login") if grantee is None else (ROLE_CHOICE_PATH, "role")
+        return AuthorizeOutcome(
+            response=RedirectResponse(_sign_in_url(path, return_path, request, kind), status_code=303),
+            interactions=remembered,
+        )
+    response = server.create_authorization_response(request, grant_user=grantee, grant=grant)
+    remembered.pop(key, None)
+    if response.status_code in (302, 303) and "code=" in response.headers.get("location", ""):
+        _audit_code(context, request, grantee)
+    return AuthorizeOutcome(response=response, interactions=remembered)
+
+
+def _prompts(request: StarletteOAuth2Request) -> set[str]:
+    return set(str(request.payload.data.get("prompt") or "").split())
+
+
+def _interaction_needed(
+    request: StarletteOAuth2Request,
+    active: ActiveSignIn | None,
+    done: dict[str, float],
+    context: ProviderContext,
+) -> tuple[str, str] | None:
+    """Which page the person must see first, as (kind, path); None if a code can be issued."""
+    prompts = _prompts(request)
+    if "none" in prompts and len(prompts) > 1:
+        raise InvalidRequestError("'prompt=none' cannot be combined with other values.")
+    max_age = _max_age(request)
+    if active is None:
+        return ("login", LOGIN_PATH)
+    auth_time = active.session.auth_time.timestamp()
+    too_old = max_age is not None and context.now.timestamp() - auth_time > max_age
+    if "login" in prompts or too_old:
+        asked_at = done.get("reauth")
+        # Satisfied once the person has authenticated again since we asked.
+        if asked_at is None or auth_time < asked_at:
+            return ("reauth", LOGIN_PATH)
+    if active.role is None:
+        return ("role", ROLE_CHOICE_PATH)
+    if "select_account" in prompts and "select_account" not in done:
+        return ("select_account", ROLE_CHOICE_PATH)
+    return None
+
+
+def _max_age(request: StarletteOAuth2Request) -> int | None:
+    value = request.payload.data.get("max_age")
+    if value in (None, ""):
+        return None
+    try:
+        max_age = int(value)
+    except (TypeError, ValueError):
+        raise InvalidRequestError("'max_age' must be a whole number of seconds.") from None
+    if max_age < 0:
+        raise InvalidRequestError("'max_age' must not be negative.")
+    return max_age
+
+
+def _sign_in_url(path: str, return_path: str, request: StarletteOAuth2Request, kind: str) -> str:
+    params: dict[str, str] = {"next": return_path}
+    if path == LOGIN_PATH:
+        data = request.payload.data
+        provider = data.get("idp_hint") or data.get("kc_idp_hint")
+        if provider:
+            params["provider"] = str(provider)
+        if data.get("login_hint"):
+            params["login_hint"] = str(data["login_hint"])
+        if kind == "reauth":
+            params["reauth"] = "1"
+    return f"{path}?{urlencode(params)}"
+
+
+def _trimmed(remembered: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    newest = sorted(remembered.items(), key=lambda item: max(item[1].values(), default=0.0), reverse=True)
+    return dict(newest[:_MAX_REMEMBERED])
+
+
+_ERROR_MESSAGES = {
+    "invalid_client": "Приложение, которое направило вас сюда, не зарегистрировано в едином входе или отключено.",
+    "invalid_request": "Приложение прислало неполный или неверный запрос на вход.",
+    "unsupported_response_type": "Приложение запросило неподдерживаемый способ входа.",
+}
+
+
+def _error_page(error: OAuth2Error) -> Page:
+    message = _ERROR_MESSAGES.get(error.error, "Приложение прислало запрос на вход, который нельзя выполнить.")
+    if "redirect" in str(error.description or "").lower():
+        message = (
+            "Адрес возврата, который прислало приложение, не зарегистрирован для него в едином входе. "
+            "Из соображений безопасности мы не можем вернуть вас туда."
+        )
+    return Page(
+        "provider/authorize_error.html",
+        {"message": message, "error_code": error.error, "description": error.description},
+        400,
+    )
+
+
+def _audit_refusal(
+    context: ProviderContext, request: StarletteOAuth2Request, error: OAuth2Error, active: ActiveSignIn | None
+) -> None:
+    data = request.payload.data
+    audit.record(
+        context.db,
+        context.audit,
+        "oidc.authorize.refused",
+        "refused",
+        subject_staff_id=active.staff.id if active else None,
+        client_id=data.get("client_id"),
+        redirect_uri=data.get("redirect_uri"),
+        error=error.error,
+        reason=error.description,
+        redirected=bool(error.redirect_uri),
+    )
+
+
+def _audit_code(context: ProviderContext, request: StarletteOAuth2Request, grantee: Grantee) -> None:
+    audit.record(
+        context.db,
+        context.audit,
+        "oidc.code.issued",
+        "success",
+        subject_staff_id=grantee.staff.id,
+        organization_id=grantee.role.organization_id if grantee.role else None,
+        client_id=request.payload.client_id,
+        scope=request.scope,
+    )

@@ -1,0 +1,104 @@
+"""What relying apps learn about a person: the claims of the id_token and of userinfo."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bridge.config import Secret
+from bridge.services.roles import ROLES, Role, role_title
+from bridge.storage.models import RoleAssignment, SignInSession, StaffMember
+
+SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
+    "openid": ("sub", "sid", "auth_time", "acr", "amr"),
+    "profile": ("name", "family_name", "given_name", "middle_name", "preferred_username"),
+    "email": ("email",),
+    "roles": ("role", "organization", "roles"),
+}
+CLAIMS_SUPPORTED = (
+    "iss", "aud", "exp", "iat", "nonce", "at_hash",
+    *(claim for claims in SCOPE_CLAIMS.values() for claim in claims),
+)
+
+
+@dataclass(frozen=True)
+class Grantee:
+    """The person an app acts for: the sign-in session and the role frozen at authorization."""
+
+    staff: StaffMember
+    session: SignInSession
+    role: RoleAssignment | None
+    auth_time: datetime
+    active_roles: list[RoleAssignment] = field(default_factory=list)
+
+    def get_user_id(self) -> str:
+        return self.staff.subject
+
+
+def session_sid(secret_key: Secret, session_id: str) -> str:
+    """A stable id of the sign-in session that does not reveal it (the raw id is a bearer secret)."""
+    key = hmac.new(secret_key.reveal().encode(), b"bridge.oidc-sid", hashlib.sha256).digest()
+    digest = hmac.new(key, session_id.encode(), hashlib.sha256).digest()[:18]
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def role_claim(role: RoleAssignment) -> dict[str, Any]:
+    try:
+        is_head = ROLES[Role(role.role)].is_head
+    except ValueError:
+        is_head = False
+    return {"code": role.role, "title": role_title(role.role), "is_head": is_head}
+
+
+def organization_claim(role: RoleAssignment) -> dict[str, Any]:
+    organization = role.organization
+    return {
+        "id": organization.id,
+        "name": organization.name,
+        "kind": organization.kind,
+        "district": organization.district,
+    }
+
+
+def person_claims(grantee: Grantee, scope: str, secret_key: Secret) -> dict[str, Any]:
+    """Claims for the granted scopes; absent values are left out rather than sent as null."""
+    scopes = set(scope.split())
+    staff = grantee.staff
+    claims: dict[str, Any] = {"sub": staff.subject}
+    if "openid" in scopes:
+        claims["sid"] = session_sid(secret_key, grantee.session.id)
+        claims["auth_time"] = int(grantee.auth_time.timestamp())
+        if grantee.session.acr:
+            claims["acr"] = grantee.session.acr
+        if grantee.session.amr:
+            claims["amr"] = list(grantee.session.amr)
+    if "profile" in scopes:
+        claims["name"] = " ".join(part for part in (staff.surname, staff.name, staff.patronymic) if part)
+        claims["family_name"] = staff.surname
+        claims["given_name"] = staff.name
+        if staff.patronymic:
+            claims["middle_name"] = staff.patronymic
+        claims["preferred_username"] = staff.login
+    if "email" in scopes and staff.email:
+        claims["email"] = staff.email
+        claims["email_verified"] = False
+    if "roles" in scopes:
+        if grantee.role is not None:
+            claims["role"] = role_claim(grantee.role)
+            claims["organization"] = organization_claim(grantee.role)
+        claims["roles"] = [
+            {**role_claim(role), "organization": organization_claim(role)} for role in grantee.active_roles
+        ]
+    return claims
+
+
+def userinfo_claims(grantee: Grantee, scope: str, secret_key: Secret) -> dict[str, Any]:
+    """Userinfo repeats the person, not the authentication event."""
+    claims = person_claims(grantee, scope, secret_key)
+    for protocol_claim in ("auth_time", "acr", "amr"):
+        claims.pop(protocol_claim, None)
+    return claims

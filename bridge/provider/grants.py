@@ -1,0 +1,254 @@
+"""Authlib grants whose storage hooks call our services, and the extensions we add to them."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, InvalidScopeError
+from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant, RefreshTokenGrant
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
+from authlib.oidc.core import OpenIDCode, OpenIDToken
+from authlib.oidc.core.grants.util import is_openid_scope, validate_nonce
+from joserfc.jwk import KeySet
+
+from bridge.provider.claims import Grantee, person_claims, session_sid
+from bridge.provider.context import ProviderContext
+from bridge.provider.models import ClientModel, CodeModel, RefreshModel
+from bridge.services import audit
+from bridge.services.oauth_tokens import (
+    CodeGrant,
+    CodeState,
+    RefreshState,
+    claim_authorization_code,
+    claim_refresh_token,
+    family_of_code,
+    look_up_authorization_code,
+    look_up_refresh_token,
+    new_bearer_value,
+    revoke_family,
+    store_authorization_code,
+)
+
+if TYPE_CHECKING:
+    from bridge.provider.server import BridgeAuthorizationServer
+
+TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+
+def _context(grant: Any) -> ProviderContext:
+    server: BridgeAuthorizationServer = grant.server
+    return server.context
+
+
+class S256CodeChallenge(CodeChallenge):  # type: ignore[misc]
+    """PKCE for every client, S256 only: `plain` (or no method, which means plain) is refused."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD: ClassVar[list[str]] = ["S256"]
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+
+    def __init__(self) -> None:
+        super().__init__(required=True)
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("PKCE is required: send 'code_challenge' with 'code_challenge_method=S256'.")
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("Only 'code_challenge_method=S256' is accepted.")
+        super().validate_code_challenge(grant, redirect_uri)
+
+
+class BridgeAuthorizationCodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_ENDPOINT_AUTH_METHODS
+
+    def validate_authorization_request(self) -> str:
+        redirect_uri: str = super().validate_authorization_request()
+        if not is_openid_scope(self.request.scope):
+            raise InvalidScopeError("The 'openid' scope is required.", redirect_uri=redirect_uri)
+        return redirect_uri
+
+    def generate_authorization_code(self) -> str:
+        return new_bearer_value()
+
+    def save_authorization_code(self, code: str, request: Any) -> None:
+        grantee: Grantee = request.user
+        data = request.payload.data
+        store_authorization_code(
+            _context(self).db,
+            code,
+            CodeGrant(
+                client_id=request.client.get_client_id(),
+                staff_id=grantee.staff.id,
+                signin_session_id=grantee.session.id,
+                role_assignment_id=grantee.role.id if grantee.role else None,
+                redirect_uri=request.payload.redirect_uri,
+                scope=request.scope,
+                nonce=data.get("nonce"),
+                code_challenge=data["code_challenge"],
+                code_challenge_method=data["code_challenge_method"],
+                auth_time=grantee.auth_time,
+            ),
+            _context(self).now,
+        )
+
+    def query_authorization_code(self, code: str, client: ClientModel) -> CodeModel | None:
+        context = _context(self)
+        found = look_up_authorization_code(context.db, code, client.get_client_id(), context.now)
+        if found.state is CodeState.REUSED:
+            assert found.code is not None
+            audit.record(
+                context.db, context.audit, "oidc.code.reused", "refused",
+                subject_staff_id=found.code.staff_id, client_id=client.get_client_id(),
+                revoked_refresh_tokens=found.revoked_tokens,
+            )
+        if found.state is not CodeState.VALID or found.code is None:
+            self.request.refusal_reason = f"code_{found.state.value}"
+            return None
+        return CodeModel(found.code)
+
+    def delete_authorization_code(self, authorization_code: CodeModel) -> None:
+        # Already claimed in authenticate_user, before any token was made.
+        return None
+
+    def authenticate_user(self, authorization_code: CodeModel) -> Grantee:
+        context = _context(self)
+        record = authorization_code.record
+        if not claim_authorization_code(context.db, record, context.now):
+            # Lost a race with another redemption of the same code: that is reuse too.
+            revoke_family(context.db, family_of_code(record.code_hash), context.now)
+            raise InvalidGrantError("The authorization code has already been used.")
+        grantee = context.load_grantee(
+            record.signin_session_id, record.staff_id, record.role_assignment_id, record.auth_time
+        )
+        if grantee is None:
+            raise InvalidGrantError("The sign-in session has ended.")
+        return grantee
+
+
+class BridgeRefreshTokenGrant(RefreshTokenGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_ENDPOINT_AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str) -> RefreshModel | None:
+        context = _context(self)
+        client: ClientModel = self.request.client
+        found = look_up_refresh_token(context.db, refresh_token, client.get_client_id(), context.now)
+        if found.state is RefreshState.REUSED:
+            assert found.token is not None
+            audit.record(
+                context.db, context.audit, "oidc.refresh.reused", "refused",
+                subject_staff_id=found.token.staff_id, client_id=client.get_client_id(),
+                family=found.token.family, revoked_refresh_tokens=found.revoked_tokens,
+            )
+        if found.state is not RefreshState.VALID or found.token is None:
+            self.request.refusal_reason = f"refresh_token_{found.state.value}"
+            return None
+        return RefreshModel(found.token)
+
+    def authenticate_user(self, refresh_token: RefreshModel) -> Grantee:
+        context = _context(self)
+        record = refresh_token.record
+        grantee = context.load_grantee(
+            record.signin_session_id, record.staff_id, record.role_assignment_id, record.auth_time
+        )
+        if grantee is None:
+            revoke_family(context.db, record.family, context.now)
+            self.request.refusal_reason = "signin_session_ended"
+            raise InvalidGrantError("The sign-in session has ended.")
+        if not claim_refresh_token(context.db, record, context.now):
+            revoke_family(context.db, record.family, context.now)
+            raise InvalidGrantError("The refresh token has already been used.")
+        return grantee
+
+    def revoke_old_credential(self, refresh_token: RefreshModel) -> None:
+        # Rotated in authenticate_user, before the new token was made.
+        return None
+
+
+class _SignsIdTokens:
+    """How our id_tokens are signed and what they say, for the code and the refresh grant alike."""
+
+    def __init__(self, context: ProviderContext) -> None:
+        self.context = context
+
+    def resolve_client_private_key(self, client: ClientModel) -> KeySet:
+        return self.context.keys.signing_key()
+
+    def get_client_algorithm(self, client: ClientModel) -> str:
+        return self.context.settings.signing_alg
+
+    def get_client_claims(self, client: ClientModel) -> dict[str, Any]:
+        now = int(time.time())
+        return {
+            "iss": self.context.issuer,
+            "aud": client.get_client_id(),
+            "iat": now,
+            "exp": now + int(self.context.settings.access_token_ttl.total_seconds()),
+        }
+
+    def get_encode_header(self, client: ClientModel) -> dict[str, str]:
+        return {"alg": self.get_client_algorithm(client), "typ": "JWT"}
+
+    def generate_user_info(self, user: Grantee, scope: str) -> dict[str, Any]:
+        return person_claims(user, scope, self.context.settings.secret_key)
+
+
+class BridgeOpenIDCode(_SignsIdTokens, OpenIDCode):  # type: ignore[misc]
+    def __init__(self, context: ProviderContext) -> None:
+        _SignsIdTokens.__init__(self, context)
+        OpenIDCode.__init__(self, require_nonce=False)
+
+    def exists_nonce(self, nonce: str, request: Any) -> bool:
+        # Replay of a nonce is the relying app's check (it compares it with its own session).
+        return False
+
+    def __call__(self, grant: Any) -> None:
+        # Authlib's prompt handling is replaced by ours (bridge.provider.authorization), which
+        # knows about sign-in sessions, role choice and re-authentication.
+        grant.register_hook("after_create_token_response", self.process_token)
+        if is_openid_scope(grant.request.payload.scope):
+            grant.register_hook(
+                "after_validate_authorization_request_payload",
+                lambda grant, redirect_uri: validate_nonce(grant.request, self.exists_nonce, False),
+            )
+
+
+class BridgeOpenIDToken(_SignsIdTokens, OpenIDToken):  # type: ignore[misc]
+    """A fresh id_token on refresh too (without nonce), so apps see a role that has since ended."""
+
+
+class AccessTokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]
+    """RFC 9068 access tokens (`typ: at+jwt`) signed with the same keys as id_tokens."""
+
+    def __init__(self, context: ProviderContext) -> None:
+        super().__init__(
+            issuer=context.issuer,
+            alg=context.settings.signing_alg,
+            refresh_token_generator=lambda **_: new_bearer_value(),
+            expires_generator=int(context.settings.access_token_ttl.total_seconds()),
+        )
+        self.context = context
+
+    def get_jwks(self) -> KeySet:
+        return self.context.keys.signing_key()
+
+    def get_audiences(self, client: ClientModel, user: Grantee, scope: str) -> list[str]:
+        return [client.get_client_id(), self.context.userinfo_endpoint]
+
+    def get_auth_time(self, user: Grantee) -> int:
+        return int(user.auth_time.timestamp())
+
+    def get_acr(self, user: Grantee) -> str | None:
+        return user.session.acr
+
+    def get_amr(self, user: Grantee) -> list[str] | None:
+        return list(user.session.amr) or None
+
+    def get_extra_claims(self, client: ClientModel, grant_type: str, user: Grantee, scope: str) -> dict[str, Any]:
+        claims: dict[str, Any] = {"sid": session_sid(self.context.settings.secret_key, user.session.id)}
+        if user.role is not None:
+            # The role frozen at authorization, so userinfo answers for the same role as the id_token.
+            claims["rid"] = user.role.id
+        return claims

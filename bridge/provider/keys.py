@@ -1,0 +1,78 @@
+"""The signing keys as this process sees them: loaded from the database, cached briefly.
+
+Another worker (or `bridge keys rotate`) may add a key at any time; the cache is refreshed
+every few seconds and at once when a token names a kid we do not know yet.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from joserfc.jwk import ECKey, KeySet, RSAKey
+from sqlalchemy.orm import Session, sessionmaker
+
+from bridge.services.signing_keys import active_signing_key, published_signing_keys
+
+REFRESH_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    signing: ECKey | RSAKey
+    published: KeySet
+    loaded_at: float
+
+
+class KeyStore:
+    def __init__(self, factory: sessionmaker[Session], alg: str) -> None:
+        self._factory = factory
+        self.alg = alg
+        self._lock = threading.Lock()
+        self._snapshot: _Snapshot | None = None
+
+    def signing_key(self) -> KeySet:
+        """The active key as a one-key set: joserfc then writes its kid into the header."""
+        return KeySet([self._current().signing])
+
+    def verification_keys(self, kid: str | None = None) -> KeySet:
+        snapshot = self._current()
+        if kid is not None and not any(key.kid == kid for key in snapshot.published.keys):
+            snapshot = self._current(force=True)
+        return snapshot.published
+
+    def public_jwks(self) -> dict[str, Any]:
+        keys = []
+        for key in self._current().published.keys:
+            public = dict(key.as_dict(private=False))
+            public.setdefault("use", "sig")
+            keys.append(public)
+        return {"keys": keys}
+
+    def reload(self) -> None:
+        self._current(force=True)
+
+    def reload_if_stale(self) -> None:
+        self._current()
+
+    def _current(self, *, force: bool = False) -> _Snapshot:
+        snapshot = self._snapshot
+        if not force and snapshot is not None and time.monotonic() - snapshot.loaded_at < REFRESH_SECONDS:
+            return snapshot
+        with self._lock:
+            if not force and self._snapshot is not None and self._snapshot is not snapshot:
+                return self._snapshot
+            with self._factory() as db, db.begin():
+                active = active_signing_key(db, self.alg)
+                signing = _import(active.private_jwk)
+                published: list[Any] = [_import(record.private_jwk) for record in published_signing_keys(db)]
+            self._snapshot = _Snapshot(signing, KeySet(published), time.monotonic())
+            return self._snapshot
+
+
+def _import(jwk: dict[str, Any]) -> ECKey | RSAKey:
+    if jwk.get("kty") == "EC":
+        return ECKey.import_key(jwk)
+    return RSAKey.import_key(jwk)

@@ -1,0 +1,80 @@
+"""RP-initiated logout: Authlib validates the request, we end the sign-in session and its tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oidc.rpinitiated import EndSessionEndpoint, EndSessionRequest
+from joserfc.jwk import KeySet
+
+from bridge.provider.context import ProviderContext
+from bridge.services import audit
+from bridge.services.oauth_tokens import revoke_session_tokens
+from bridge.services.signin_sessions import end_signin_session, load_active_signin
+
+
+@dataclass
+class LogoutResult:
+    ended_session_ids: list[str] = field(default_factory=list)
+    revoked_refresh_tokens: int = 0
+
+
+class BridgeEndSessionEndpoint(EndSessionEndpoint):  # type: ignore[misc]
+    def __init__(self, context: ProviderContext) -> None:
+        super().__init__()
+        self.context = context
+        # Set by the caller before the response is made: the session of the browser at hand.
+        self.browser_session_id: str | None = None
+        self.result = LogoutResult()
+
+    def get_server_jwks(self) -> KeySet:
+        return self.context.keys.verification_keys()
+
+    def _validate_id_token_hint(self, id_token_hint: str) -> dict[str, Any]:
+        claims: dict[str, Any] = super()._validate_id_token_hint(id_token_hint)
+        if claims.get("iss") != self.context.issuer:
+            raise InvalidRequestError("The 'id_token_hint' was not issued by this provider.")
+        return claims
+
+    def end_session(self, end_session_request: EndSessionRequest) -> None:
+        context = self.context
+        session_ids: list[str] = []
+        if self.browser_session_id is not None:
+            session_ids.append(self.browser_session_id)
+        elif end_session_request.id_token_claims:
+            # No sign-in cookie here (another browser, or already cleared): end the hinted session.
+            hinted = self._session_of_hint(end_session_request.id_token_claims)
+            if hinted is not None:
+                session_ids.append(hinted)
+        client = end_session_request.client
+        for session_id in session_ids:
+            active = load_active_signin(context.db, session_id, context.now)
+            record = end_signin_session(context.db, session_id, context.now)
+            revoked = revoke_session_tokens(context.db, session_id, context.now)
+            self.result.ended_session_ids.append(session_id)
+            self.result.revoked_refresh_tokens += revoked
+            audit.record(
+                context.db,
+                context.audit,
+                "oidc.logout",
+                "success",
+                subject_staff_id=record.staff_id if record else None,
+                client_id=client.get_client_id() if client else None,
+                was_active=active is not None,
+                revoked_refresh_tokens=revoked,
+                redirected=end_session_request.redirect_uri is not None,
+            )
+        if not session_ids:
+            audit.record(
+                context.db, context.audit, "oidc.logout", "success",
+                client_id=client.get_client_id() if client else None, no_session=True,
+            )
+
+    def _session_of_hint(self, claims: dict[str, Any]) -> str | None:
+        sid, subject = claims.get("sid"), claims.get("sub")
+        if not isinstance(sid, str) or not isinstance(subject, str):
+            return None
+        session = self.context.session_of_sid(subject, sid)
+        return session.id if session else None

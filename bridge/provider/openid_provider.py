@@ -1,0 +1,163 @@
+"""The OpenID Provider as the routes see it: one object per running bridge, one transaction per call.
+
+Every method is synchronous (Authlib and the database are): routes call them through
+`run_in_threadpool`. A method commits when it produced an answer, refusals included, so a
+detected token reuse stays revoked; an unexpected error rolls everything back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from authlib.oauth2.rfc6749 import OAuth2Error
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.responses import RedirectResponse, Response
+
+from bridge.config import Settings
+from bridge.provider.authorization import AuthorizeOutcome, Page, authorize
+from bridge.provider.claims import CLAIMS_SUPPORTED
+from bridge.provider.context import ProviderContext
+from bridge.provider.keys import KeyStore
+from bridge.provider.requests import StarletteOAuth2Request
+from bridge.provider.server import BridgeAuthorizationServer
+from bridge.provider.userinfo import userinfo_response
+from bridge.services.audit import AuditContext
+from bridge.services.clients import AUTH_METHODS, SUPPORTED_SCOPES
+from bridge.services.signin_sessions import ActiveSignIn
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class LogoutOutcome:
+    """Either a redirect back to the app or a page; `completed` once the logout happened."""
+
+    response: Response | None
+    page: Page | None
+    completed: bool
+
+
+class OpenIDProvider:
+    def __init__(self, settings: Settings, factory: sessionmaker[Session]) -> None:
+        self.settings = settings
+        self.factory = factory
+        self.keys = KeyStore(factory, settings.signing_alg)
+
+    @property
+    def issuer(self) -> str:
+        return self.settings.public_url.rstrip("/")
+
+    def _in_transaction(self, audit_context: AuditContext, work: Callable[[ProviderContext], T]) -> T:
+        # Load (or on first need, create) the keys before the request's own transaction starts:
+        # SQLite allows one writer, and the key is written in a transaction of its own.
+        self.keys.reload_if_stale()
+        with self.factory() as db, db.begin():
+            return work(ProviderContext(db=db, settings=self.settings, keys=self.keys, audit=audit_context))
+
+    # --- public documents --------------------------------------------------------------------
+
+    def discovery(self) -> dict[str, Any]:
+        issuer = self.issuer
+        return {
+            "issuer": issuer,
+            "authorization_endpoint": f"{issuer}/oidc/authorize",
+            "token_endpoint": f"{issuer}/oidc/token",
+            "userinfo_endpoint": f"{issuer}/oidc/userinfo",
+            "jwks_uri": f"{issuer}/oidc/jwks",
+            "end_session_endpoint": f"{issuer}/oidc/logout",
+            "scopes_supported": list(SUPPORTED_SCOPES),
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": [self.settings.signing_alg],
+            "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
+            "code_challenge_methods_supported": ["S256"],
+            "claims_supported": list(CLAIMS_SUPPORTED),
+            "prompt_values_supported": ["none", "login", "consent", "select_account"],
+            "claims_parameter_supported": False,
+            "request_parameter_supported": False,
+            "request_uri_parameter_supported": False,
+            "frontchannel_logout_supported": False,
+            "backchannel_logout_supported": False,
+            "ui_locales_supported": ["ru"],
+            "claims_locales_supported": ["ru"],
+        }
+
+    def jwks(self) -> dict[str, Any]:
+        return self.keys.public_jwks()
+
+    # --- endpoints ---------------------------------------------------------------------------
+
+    def authorize(
+        self,
+        request: StarletteOAuth2Request,
+        audit_context: AuditContext,
+        *,
+        return_path: str,
+        active: ActiveSignIn | None,
+        interactions: dict[str, dict[str, float]],
+    ) -> AuthorizeOutcome:
+        return self._in_transaction(
+            audit_context,
+            lambda context: authorize(
+                context, request, return_path=return_path, active=active, interactions=interactions
+            ),
+        )
+
+    def token(self, request: StarletteOAuth2Request, audit_context: AuditContext) -> Response:
+        return self._in_transaction(
+            audit_context, lambda context: BridgeAuthorizationServer(context).token_response(request)
+        )
+
+    def userinfo(self, request: StarletteOAuth2Request, audit_context: AuditContext) -> Response:
+        return self._in_transaction(audit_context, lambda context: userinfo_response(context, request))
+
+    def logout(
+        self,
+        request: StarletteOAuth2Request,
+        audit_context: AuditContext,
+        *,
+        browser_session_id: str | None,
+        confirmed: bool,
+    ) -> LogoutOutcome:
+        return self._in_transaction(
+            audit_context, lambda context: _logout(context, request, browser_session_id, confirmed)
+        )
+
+
+def _logout(
+    context: ProviderContext, request: StarletteOAuth2Request, browser_session_id: str | None, confirmed: bool
+) -> LogoutOutcome:
+    server = BridgeAuthorizationServer(context)
+    try:
+        validated = server.validate_endpoint_request("end_session", request)
+    except OAuth2Error as error:
+        # Never redirect on a bad logout request (the spec forbids it): explain instead.
+        return LogoutOutcome(
+            None,
+            Page("provider/logout_error.html", {"description": error.description}, 400),
+            completed=False,
+        )
+    if validated.needs_confirmation and not confirmed and browser_session_id is not None:
+        # Without a valid id_token_hint anyone could link here: ask the person first.
+        data = request.payload.data
+        fields = {
+            name: str(data[name])
+            for name in ("client_id", "post_logout_redirect_uri", "state", "ui_locales")
+            if data.get(name)
+        }
+        client_name = validated.client.record.name if validated.client else None
+        return LogoutOutcome(
+            None, Page("provider/logout_confirm.html", {"fields": fields, "client_name": client_name}, 200), False
+        )
+    server.end_session_endpoint.browser_session_id = browser_session_id
+    response = server.create_endpoint_response("end_session", validated)
+    if isinstance(response, Response) and response.status_code in (301, 302, 303):
+        # A plain redirect to the app's registered address (Authlib answers 302; 303 after a POST).
+        return LogoutOutcome(
+            RedirectResponse(response.headers["location"], status_code=303), None, completed=True
+        )
+    return LogoutOutcome(None, Page("provider/logged_out.html", {}, 200), completed=True)

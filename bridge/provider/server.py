@@ -1,0 +1,149 @@
+"""Authlib's authorization server bound to one request's context, answering with Starlette responses.
+
+A server is built per request (it is a handful of small objects), so the storage hooks reach
+that request's database session without any global or thread-local state.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from authlib.oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import OAuth2Error
+from starlette.responses import Response
+
+from bridge.provider.claims import Grantee
+from bridge.provider.context import ProviderContext
+from bridge.provider.grants import (
+    AccessTokenGenerator,
+    BridgeAuthorizationCodeGrant,
+    BridgeOpenIDCode,
+    BridgeOpenIDToken,
+    BridgeRefreshTokenGrant,
+    S256CodeChallenge,
+)
+from bridge.provider.logout import BridgeEndSessionEndpoint
+from bridge.provider.models import ClientModel
+from bridge.provider.requests import StarletteOAuth2Request
+from bridge.services import audit
+from bridge.services.clients import SUPPORTED_SCOPES, find_enabled_client
+from bridge.services.oauth_tokens import RefreshGrant, family_of_code, store_refresh_token, token_hash
+
+
+class BridgeAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
+    def __init__(self, context: ProviderContext) -> None:
+        super().__init__(scopes_supported=list(SUPPORTED_SCOPES))
+        self.context = context
+        self.register_token_generator("default", AccessTokenGenerator(context))
+        self.register_grant(BridgeAuthorizationCodeGrant, [S256CodeChallenge(), BridgeOpenIDCode(context)])
+        self.register_grant(BridgeRefreshTokenGrant, [BridgeOpenIDToken(context)])
+        self.end_session_endpoint = BridgeEndSessionEndpoint(context)
+        self.register_endpoint(self.end_session_endpoint)
+
+    # --- storage hooks ---------------------------------------------------------------------
+
+    def query_client(self, client_id: str) -> ClientModel | None:
+        if not isinstance(client_id, str) or not client_id:
+            return None
+        record = find_enabled_client(self.context.db, client_id)
+        return ClientModel(record, self.context.settings.secret_key) if record else None
+
+    def save_token(self, token: dict[str, Any], request: Any) -> None:
+        context = self.context
+        grantee: Grantee = request.user
+        client_id = request.client.get_client_id()
+        if request.authorization_code is not None:
+            family = family_of_code(request.authorization_code.record.code_hash)
+        else:
+            family = request.refresh_token.record.family
+        if "refresh_token" in token:
+            store_refresh_token(
+                context.db,
+                token["refresh_token"],
+                RefreshGrant(
+                    family=family,
+                    client_id=client_id,
+                    staff_id=grantee.staff.id,
+                    signin_session_id=grantee.session.id,
+                    role_assignment_id=grantee.role.id if grantee.role else None,
+                    scope=token.get("scope", ""),
+                    auth_time=grantee.auth_time,
+                ),
+                context.settings.refresh_token_ttl,
+                context.now,
+            )
+        audit.record(
+            context.db,
+            context.audit,
+            "oidc.token.issued",
+            "success",
+            subject_staff_id=grantee.staff.id,
+            organization_id=grantee.role.organization_id if grantee.role else None,
+            client_id=client_id,
+            grant_type=request.payload.grant_type,
+            scope=token.get("scope"),
+            family=family,
+            role=grantee.role.role if grantee.role else None,
+        )
+
+    def validate_requested_scope(self, scope: str | None) -> None:
+        # OpenID Connect: scope values the server does not understand are ignored, not refused.
+        return None
+
+    # --- the Starlette adapter ---------------------------------------------------------------
+
+    def create_oauth2_request(self, request: Any) -> StarletteOAuth2Request:
+        if not isinstance(request, StarletteOAuth2Request):
+            raise TypeError("the bridge's server only takes requests read by StarletteOAuth2Request")
+        return request
+
+    def create_json_request(self, request: Any) -> Any:
+        raise NotImplementedError("no JSON-bodied endpoints here")
+
+    def handle_response(self, status_code: int, payload: Any, headers: list[tuple[str, str]]) -> Response:
+        if isinstance(payload, dict):
+            payload = json.dumps(payload, ensure_ascii=False)
+        response = Response(payload, status_code=status_code)
+        for name, value in headers:
+            response.headers[name] = value
+        return response
+
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    # --- the token endpoint, with its refusals audited ------------------------------------------
+
+    def token_response(self, request: StarletteOAuth2Request) -> Response:
+        try:
+            grant = self.get_token_grant(request)
+            grant.validate_token_request()
+            response: Response = self.handle_response(*grant.create_token_response())
+            return response
+        except OAuth2Error as error:
+            self._audit_token_refusal(request, error)
+            refusal: Response = self.handle_error_response(request, error)
+            return refusal
+
+    def _audit_token_refusal(self, request: StarletteOAuth2Request, error: OAuth2Error) -> None:
+        data = request.payload.data
+        client = request.client
+        grantee = request.user if isinstance(request.user, Grantee) else None
+        details: dict[str, Any] = {
+            "client_id": client.get_client_id() if client else data.get("client_id"),
+            "grant_type": data.get("grant_type"),
+            "error": error.error,
+            "reason": getattr(request, "refusal_reason", None) or error.description,
+        }
+        presented = data.get("code") or data.get("refresh_token")
+        if presented:
+            # Enough to correlate with other events, useless to replay.
+            details["presented_hash"] = token_hash(presented)[:16]
+        audit.record(
+            self.context.db,
+            self.context.audit,
+            "oidc.token.refused",
+            "refused",
+            subject_staff_id=grantee.staff.id if grantee else None,
+            **details,
+        )

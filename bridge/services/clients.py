@@ -1,0 +1,139 @@
+"""Relying apps registered with the bridge's OpenID Provider, and their secrets.
+
+A client secret is checked on every token call, so it is stored as a keyed HMAC-SHA256
+(fast, constant-time comparable), never with the password hash and never in clear.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bridge.config import Secret
+from bridge.services.errors import Conflict, InvalidInput, NotFound
+from bridge.storage.models import OAuthClient
+from bridge.storage.types import utcnow
+
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+CONFIDENTIAL_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+SUPPORTED_SCOPES = ("openid", "profile", "email", "roles")
+DEFAULT_SCOPE = "openid profile email roles"
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
+_CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,99}$")
+
+
+@dataclass(frozen=True)
+class RegisteredClient:
+    """A newly registered client; `client_secret` is shown once and never stored."""
+
+    client: OAuthClient
+    client_secret: str | None
+
+
+def client_secret_digest(secret_key: Secret, client_secret: str) -> str:
+    # A key of its own, derived from the bridge's secret, so no other use of the secret collides.
+    key = hmac.new(secret_key.reveal().encode(), b"bridge.oauth-client-secret", hashlib.sha256).digest()
+    return hmac.new(key, client_secret.encode(), hashlib.sha256).hexdigest()
+
+
+def client_secret_matches(secret_key: Secret, client: OAuthClient, client_secret: str) -> bool:
+    if client.secret_hash is None:
+        return False
+    return hmac.compare_digest(client.secret_hash, client_secret_digest(secret_key, client_secret))
+
+
+def check_redirect_uri(uri: str) -> str:
+    """Absolute, no fragment, https unless the app runs on this very machine."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        raise InvalidInput("bad_redirect_uri", f"Адрес возврата не разобран: {uri}") from None
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise InvalidInput("bad_redirect_uri", f"Адрес возврата должен быть абсолютным (https://…): {uri}")
+    if parts.fragment or "#" in uri:
+        raise InvalidInput("bad_redirect_uri", f"В адресе возврата не может быть фрагмента (#): {uri}")
+    if parts.scheme == "http" and parts.hostname not in _LOCAL_HOSTS:
+        raise InvalidInput(
+            "bad_redirect_uri", f"http разрешён только для localhost и 127.0.0.1, иначе https: {uri}"
+        )
+    return uri
+
+
+def register_client(
+    db: Session,
+    secret_key: Secret,
+    *,
+    name: str,
+    redirect_uris: list[str],
+    post_logout_redirect_uris: list[str] | None = None,
+    public: bool = False,
+    auth_method: str = "client_secret_basic",
+    client_id: str | None = None,
+    scope: str = DEFAULT_SCOPE,
+) -> RegisteredClient:
+    if not name.strip():
+        raise InvalidInput("bad_client_name", "Укажите название приложения.")
+    if not redirect_uris:
+        raise InvalidInput("bad_redirect_uri", "Укажите хотя бы один адрес возврата (--redirect-uri).")
+    uris = [check_redirect_uri(uri) for uri in redirect_uris]
+    logout_uris = [check_redirect_uri(uri) for uri in post_logout_redirect_uris or []]
+    if public:
+        auth_method = "none"
+    elif auth_method not in CONFIDENTIAL_AUTH_METHODS:
+        raise InvalidInput(
+            "bad_auth_method", "Способ входа приложения: client_secret_basic или client_secret_post."
+        )
+    unknown_scopes = set(scope.split()) - set(SUPPORTED_SCOPES)
+    if unknown_scopes or "openid" not in scope.split():
+        raise InvalidInput(
+            "bad_scope", f"Области доступа: openid и любые из {', '.join(SUPPORTED_SCOPES[1:])}."
+        )
+    client_id = client_id or secrets.token_urlsafe(18)
+    if not _CLIENT_ID_PATTERN.match(client_id):
+        raise InvalidInput(
+            "bad_client_id", "client_id: от 3 до 100 латинских букв, цифр, точек, дефисов и подчёркиваний."
+        )
+    if db.scalar(select(OAuthClient.id).where(OAuthClient.client_id == client_id)) is not None:
+        raise Conflict("client_exists", f"Приложение с client_id {client_id} уже зарегистрировано.")
+    client_secret = None if public else secrets.token_urlsafe(32)
+    client = OAuthClient(
+        client_id=client_id,
+        name=name.strip(),
+        secret_hash=client_secret_digest(secret_key, client_secret) if client_secret else None,
+        token_endpoint_auth_method=auth_method,
+        redirect_uris=uris,
+        post_logout_redirect_uris=logout_uris,
+        scope=" ".join(dict.fromkeys(scope.split())),
+    )
+    db.add(client)
+    db.flush()
+    return RegisteredClient(client=client, client_secret=client_secret)
+
+
+def find_enabled_client(db: Session, client_id: str) -> OAuthClient | None:
+    client = db.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
+    if client is None or client.disabled_at is not None:
+        return None
+    return client
+
+
+def list_clients(db: Session) -> list[OAuthClient]:
+    return list(db.scalars(select(OAuthClient).order_by(OAuthClient.id)))
+
+
+def disable_client(db: Session, client_id: str, now: datetime | None = None) -> OAuthClient:
+    client = db.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
+    if client is None:
+        raise NotFound("client_not_found", f"Приложение с client_id {client_id} не найдено.")
+    if client.disabled_at is None:
+        client.disabled_at = now or utcnow()
+        db.flush()
+    return client
