@@ -16,6 +16,8 @@ _ICAO = {
     "щ": "shch", "ъ": "ie", "ы": "y", "ь": "", "э": "e", "ю": "iu", "я": "ia",
 }
 _MAX_BASE = 80
+# Words the administration pages use as paths next to logins (/admin/staff/new).
+_RESERVED = frozenset({"new"})
 
 
 def transliterate(text: str) -> str:
@@ -29,6 +31,7 @@ def unique_login(db: Session, surname: str) -> str:
     """The transliterated surname, or with the first free suffix: novyi, novyi_1, novyi_2, ..."""
     base = transliterate(surname) or "user"
     taken = set(db.scalars(select(StaffMember.login).where(StaffMember.login.startswith(base))))
+    taken |= _RESERVED
     if base not in taken:
         return base
     number = 1

@@ -1,0 +1,259 @@
+"""Administration pages: one-time passwords, limited selects, CSRF, sign-in required."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.testclient import TestClient
+
+from bridge.config import Settings
+from bridge.services.credentials import check_issued_credential
+from bridge.storage.database import transaction
+from bridge.storage.models import AuditEvent, ExternalBinding, StaffMember
+from tests.services.directory import Directory, build_directory, organization_name, row_counts
+from tests.support.browser import sign_in_browser
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def _sign_in_as(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session], login: str
+) -> None:
+    with db_factory() as db:
+        staff = db.scalars(select(StaffMember).where(StaffMember.login == login)).one()
+        role = staff.roles[0]
+        db.expunge_all()
+    sign_in_browser(client, settings, db_factory, staff.id, role)
+
+
+def _csrf(client: TestClient, path: str) -> str:
+    match = CSRF.search(client.get(path).text)
+    assert match is not None
+    return match.group(1)
+
+
+def _new_deputy_form(directory: Directory, csrf: str, **changes: str) -> dict[str, str]:
+    form = {
+        "csrf_token": csrf,
+        "organization_id": str(directory.orgs["school_a"]),
+        "role": "school_deputy",
+        "start_date": "2024-09-01",
+        "end_date": "",
+        "surname": "Новый",
+        "name": "Пётр",
+        "patronymic": "",
+        "no_patronymic": "1",
+        "snils": "",
+        "note": "учитель математики",
+        "action": "save",
+    }
+    form.update(changes)
+    return form
+
+
+def _issued_password(html: str) -> str:
+    match = re.search(r'id="issued-password">([^<]+)<', html)
+    assert match is not None, "no password on the page"
+    # Jinja escapes a few characters the generator never uses; the rest come through unchanged.
+    return match.group(1)
+
+
+def test_a_stranger_is_sent_to_sign_in(client: TestClient) -> None:
+    for path in ("/admin/staff", "/admin/staff/new", "/admin/staff/someone"):
+        response = client.get(path, follow_redirects=False)
+        assert response.status_code == 303
+        assert response.headers["location"] == f"/login?next={path}"
+    response = client.post("/admin/staff/someone/reset-password", follow_redirects=False)
+    assert response.status_code == 303
+
+
+def test_a_role_that_issues_nothing_gets_a_russian_403(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session]
+) -> None:
+    directory = build_directory(db_factory)
+    _sign_in_as(client, settings, db_factory, directory.logins["deputy_a"])
+    response = client.get("/admin/staff")
+    assert response.status_code == 403
+    assert "Доступ запрещён" in response.text
+    assert "нельзя выдавать учётные записи" in response.text
+
+
+def test_the_password_is_shown_once_in_the_post_response_only(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session]
+) -> None:
+    directory = build_directory(db_factory)
+    _sign_in_as(client, settings, db_factory, directory.logins["director_a"])
+    csrf = _csrf(client, "/admin/staff/new")
+    response = client.post("/admin/staff/new", data=_new_deputy_form(directory, csrf))
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"
+    password = _issued_password(response.text)
+    assert "Новый пароль" in response.text
+    assert "novyi" in response.text
+    assert "Госуслугам (РСАА)" in response.text
+    with transaction(db_factory) as db:
+        assert check_issued_credential(db, "novyi", password).note == "учитель математики"
+
+    card = client.get("/admin/staff/novyi")
+    assert card.status_code == 200
+    assert "Новый Пётр" in card.text
+    assert password not in card.text
+    assert 'id="issued-password"' not in card.text
+    assert password not in client.get("/admin/staff").text
+    assert password not in str(client.cookies)
+
+
+def test_save_and_close_shows_the_password_over_the_list(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session]
+) -> None:
+    directory = build_directory(db_factory)
+    _sign_in_as(client, settings, db_factory, directory.logins["director_a"])
+    csrf = _csrf(client, "/admin/staff/new")
+    response = client.post("/admin/staff/new", data=_new_deputy_form(directory, csrf, action="save_close"))
+    assert response.status_code == 200
+    assert "Поиск по фамилии" in response.text
+    password = _issued_password(response.text)
+    assert password not in client.get("/admin/staff").text
+
+
+def test_reset_shows_a_new_password_once_and_removes_bindings(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session]
+) -> None:
+    directory = build_directory(db_factory)
+    deputy = directory.logins["deputy_a"]
+    with transaction(db_factory) as db:
+        staff = db.scalars(select(StaffMember).where(StaffMember.login == deputy)).one()
+        db.add(ExternalBinding(staff_id=staff.id, provider="esia", issuer="https://esia.test", subject="1",
+                               flow="local_first"))
+    _sign_in_as(client, settings, db_factory, directory.logins["director_a"])
+    card = client.get(f"/admin/staff/{deputy}")
+    assert "Госуслуги (ЕСИА)" in card.text
+    csrf = CSRF.search(card.text)
+    assert csrf is not None
+    response = client.post(f"/admin/staff/{deputy}/reset-password", data={"csrf_token": csrf.group(1)})
+    assert response.status_code == 200
+    password = _issued_password(response.text)
+    assert "Привязок к внешним учётным записям удалено: 1" in response.text
+    with transaction(db_factory) as db:
+        check_issued_credential(db, deputy, password)
+        assert db.scalars(select(ExternalBinding)).all() == []
+        events = [event.event for event in db.scalars(select(AuditEvent))]
+    assert "credential.reset" in events
+    again = client.get(f"/admin/staff/{deputy}")
+    assert password not in again.text
+    assert "Привязок нет" in again.text
+
+
+def test_the_selects_list_only_what_the_actor_may_issue(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session]
+) -> None:
+    directory = build_directory(db_factory)
+    _sign_in_as(client, settings, db_factory, directory.logins["dept_a"])
+    page = client.get("/admin/staff/new").text
+    offered_orgs = set(re.findall(r'<option value="(\d+)"', page))
+    assert offered_orgs == {
+        str(directory.orgs[key]) for key in ("school_a", "school_a2", "college_a", "kindergarten_a")
+    }
+    offered_roles = set(re.findall(r'<option value="([a-z_]+)"', page))
+    assert offered_roles == {"school_director", "college_director", "kindergarten_head"}
+    assert organization_name(db_factory, directory.orgs["school_b"]) not in page
+
+    client.cookies.clear()
+    _sign_in_as(client, settings, db_factory, directory.logins["director_a"])
+    page = client.get("/admin/staff/new").text
+    assert set(re.findall(r'<option value="(\d+)"', page)) == {str(directory.orgs["school_a"])}
+    assert set(re.findall(r'<option value="([a-z_]+)"', page)) == {
+        "school_deputy", "social_pedagogue", "responsible"
+    }
+
+
+def test_errors_are_shown_in_russian_with_the_values_kept(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session]
+) -> None:
+    directory = build_directory(db_factory)
+    _sign_in_as(client, settings, db_factory, directory.logins["director_a"])
+    csrf = _csrf(client, "/admin/staff/new")
+    before = row_counts(db_factory)
+    response = client.post(
+        "/admin/staff/new",
+        data=_new_deputy_form(directory, csrf, patronymic="Ильич", surname="Сидоров", snils="112-233-445 95"),
+    )
+    assert response.status_code == 400
+    assert "Отчество указано, но отмечено «Без отчества»" in response.text
+    assert 'value="Сидоров"' in response.text
+    assert 'value="Ильич"' in response.text
+    assert 'value="112-233-445 95"' in response.text
+    assert row_counts(db_factory) == before
+
+    # A forged organization outside the director's own is refused too (not just hidden from the select).
+    response = client.post(
+        "/admin/staff/new",
+        data=_new_deputy_form(directory, csrf, organization_id=str(directory.orgs["school_b"])),
+    )
+    assert response.status_code == 400
+    assert "только в своей организации" in response.text
+    assert row_counts(db_factory) == before
+    with db_factory() as db:
+        reasons = [event.details["reason"] for event in db.scalars(select(AuditEvent))]
+    assert reasons == ["patronymic_conflict", "outside_organization"]
+
+
+def test_a_post_without_the_csrf_token_is_refused(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session]
+) -> None:
+    directory = build_directory(db_factory)
+    _sign_in_as(client, settings, db_factory, directory.logins["director_a"])
+    client.get("/admin/staff/new")
+    before = row_counts(db_factory)
+    forged = _new_deputy_form(directory, "forged-token")
+    assert client.post("/admin/staff/new", data=forged).status_code == 403
+    del forged["csrf_token"]
+    assert client.post("/admin/staff/new", data=forged).status_code == 403
+    deputy = directory.logins["deputy_a"]
+    response = client.post(f"/admin/staff/{deputy}/reset-password", data={})
+    assert response.status_code == 403
+    assert "Форма устарела" in response.text
+    assert row_counts(db_factory) == before
+
+
+def test_adding_a_role_on_the_card(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session]
+) -> None:
+    directory = build_directory(db_factory)
+    deputy = directory.logins["deputy_a"]
+    _sign_in_as(client, settings, db_factory, directory.logins["director_a"])
+    card = client.get(f"/admin/staff/{deputy}")
+    csrf = CSRF.search(card.text)
+    assert csrf is not None
+    form = {"csrf_token": csrf.group(1), "organization_id": str(directory.orgs["school_a"]),
+            "role": "social_pedagogue", "start_date": "2024-09-01", "end_date": ""}
+    response = client.post(f"/admin/staff/{deputy}/roles", data=form)
+    assert response.status_code == 200
+    assert "Роль «Социальный педагог» добавлена." in response.text
+    # The test directory made this deputy without a credential: the addition issues the first one.
+    password = _issued_password(response.text)
+    with transaction(db_factory) as db:
+        check_issued_credential(db, deputy, password)
+    again = client.post(f"/admin/staff/{deputy}/roles", data=form)
+    assert again.status_code == 400
+    assert "уже есть роль" in again.text
+    assert 'id="issued-password"' not in again.text
+
+
+def test_the_list_holds_only_managed_staff_and_searches_by_surname(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session]
+) -> None:
+    directory = build_directory(db_factory)
+    _sign_in_as(client, settings, db_factory, directory.logins["dept_a"])
+    page = client.get("/admin/staff").text
+    assert "Новый сотрудник" in page
+    assert directory.logins["director_a"] in page
+    assert directory.logins["college_director"] in page
+    assert directory.logins["deputy_a"] not in page
+    searched = client.get("/admin/staff", params={"q": "нет-такой"}).text
+    assert directory.logins["director_a"] not in searched
+    # A card of someone outside the actor's reach is not shown.
+    assert client.get(f"/admin/staff/{directory.logins['deputy_a']}").status_code == 403
+    assert client.get("/admin/staff/nobody").status_code == 404
