@@ -26,7 +26,16 @@ from .gost import (
     save_gost_key_file,
     streebog256,
 )
-from .jose import GostJWK, GostJWSAlgorithm, GostJWSRegistry, decode_jwt, encode_jwt, jws_registry, to_jwk
+from .jose import (
+    EsiaClaimsRegistry,
+    GostJWK,
+    GostJWSAlgorithm,
+    GostJWSRegistry,
+    decode_jwt,
+    encode_jwt,
+    jws_registry,
+    to_jwk,
+)
 from .keys import (
     AnyPrivateKey,
     AnyPublicKey,
@@ -50,6 +59,7 @@ __all__ = [
     "RSA_ALG",
     "AnyPrivateKey",
     "AnyPublicKey",
+    "EsiaClaimsRegistry",
     "GostJWK",
     "GostJWSAlgorithm",
     "GostJWSRegistry",

@@ -16,6 +16,7 @@ from joserfc.errors import InvalidKeyTypeError, UnsupportedKeyOperationError
 from joserfc.jwa import JWSAlgModel
 from joserfc.jwk import OKPKey, RSAKey
 from joserfc.jws import JWSRegistry
+from joserfc.jwt import JWTClaimsRegistry
 from joserfc.registry import HeaderParameter, HeaderRegistryDict, KeyParameter
 
 from . import gost
@@ -143,6 +144,18 @@ class GostJWSRegistry(JWSRegistry):
     recommended: ClassVar[list[str]] = [GOST_ALG]  # type: ignore[misc]
 
 
+class EsiaClaimsRegistry(JWTClaimsRegistry):
+    """joserfc's claim checks, tolerant of ESIA's numeric ``sub`` (``"sub": 1000299654``).
+
+    The value is compared as a string, so ``sub={"essential": True, "value": "1000299654"}`` works.
+    """
+
+    def validate_sub(self, value: object) -> None:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        super().validate_sub(value)
+
+
 def jws_registry(algorithms: Collection[str] = (GOST_ALG,), esia_headers: bool = True) -> JWSRegistry:
     """A registry allowing ``algorithms`` (a subset of GOST3410_2012_256 and RS256).
 
@@ -184,6 +197,7 @@ __all__ = [
     "ESIA_HEADER_REGISTRY",
     "GOST_ALG",
     "RSA_ALG",
+    "EsiaClaimsRegistry",
     "GostJWK",
     "GostJWSAlgorithm",
     "GostJWSRegistry",

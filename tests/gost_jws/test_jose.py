@@ -5,10 +5,19 @@ import json
 
 import pytest
 from joserfc import jwt
-from joserfc.errors import BadSignatureError, UnsupportedAlgorithmError
+from joserfc.errors import BadSignatureError, InvalidClaimError, UnsupportedAlgorithmError
 from joserfc.jwk import OctKey
 
-from gost_jws import GostJWK, GostPrivateKey, RsaPrivateKey, decode_jwt, encode_jwt, jws_registry, to_jwk
+from gost_jws import (
+    EsiaClaimsRegistry,
+    GostJWK,
+    GostPrivateKey,
+    RsaPrivateKey,
+    decode_jwt,
+    encode_jwt,
+    jws_registry,
+    to_jwk,
+)
 
 
 def _b64(data: dict[str, object]) -> str:
@@ -50,3 +59,12 @@ def test_gost_jwk_exports_public_fields(gost_key: GostPrivateKey) -> None:
     public = jwk.as_dict()
     assert public["kty"] == "GOST" and public["kid"] == "esia-1" and "d" not in public
     assert jwk.as_dict(private=True)["d"] == gost_key.to_json_dict()["d"]
+
+
+def test_esia_claims_registry_accepts_a_numeric_sub() -> None:
+    registry = EsiaClaimsRegistry(sub={"essential": True, "value": "1000299654"})
+    registry.validate({"sub": 1000299654})
+    with pytest.raises(InvalidClaimError):
+        registry.validate({"sub": 1000299655})
+    with pytest.raises(InvalidClaimError):
+        EsiaClaimsRegistry().validate({"sub": True})
