@@ -1,10 +1,188 @@
-"""CLI commands: filled in by the issue that owns them."""
+"""`bridge client ...` and `bridge keys ...`: relying apps and the OpenID Provider's signing keys."""
 
 from __future__ import annotations
 
 import argparse
+from datetime import timedelta
 from typing import Any
+
+from bridge.cli.output import emit
+from bridge.cli.staff import audit_context_of, directory_database
+from bridge.config import Settings
+from bridge.services import audit
+from bridge.services.clients import (
+    CONFIDENTIAL_AUTH_METHODS,
+    DEFAULT_SCOPE,
+    disable_client,
+    list_clients,
+    register_client,
+)
+from bridge.services.oauth_tokens import revoke_client_tokens
+from bridge.services.signing_keys import (
+    DEFAULT_PUBLISH_AFTER_ROTATION,
+    all_signing_keys,
+    rotate_signing_key,
+)
+from bridge.storage.database import transaction
+from bridge.storage.models import OAuthClient, SigningKey
+from bridge.storage.types import utcnow
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
-    return None
+    client = commands.add_parser("client", help="relying apps that sign people in through the bridge")
+    actions = client.add_subparsers(dest="client_command", required=True)
+
+    add = actions.add_parser("add", help="register an app; prints its client_id and secret once")
+    add.add_argument("--name", required=True)
+    add.add_argument("--redirect-uri", action="append", required=True, metavar="URI", dest="redirect_uris")
+    add.add_argument(
+        "--post-logout-redirect-uri", action="append", default=[], metavar="URI", dest="post_logout_redirect_uris"
+    )
+    add.add_argument("--public", action="store_true", help="a public app (no secret; PKCE only)")
+    add.add_argument("--auth-method", choices=CONFIDENTIAL_AUTH_METHODS, default="client_secret_basic")
+    add.add_argument("--client-id", help="choose the client_id (default: a random one)")
+    add.add_argument("--scope", default=DEFAULT_SCOPE, help=f"allowed scopes (default: {DEFAULT_SCOPE!r})")
+    add.set_defaults(handler=run_add)
+
+    listing = actions.add_parser("list", help="list registered apps")
+    listing.set_defaults(handler=run_list)
+
+    remove = actions.add_parser("remove", help="disable an app and revoke its refresh tokens")
+    remove.add_argument("client_id")
+    remove.set_defaults(handler=run_remove)
+
+    keys = commands.add_parser("keys", help="the OpenID Provider's token-signing keys")
+    key_actions = keys.add_subparsers(dest="keys_command", required=True)
+    rotate = key_actions.add_parser("rotate", help="start signing with a new key; the old one stays published")
+    rotate.add_argument(
+        "--keep-days", type=int, default=DEFAULT_PUBLISH_AFTER_ROTATION.days,
+        help="how long the old key stays in JWKS (days)",
+    )
+    rotate.set_defaults(handler=run_rotate)
+    key_list = key_actions.add_parser("list", help="list signing keys")
+    key_list.set_defaults(handler=run_key_list)
+
+
+def client_json(client: OAuthClient) -> dict[str, Any]:
+    return {
+        "client_id": client.client_id,
+        "name": client.name,
+        "token_endpoint_auth_method": client.token_endpoint_auth_method,
+        "public": client.secret_hash is None,
+        "redirect_uris": list(client.redirect_uris),
+        "post_logout_redirect_uris": list(client.post_logout_redirect_uris or []),
+        "scope": client.scope,
+        "created_at": client.created_at.isoformat(),
+        "disabled_at": client.disabled_at.isoformat() if client.disabled_at else None,
+    }
+
+
+def run_add(args: argparse.Namespace, settings: Settings) -> int:
+    with directory_database(settings) as factory, transaction(factory) as db:
+        registered = register_client(
+            db,
+            settings.secret_key,
+            name=args.name,
+            redirect_uris=args.redirect_uris,
+            post_logout_redirect_uris=args.post_logout_redirect_uris,
+            public=args.public,
+            auth_method=args.auth_method,
+            client_id=args.client_id,
+            scope=args.scope,
+        )
+        audit.record(
+            db, audit_context_of(args), "oidc.client.registered", "success",
+            client_id=registered.client.client_id, auth_method=registered.client.token_endpoint_auth_method,
+            redirect_uris=registered.client.redirect_uris,
+        )
+        data = {"client": client_json(registered.client), "client_secret": registered.client_secret}
+    lines = [
+        f"Приложение «{args.name}» зарегистрировано.",
+        f"client_id:     {registered.client.client_id}",
+    ]
+    if registered.client_secret:
+        lines += [
+            f"client_secret: {registered.client_secret}",
+            "Секрет показывается один раз и нигде не хранится в открытом виде — сохраните его сейчас.",
+        ]
+    else:
+        lines.append("Публичное приложение: без секрета, вход только с PKCE (S256).")
+    lines.append(f"Адреса возврата: {', '.join(registered.client.redirect_uris)}")
+    emit(args, data, "\n".join(lines))
+    return 0
+
+
+def run_list(args: argparse.Namespace, settings: Settings) -> int:
+    with directory_database(settings) as factory, transaction(factory) as db:
+        clients = list_clients(db)
+        data = {"clients": [client_json(client) for client in clients]}
+    lines = [
+        f"{client.client_id}\t{client.name}\t{client.token_endpoint_auth_method}\t"
+        f"{'отключено' if client.disabled_at else 'активно'}\t{' '.join(client.redirect_uris)}"
+        for client in clients
+    ]
+    emit(args, data, "\n".join(lines) if lines else "Зарегистрированных приложений нет.")
+    return 0
+
+
+def run_remove(args: argparse.Namespace, settings: Settings) -> int:
+    with directory_database(settings) as factory, transaction(factory) as db:
+        client = disable_client(db, args.client_id)
+        revoked = revoke_client_tokens(db, client.client_id)
+        audit.record(
+            db, audit_context_of(args), "oidc.client.disabled", "success",
+            client_id=client.client_id, revoked_refresh_tokens=revoked,
+        )
+        data = {"client": client_json(client), "revoked_refresh_tokens": revoked}
+    emit(args, data, f"Приложение {client.client_id} отключено; отозвано токенов обновления: {revoked}.")
+    return 0
+
+
+def key_json(key: SigningKey) -> dict[str, Any]:
+    now = utcnow()
+    if key.retired_at is None:
+        state = "active"
+    elif key.published_until is not None and key.published_until > now:
+        state = "published"
+    else:
+        state = "dropped"
+    return {
+        "kid": key.kid,
+        "alg": key.alg,
+        "state": state,
+        "created_at": key.created_at.isoformat(),
+        "retired_at": key.retired_at.isoformat() if key.retired_at else None,
+        "published_until": key.published_until.isoformat() if key.published_until else None,
+    }
+
+
+_KEY_STATES = {"active": "подписывает", "published": "опубликован", "dropped": "снят"}
+
+
+def run_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    keep = timedelta(days=max(args.keep_days, 0))
+    with directory_database(settings) as factory, transaction(factory) as db:
+        key = rotate_signing_key(db, settings.signing_alg, keep_published=keep)
+        audit.record(
+            db, audit_context_of(args), "oidc.keys.rotated", "success", kid=key.kid, alg=key.alg,
+            keep_published_days=keep.days,
+        )
+        data = {"key": key_json(key)}
+    emit(
+        args, data,
+        f"Новый ключ {key.kid} ({key.alg}) подписывает токены. Прежний остаётся в JWKS {keep.days} дн. "
+        "Работающие экземпляры моста переключатся в течение минуты.",
+    )
+    return 0
+
+
+def run_key_list(args: argparse.Namespace, settings: Settings) -> int:
+    with directory_database(settings) as factory, transaction(factory) as db:
+        keys = [key_json(key) for key in all_signing_keys(db)]
+    lines = [
+        f"{key['kid']}\t{key['alg']}\t{_KEY_STATES[key['state']]}\tсоздан {key['created_at']}"
+        + (f"\tв JWKS до {key['published_until']}" if key["state"] == "published" else "")
+        for key in keys
+    ]
+    emit(args, {"keys": keys}, "\n".join(lines) if lines else "Ключей ещё нет: первый создаётся при первом входе.")
+    return 0
