@@ -1,0 +1,91 @@
+"""The demo relying app signs a director in through the bridge, in-process, and signs her out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from bridge.config import Settings
+from bridge.demo.relying_app import create_relying_app
+from bridge.services.clients import register_client
+from tests.provider.conftest import Person, query_of
+from tests.support.browser import sign_in_browser
+
+DEMO = "https://kontingent.test"
+
+
+@pytest.fixture
+def demo(app: Starlette, settings: Settings, db_factory: sessionmaker[Session]) -> Iterator[TestClient]:
+    with db_factory() as db, db.begin():
+        registered = register_client(
+            db, settings.secret_key, name="Демо: ИС Контингент", redirect_uris=[f"{DEMO}/callback"],
+            post_logout_redirect_uris=[f"{DEMO}/logged-out"], client_id="demo-kontingent",
+        )
+    assert registered.client_secret is not None
+    to_bridge = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://bridge.test")
+    relying_app = create_relying_app(
+        issuer="https://bridge.test", client_id="demo-kontingent", client_secret=registered.client_secret,
+        redirect_uri=f"{DEMO}/callback", http=to_bridge, secret_key="demo-secret-" + "y" * 32,
+    )
+    with TestClient(relying_app, base_url=DEMO) as browser_at_demo:
+        yield browser_at_demo
+
+
+def _local(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def test_demo_app_signs_in_and_out_through_the_bridge(
+    demo: TestClient, client: TestClient, settings: Settings, db_factory: sessionmaker[Session], director: Person,
+) -> None:
+    start = demo.get("/")
+    assert "Демо: ИС Контингент" in start.text and "Войти через единый вход" in start.text
+
+    # The person is already signed in at the bridge (in the same browser: `client` holds its cookies).
+    sign_in_browser(client, settings, db_factory, director.staff_id, director.role)
+    to_bridge = demo.get("/login", follow_redirects=False)
+    assert to_bridge.status_code == 302
+    authorize_url = to_bridge.headers["location"]
+    assert authorize_url.startswith("https://bridge.test/oidc/authorize?")
+    sent = query_of(authorize_url)
+    assert sent["code_challenge_method"] == "S256" and sent["nonce"] and sent["state"]
+
+    back = client.get(_local(authorize_url), follow_redirects=False)
+    assert back.headers["location"].startswith(f"{DEMO}/callback?")
+    done = demo.get(_local(back.headers["location"]), follow_redirects=False)
+    assert done.status_code == 303, done.text
+
+    shown = demo.get("/")
+    assert "Иванова Мария Петровна" in shown.text
+    assert "Директор школы" in shown.text
+    assert "МБОУ СОШ № 7" in shown.text
+    assert "Ответ userinfo" in shown.text
+
+    # "Выйти": the demo sends the browser to the bridge's logout with id_token_hint and comes back.
+    to_logout = demo.get("/logout", follow_redirects=False)
+    assert to_logout.headers["location"].startswith("https://bridge.test/oidc/logout?")
+    at_bridge = client.get(_local(to_logout.headers["location"]), follow_redirects=False)
+    assert at_bridge.status_code == 303
+    assert at_bridge.headers["location"].startswith(f"{DEMO}/logged-out?state=")
+    landed = demo.get(_local(at_bridge.headers["location"]))
+    assert "Вы вышли" in landed.text and "Войти через единый вход" in landed.text
+
+    # The bridge session is over: signing in again starts at the bridge's sign-in page.
+    again = client.get(_local(demo.get("/login", follow_redirects=False).headers["location"]), follow_redirects=False)
+    assert urlsplit(again.headers["location"]).path == "/login"
+
+
+def test_demo_app_shows_a_refusal_instead_of_crashing(demo: TestClient, client: TestClient) -> None:
+    authorize_url = demo.get("/login", follow_redirects=False).headers["location"]
+    # A forged callback (wrong state) and an error answer from the bridge are both refused calmly.
+    assert demo.get("/callback?code=abc&state=forged").status_code == 400
+    state = query_of(authorize_url)["state"]
+    response = demo.get(f"/callback?error=login_required&state={state}")
+    assert response.status_code == 400 and "login_required" in response.text
