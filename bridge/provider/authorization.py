@@ -20,7 +20,6 @@ from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
 from authlib.oidc.core.errors import InteractionRequiredError, LoginRequiredError
 from starlette.responses import RedirectResponse, Response
 
-from bridge.provider.claims import Grantee
 from bridge.provider.context import ProviderContext
 from bridge.provider.requests import StarletteOAuth2Request
 from bridge.provider.server import BridgeAuthorizationServer
@@ -69,7 +68,12 @@ def authorize(
     try:
         grant = server.get_consent_grant(request)
         redirect_uri: str = grant.redirect_uri
-        need = _interaction_needed(request, active, done, context)
+        try:
+            need = _interaction_needed(request, active, done, context)
+        except OAuth2Error as error:
+            # The client and its redirect_uri are known good by now: the app hears of it.
+            error.redirect_uri = redirect_uri
+            raise
     except OAuth2Error as error:
         error.state = request.payload.state
         _audit_refusal(context, request, error, active)
@@ -110,8 +114,6 @@ def authorize(
         )
     response = server.create_authorization_response(request, grant_user=grantee, grant=grant)
     remembered.pop(key, None)
-    if response.status_code in (302, 303) and "code=" in response.headers.get("location", ""):
-        _audit_code(context, request, grantee)
     return AuthorizeOutcome(response=response, interactions=remembered)
 
 
@@ -214,17 +216,4 @@ def _audit_refusal(
         error=error.error,
         reason=error.description,
         redirected=bool(error.redirect_uri),
-    )
-
-
-def _audit_code(context: ProviderContext, request: StarletteOAuth2Request, grantee: Grantee) -> None:
-    audit.record(
-        context.db,
-        context.audit,
-        "oidc.code.issued",
-        "success",
-        subject_staff_id=grantee.staff.id,
-        organization_id=grantee.role.organization_id if grantee.role else None,
-        client_id=request.payload.client_id,
-        scope=request.scope,
     )

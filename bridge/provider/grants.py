@@ -92,6 +92,16 @@ class BridgeAuthorizationCodeGrant(AuthorizationCodeGrant):  # type: ignore[misc
             ),
             _context(self).now,
         )
+        audit.record(
+            _context(self).db,
+            _context(self).audit,
+            "oidc.code.issued",
+            "success",
+            subject_staff_id=grantee.staff.id,
+            organization_id=grantee.role.organization_id if grantee.role else None,
+            client_id=request.client.get_client_id(),
+            scope=request.scope,
+        )
 
     def query_authorization_code(self, code: str, client: ClientModel) -> CodeModel | None:
         context = _context(self)

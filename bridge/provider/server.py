@@ -73,10 +73,11 @@ class BridgeAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
                 context.settings.refresh_token_ttl,
                 context.now,
             )
+        refreshed = request.authorization_code is None
         audit.record(
             context.db,
             context.audit,
-            "oidc.token.issued",
+            "oidc.token.refreshed" if refreshed else "oidc.token.issued",
             "success",
             subject_staff_id=grantee.staff.id,
             organization_id=grantee.role.organization_id if grantee.role else None,

@@ -69,7 +69,7 @@ def userinfo_response(context: ProviderContext, request: StarletteOAuth2Request)
 def _userinfo(context: ProviderContext, request: StarletteOAuth2Request) -> dict[str, Any]:
     token = bearer_token(request)
     if token is None:
-        raise InvalidTokenError("Send the access token as 'Authorization: Bearer …'.", realm=_REALM)
+        raise InvalidTokenError("Send the access token as 'Authorization: Bearer <token>'.", realm=_REALM)
     validator = AccessTokenValidator(context.keys, context.issuer, context.userinfo_endpoint)
     claims = validator.authenticate_token(token)
     validator.validate_token(claims, ["openid"], request)

@@ -45,9 +45,15 @@ def test_refresh_keeps_the_frozen_role_and_is_audited(
     tokens = signed_in_tokens(client, settings, db_factory, confidential_app, director)
     assert refresh(client, confidential_app, tokens["refresh_token"]).status_code == 200
     with db_factory() as db:
-        issued = db.scalars(select(AuditEvent).where(AuditEvent.event == "oidc.token.issued")).all()
+        issued = db.scalars(
+            select(AuditEvent).where(AuditEvent.event.in_(["oidc.token.issued", "oidc.token.refreshed"]))
+            .order_by(AuditEvent.id)
+        ).all()
         tokens_rows = db.scalars(select(RefreshToken)).all()
-    assert [event.details["grant_type"] for event in issued] == ["authorization_code", "refresh_token"]
+    assert [(event.event, event.details["grant_type"]) for event in issued] == [
+        ("oidc.token.issued", "authorization_code"), ("oidc.token.refreshed", "refresh_token"),
+    ]
+    assert all(event.subject_staff_id == director.staff_id for event in issued)
     assert {row.role_assignment_id for row in tokens_rows} == {director.role.id}
     assert len({row.family for row in tokens_rows}) == 1
 
