@@ -16,7 +16,7 @@ from bridge.storage.models import RoleAssignment, SignInSession, StaffMember
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "openid": ("sub", "sid", "auth_time", "acr", "amr"),
     "profile": ("name", "family_name", "given_name", "middle_name", "preferred_username"),
-    "email": ("email",),
+    "email": ("email", "email_verified"),
     "roles": ("role", "organization", "roles"),
 }
 CLAIMS_SUPPORTED = (
