@@ -66,7 +66,7 @@ async def test_signature_over_the_legacy_v1_concatenation_is_refused(esia_rsa: E
 
 
 async def test_repeated_parameter_is_refused(esia_rsa: EsiaRelyingParty) -> None:
-    params = [*esia_rsa.authorize_params().items(), ("scope", "openid")]
+    params = httpx.QueryParams(esia_rsa.authorize_params()).add("scope", "openid")
     refused = redirect_params(await esia_rsa.http.get("/esia/aas/oauth2/v2/ac", params=params))
     assert refused["error_description"].startswith("ESIA-007003")
 
