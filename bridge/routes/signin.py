@@ -19,6 +19,12 @@ from bridge.web.csrf import csrf_valid
 from bridge.web.signin_cookie import clear_signin_cookie, set_signin_cookie
 from bridge.web.templating import render
 
+_BINDING_EXPIRED = Refused(
+    "no_flow",
+    "Время ожидания привязки истекло или вход начат в другом браузере. Начните вход заново.",
+    retry_url="/login",
+)
+
 
 def _flow(request: Request, active: ActiveSignIn | None = None) -> SignInFlow:
     actor = active.staff.login if active else ANONYMOUS_ACTOR
@@ -145,6 +151,13 @@ async def submit_password(request: Request) -> Response:
     return _respond(request, outcome)
 
 
+async def submit_binding_password(request: Request) -> Response:
+    """The password step of an external-first binding: only with this browser's pending binding."""
+    if _flow(request).pending_identity() is None:
+        return _refused(request, _BINDING_EXPIRED)
+    return await submit_password(request)
+
+
 async def choose_provider_page(request: Request) -> Response:
     flow = _flow(request)
     if not flow.has_local_proof():
@@ -160,10 +173,7 @@ async def choose_provider_page(request: Request) -> Response:
 async def bind_page(request: Request) -> Response:
     identity = _flow(request).pending_identity()
     if identity is None:
-        return _refused(
-            request,
-            Refused("no_flow", "Время ожидания привязки истекло. Начните вход заново.", retry_url="/login"),
-        )
+        return _refused(request, _BINDING_EXPIRED)
     return render(request, "signin/bind.html", {"identity": identity, "login": "", "error": None, "next": ""})
 
 
@@ -228,7 +238,7 @@ routes: list[BaseRoute] = [
     Route("/login/first", submit_password, methods=["POST"]),
     Route("/login/first/provider", choose_provider_page, methods=["GET"]),
     Route("/login/bind", bind_page, methods=["GET"]),
-    Route("/login/bind", submit_password, methods=["POST"]),
+    Route("/login/bind", submit_binding_password, methods=["POST"]),
     Route("/login/role", role_page, methods=["GET"]),
     Route("/login/role", submit_role, methods=["POST"]),
     Route("/account", account_page, methods=["GET"]),

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 from authlib.common.urls import add_params_to_uri
-from joserfc import jwt
 from joserfc.errors import JoseError
 
 from bridge.config import SettingsError
@@ -26,9 +25,11 @@ from bridge.upstream.parsing import clean_text, json_object, same_secret, snils_
 from gost_jws import (
     AnyPrivateKey,
     AnyPublicKey,
+    EsiaClaimsRegistry,
     client_secret,
     decode_jwt,
     esia_timestamp,
+    key_fingerprint,
     load_signer_file,
     load_verifier_file,
 )
@@ -155,7 +156,7 @@ class EsiaProvider:
     def _verify_id_token(self, id_token: str, nonce: object) -> dict[str, Any]:
         try:
             decoded = decode_jwt(id_token, self.provider_key)
-            jwt.JWTClaimsRegistry(
+            EsiaClaimsRegistry(
                 leeway=CLOCK_LEEWAY_SECONDS,
                 iss={"essential": True, "value": self.issuer},
                 aud={"essential": True, "value": self.client_id},
@@ -208,7 +209,8 @@ def build_esia_provider(fields: _Fields) -> EsiaProvider:
         client_id=fields.text("client_id"),
         signer=signer,
         provider_key=provider_key,
-        certificate_hash=str(fields.entry.get("certificate_hash", "")),
+        # Without a certificate, the client key's fingerprint stands for client_certificate_hash.
+        certificate_hash=str(fields.entry.get("certificate_hash") or key_fingerprint(signer).upper()),
         scope=fields.text("scope", "openid fullname snils email"),
         scope_org=str(fields.entry.get("scope_org", "")),
     )

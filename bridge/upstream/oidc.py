@@ -1,7 +1,7 @@
 """A standard OpenID Connect provider (РСАА or any certified OP), found by its discovery document.
 
 Authlib builds the requests (PKCE, state, nonce, client authentication); joserfc verifies the
-id_token. Keys are refetched at most once per call, and not more often than KEYS_REFETCH_INTERVAL,
+id_token. Keys are refetched at most once per call, and not more often than keys_refetch_interval,
 when an unknown `kid` shows up (key rotation without letting a forger make us hammer the JWKS).
 """
 
@@ -28,7 +28,7 @@ from bridge.upstream import errors
 from bridge.upstream.base import AuthorizationStart, UpstreamError
 from bridge.upstream.parsing import clean_text, json_object, same_secret, snils_digits
 
-KEYS_REFETCH_INTERVAL = 30.0
+DEFAULT_KEYS_REFETCH_INTERVAL = 30.0
 DISCOVERY_TTL = 3600.0
 # Asymmetric algorithms only: `none` and HMAC (which a public key could be abused for) never.
 DEFAULT_ALGORITHMS = ("RS256", "PS256", "ES256")
@@ -45,6 +45,8 @@ class OidcProvider:
     auth_method: str = "client_secret_basic"
     scope: str = "openid profile email"
     algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS
+    # Minimum seconds between two JWKS fetches triggered by an unknown kid.
+    keys_refetch_interval: float = DEFAULT_KEYS_REFETCH_INTERVAL
     kind: str = "oidc"
     _metadata: dict[str, Any] | None = field(default=None, repr=False)
     _metadata_at: float = field(default=0.0, repr=False)
@@ -185,7 +187,7 @@ class OidcProvider:
             return jwt.decode(id_token, keys, algorithms=list(self.algorithms))
         except InvalidKeyIdError:
             # Rotation: the provider may have published a new key since we cached its set.
-            if time.monotonic() - self._keys_at < KEYS_REFETCH_INTERVAL:
+            if time.monotonic() - self._keys_at < self.keys_refetch_interval:
                 raise
             keys = await self._key_set(http, metadata, refresh=True)
             return jwt.decode(id_token, keys, algorithms=list(self.algorithms))

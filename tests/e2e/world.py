@@ -1,0 +1,206 @@
+"""The real apps wired together in-process: the bridge, the mock ESIA/РСАА, and a browser.
+
+The bridge's outbound HTTP goes to the mock through httpx's ASGI transport; the "browser" is one
+httpx client whose requests are routed by host to the app that serves it, with a cookie jar per
+browser, following redirects across the apps as a real browser would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
+
+from bridge.app import create_app
+from bridge.config import Secret, Settings
+from bridge.runtime import BridgeRuntime
+from bridge.services.roles import Role
+from bridge.storage.models import ExternalBinding, Organization, RoleAssignment, StaffMember
+from bridge.upstream.esia import EsiaProvider
+from bridge.upstream.oidc import OidcProvider
+from bridge.upstream.registry import UpstreamRegistry
+from gost_jws import GostPrivateKey, export_private, export_public, key_fingerprint
+from idp_mock.app import create_app as create_mock_app
+from idp_mock.config import EsiaClient, MockConfig, RsaaClient
+from tests.support.factories import give_role, make_organization, make_staff
+from tests.support.html_forms import Form, read_forms
+
+BRIDGE = "https://bridge.test"
+IDP = "http://idp.test"
+CLIENT_ID = "edu-bridge"
+RSAA_SECRET = "rsaa-client-secret-for-tests"
+PASSWORD = "Qw7!rtyPass9"
+
+
+@dataclass(frozen=True)
+class Keys:
+    """GOST keys are slow to make in pure Python: one set per test run."""
+
+    esia_provider: GostPrivateKey
+    esia_client: GostPrivateKey
+
+
+def mock_config(keys: Keys, bridge_url: str = BRIDGE, idp_url: str = IDP, **overrides: Any) -> MockConfig:
+    return MockConfig(
+        public_base_url=idp_url,
+        esia_clients=(
+            EsiaClient(
+                client_id=CLIENT_ID,
+                redirect_uris=(f"{bridge_url}/login/callback/esia",),
+                public_key=export_public(keys.esia_client),
+            ),
+        ),
+        rsaa_clients=(
+            RsaaClient(
+                client_id=CLIENT_ID,
+                client_secret=RSAA_SECRET,
+                redirect_uris=(f"{bridge_url}/login/callback/rsaa",),
+            ),
+        ),
+        esia_signing_key=export_private(keys.esia_provider),
+        **overrides,
+    )
+
+
+def upstream_registry(keys: Keys, config: MockConfig) -> UpstreamRegistry:
+    return UpstreamRegistry.of(
+        [
+            EsiaProvider(
+                key="esia",
+                title="Госуслуги",
+                base_url=f"{config.public_base_url}/esia",
+                issuer=config.esia_issuer,
+                client_id=CLIENT_ID,
+                signer=keys.esia_client,
+                provider_key=keys.esia_provider.verifier(),
+                certificate_hash=key_fingerprint(keys.esia_client).upper(),
+            ),
+            OidcProvider(
+                key="rsaa",
+                title="РСАА",
+                issuer=config.rsaa_issuer,
+                client_id=CLIENT_ID,
+                client_secret=Secret(RSAA_SECRET),
+                keys_refetch_interval=0.0,
+            ),
+        ]
+    )
+
+
+@dataclass
+class World:
+    settings: Settings
+    db: sessionmaker[Session]
+    runtime: BridgeRuntime
+    bridge: Starlette
+    mock: Starlette
+
+    def browser(self) -> httpx.AsyncClient:
+        """A fresh browser: its own cookies, routed to the apps by host."""
+        return httpx.AsyncClient(
+            mounts={
+                BRIDGE: httpx.ASGITransport(app=self.bridge, client=("203.0.113.7", 40000)),
+                IDP: httpx.ASGITransport(app=self.mock),
+            },
+            follow_redirects=True,
+            timeout=30,
+        )
+
+    async def fault(self, provider: str, fault: str) -> None:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self.mock), base_url=IDP) as tester:
+            response = await tester.post("/_mock/faults", json={"provider": provider, "fault": fault})
+            assert response.status_code in (200, 201), response.text
+
+    def add_staff(
+        self, *, roles: tuple[Role, ...] = (Role.SCHOOL_DIRECTOR,), password: str | None = PASSWORD, **fields: Any
+    ) -> str:
+        """A staff member holding an issued password and roles in fresh schools; returns the login."""
+        with self.db() as db, db.begin():
+            staff = make_staff(db, password=password, **fields)
+            for role in roles:
+                give_role(db, staff, make_organization(db), role)
+            return staff.login
+
+    def bindings(self) -> list[tuple[str, str, str]]:
+        with self.db() as db:
+            rows = db.execute(
+                select(StaffMember.login, ExternalBinding.provider, ExternalBinding.subject).join(
+                    StaffMember, StaffMember.id == ExternalBinding.staff_id
+                )
+            ).all()
+            return [(login, provider, subject) for login, provider, subject in rows]
+
+    def staff(self, login: str) -> StaffMember:
+        with self.db() as db:
+            staff = db.scalars(select(StaffMember).where(StaffMember.login == login)).one()
+            db.expunge(staff)
+            return staff
+
+    def organization_of(self, assignment_id: int) -> str:
+        with self.db() as db:
+            assignment = db.get(RoleAssignment, assignment_id)
+            assert assignment is not None
+            organization = db.get(Organization, assignment.organization_id)
+            assert organization is not None
+            return organization.name
+
+
+def build_world(settings: Settings, engine: Any, keys: Keys, **mock_overrides: Any) -> World:
+    from bridge.runtime import build_runtime
+
+    config = mock_config(keys, **mock_overrides)
+    mock = create_mock_app(config)
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=mock), timeout=5)
+    runtime = build_runtime(settings, engine=engine, http=http, upstream=upstream_registry(keys, config))
+    return World(settings, runtime.db, runtime, create_app(settings, runtime=runtime), mock)
+
+
+# --- what a person does in the browser ------------------------------------------------------------
+
+
+def only_form(page: httpx.Response, action_part: str) -> Form:
+    forms = [form for form in read_forms(page.text) if action_part in form.action]
+    assert forms, f"no form to {action_part!r} on {page.url}: {page.text[:500]}"
+    return forms[0]
+
+
+async def submit(browser: httpx.AsyncClient, page: httpx.Response, form: Form, data: dict[str, str]) -> httpx.Response:
+    return await browser.post(str(page.url.join(form.action)), data=data)
+
+
+async def choose_provider(browser: httpx.AsyncClient, page: httpx.Response, title: str) -> httpx.Response:
+    """On a bridge page with provider buttons, press the one naming `title`."""
+    form = only_form(page, "/login/start")
+    return await submit(browser, page, form, form.submission(title))
+
+
+async def sign_in_at_provider(browser: httpx.AsyncClient, page: httpx.Response, email: str) -> httpx.Response:
+    """At the mock's login page pick the test person; give consent when asked."""
+    assert page.url.host == "idp.test", f"expected the provider's login page, got {page.url}"
+    persons = next(form for form in read_forms(page.text) if any(b.name == "pick" for b in form.buttons))
+    page = await submit(browser, page, persons, {**persons.fields, "pick": email})
+    consent = [form for form in read_forms(page.text) if "consent" in form.action]
+    if consent:
+        page = await submit(browser, page, consent[0], {**consent[0].fields, "decision": "allow"})
+    return page
+
+
+async def enter_password(
+    browser: httpx.AsyncClient, page: httpx.Response, login: str, password: str = PASSWORD, **extra: str
+) -> httpx.Response:
+    form = next(form for form in read_forms(page.text) if "password" in form.fields)
+    return await submit(browser, page, form, form.submission(login=login, password=password, **extra))
+
+
+async def sign_in_through(browser: httpx.AsyncClient, title: str, email: str, next_url: str = "") -> httpx.Response:
+    login_page = await browser.get(f"{BRIDGE}/login" + (f"?next={next_url}" if next_url else ""))
+    at_provider = await choose_provider(browser, login_page, title)
+    return await sign_in_at_provider(browser, at_provider, email)
+
+
+SHORT_TTL = timedelta(seconds=0)
