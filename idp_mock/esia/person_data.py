@@ -28,7 +28,8 @@ def person_body(person: Person, scopes: list[str]) -> dict[str, Any]:
         for name in PERSON_FIELDS.get(scope, ()):
             if every_field[name] is not None:
                 body[name] = every_field[name]
-    body.update(trusted=person.trusted, citizenship="RUS", status="REGISTERED", verifying=False)
+    body.update(trusted=person.trusted, citizenship="RUS", updatedOn=1_700_000_000, status="REGISTERED",
+                verifying=False, containsUpCfmCode=False)
     return body
 
 

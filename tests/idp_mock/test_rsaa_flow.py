@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+import respx
 from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from joserfc import jwt
@@ -125,3 +126,12 @@ async def test_refresh_token(http: httpx.AsyncClient, oidc: AsyncOAuth2Client) -
                                    state=state, code_verifier=verifier)
     refreshed = await oidc.refresh_token(meta["token_endpoint"], refresh_token=token["refresh_token"])
     assert refreshed["access_token"] != token["access_token"]
+
+
+async def test_reachable_through_respx(app: Starlette) -> None:
+    """How other test suites route a real client's calls into the mock."""
+    with respx.mock(assert_all_called=False) as router:
+        router.route(host="idp.test").mock(side_effect=respx.ASGIHandler(app))
+        async with httpx.AsyncClient() as client:
+            meta = (await client.get(f"{ISSUER}/.well-known/openid-configuration")).json()
+    assert meta["token_endpoint"] == f"{ISSUER}/token"
