@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 
 from bridge.cli.output import EXIT_USAGE, emit_error
@@ -34,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Authlib announces its own move to httpx2; people running the CLI cannot act on it.
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler

@@ -1,0 +1,219 @@
+"""The demo: the bridge, the mock Gosuslugi/РСАА and a relying app, seeded and wired together.
+
+`prepare_demo` builds everything from scratch in a work folder (a fresh SQLite database, fresh
+keys, a providers file) and returns the three ASGI apps and what a newcomer needs to try a first
+sign-in. `bridge demo` serves them with uvicorn; the browser test serves them on free ports.
+The mock is a testing tool: it is imported here only, never by the bridge proper.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from starlette.applications import Starlette
+
+from bridge.app import create_app
+from bridge.config import Secret, Settings
+from bridge.demo.relying_app import create_relying_app
+from bridge.services.actors import actor_for_login, cli_support_actor
+from bridge.services.clients import register_client
+from bridge.services.credentials import IssuedCredential
+from bridge.services.organizations import NewOrganization, create_organization
+from bridge.services.roles import OrganizationKind, Role
+from bridge.services.staff import NewStaff, RoleGrant, register_staff
+from bridge.storage.database import build_engine, build_sessionmaker, transaction
+from bridge.storage.migrate import upgrade
+
+DEMO_APP_CLIENT_ID = "kontingent-demo"
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    """A test person of the mock provider, as the newcomer picks them there."""
+
+    full_name: str
+    email: str
+    password: str
+
+
+@dataclass(frozen=True)
+class DemoStack:
+    bridge: Starlette
+    mock: Starlette
+    relying_app: Starlette
+    bridge_url: str
+    mock_url: str
+    app_url: str
+    director: IssuedCredential = field(repr=False)
+    department_head: IssuedCredential = field(repr=False)
+    person: DemoPerson
+
+    def banner(self) -> str:
+        return "\n".join(
+            [
+                "",
+                "Демо запущено. Откройте в браузере приложение:",
+                f"  «Демо: ИС Контингент»    {self.app_url}",
+                f"  Мост (единый вход)       {self.bridge_url}",
+                f"  Тестовые Госуслуги/РСАА  {self.mock_url}/_mock/",
+                "",
+                "Первый вход директора школы (логин и пароль ИС показываются один раз):",
+                f"  логин   {self.director.login}",
+                f"  пароль  {self.director.password}",
+                "На странице тестовых Госуслуг (или РСАА) выберите человека:",
+                f"  {self.person.full_name} — {self.person.email}, пароль {self.person.password}",
+                "",
+                "Администратор управления образования (выдаёт логины директорам):",
+                f"  логин   {self.department_head.login}",
+                f"  пароль  {self.department_head.password}",
+                f"  страница сотрудников: {self.bridge_url}/admin/staff (после первого входа)",
+                "",
+                "Остановить: Ctrl+C",
+            ]
+        )
+
+
+def prepare_demo(
+    workdir: Path, *, host: str = "127.0.0.1", bridge_port: int = 8000, mock_port: int = 9000, app_port: int = 8001
+) -> DemoStack:
+    from gost_jws import GostPrivateKey, export_private, export_public
+    from idp_mock.app import create_app as create_mock_app
+    from idp_mock.config import DEMO_CLIENT_ID, DEMO_RSAA_SECRET, MockConfig, demo_esia_private_key
+    from idp_mock.persons import PersonDirectory, read_persons_text
+
+    bridge_url, mock_url, app_url = (f"http://{host}:{port}" for port in (bridge_port, mock_port, app_port))
+    workdir.mkdir(parents=True, exist_ok=True)
+    database = workdir / "demo.db"
+    for stale in workdir.glob("demo.db*"):
+        stale.unlink()
+
+    # ESIA publishes no JWKS: relying systems ship its certificate key, so the demo writes one.
+    mock_esia_key = GostPrivateKey.generate()
+    (workdir / "esia-provider.json").write_text(export_public(mock_esia_key), encoding="utf-8")
+    (workdir / "esia-client.json").write_text(demo_esia_private_key(), encoding="utf-8")
+    (workdir / "providers.toml").write_text(
+        _providers_toml(mock_url, DEMO_CLIENT_ID, DEMO_RSAA_SECRET), encoding="utf-8"
+    )
+    mock_config = MockConfig(
+        public_base_url=mock_url, esia_signing_key=export_private(mock_esia_key)
+    ).with_demo_clients(bridge_url)
+
+    settings = Settings(
+        environment="development",
+        secret_key=Secret(secrets.token_urlsafe(48)),
+        database_url=f"sqlite:///{database}",
+        public_url=bridge_url,
+        providers_file=workdir / "providers.toml",
+    )
+    engine = build_engine(settings.database_url)
+    upgrade(engine)
+    factory = build_sessionmaker(engine)
+    persons = PersonDirectory.from_text(read_persons_text(None))
+    morozov = next(p for p in persons.all() if p.email == "a.morozov@sosh12-podolsk.ru")
+    novikov = next(p for p in persons.all() if p.email == "novikov@uo-podolsk.ru")
+    with transaction(factory) as db:
+        support = cli_support_actor()
+        department = create_organization(
+            db,
+            support.audit_context,
+            NewOrganization(
+                name="Управление образования г. Подольска",
+                kind=OrganizationKind.EDUCATION_DEPARTMENT.value,
+                district="Подольск",
+            ),
+        )
+        school = create_organization(
+            db,
+            support.audit_context,
+            NewOrganization(
+                name="МОУ «СОШ № 12» г. Подольска",
+                kind=OrganizationKind.SCHOOL.value,
+                district="Подольск",
+                parent_id=department.id,
+            ),
+        )
+        head = register_staff(
+            db,
+            support,
+            NewStaff(
+                surname=novikov.last_name,
+                name=novikov.first_name,
+                patronymic=novikov.middle_name,
+                no_patronymic=novikov.middle_name is None,
+                grant=RoleGrant(department.id, Role.EDUCATION_DEPARTMENT.value, date.today()),
+            ),
+            credential_ttl=settings.credential_ttl,
+        )
+        director = register_staff(
+            db,
+            actor_for_login(db, head.credential.login),
+            NewStaff(
+                surname=morozov.last_name,
+                name=morozov.first_name,
+                patronymic=morozov.middle_name,
+                no_patronymic=morozov.middle_name is None,
+                grant=RoleGrant(school.id, Role.SCHOOL_DIRECTOR.value, date.today()),
+            ),
+            credential_ttl=settings.credential_ttl,
+        )
+        app_client = register_client(
+            db,
+            settings.secret_key,
+            name="Демо: ИС Контингент",
+            client_id=DEMO_APP_CLIENT_ID,
+            redirect_uris=[f"{app_url}/callback"],
+            post_logout_redirect_uris=[f"{app_url}/logged-out"],
+            scope="openid profile email roles",
+        )
+    engine.dispose()
+    assert app_client.client_secret is not None
+
+    return DemoStack(
+        bridge=create_app(settings),
+        mock=create_mock_app(mock_config),
+        relying_app=create_relying_app(
+            issuer=bridge_url,
+            client_id=DEMO_APP_CLIENT_ID,
+            client_secret=app_client.client_secret,
+            redirect_uri=f"{app_url}/callback",
+            secret_key=secrets.token_urlsafe(32),
+        ),
+        bridge_url=bridge_url,
+        mock_url=mock_url,
+        app_url=app_url,
+        director=director.credential,
+        department_head=head.credential,
+        person=DemoPerson(
+            full_name=f"{morozov.last_name} {morozov.first_name} {morozov.middle_name or ''}".strip(),
+            email=morozov.email,
+            password=persons.default_password,
+        ),
+    )
+
+
+def _providers_toml(mock_url: str, client_id: str, rsaa_secret: str) -> str:
+    return f"""# Written by `bridge demo`: the mock Gosuslugi and РСАА on {mock_url}.
+[[provider]]
+key = "esia"
+kind = "esia"
+title = "Госуслуги"
+base_url = "{mock_url}/esia"
+issuer = "{mock_url}/esia/"
+client_id = "{client_id}"
+scope = "openid fullname snils email"
+client_key_file = "esia-client.json"
+provider_key_file = "esia-provider.json"
+
+[[provider]]
+key = "rsaa"
+kind = "oidc"
+title = "РСАА"
+issuer = "{mock_url}/rsaa"
+client_id = "{client_id}"
+client_secret = "{rsaa_secret}"
+auth_method = "client_secret_basic"
+scope = "openid profile email"
+"""
