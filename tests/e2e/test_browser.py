@@ -94,7 +94,8 @@ def click(driver, text: str) -> None:  # type: ignore[no-untyped-def]
 def wait_for_text(driver, text: str, timeout: float = 20) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while text not in driver.page_source:
-        assert time.monotonic() < deadline, f"{text!r} never appeared at {driver.current_url}:\n{driver.page_source[:1500]}"
+        page = driver.page_source[:1500]
+        assert time.monotonic() < deadline, f"{text!r} never appeared at {driver.current_url}:\n{page}"
         time.sleep(0.1)
 
 

@@ -115,9 +115,8 @@ async def test_one_message_for_unknown_login_wrong_password_expired_and_bound(wo
 
         from bridge.storage.models import StaffMember
 
-        db.execute(
-            update(StaffMember).where(StaffMember.login == expired).values(credential_expires_at=utcnow() - timedelta(1))
-        )
+        yesterday = utcnow() - timedelta(days=1)
+        db.execute(update(StaffMember).where(StaffMember.login == expired).values(credential_expires_at=yesterday))
     async with world.browser() as browser:
         await enter_password(browser, await sign_in_through(browser, "Госуслуги", SMIRNOVA), bound)
 
