@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 
@@ -26,6 +27,9 @@ from bridge.services.roles import OrganizationKind, Role
 from bridge.services.staff import NewStaff, RoleGrant, register_staff
 from bridge.storage.database import build_engine, build_sessionmaker, transaction
 from bridge.storage.migrate import upgrade
+
+if TYPE_CHECKING:
+    from idp_mock.persons import Person
 
 DEMO_APP_CLIENT_ID = "kontingent-demo"
 
@@ -138,25 +142,14 @@ def prepare_demo(
         head = register_staff(
             db,
             support,
-            NewStaff(
-                surname=novikov.last_name,
-                name=novikov.first_name,
-                patronymic=novikov.middle_name,
-                no_patronymic=novikov.middle_name is None,
-                grant=RoleGrant(department.id, Role.EDUCATION_DEPARTMENT.value, date.today()),
-            ),
+            _card_of(novikov, RoleGrant(department.id, Role.EDUCATION_DEPARTMENT.value, date.today())),
             credential_ttl=settings.credential_ttl,
         )
+        # The department issues its director's login, as the hierarchy says.
         director = register_staff(
             db,
             actor_for_login(db, head.credential.login),
-            NewStaff(
-                surname=morozov.last_name,
-                name=morozov.first_name,
-                patronymic=morozov.middle_name,
-                no_patronymic=morozov.middle_name is None,
-                grant=RoleGrant(school.id, Role.SCHOOL_DIRECTOR.value, date.today()),
-            ),
+            _card_of(morozov, RoleGrant(school.id, Role.SCHOOL_DIRECTOR.value, date.today())),
             credential_ttl=settings.credential_ttl,
         )
         app_client = register_client(
@@ -187,10 +180,21 @@ def prepare_demo(
         director=director.credential,
         department_head=head.credential,
         person=DemoPerson(
-            full_name=f"{morozov.last_name} {morozov.first_name} {morozov.middle_name or ''}".strip(),
+            full_name=morozov.full_name,
             email=morozov.email,
             password=persons.default_password,
         ),
+    )
+
+
+def _card_of(person: Person, grant: RoleGrant) -> NewStaff:
+    """A staff card for a mock test person, so their Gosuslugi identity matches the card."""
+    return NewStaff(
+        surname=person.last_name,
+        name=person.first_name,
+        patronymic=person.middle_name,
+        no_patronymic=person.middle_name is None,
+        grant=grant,
     )
 
 

@@ -21,7 +21,7 @@ from bridge.config import SettingsError
 from bridge.services.external_identity import ExternalIdentity
 from bridge.upstream import errors
 from bridge.upstream.base import AuthorizationStart
-from bridge.upstream.parsing import clean_text, json_object, same_secret, snils_digits
+from bridge.upstream.parsing import authorization_code, clean_text, json_object, same_secret, snils_digits
 from gost_jws import (
     AnyPrivateKey,
     AnyPublicKey,
@@ -86,17 +86,7 @@ class EsiaProvider:
         parked: Mapping[str, Any],
         redirect_uri: str,
     ) -> ExternalIdentity:
-        if parked.get("issuer") != self.issuer or not same_secret(callback_params.get("state"), parked.get("state")):
-            raise errors.bad_state("state or issuer does not match the parked flow")
-        if "error" in callback_params:
-            description = callback_params.get("error_description", "")
-            if callback_params["error"] == "access_denied":
-                raise errors.denied(self.title, description)
-            raise errors.unavailable(self.title, f"authorization error {callback_params['error']}: {description}")
-        code = callback_params.get("code")
-        if not code:
-            raise errors.rejected(self.title, "callback without code")
-
+        code = authorization_code(self.title, self.issuer, callback_params, parked)
         token = await self._redeem(http, code, redirect_uri)
         claims = self._verify_id_token(str(token["id_token"]), parked.get("nonce"))
         oid = str(claims["sub"])

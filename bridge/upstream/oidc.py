@@ -26,7 +26,7 @@ from bridge.config import Secret
 from bridge.services.external_identity import ExternalIdentity
 from bridge.upstream import errors
 from bridge.upstream.base import AuthorizationStart, UpstreamError
-from bridge.upstream.parsing import clean_text, json_object, same_secret, snils_digits
+from bridge.upstream.parsing import authorization_code, clean_text, json_object, snils_digits
 
 DEFAULT_KEYS_REFETCH_INTERVAL = 30.0
 DISCOVERY_TTL = 3600.0
@@ -79,20 +79,7 @@ class OidcProvider:
         parked: Mapping[str, Any],
         redirect_uri: str,
     ) -> ExternalIdentity:
-        if parked.get("issuer") != self.issuer or not same_secret(callback_params.get("state"), parked.get("state")):
-            raise errors.bad_state("state or issuer does not match the parked flow")
-        if callback_params.get("iss") and callback_params["iss"] != self.issuer:
-            # RFC 9207: a response from another issuer (mix-up attack).
-            raise errors.rejected(self.title, f"iss parameter {callback_params['iss']!r}")
-        if "error" in callback_params:
-            error = callback_params["error"]
-            if error == "access_denied":
-                raise errors.denied(self.title, callback_params.get("error_description", ""))
-            raise errors.unavailable(self.title, f"authorization error {error}")
-        code = callback_params.get("code")
-        if not code:
-            raise errors.rejected(self.title, "callback without code")
-
+        code = authorization_code(self.title, self.issuer, callback_params, parked)
         metadata = await self._discover(http)
         token = await self._redeem(http, metadata, code, str(parked["code_verifier"]), redirect_uri)
         claims = await self._verify_id_token(http, metadata, token, str(parked["nonce"]))

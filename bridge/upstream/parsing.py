@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -37,3 +38,27 @@ def snils_digits(value: object) -> str | None:
         return None
     digits = "".join(ch for ch in value if ch.isdigit())
     return digits if len(digits) == 11 else None
+
+
+def authorization_code(
+    title: str, issuer: str, callback_params: Mapping[str, str], parked: Mapping[str, Any]
+) -> str:
+    """The code from a provider's redirect back, after the checks every dialect shares.
+
+    The parked flow must be this provider's and its state must come back unchanged; a refusal
+    by the person and a provider error become their calm pages.
+    """
+    if parked.get("issuer") != issuer or not same_secret(callback_params.get("state"), parked.get("state")):
+        raise errors.bad_state("state or issuer does not match the parked flow")
+    if callback_params.get("iss") and callback_params["iss"] != issuer:
+        # RFC 9207: a response from another issuer (mix-up attack).
+        raise errors.rejected(title, f"iss parameter {callback_params['iss']!r}")
+    if "error" in callback_params:
+        description = callback_params.get("error_description", "")
+        if callback_params["error"] == "access_denied":
+            raise errors.denied(title, description)
+        raise errors.unavailable(title, f"authorization error {callback_params['error']}: {description[:120]}")
+    code = callback_params.get("code")
+    if not code:
+        raise errors.rejected(title, "callback without code")
+    return code
