@@ -290,7 +290,8 @@ class SignInFlow:
         db.flush()
         for key in ("remember", "next"):
             self.parked.pop(key, None)
-        return SignedIn(session.id, remember, needs_role_choice=len(roles) > 1, next_url=next_url)
+        # Several roles: the person picks one. None: the role page says so rather than a bare account.
+        return SignedIn(session.id, remember, needs_role_choice=len(roles) != 1, next_url=next_url)
 
     def _count_failure(self, keys: dict[str, throttle.ThrottlePolicy]) -> None:
         try:
