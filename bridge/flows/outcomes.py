@@ -11,7 +11,7 @@ from bridge.services.external_identity import ExternalIdentity
 class SignedIn:
     signin_session_id: str
     remember: bool
-    # True when the person holds several active roles and must choose one for this session.
+    # True unless exactly one role is active: the person chooses one, or learns they have none.
     needs_role_choice: bool
     next_url: str
 
