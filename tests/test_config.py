@@ -1,0 +1,51 @@
+"""Settings come from BRIDGE_* variables; unsafe production settings refuse to start."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bridge.app import create_app
+from bridge.config import Settings, SettingsError
+
+
+def test_production_with_the_development_key_refuses_to_start() -> None:
+    settings = Settings.from_environ({"BRIDGE_ENV": "production"})
+    with pytest.raises(SettingsError, match="BRIDGE_SECRET_KEY"):
+        create_app(settings)
+
+
+def test_production_with_a_short_key_refuses_to_start() -> None:
+    with pytest.raises(SettingsError, match="too short"):
+        Settings.from_environ({"BRIDGE_ENV": "production", "BRIDGE_SECRET_KEY": "short"}).check_startable()
+
+
+def test_production_with_a_real_key_starts_and_hides_it() -> None:
+    settings = Settings.from_environ({"BRIDGE_ENV": "production", "BRIDGE_SECRET_KEY": "k" * 48})
+    settings.check_startable()
+    assert "k" * 48 not in repr(settings)
+
+
+def test_environment_values_are_read_once_into_settings() -> None:
+    settings = Settings.from_environ(
+        {
+            "BRIDGE_DATABASE_URL": "postgresql://db/bridge",
+            "BRIDGE_PUBLIC_URL": "https://id.example.ru/",
+            "BRIDGE_CREDENTIAL_TTL_DAYS": "7",
+            "BRIDGE_REQUIRE_CONFIRMED_ESIA": "yes",
+        }
+    )
+    assert settings.database_url == "postgresql://db/bridge"
+    assert settings.public_url == "https://id.example.ru"
+    assert settings.secure_cookies
+    assert settings.credential_ttl == timedelta(days=7)
+    assert settings.require_confirmed_esia_account
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("BRIDGE_CREDENTIAL_TTL_DAYS", "week"), ("BRIDGE_REQUIRE_NAME_MATCH", "maybe")]
+)
+def test_malformed_values_are_named_in_the_error(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_environ({name: value})
