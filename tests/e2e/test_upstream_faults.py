@@ -36,10 +36,8 @@ from tests.e2e.world import (
     mock_config,
     sign_in_at_provider,
     sign_in_through,
-    submit,
     upstream_registry,
 )
-from tests.support.html_forms import read_forms
 
 SMIRNOVA = "e.smirnova@school1535.ru"
 SMIRNOVA_OID = "1005515483"
@@ -263,7 +261,7 @@ async def test_a_provider_that_does_not_answer_in_time(settings: Settings, engin
                 at_provider = await choose_provider(browser, choose, "РСАА")
                 assert at_provider.url.host == "127.0.0.1"
                 started = time.monotonic()
-                page = await sign_in_at_provider_over_network(browser, at_provider, KUZNETSOV)
+                page = await sign_in_at_provider(browser, at_provider, KUZNETSOV, provider_host="127.0.0.1")
                 elapsed = time.monotonic() - started
 
                 assert_calm_refusal(page, UNAVAILABLE)
@@ -273,18 +271,6 @@ async def test_a_provider_that_does_not_answer_in_time(settings: Settings, engin
             [failure] = upstream_failures(world)
             assert failure["provider"] == "rsaa" and failure["reason"] == "upstream_unavailable"
             assert "Timeout" in failure["detail"]
-
-
-async def sign_in_at_provider_over_network(
-    browser: httpx.AsyncClient, page: httpx.Response, email: str
-) -> httpx.Response:
-    """sign_in_at_provider, for a provider on 127.0.0.1 rather than idp.test."""
-    persons = next(form for form in read_forms(page.text) if any(b.name == "pick" for b in form.buttons))
-    page = await submit(browser, page, persons, {**persons.fields, "pick": email})
-    consent = [form for form in read_forms(page.text) if "consent" in form.action]
-    if consent:
-        page = await submit(browser, page, consent[0], {**consent[0].fields, "decision": "allow"})
-    return page
 
 
 def _links(html: str) -> list[tuple[str, str]]:

@@ -179,9 +179,11 @@ async def choose_provider(browser: httpx.AsyncClient, page: httpx.Response, titl
     return await submit(browser, page, form, form.submission(title))
 
 
-async def sign_in_at_provider(browser: httpx.AsyncClient, page: httpx.Response, email: str) -> httpx.Response:
+async def sign_in_at_provider(
+    browser: httpx.AsyncClient, page: httpx.Response, email: str, *, provider_host: str = "idp.test"
+) -> httpx.Response:
     """At the mock's login page pick the test person; give consent when asked."""
-    assert page.url.host == "idp.test", f"expected the provider's login page, got {page.url}"
+    assert page.url.host == provider_host, f"expected the provider's login page, got {page.url}"
     persons = next(form for form in read_forms(page.text) if any(b.name == "pick" for b in form.buttons))
     page = await submit(browser, page, persons, {**persons.fields, "pick": email})
     consent = [form for form in read_forms(page.text) if "consent" in form.action]
