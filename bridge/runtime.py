@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.config import Settings
+from bridge.services.flow_state import PurgeSchedule
 from bridge.storage.database import build_engine, build_sessionmaker
 from bridge.upstream.registry import UpstreamRegistry
 
@@ -22,6 +23,8 @@ class BridgeRuntime:
     # Outbound HTTP to upstream identity providers; tests inject one routed to the in-process mock.
     http: httpx.AsyncClient
     upstream: UpstreamRegistry = field(default_factory=UpstreamRegistry)
+    # Expired sign-in steps are purged now and then by whichever request parks a new one.
+    flow_purge: PurgeSchedule = field(default_factory=PurgeSchedule)
     # Filled by the parts that need them (upstream provider registry, OP key store, ...).
     extras: dict[str, Any] = field(default_factory=dict)
 

@@ -169,6 +169,30 @@ class SignInSession(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class AuthFlow(Base):
+    """One step of a sign-in ceremony parked on the server (Keycloak's authentication session).
+
+    The browser holds only an opaque id (`browser` is its SHA-256); `key` names the step within
+    that browser (the SHA-256 of the upstream `state`, or of a tab id; empty for steps a browser
+    has one of). A step is consumed by one DELETE … RETURNING, so a copied cookie, a second tab
+    or a second node finds nothing the second time.
+    """
+
+    __tablename__ = "auth_flows"
+    __table_args__ = (UniqueConstraint("browser", "kind", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    browser: Mapped[str] = mapped_column(String(64))
+    # A FlowKind value (bridge.services.flow_state).
+    kind: Mapped[str] = mapped_column(String(30))
+    key: Mapped[str] = mapped_column(String(64), default="")
+    # Set when the step rests on a staff member's credential: a reset or block discards it.
+    staff_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
 class ThrottleCounter(Base):
     """Failed password attempts per key ("login:<login>" or "address:<ip>") in a window."""
 

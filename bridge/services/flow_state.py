@@ -1,0 +1,154 @@
+"""Sign-in ceremonies parked on the server, one row per step, consumed by one atomic statement.
+
+The browser carries an opaque id of 256 random bits (its flow cookie); rows store only its
+SHA-256, so a database dump yields no cookie to replay. A step is found by (browser, kind, key):
+- the upstream round trip by the `state` it sent, so a callback must come back to the browser
+  that started it *and* carry that state;
+- a pending binding and a local-password proof, one per browser;
+- a relying app's parked authorization request by a random tab id.
+Taking a step is `DELETE … RETURNING` (SQLite ≥ 3.35 and PostgreSQL): of two racing requests,
+a copied cookie and its original, or two nodes, exactly one gets the row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from bridge.storage.models import AuthFlow
+from bridge.storage.types import utcnow
+
+# Expired rows removed per purge; purging runs beside normal writes, so it stays small.
+PURGE_BATCH = 200
+
+
+class FlowKind(StrEnum):
+    UPSTREAM = "upstream"
+    PENDING_BINDING = "pending_binding"
+    LOCAL_PROOF = "local_proof"
+    AUTHORIZATION = "authorization"
+
+
+def digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def park(
+    db: Session,
+    browser_id: str,
+    kind: FlowKind,
+    data: dict[str, Any],
+    *,
+    ttl: timedelta,
+    key: str = "",
+    staff_id: int | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Park a step: one INSERT.
+
+    A step with a key (a fresh `state` or tab id) is new by construction. A browser has one step
+    of each keyless kind: parking another replaces the one it had.
+    """
+    now = now or utcnow()
+    browser, hashed_key = digest(browser_id), digest(key) if key else ""
+    if not key:
+        db.execute(delete(AuthFlow).where(*_step(browser_id, kind, key)))
+    db.add(
+        AuthFlow(
+            browser=browser,
+            kind=kind.value,
+            key=hashed_key,
+            staff_id=staff_id,
+            data=data,
+            created_at=now,
+            expires_at=now + ttl,
+        )
+    )
+    db.flush()
+
+
+def consume(
+    db: Session, browser_id: str, kind: FlowKind, *, key: str = "", now: datetime | None = None
+) -> dict[str, Any] | None:
+    """Take the step: its data if it existed and had not expired, else None. Never twice."""
+    now = now or utcnow()
+    row = db.execute(
+        delete(AuthFlow)
+        .where(*_step(browser_id, kind, key))
+        .returning(AuthFlow.data, AuthFlow.expires_at)
+        .execution_options(synchronize_session=False)
+    ).one_or_none()
+    if row is None or row.expires_at <= now:
+        return None
+    data: dict[str, Any] = row.data
+    return data
+
+
+def peek(
+    db: Session, browser_id: str, kind: FlowKind, *, key: str = "", now: datetime | None = None
+) -> dict[str, Any] | None:
+    """Read a live step without taking it (to show a page that belongs to it)."""
+    now = now or utcnow()
+    data = db.scalar(select(AuthFlow.data).where(*_step(browser_id, kind, key), AuthFlow.expires_at > now))
+    return data
+
+
+def replace_data(db: Session, browser_id: str, kind: FlowKind, data: dict[str, Any], *, key: str = "") -> bool:
+    """Update a step's data in place, keeping its expiry; False when it is gone (taken or purged)."""
+    result = db.execute(
+        update(AuthFlow)
+        .where(*_step(browser_id, kind, key))
+        .values(data=data)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
+def discard_for_staff(db: Session, staff_id: int) -> int:
+    """Forget every step resting on this person's credential (after a reset, unbind or block)."""
+    result = db.execute(
+        delete(AuthFlow).where(AuthFlow.staff_id == staff_id).execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def purge_expired(db: Session, now: datetime | None = None, *, batch: int = PURGE_BATCH) -> int:
+    now = now or utcnow()
+    oldest = select(AuthFlow.id).where(AuthFlow.expires_at <= now).order_by(AuthFlow.expires_at).limit(batch)
+    result = db.execute(
+        delete(AuthFlow).where(AuthFlow.id.in_(oldest)).execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _step(browser_id: str, kind: FlowKind, key: str) -> tuple[Any, ...]:
+    return (
+        AuthFlow.browser == digest(browser_id),
+        AuthFlow.kind == kind.value,
+        AuthFlow.key == (digest(key) if key else ""),
+    )
+
+
+class PurgeSchedule:
+    """Purges expired steps now and then, beside a write that is happening anyway.
+
+    One per process (kept by the runtime): at most one small purge per `interval_seconds`, so
+    the table stays bounded without a statement on every step.
+    """
+
+    def __init__(self, interval_seconds: float = 60.0) -> None:
+        self.interval_seconds = interval_seconds
+        self._last = float("-inf")
+
+    def maybe_purge(self, db: Session) -> int:
+        now = time.monotonic()
+        if now - self._last < self.interval_seconds:
+            return 0
+        self._last = now
+        return purge_expired(db)
