@@ -4,25 +4,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from bridge.config import Settings
 from bridge.runtime import BridgeRuntime, build_runtime
+from bridge.web.browser import BrowserIdMiddleware
 from bridge.web.errors import http_error, server_error
 from bridge.web.security_headers import SecurityHeadersMiddleware
 from bridge.web.templating import TEMPLATES_DIR, build_environment
-
-FLOW_COOKIE = "bridge_flow"
-# OAuth state, nonce, PKCE verifiers and pending bindings live in this signed cookie;
-# they are short-lived, so the cookie is too.
-FLOW_COOKIE_MAX_AGE = timedelta(hours=1)
 
 
 def collect_routes() -> list[BaseRoute]:
@@ -56,14 +50,8 @@ def create_app(settings: Settings, *, runtime: BridgeRuntime | None = None) -> S
         routes=collect_routes(),
         middleware=[
             Middleware(SecurityHeadersMiddleware),
-            Middleware(
-                SessionMiddleware,
-                secret_key=settings.secret_key.reveal(),
-                session_cookie=FLOW_COOKIE,
-                max_age=int(FLOW_COOKIE_MAX_AGE.total_seconds()),
-                same_site="lax",
-                https_only=settings.secure_cookies,
-            ),
+            # The flow cookie carries only an opaque browser id; ceremonies live in auth_flows.
+            Middleware(BrowserIdMiddleware, settings=settings),
         ],
         exception_handlers={HTTPException: http_error, Exception: server_error},
         lifespan=lifespan,

@@ -1,1 +1,1 @@
-"""Multi-step ceremonies: each parks its state in the browser's signed session and resumes."""
+"""Multi-step ceremonies: each parks its steps on the server (services.flow_state) and resumes."""

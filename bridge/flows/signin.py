@@ -4,16 +4,17 @@ Both orders of the first sign-in work:
 - external first: provider round-trip → identity not bound → local login and password → bind;
 - local first: local login and password → provider round-trip → bind.
 
-Flow state (the upstream state/nonce/PKCE verifier, the pending binding, the local proof) is
-parked in `parked`: the initiating browser's own signed session. It is short-lived and
-single-use, so it cannot be completed from another browser or replayed.
+Every step is parked on the server (bridge.services.flow_state) under the browser's opaque id:
+the upstream round trip under the `state` it sent, the pending binding and the local-password
+proof one per browser. Each step is taken by one DELETE … RETURNING, so a replayed or copied
+cookie, a second tab or a second node finds nothing the second time; a password reset discards
+the proofs resting on the old credential.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, MutableMapping
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
 
 from anyio import to_thread
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from bridge.flows.outcomes import NeedsLocalPassword, NeedsProvider, Outcome, Refused, SignedIn
 from bridge.runtime import BridgeRuntime
-from bridge.services import throttle
+from bridge.services import flow_state, throttle
 from bridge.services.audit import AuditContext, record, record_independently
 from bridge.services.binding import (
     BindingPolicy,
@@ -34,6 +35,7 @@ from bridge.services.binding import (
 )
 from bridge.services.credentials import CredentialRefused
 from bridge.services.external_identity import ExternalIdentity
+from bridge.services.flow_state import FlowKind
 from bridge.services.signin_sessions import active_roles, end_signin_session, start_signin_session
 from bridge.storage.database import transaction
 from bridge.storage.models import StaffMember
@@ -42,10 +44,6 @@ from bridge.upstream.base import UpstreamError
 
 logger = logging.getLogger("bridge.signin")
 
-UPSTREAM_KEY = "upstream"
-PENDING_BINDING_KEY = "pending_binding"
-LOCAL_PROOF_KEY = "local_proof"
-
 # One message for an unknown login, a wrong password, an expired and an already used credential:
 # the page must not tell an attacker which of them it was.
 CREDENTIAL_REFUSED_MESSAGE = (
@@ -53,6 +51,12 @@ CREDENTIAL_REFUSED_MESSAGE = (
     "Проверьте данные; если не получается, попросите администратора сбросить пароль."
 )
 DEFAULT_NEXT = "/account"
+NO_FLOW_MESSAGE = "Время ожидания входа истекло или вход начат в другом браузере. Начните вход заново."
+BINDING_EXPIRED = Refused(
+    "no_flow",
+    "Время ожидания привязки истекло или вход начат в другом браузере. Начните вход заново.",
+    retry_url="/login",
+)
 
 
 def safe_next(value: str | None) -> str:
@@ -62,18 +66,11 @@ def safe_next(value: str | None) -> str:
     return value
 
 
-def _expired(parked: Mapping[str, Any], now: datetime) -> bool:
-    expires = parked.get("expires_at")
-    return not isinstance(expires, str) or datetime.fromisoformat(expires) <= now
-
-
 class SignInFlow:
-    def __init__(
-        self, runtime: BridgeRuntime, parked: MutableMapping[str, Any], audit: AuditContext
-    ) -> None:
+    def __init__(self, runtime: BridgeRuntime, browser_id: str, audit: AuditContext) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
-        self.parked = parked
+        self.browser = browser_id
         self.audit = audit
 
     # --- the upstream round-trip ----------------------------------------------------------------
@@ -81,7 +78,14 @@ class SignInFlow:
     def callback_url(self, provider_key: str) -> str:
         return f"{self.settings.public_url}/login/callback/{provider_key}"
 
-    async def start_upstream(self, provider_key: str, *, remember: bool, next_url: str | None) -> str | Refused:
+    async def start_upstream(
+        self,
+        provider_key: str,
+        *,
+        remember: bool,
+        next_url: str | None,
+        replaces_session: str | None = None,
+    ) -> str | Refused:
         provider = self.runtime.upstream.get(provider_key)
         if provider is None:
             return Refused("unknown_provider", "Такой способ входа не настроен.")
@@ -89,28 +93,31 @@ class SignInFlow:
             start = await provider.start_authorization(self.runtime.http, self.callback_url(provider_key))
         except UpstreamError as error:
             return await self._upstream_failed(provider_key, error)
-        now = utcnow()
-        self.parked[UPSTREAM_KEY] = {
+        parked = {
             "provider": provider_key,
             "flow": start.parked,
             "remember": remember,
             "next": safe_next(next_url),
-            "expires_at": (now + self.settings.pending_binding_ttl).isoformat(),
+            "replaces_session": replaces_session,
         }
+        await to_thread.run_sync(self._park_round_trip, str(start.parked["state"]), parked)
         return start.url
+
+    def _park_round_trip(self, state: str, parked: dict[str, Any]) -> None:
+        with transaction(self.runtime.db) as db:
+            # The state names the step: the callback must bring it back to this browser.
+            flow_state.park(
+                db, self.browser, FlowKind.UPSTREAM, parked, ttl=self.settings.pending_binding_ttl, key=state
+            )
+            self.runtime.flow_purge.maybe_purge(db)
 
     async def finish_upstream(self, provider_key: str, params: Mapping[str, str]) -> Outcome:
         # Single use: whatever happens next, this round-trip cannot be resumed twice.
-        parked = self.parked.pop(UPSTREAM_KEY, None)
-        now = utcnow()
-        if not isinstance(parked, dict) or _expired(parked, now):
+        state = params.get("state")
+        parked = await to_thread.run_sync(self._take, FlowKind.UPSTREAM, state) if state else None
+        if parked is None:
             return await self._refuse_independently(
-                "upstream.no_flow",
-                Refused(
-                    "no_flow",
-                    "Время ожидания входа истекло или вход начат в другом браузере. Начните вход заново.",
-                ),
-                provider=provider_key,
+                "upstream.no_flow", Refused("no_flow", NO_FLOW_MESSAGE), provider=provider_key
             )
         if parked["provider"] != provider_key:
             return await self._refuse_independently(
@@ -121,35 +128,77 @@ class SignInFlow:
             )
         provider = self.runtime.upstream.get(provider_key)
         if provider is None:
-            return Refused("unknown_provider", "Такой способ входа не настроен.")
+            # Removed from the configuration while the person was away: nothing to verify with.
+            return await self._refuse_independently(
+                "upstream.unknown_provider",
+                Refused("unknown_provider", "Такой способ входа больше не настроен. Начните вход заново."),
+                provider=provider_key,
+            )
         try:
             identity = await provider.finish_authorization(
                 self.runtime.http, params, parked["flow"], self.callback_url(provider_key)
             )
         except UpstreamError as error:
             return await self._upstream_failed(provider_key, error)
-        remember = bool(parked.get("remember"))
-        next_url = safe_next(parked.get("next"))
-        return await to_thread.run_sync(self._after_identity, identity, remember, next_url)
+        return await to_thread.run_sync(
+            self._after_identity, identity, bool(parked.get("remember")), safe_next(parked.get("next")),
+            parked.get("replaces_session"),
+        )
 
-    def _after_identity(self, identity: ExternalIdentity, remember: bool, next_url: str) -> Outcome:
+    def _take(self, kind: FlowKind, key: str = "") -> dict[str, Any] | None:
+        with transaction(self.runtime.db) as db:
+            return flow_state.consume(db, self.browser, kind, key=key)
+
+    def _peek(self, kind: FlowKind) -> dict[str, Any] | None:
+        with self.runtime.db() as db:
+            return flow_state.peek(db, self.browser, kind)
+
+    def _after_identity(
+        self, identity: ExternalIdentity, remember: bool, next_url: str, replaces_session: str | None
+    ) -> Outcome:
         """Sign in a bound person; bind with a parked local proof; or park a pending binding."""
         now = utcnow()
-        local = self.parked.pop(LOCAL_PROOF_KEY, None)
         try:
             with transaction(self.runtime.db) as db:
                 staff = find_bound_staff(db, identity)
                 if staff is not None:
-                    return self._sign_in(db, staff, identity, remember, next_url, via="binding")
-                if isinstance(local, dict) and not _expired(local, now):
+                    return self._sign_in(
+                        db, staff, identity, remember, next_url, via="binding", replaces_session=replaces_session
+                    )
+                local = flow_state.consume(db, self.browser, FlowKind.LOCAL_PROOF)
+                if local is not None:
                     proof = LocalProof.from_parked(local["proof"])
                     bind_external_identity(
                         db, self.audit, proof, identity, policy=self._policy(), flow="local_first", now=now
                     )
                     bound = db.get(StaffMember, proof.staff_id)
                     assert bound is not None
-                    return self._sign_in(db, bound, identity, remember, next_url, via="first_signin")
+                    return self._sign_in(
+                        db, bound, identity, bool(local.get("remember")) or remember,
+                        safe_next(local.get("next")) if local.get("next") else next_url,
+                        via="first_signin", replaces_session=replaces_session,
+                    )
+                flow_state.park(
+                    db,
+                    self.browser,
+                    FlowKind.PENDING_BINDING,
+                    {
+                        "identity": identity.as_parked(),
+                        "remember": remember,
+                        "next": next_url,
+                        "replaces_session": replaces_session,
+                    },
+                    ttl=self.settings.pending_binding_ttl,
+                    now=now,
+                )
+                record(
+                    db, self.audit, "binding.pending", "success",
+                    provider=identity.provider, external_subject=identity.subject,
+                )
+                return NeedsLocalPassword(identity)
         except BindingRefused as refusal:
+            # The rollback put the local proof back: a refused binding spends it all the same.
+            self._take(FlowKind.LOCAL_PROOF)
             return self._binding_refused(refusal, identity)
         except _StaffBlocked:
             return self._refuse_independently_sync(
@@ -159,33 +208,27 @@ class SignInFlow:
                 provider=identity.provider,
                 reason="blocked",
             )
-        self.parked[PENDING_BINDING_KEY] = {
-            "identity": identity.as_parked(),
-            "remember": remember,
-            "next": next_url,
-            "expires_at": (now + self.settings.pending_binding_ttl).isoformat(),
-        }
-        record_independently(
-            self.runtime.db, self.audit, "binding.pending", "success",
-            provider=identity.provider, external_subject=identity.subject,
-        )
-        return NeedsLocalPassword(identity)
 
     # --- the local password ---------------------------------------------------------------------
 
     def pending_identity(self) -> ExternalIdentity | None:
-        pending = self.parked.get(PENDING_BINDING_KEY)
-        if not isinstance(pending, dict) or _expired(pending, utcnow()):
-            self.parked.pop(PENDING_BINDING_KEY, None)
-            return None
-        return ExternalIdentity.from_parked(pending["identity"])
+        pending = self._peek(FlowKind.PENDING_BINDING)
+        return ExternalIdentity.from_parked(pending["identity"]) if pending is not None else None
 
     def has_local_proof(self) -> bool:
-        local = self.parked.get(LOCAL_PROOF_KEY)
-        return isinstance(local, dict) and not _expired(local, utcnow())
+        return self._peek(FlowKind.LOCAL_PROOF) is not None
 
-    def submit_password(self, login: str, password: str, *, remember: bool, next_url: str | None) -> Outcome:
-        """The local login and password: completes a pending binding, or parks a local proof."""
+    def parked_preferences(self) -> tuple[bool, str]:
+        local = self._peek(FlowKind.LOCAL_PROOF) or {}
+        return bool(local.get("remember")), safe_next(local.get("next"))
+
+    def submit_password(
+        self, login: str, password: str, *, remember: bool, next_url: str | None, binding_only: bool = False
+    ) -> Outcome:
+        """The local login and password: completes a pending binding, or parks a local proof.
+
+        `binding_only` is the external-first form: without a pending binding there is nothing to do.
+        """
         login = login.strip()
         keys = {
             throttle.login_key(login): throttle.ThrottlePolicy(
@@ -222,23 +265,27 @@ class SignInFlow:
         with transaction(self.runtime.db) as db:
             throttle.clear(db, throttle.login_key(login))
 
-        identity = self.pending_identity()
-        if identity is None:
-            self.parked[LOCAL_PROOF_KEY] = {
-                "proof": proof.as_parked(),
-                "expires_at": (utcnow() + self.settings.pending_binding_ttl).isoformat(),
-            }
-            self.parked["remember"] = remember
-            self.parked["next"] = safe_next(next_url)
-            record_independently(
-                self.runtime.db, self.audit, "signin.password_accepted", "success",
-                subject_staff_id=proof.staff_id, login=login,
-            )
-            return NeedsProvider()
-
-        pending = self.parked.pop(PENDING_BINDING_KEY)
+        identity: ExternalIdentity | None = None
         try:
             with transaction(self.runtime.db) as db:
+                pending = flow_state.consume(db, self.browser, FlowKind.PENDING_BINDING)
+                if pending is None:
+                    if binding_only:
+                        return BINDING_EXPIRED
+                    flow_state.park(
+                        db,
+                        self.browser,
+                        FlowKind.LOCAL_PROOF,
+                        {"proof": proof.as_parked(), "remember": remember, "next": safe_next(next_url)},
+                        ttl=self.settings.pending_binding_ttl,
+                        staff_id=proof.staff_id,
+                    )
+                    record(
+                        db, self.audit, "signin.password_accepted", "success",
+                        subject_staff_id=proof.staff_id, login=login,
+                    )
+                    return NeedsProvider()
+                identity = ExternalIdentity.from_parked(pending["identity"])
                 bind_external_identity(
                     db, self.audit, proof, identity, policy=self._policy(), flow="external_first"
                 )
@@ -247,12 +294,13 @@ class SignInFlow:
                 return self._sign_in(
                     db, staff, identity, bool(pending.get("remember")) or remember,
                     safe_next(pending.get("next")), via="first_signin",
+                    replaces_session=pending.get("replaces_session"),
                 )
         except BindingRefused as refusal:
+            assert identity is not None
+            # The rollback put the pending binding back: a refused binding spends it all the same.
+            self._take(FlowKind.PENDING_BINDING)
             return self._binding_refused(refusal, identity)
-
-    def parked_preferences(self) -> tuple[bool, str]:
-        return bool(self.parked.get("remember")), safe_next(self.parked.get("next"))
 
     # --- helpers --------------------------------------------------------------------------------
 
@@ -263,13 +311,20 @@ class SignInFlow:
         )
 
     def _sign_in(
-        self, db: Session, staff: StaffMember, identity: ExternalIdentity, remember: bool, next_url: str, *, via: str
+        self,
+        db: Session,
+        staff: StaffMember,
+        identity: ExternalIdentity,
+        remember: bool,
+        next_url: str,
+        *,
+        via: str,
+        replaces_session: str | None,
     ) -> SignedIn:
         if staff.status != "active":
             raise _StaffBlocked()
-        previous = self.parked.pop("replaces_session", None)
-        if isinstance(previous, str):
-            end_signin_session(db, previous)
+        if isinstance(replaces_session, str):
+            end_signin_session(db, replaces_session)
         lifetime = self.settings.remember_me_ttl if remember else self.settings.session_ttl
         session = start_signin_session(
             db,
@@ -288,8 +343,6 @@ class SignInFlow:
             subject_staff_id=staff.id, provider=identity.provider, via=via, remember=remember,
         )
         db.flush()
-        for key in ("remember", "next"):
-            self.parked.pop(key, None)
         # Several roles: the person picks one. None: the role page says so rather than a bare account.
         return SignedIn(session.id, remember, needs_role_choice=len(roles) != 1, next_url=next_url)
 
@@ -302,7 +355,6 @@ class SignInFlow:
             logger.info("concurrent throttle update")
 
     def _binding_refused(self, refusal: BindingRefused, identity: ExternalIdentity) -> Refused:
-        self.parked.pop(PENDING_BINDING_KEY, None)
         return self._refuse_independently_sync(
             "binding.refused",
             Refused(refusal.code, refusal.message, retry_url=None),

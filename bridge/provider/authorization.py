@@ -4,15 +4,15 @@ sign in, re-authenticate or choose a role first, and send the browser to the sig
 Contract with the sign-in pages (they bring the browser back to `next` when done):
   /login?next=<path+query>[&provider=<key>][&login_hint=<hint>][&reauth=1]
   /login/role?next=<path+query>
-Interactions already requested for an authorization request are remembered in the browser's
-signed flow cookie (by a hash of the request), so coming back to the same `next` cannot loop.
+An authorization request that needs a page first is parked on the server (the route's
+business, bridge.flows.authorization_request) with the interactions already asked for, and `next`
+names only its tab id; so coming back cannot loop, and nothing of the request rides in a cookie.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -28,8 +28,6 @@ from bridge.services.signin_sessions import ActiveSignIn
 
 LOGIN_PATH = "/login"
 ROLE_CHOICE_PATH = "/login/role"
-# The flow cookie is small: remember interactions for a few authorization requests at most.
-_MAX_REMEMBERED = 6
 
 
 @dataclass(frozen=True)
@@ -45,12 +43,8 @@ class Page:
 class AuthorizeOutcome:
     response: Response | None = None
     page: Page | None = None
-    # The updated record of interactions to write back into the flow cookie.
-    interactions: dict[str, dict[str, float]] = field(default_factory=dict)
-
-
-def request_key(return_path: str) -> str:
-    return hashlib.sha256(return_path.encode()).hexdigest()[:24]
+    # Interactions asked for so far while the request waits for a page; None once it is answered.
+    pending: dict[str, float] | None = None
 
 
 def authorize(
@@ -59,12 +53,9 @@ def authorize(
     *,
     return_path: str,
     active: ActiveSignIn | None,
-    interactions: dict[str, dict[str, float]],
+    done: dict[str, float],
 ) -> AuthorizeOutcome:
     server = BridgeAuthorizationServer(context)
-    remembered = {key: dict(value) for key, value in interactions.items() if isinstance(value, dict)}
-    key = request_key(return_path)
-    done = remembered.get(key, {})
     try:
         grant = server.get_consent_grant(request)
         redirect_uri: str = grant.redirect_uri
@@ -78,8 +69,8 @@ def authorize(
         error.state = request.payload.state
         _audit_refusal(context, request, error, active)
         if error.redirect_uri:
-            return AuthorizeOutcome(response=server.handle_error_response(request, error), interactions=remembered)
-        return AuthorizeOutcome(page=_error_page(error), interactions=remembered)
+            return AuthorizeOutcome(response=server.handle_error_response(request, error))
+        return AuthorizeOutcome(page=_error_page(error))
 
     if need is not None:
         kind, location = need
@@ -90,15 +81,14 @@ def authorize(
             error_cls = InteractionRequiredError if kind == "role" else LoginRequiredError
             refusal = error_cls(redirect_uri=redirect_uri, state=request.payload.state)
             _audit_refusal(context, request, refusal, active)
-            return AuthorizeOutcome(response=server.handle_error_response(request, refusal), interactions=remembered)
+            return AuthorizeOutcome(response=server.handle_error_response(request, refusal))
         now = time.time()
         # Whatever the person does on the page we send them to also satisfies what follows it:
         # a fresh sign-in is a re-authentication, and choosing a role is choosing an account.
         satisfied = {"login": ("login", "reauth"), "reauth": ("reauth",), "role": ("role", "select_account")}
-        remembered[key] = {**done, **dict.fromkeys(satisfied.get(kind, (kind,)), now)}
         return AuthorizeOutcome(
             response=RedirectResponse(_sign_in_url(location, return_path, request, kind), status_code=303),
-            interactions=_trimmed(remembered),
+            pending={**done, **dict.fromkeys(satisfied.get(kind, (kind,)), now)},
         )
 
     assert active is not None
@@ -110,11 +100,9 @@ def authorize(
         path, kind = (LOGIN_PATH, "login") if grantee is None else (ROLE_CHOICE_PATH, "role")
         return AuthorizeOutcome(
             response=RedirectResponse(_sign_in_url(path, return_path, request, kind), status_code=303),
-            interactions=remembered,
+            pending=done,
         )
-    response = server.create_authorization_response(request, grant_user=grantee, grant=grant)
-    remembered.pop(key, None)
-    return AuthorizeOutcome(response=response, interactions=remembered)
+    return AuthorizeOutcome(response=server.create_authorization_response(request, grant_user=grantee, grant=grant))
 
 
 def _prompts(request: StarletteOAuth2Request) -> set[str]:
@@ -173,11 +161,6 @@ def _sign_in_url(path: str, return_path: str, request: StarletteOAuth2Request, k
         if kind == "reauth":
             params["reauth"] = "1"
     return f"{path}?{urlencode(params)}"
-
-
-def _trimmed(remembered: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
-    newest = sorted(remembered.items(), key=lambda item: max(item[1].values(), default=0.0), reverse=True)
-    return dict(newest[:_MAX_REMEMBERED])
 
 
 _ERROR_MESSAGES = {

@@ -98,13 +98,11 @@ class OpenIDProvider:
         *,
         return_path: str,
         active: ActiveSignIn | None,
-        interactions: dict[str, dict[str, float]],
+        done: dict[str, float],
     ) -> AuthorizeOutcome:
         return self._in_transaction(
             audit_context,
-            lambda context: authorize(
-                context, request, return_path=return_path, active=active, interactions=interactions
-            ),
+            lambda context: authorize(context, request, return_path=return_path, active=active, done=done),
         )
 
     def token(self, request: StarletteOAuth2Request, audit_context: AuditContext) -> Response:

@@ -60,6 +60,17 @@ class StarletteOAuth2Request(OAuth2Request):  # type: ignore[misc]
         uri = issuer + request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return cls(request.method, uri, request.headers, request.query_params, form)
 
+    @classmethod
+    def parked(cls, issuer: str, path: str, headers: Headers, params: list[tuple[str, str]]) -> StarletteOAuth2Request:
+        """A request rebuilt from parameters parked on the server, as if sent again by GET."""
+        query = QueryParams(params)
+        uri = issuer + path + (f"?{query}" if params else "")
+        return cls("GET", uri, headers, query, None)
+
+    def parameters(self) -> list[tuple[str, str]]:
+        """Every parameter as sent (query and form), in order, repeated ones included."""
+        return [(name, value) for name, values in self.payload.datalist.items() for value in values]
+
     @property
     def args(self) -> QueryParams:
         return self._query

@@ -6,24 +6,26 @@ The issuer is Settings.public_url; every path below is relative to it.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bridge.flows import authorization_request
 from bridge.provider.authorization import Page
 from bridge.provider.openid_provider import OpenIDProvider
 from bridge.provider.requests import StarletteOAuth2Request
 from bridge.services.audit import ANONYMOUS_ACTOR, AuditContext
 from bridge.services.signin_sessions import ActiveSignIn
+from bridge.web.browser import browser_id
 from bridge.web.context import client_address, current_signin, runtime_of, settings_of
 from bridge.web.csrf import csrf_valid
 from bridge.web.signin_cookie import clear_signin_cookie
 from bridge.web.templating import render
 
 _PROVIDER_KEY = "openid_provider"
-_INTERACTIONS_KEY = "oidc_interactions"
 RELYING_APP_ACTOR = "relying-app"
 
 
@@ -61,22 +63,36 @@ async def jwks(request: Request) -> Response:
 
 async def authorize(request: Request) -> Response:
     provider = provider_of(request)
-    oauth_request = await StarletteOAuth2Request.read(request, provider.issuer)
+    runtime = runtime_of(request)
+    browser = browser_id(request)
+    tab_id = request.query_params.get(authorization_request.TAB_PARAMETER)
+    resumed = tab_id is not None
+    if tab_id is not None:
+        # Back from our sign-in pages: the request is the one parked for this browser and tab.
+        parked = await run_in_threadpool(authorization_request.load, runtime, browser, tab_id)
+        if parked is None:
+            return render(request, "provider/authorize_stale.html", {}, status_code=400)
+        oauth_request = StarletteOAuth2Request.parked(provider.issuer, request.url.path, request.headers, parked.params)
+    else:
+        oauth_request = await StarletteOAuth2Request.read(request, provider.issuer)
+        tab_id = authorization_request.new_tab_id()
+        parked = authorization_request.ParkedAuthorization(oauth_request.parameters(), {})
     active = await run_in_threadpool(current_signin, request)
-    return_path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    interactions = request.session.get(_INTERACTIONS_KEY)
+    return_path = f"{request.url.path}?{urlencode({authorization_request.TAB_PARAMETER: tab_id})}"
     outcome = await run_in_threadpool(
         provider.authorize,
         oauth_request,
         _audit_context(request, active),
         return_path=return_path,
         active=active,
-        interactions=interactions if isinstance(interactions, dict) else {},
+        done=parked.done,
     )
-    if outcome.interactions:
-        request.session[_INTERACTIONS_KEY] = outcome.interactions
-    else:
-        request.session.pop(_INTERACTIONS_KEY, None)
+    if outcome.pending is not None:
+        waiting = authorization_request.ParkedAuthorization(parked.params, outcome.pending)
+        await run_in_threadpool(authorization_request.keep, runtime, browser, tab_id, waiting)
+    elif resumed:
+        # Answered (a code or an error for the app): the parked request is spent.
+        await run_in_threadpool(authorization_request.forget, runtime, browser, tab_id)
     if outcome.page is not None:
         return _render_page(request, outcome.page)
     assert outcome.response is not None

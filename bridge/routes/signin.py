@@ -11,24 +11,19 @@ from starlette.routing import BaseRoute, Route
 
 from bridge.flows.outcomes import NeedsLocalPassword, NeedsProvider, Outcome, Refused, SignedIn
 from bridge.flows.role_choice import RoleOption, choose_role, role_options
-from bridge.flows.signin import SignInFlow, safe_next
+from bridge.flows.signin import BINDING_EXPIRED, SignInFlow, safe_next
 from bridge.services.audit import ANONYMOUS_ACTOR, AuditContext
 from bridge.services.signin_sessions import ActiveSignIn
+from bridge.web.browser import browser_id, browser_of
 from bridge.web.context import client_address, current_signin, runtime_of
 from bridge.web.csrf import csrf_valid
 from bridge.web.signin_cookie import clear_signin_cookie, set_signin_cookie
 from bridge.web.templating import render
 
-_BINDING_EXPIRED = Refused(
-    "no_flow",
-    "Время ожидания привязки истекло или вход начат в другом браузере. Начните вход заново.",
-    retry_url="/login",
-)
-
 
 def _flow(request: Request, active: ActiveSignIn | None = None) -> SignInFlow:
     actor = active.staff.login if active else ANONYMOUS_ACTOR
-    return SignInFlow(runtime_of(request), request.session, AuditContext(actor, client_address(request)))
+    return SignInFlow(runtime_of(request), browser_id(request), AuditContext(actor, client_address(request)))
 
 
 def _providers(request: Request) -> list[tuple[str, str]]:
@@ -73,12 +68,11 @@ async def login_page(request: Request) -> Response:
     active = current_signin(request)
     if active is not None and not reauth:
         return RedirectResponse(next_url, status_code=303)
-    if active is not None and reauth:
-        # After the new sign-in the old session ends: one browser, one sign-in session.
-        request.session["replaces_session"] = active.session.id
     provider = request.query_params.get("provider")
     if provider and runtime_of(request).upstream.get(provider) is not None:
-        started = await _flow(request).start_upstream(provider, remember=False, next_url=next_url)
+        started = await _flow(request).start_upstream(
+            provider, remember=False, next_url=next_url, replaces_session=_replaced(active, reauth)
+        )
         return RedirectResponse(started, status_code=303) if isinstance(started, str) else _refused(request, started)
     return render(
         request,
@@ -92,14 +86,21 @@ async def login_page(request: Request) -> Response:
     )
 
 
+def _replaced(active: ActiveSignIn | None, reauth: bool) -> str | None:
+    """After a re-authentication the old session ends: one browser, one sign-in session."""
+    return active.session.id if active is not None and reauth else None
+
+
 async def start_upstream(request: Request) -> Response:
     form = await request.form()
     if not csrf_valid(request, form.get("csrf_token")):
         return _bad_form(request)
+    active = await to_thread.run_sync(current_signin, request)
     started = await _flow(request).start_upstream(
         str(form.get("provider", "")),
         remember=form.get("remember") == "on",
-        next_url=str(form.get("next", "")) or request.session.get("next"),
+        next_url=str(form.get("next", "")),
+        replaces_session=_replaced(active, form.get("reauth") == "1"),
     )
     if isinstance(started, Refused):
         return _refused(request, started)
@@ -124,7 +125,7 @@ async def first_signin_page(request: Request) -> Response:
     )
 
 
-async def submit_password(request: Request) -> Response:
+async def submit_password(request: Request, *, binding_only: bool = False) -> Response:
     form = await request.form()
     if not csrf_valid(request, form.get("csrf_token")):
         return _bad_form(request)
@@ -136,11 +137,12 @@ async def submit_password(request: Request) -> Response:
             str(form.get("password", "")),
             remember=form.get("remember") == "on",
             next_url=str(form.get("next", "")),
+            binding_only=binding_only,
         )
     )
     if isinstance(outcome, Refused) and outcome.code in ("password_refused", "throttled"):
         # Stay on the form the person used, keeping the login, never the password.
-        identity = flow.pending_identity()
+        identity = await to_thread.run_sync(flow.pending_identity)
         template = "signin/bind.html" if identity is not None else "signin/first.html"
         return render(
             request,
@@ -153,16 +155,14 @@ async def submit_password(request: Request) -> Response:
 
 async def submit_binding_password(request: Request) -> Response:
     """The password step of an external-first binding: only with this browser's pending binding."""
-    if _flow(request).pending_identity() is None:
-        return _refused(request, _BINDING_EXPIRED)
-    return await submit_password(request)
+    return await submit_password(request, binding_only=True)
 
 
 async def choose_provider_page(request: Request) -> Response:
     flow = _flow(request)
-    if not flow.has_local_proof():
+    if not await to_thread.run_sync(flow.has_local_proof):
         return RedirectResponse("/login/first", status_code=303)
-    remember, next_url = flow.parked_preferences()
+    remember, next_url = await to_thread.run_sync(flow.parked_preferences)
     return render(
         request,
         "signin/choose_provider.html",
@@ -171,9 +171,9 @@ async def choose_provider_page(request: Request) -> Response:
 
 
 async def bind_page(request: Request) -> Response:
-    identity = _flow(request).pending_identity()
+    identity = await to_thread.run_sync(_flow(request).pending_identity)
     if identity is None:
-        return _refused(request, _BINDING_EXPIRED)
+        return _refused(request, BINDING_EXPIRED)
     return render(request, "signin/bind.html", {"identity": identity, "login": "", "error": None, "next": ""})
 
 
@@ -224,7 +224,8 @@ async def logout(request: Request) -> Response:
         await to_thread.run_sync(
             sign_out, runtime_of(request), AuditContext(active.staff.login, client_address(request)), active.session.id
         )
-    request.session.clear()
+    # A new browser id after sign-out: nothing parked under the old one is reachable any more.
+    browser_of(request).renew()
     response = RedirectResponse("/login", status_code=303)
     clear_signin_cookie(response, runtime_of(request).settings)
     return response

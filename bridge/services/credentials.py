@@ -13,6 +13,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bridge.services.errors import DomainError
+from bridge.services.flow_state import discard_for_staff
 from bridge.services.passwords import generate_password, hash_password, verify_password
 from bridge.services.signin_sessions import end_all_signin_sessions
 from bridge.storage.models import ExternalBinding, RefreshToken, StaffMember
@@ -80,6 +81,8 @@ def retire_federation(db: Session, staff: StaffMember, now: datetime | None = No
     bindings = db.execute(delete(ExternalBinding).where(ExternalBinding.staff_id == staff.id))
     staff.session_generation = staff.session_generation + 1
     sessions = end_all_signin_sessions(db, staff.id, now)
+    # A local-password proof parked before the reset rests on the old credential: gone too.
+    discard_for_staff(db, staff.id)
     tokens = db.execute(
         update(RefreshToken)
         .where(RefreshToken.staff_id == staff.id, RefreshToken.revoked_at.is_(None))

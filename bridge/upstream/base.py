@@ -15,7 +15,7 @@ __all__ = ["AuthorizationStart", "ExternalIdentity", "UpstreamError", "UpstreamP
 
 @dataclass(frozen=True)
 class AuthorizationStart:
-    """Where to send the browser, and what to park in its signed session until it returns."""
+    """Where to send the browser, and what the flow parks on the server until it returns."""
 
     url: str
     parked: dict[str, Any]

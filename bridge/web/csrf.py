@@ -1,29 +1,27 @@
-"""CSRF tokens for the bridge's forms, kept in the browser's signed flow session."""
+"""CSRF tokens for the bridge's forms, bound to the browser's opaque id.
+
+The token is an HMAC of the browser id under the bridge's secret key: a page from another site
+can neither read the flow cookie nor compute the token, and the server keeps nothing extra.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
-import secrets
 
 from starlette.requests import Request
 
-_KEY = "csrf"
+from bridge.web.browser import browser_id
+
+
+def _expected(request: Request) -> str:
+    secret = request.app.state.settings.secret_key.reveal().encode()
+    return hmac.new(secret, b"csrf|" + browser_id(request).encode(), hashlib.sha256).hexdigest()
 
 
 def csrf_token(request: Request) -> str:
-    if "session" not in request.scope:
-        return ""
-    token = request.session.get(_KEY)
-    if not isinstance(token, str):
-        token = secrets.token_urlsafe(32)
-        request.session[_KEY] = token
-    return token
+    return _expected(request)
 
 
 def csrf_valid(request: Request, submitted: object) -> bool:
-    expected = request.session.get(_KEY)
-    return (
-        isinstance(expected, str)
-        and isinstance(submitted, str)
-        and hmac.compare_digest(expected.encode(), submitted.encode())
-    )
+    return isinstance(submitted, str) and hmac.compare_digest(_expected(request).encode(), submitted.encode())

@@ -12,7 +12,6 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
-from bridge.app import FLOW_COOKIE
 from bridge.config import Settings
 from bridge.storage.models import AuditEvent, ThrottleCounter
 from bridge.storage.types import utcnow
@@ -29,6 +28,8 @@ from tests.e2e.world import (
     sign_in_through,
 )
 
+# Over https the flow cookie takes the __Host- prefix: Secure, Path=/, no Domain.
+FLOW_COOKIE = "__Host-bridge_flow"
 SMIRNOVA = "e.smirnova@school1535.ru"
 SMIRNOVA_OID = "1005515483"
 KUZNETSOV = "a.kuznetsov@school1535.ru"
@@ -93,13 +94,13 @@ async def test_a_replayed_flow_cookie_binds_nothing_more(world: World) -> None:
         assert (await enter_password(browser, bind_page, login)).url.path == "/account"
         [binding] = world.bindings()
 
-        # The restored cookie still carries the pending binding; only the database stops it:
-        # the password is spent, and the identity is taken.
-        for replay_login, refusal in ((login, REFUSED_PASSWORD), (other, "уже привязана к другому сотруднику")):
+        # The restored cookie is only the browser's id: the pending binding it named was taken on
+        # the server. The spent password is refused; another valid one finds nothing to complete.
+        for replay_login, refusal in ((login, REFUSED_PASSWORD), (other, BINDING_EXPIRED)):
             browser.cookies.delete(FLOW_COOKIE)
             browser.cookies.set(FLOW_COOKIE, saved, domain="bridge.test")
             replayed = await enter_password(browser, bind_page, replay_login)
-            assert replayed.status_code == 400 and replayed.url.path == "/login/bind"
+            assert replayed.status_code == 400
             assert refusal in replayed.text and "Вы вошли" not in replayed.text
     assert world.bindings() == [binding]
     # The other person's password was not spent on an identity that is already taken.
@@ -113,7 +114,7 @@ async def test_a_pending_binding_expires(world: World, monkeypatch: pytest.Monke
         assert bind_page.url.path == "/login/bind"
 
         later = utcnow() + world.settings.pending_binding_ttl + timedelta(seconds=1)
-        monkeypatch.setattr("bridge.flows.signin.utcnow", lambda: later)
+        monkeypatch.setattr("bridge.services.flow_state.utcnow", lambda: later)
         expired = await browser.get(f"{BRIDGE}/login/bind")
         assert REFUSED_TITLE in expired.text and BINDING_EXPIRED in expired.text
         assert "Повторить" in expired.text

@@ -121,8 +121,9 @@ def query_of(location: str) -> dict[str, str]:
     return {key: values[0] for key, values in parse_qs(urlsplit(location).query).items()}
 
 
-def get_code(client: TestClient, request: AuthorizationRequest) -> str:
-    response = client.get(request.url, follow_redirects=False)
+def get_code(client: TestClient, request: AuthorizationRequest, *, via: str | None = None) -> str:
+    """The code for `request`; `via` is the `next` our sign-in pages bring the browser back to."""
+    response = client.get(via or request.url, follow_redirects=False)
     assert response.status_code in (302, 303), response.text
     location = response.headers["location"]
     assert location.startswith(request.params["redirect_uri"] + "?")

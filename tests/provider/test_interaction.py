@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from bridge.config import Settings
@@ -28,12 +30,33 @@ def test_stranger_is_sent_to_sign_in_and_comes_back_for_a_code(
 ) -> None:
     request = authorization_request(confidential_app)
     location = _location(client, request.url)
-    assert location == f"/login?next={quote(request.url, safe='')}"
-    assert query_of(location)["next"] == request.url
+    assert urlsplit(location).path == "/login"
+    back = query_of(location)["next"]
+    # The request is parked on the server: `next` names only its tab, none of its parameters.
+    assert re.fullmatch(r"/oidc/authorize\?tab_id=[A-Za-z0-9_-]{43}", back)
 
     # The sign-in pages sign the person in and bring the browser back to `next`.
     sign_in_browser(client, settings, db_factory, director.staff_id, director.role)
-    assert get_code(client, request)
+    assert get_code(client, request, via=back)
+    # Answered: the parked request is spent; coming back again finds nothing.
+    stale = client.get(back, follow_redirects=False)
+    assert stale.status_code == 400 and "Запрос на вход устарел" in stale.text
+
+
+def test_a_parked_request_belongs_to_the_browser_that_made_it(
+    app: Starlette, settings: Settings, db_factory: sessionmaker[Session], confidential_app: App,
+    director: Person,
+) -> None:
+    with TestClient(app, base_url="https://bridge.test") as first, TestClient(
+        app, base_url="https://bridge.test"
+    ) as other:
+        request = authorization_request(confidential_app)
+        back = query_of(_location(first, request.url))["next"]
+        sign_in_browser(other, settings, db_factory, director.staff_id, director.role)
+        # Another browser (signed in, even) cannot take over the first one's parked request.
+        stolen = other.get(back, follow_redirects=False)
+        assert stolen.status_code == 400 and "Запрос на вход устарел" in stolen.text
+        assert confidential_app.redirect_uri not in stolen.headers.get("location", "")
 
 
 def test_idp_hint_and_login_hint_reach_the_sign_in_page(client: TestClient, confidential_app: App) -> None:
@@ -41,7 +64,7 @@ def test_idp_hint_and_login_hint_reach_the_sign_in_page(client: TestClient, conf
     query = query_of(_location(client, request.url))
     assert query["provider"] == "esia"
     assert query["login_hint"] == "ivanova"
-    assert query["next"] == request.url
+    assert query["next"].startswith("/oidc/authorize?tab_id=") and "ivanova" not in query["next"]
     request = authorization_request(confidential_app, kc_idp_hint="rsaa")
     assert query_of(_location(client, request.url))["provider"] == "rsaa"
 
@@ -72,7 +95,7 @@ def test_several_roles_and_none_chosen_goes_to_role_choice(
     request = authorization_request(confidential_app)
     location = _location(client, request.url)
     assert urlsplit(location).path == "/login/role"
-    assert query_of(location)["next"] == request.url
+    back = query_of(location)["next"]
 
     silent = authorization_request(confidential_app, prompt="none")
     assert query_of(_location(client, silent.url))["error"] == "interaction_required"
@@ -83,7 +106,7 @@ def test_several_roles_and_none_chosen_goes_to_role_choice(
             update(SignInSession).where(SignInSession.id == session_id)
             .values(role_assignment_id=college_role.id)
         )
-    assert get_code(client, request)
+    assert get_code(client, request, via=back)
 
 
 def test_role_page_that_comes_back_without_a_choice_does_not_loop(
@@ -93,8 +116,9 @@ def test_role_page_that_comes_back_without_a_choice_does_not_loop(
     person, _ = deputy_and_director
     sign_in_browser(client, settings, db_factory, person.staff_id, None)
     request = authorization_request(confidential_app)
-    assert urlsplit(_location(client, request.url)).path == "/login/role"
-    query = query_of(_location(client, request.url))
+    location = _location(client, request.url)
+    assert urlsplit(location).path == "/login/role"
+    query = query_of(_location(client, query_of(location)["next"]))
     assert query["error"] == "interaction_required"
     assert query["state"] == request.params["state"]
 
@@ -109,11 +133,10 @@ def test_prompt_login_requires_a_fresh_sign_in_without_looping(
     query = query_of(location)
     assert urlsplit(location).path == "/login"
     assert query["reauth"] == "1"
-    assert query["next"] == request.url
 
     # Re-authenticated: the same `next` now yields a code (no second trip to /login).
     sign_in_browser(client, settings, db_factory, director.staff_id, director.role)
-    assert get_code(client, request)
+    assert get_code(client, request, via=query["next"])
 
 
 def test_prompt_login_that_comes_back_without_reauthenticating_is_refused(
@@ -122,9 +145,10 @@ def test_prompt_login_that_comes_back_without_reauthenticating_is_refused(
 ) -> None:
     sign_in_browser(client, settings, db_factory, director.staff_id, director.role)
     request = authorization_request(confidential_app, prompt="login")
-    assert urlsplit(_location(client, request.url)).path == "/login"
-    # Back at the same URL with the old session: told to the app, not sent round again.
-    query = query_of(_location(client, request.url))
+    location = _location(client, request.url)
+    assert urlsplit(location).path == "/login"
+    # Back at `next` with the old session: told to the app, not sent round again.
+    query = query_of(_location(client, query_of(location)["next"]))
     assert query["error"] == "login_required"
 
 
@@ -133,9 +157,10 @@ def test_stranger_with_prompt_login_signs_in_only_once(
     director: Person,
 ) -> None:
     request = authorization_request(confidential_app, prompt="login")
-    assert urlsplit(_location(client, request.url)).path == "/login"
+    location = _location(client, request.url)
+    assert urlsplit(location).path == "/login"
     sign_in_browser(client, settings, db_factory, director.staff_id, director.role)
-    assert get_code(client, request)
+    assert get_code(client, request, via=query_of(location)["next"])
 
 
 def test_max_age_exceeded_requires_reauthentication(
@@ -153,7 +178,7 @@ def test_max_age_exceeded_requires_reauthentication(
     location = _location(client, request.url)
     assert urlsplit(location).path == "/login" and query_of(location)["reauth"] == "1"
     sign_in_browser(client, settings, db_factory, director.staff_id, director.role)
-    assert get_code(client, request)
+    assert get_code(client, request, via=query_of(location)["next"])
 
     silent = authorization_request(confidential_app, max_age="0", prompt="none")
     assert query_of(_location(client, silent.url))["error"] == "login_required"
@@ -165,8 +190,9 @@ def test_select_account_offers_the_role_choice_once(
 ) -> None:
     sign_in_browser(client, settings, db_factory, director.staff_id, director.role)
     request = authorization_request(confidential_app, prompt="select_account")
-    assert urlsplit(_location(client, request.url)).path == "/login/role"
-    assert get_code(client, request)
+    location = _location(client, request.url)
+    assert urlsplit(location).path == "/login/role"
+    assert get_code(client, request, via=query_of(location)["next"])
 
 
 def test_prompt_consent_needs_no_screen_for_first_party_apps(
