@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 from bridge.config import Settings
 from bridge.runtime import BridgeRuntime, build_runtime
 from bridge.web.errors import http_error, server_error
+from bridge.web.proxies import TrustedProxyMiddleware
 from bridge.web.security_headers import SecurityHeadersMiddleware
 from bridge.web.templating import TEMPLATES_DIR, build_environment
 
@@ -55,6 +56,8 @@ def create_app(settings: Settings, *, runtime: BridgeRuntime | None = None) -> S
     app = Starlette(
         routes=collect_routes(),
         middleware=[
+            # First, so that every route, the audit log and the throttle see the real client.
+            Middleware(TrustedProxyMiddleware, trusted=settings.trusted_proxies, header=settings.proxy_header),
             Middleware(SecurityHeadersMiddleware),
             Middleware(
                 SessionMiddleware,

@@ -56,8 +56,11 @@ class Settings:
     address_throttle_max_failures: int = 30
     login_backoff_after: int = 20
     login_backoff_max: timedelta = timedelta(minutes=15)
+    login_backoff_memory: timedelta = timedelta(hours=24)
     # Reverse proxies whose X-Forwarded-For / Forwarded headers name the client (empty: none).
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
+    # The one header those proxies write: "x-forwarded-for" or "forwarded" (RFC 7239).
+    proxy_header: str = "x-forwarded-for"
     require_confirmed_esia_account: bool = False
     require_name_match: bool = False
     signing_alg: str = "ES256"
@@ -85,6 +88,8 @@ class Settings:
             raise SettingsError("BRIDGE_SECRET_KEY is too short: use at least 32 characters.")
         if self.signing_alg not in ("ES256", "RS256"):
             raise SettingsError("BRIDGE_SIGNING_ALG must be ES256 or RS256.")
+        if self.proxy_header not in ("x-forwarded-for", "forwarded"):
+            raise SettingsError("BRIDGE_PROXY_HEADER must be x-forwarded-for or forwarded.")
         if min(self.login_throttle_max_failures, self.address_throttle_max_failures, self.login_backoff_after) < 1:
             raise SettingsError(
                 "BRIDGE_LOGIN_MAX_FAILURES, BRIDGE_ADDRESS_MAX_FAILURES and BRIDGE_LOGIN_BACKOFF_AFTER "
@@ -146,7 +151,9 @@ class Settings:
             address_throttle_max_failures=number("ADDRESS_MAX_FAILURES", 30),
             login_backoff_after=number("LOGIN_BACKOFF_AFTER", 20),
             login_backoff_max=timedelta(minutes=number("LOGIN_BACKOFF_MAX_MINUTES", 15)),
+            login_backoff_memory=timedelta(hours=number("LOGIN_BACKOFF_MEMORY_HOURS", 24)),
             trusted_proxies=networks("TRUSTED_PROXIES"),
+            proxy_header=(get("PROXY_HEADER") or defaults.proxy_header).lower(),
             require_confirmed_esia_account=flag("REQUIRE_CONFIRMED_ESIA", False),
             require_name_match=flag("REQUIRE_NAME_MATCH", False),
             signing_alg=get("SIGNING_ALG") or defaults.signing_alg,

@@ -20,9 +20,10 @@ Three budgets, and no lock a stranger can renew against the owner:
   fresh budget per address. Behind a reverse proxy this needs `BRIDGE_TRUSTED_PROXIES`, or every
   client shares the proxy's budget.
 - **a login from everywhere** — never refuses on its own. Once `backoff_after` (20) attempts at the
-  login failed with no quiet spell of a window between them, each further attempt from an address
-  must wait since that address's previous attempt at the login: `backoff_first_delay` (1 min),
-  doubling per failure, capped at `backoff_max_delay` (15 min). A distributed sprayer is slowed to
+  login failed, each further attempt from an address must wait since that address's previous
+  attempt at the login: `backoff_first_delay` (1 min), doubling per failure, capped at
+  `backoff_max_delay` (15 min). The login forgets its failures after `backoff_memory` (24 h)
+  without one, or at once when the right password is given. A distributed sprayer is slowed to
   about one guess per address per 15 minutes; the delay is measured per address, so the sprayer
   cannot spend the owner's turn, and the owner's first attempt from their address is never delayed.
 
@@ -73,6 +74,8 @@ class ThrottlePolicy:
     backoff_after: int = 20
     backoff_first_delay: timedelta = timedelta(minutes=1)
     backoff_max_delay: timedelta = timedelta(minutes=15)
+    # Longer than the window: a sprayer pausing for one window must not start the count afresh.
+    backoff_memory: timedelta = timedelta(hours=24)
 
     @classmethod
     def of(cls, settings: Settings) -> ThrottlePolicy:
@@ -82,6 +85,7 @@ class ThrottlePolicy:
             window=settings.login_throttle_window,
             backoff_after=settings.login_backoff_after,
             backoff_max_delay=settings.login_backoff_max,
+            backoff_memory=settings.login_backoff_memory,
         )
 
     def backoff_delay(self, failures: int) -> timedelta:
@@ -219,7 +223,7 @@ def login_throttle(
     exhausted = 0
     for counter in counters:
         if counter.key == login_key(login):
-            if counter.last_attempt_at > now - policy.window:
+            if counter.last_attempt_at > now - policy.backoff_memory:
                 failures = counter.attempts
         elif counter.window_started_at > now - policy.window and counter.attempts >= policy.login_address_budget:
             exhausted += 1
@@ -243,7 +247,7 @@ def _upsert(db: Session, values: dict[str, Any]) -> Any:
 def _count_login_attempt(db: Session, key: str, name: str, policy: ThrottlePolicy, now: datetime) -> int:
     """Count an attempt at the login from anywhere (never refused); returns the count with it."""
     table = ThrottleCounter.__table__.c
-    quiet = table.last_attempt_at <= now - policy.window
+    quiet = table.last_attempt_at <= now - policy.backoff_memory
     statement = _upsert(db, {"key": key, "login": name, "attempts": 1, "window_started_at": now,
                              "last_attempt_at": now})
     statement = statement.on_conflict_do_update(
