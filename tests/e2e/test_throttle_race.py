@@ -74,8 +74,8 @@ def count_argon2_verifications(monkeypatch: pytest.MonkeyPatch) -> Callable[[], 
     return lambda: made[0]
 
 
-def fire_in_parallel(bases: list[str], login: str, guesses: int) -> list[httpx.Response]:
-    """Open the form once, then send every guess at the same moment, round-robin over the nodes."""
+def fire_in_parallel(bases: list[str], logins: list[str], guesses: int) -> list[httpx.Response]:
+    """Open the form once, then send every guess at the same moment, round-robin over nodes and logins."""
     with httpx.Client(base_url=bases[0], timeout=60) as opener:
         form = opener.get("/login/first")
         token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
@@ -86,6 +86,7 @@ def fire_in_parallel(bases: list[str], login: str, guesses: int) -> list[httpx.R
 
     def guess(index: int) -> None:
         with httpx.Client(base_url=bases[index % len(bases)], cookies=cookies, timeout=60) as client:
+            login = logins[index % len(logins)]
             data = {"csrf_token": token.group(1), "login": login, "password": f"Guess-{index}-Wrong", "next": ""}
             barrier.wait()
             responses[index] = client.post("/login/first", data=data)
@@ -100,21 +101,28 @@ def fire_in_parallel(bases: list[str], login: str, guesses: int) -> list[httpx.R
 
 
 @pytest.mark.parametrize("nodes", [1, 2], ids=["one_node", "two_nodes"])
+@pytest.mark.parametrize("budget", ["login_address", "address"])
 def test_parallel_guesses_cost_at_most_the_budget_in_argon2(
-    settings: Settings, engine: Engine, nodes: int, count_argon2_verifications: Callable[[], int]
+    settings: Settings, engine: Engine, nodes: int, budget: str, count_argon2_verifications: Callable[[], int]
 ) -> None:
     # Plain http on loopback: the flow cookie must not be Secure-only for this client.
-    settings = replace(settings, public_url="http://127.0.0.1", login_throttle_max_failures=LIMIT)
+    settings = replace(settings, public_url="http://127.0.0.1")
+    if budget == "login_address":  # one login, guessed from one address
+        settings = replace(settings, login_throttle_max_failures=LIMIT)
+        people = 1
+    else:  # one address spraying many logins
+        settings = replace(settings, address_throttle_max_failures=LIMIT)
+        people = GUESSES // 4
     with Session(engine) as db, db.begin():
-        login = make_staff(db, password="Qw7!rtyPass9").login
+        logins = [make_staff(db, password="Qw7!rtyPass9").login for _ in range(people)]
 
     with served_bridge(settings) as first, served_bridge(settings) as second:
         bases = [first, second][:nodes]
         before = count_argon2_verifications()
-        responses = fire_in_parallel(bases, login, GUESSES)
+        responses = fire_in_parallel(bases, logins, GUESSES)
         verifications = count_argon2_verifications() - before
 
-    print(f"\n{settings.database_url.split(':')[0]} nodes={nodes}: {verifications} argon2 verifications "
+    print(f"\n{settings.database_url.split(':')[0]} {budget} nodes={nodes}: {verifications} argon2 verifications "
           f"for {GUESSES} parallel guesses (limit {LIMIT})")
     assert all(response.status_code == 400 for response in responses), [r.status_code for r in responses]
     refused = sum("Неверный логин или пароль" in response.text for response in responses)
