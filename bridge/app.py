@@ -15,6 +15,7 @@ from bridge.config import Settings
 from bridge.runtime import BridgeRuntime, build_runtime
 from bridge.web.browser import BrowserIdMiddleware
 from bridge.web.errors import http_error, server_error
+from bridge.web.proxies import TrustedProxyMiddleware
 from bridge.web.security_headers import SecurityHeadersMiddleware
 from bridge.web.templating import TEMPLATES_DIR, build_environment
 
@@ -49,6 +50,8 @@ def create_app(settings: Settings, *, runtime: BridgeRuntime | None = None) -> S
     app = Starlette(
         routes=collect_routes(),
         middleware=[
+            # First, so that every route, the audit log and the throttle see the real client.
+            Middleware(TrustedProxyMiddleware, trusted=settings.trusted_proxies, header=settings.proxy_header),
             Middleware(SecurityHeadersMiddleware),
             # The flow cookie carries only an opaque browser id; ceremonies live in auth_flows.
             Middleware(BrowserIdMiddleware, settings=settings),

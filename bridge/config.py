@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me"  # noqa: S105 - a known placeholder
@@ -48,9 +49,18 @@ class Settings:
     remember_me_ttl: timedelta = timedelta(days=30)
     # A sign-in session without "remember me" still has an absolute lifetime.
     session_ttl: timedelta = timedelta(hours=12)
+    # Password attempts (see bridge/services/throttle.py): per login from one address, per address,
+    # both in a window; and the slower backoff of a login attacked from everywhere.
     login_throttle_max_failures: int = 5
     login_throttle_window: timedelta = timedelta(minutes=15)
     address_throttle_max_failures: int = 30
+    login_backoff_after: int = 20
+    login_backoff_max: timedelta = timedelta(minutes=15)
+    login_backoff_memory: timedelta = timedelta(hours=24)
+    # Reverse proxies whose X-Forwarded-For / Forwarded headers name the client (empty: none).
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
+    # The one header those proxies write: "x-forwarded-for" or "forwarded" (RFC 7239).
+    proxy_header: str = "x-forwarded-for"
     require_confirmed_esia_account: bool = False
     require_name_match: bool = False
     signing_alg: str = "ES256"
@@ -78,6 +88,13 @@ class Settings:
             raise SettingsError("BRIDGE_SECRET_KEY is too short: use at least 32 characters.")
         if self.signing_alg not in ("ES256", "RS256"):
             raise SettingsError("BRIDGE_SIGNING_ALG must be ES256 or RS256.")
+        if self.proxy_header not in ("x-forwarded-for", "forwarded"):
+            raise SettingsError("BRIDGE_PROXY_HEADER must be x-forwarded-for or forwarded.")
+        if min(self.login_throttle_max_failures, self.address_throttle_max_failures, self.login_backoff_after) < 1:
+            raise SettingsError(
+                "BRIDGE_LOGIN_MAX_FAILURES, BRIDGE_ADDRESS_MAX_FAILURES and BRIDGE_LOGIN_BACKOFF_AFTER "
+                "must be at least 1."
+            )
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -106,6 +123,17 @@ class Settings:
             except ValueError:
                 raise SettingsError(f"BRIDGE_{name} must be a whole number, not {value!r}") from None
 
+        def networks(name: str) -> tuple[IPv4Network | IPv6Network, ...]:
+            value = get(name)
+            if value is None:
+                return ()
+            try:
+                return tuple(ip_network(item.strip()) for item in value.split(",") if item.strip())
+            except ValueError as error:
+                raise SettingsError(
+                    f"BRIDGE_{name} must be comma-separated addresses or CIDR networks: {error}"
+                ) from None
+
         defaults = cls()
         providers_file = get("PROVIDERS_FILE")
         return cls(
@@ -121,6 +149,11 @@ class Settings:
             login_throttle_max_failures=number("LOGIN_MAX_FAILURES", 5),
             login_throttle_window=timedelta(minutes=number("LOGIN_THROTTLE_MINUTES", 15)),
             address_throttle_max_failures=number("ADDRESS_MAX_FAILURES", 30),
+            login_backoff_after=number("LOGIN_BACKOFF_AFTER", 20),
+            login_backoff_max=timedelta(minutes=number("LOGIN_BACKOFF_MAX_MINUTES", 15)),
+            login_backoff_memory=timedelta(hours=number("LOGIN_BACKOFF_MEMORY_HOURS", 24)),
+            trusted_proxies=networks("TRUSTED_PROXIES"),
+            proxy_header=(get("PROXY_HEADER") or defaults.proxy_header).lower(),
             require_confirmed_esia_account=flag("REQUIRE_CONFIRMED_ESIA", False),
             require_name_match=flag("REQUIRE_NAME_MATCH", False),
             signing_alg=get("SIGNING_ALG") or defaults.signing_alg,

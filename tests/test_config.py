@@ -49,3 +49,23 @@ def test_environment_values_are_read_once_into_settings() -> None:
 def test_malformed_values_are_named_in_the_error(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         Settings.from_environ({name: value})
+
+
+def test_trusted_proxies_are_networks_and_none_by_default() -> None:
+    assert Settings.from_environ({}).trusted_proxies == ()
+    settings = Settings.from_environ({"BRIDGE_TRUSTED_PROXIES": " 10.0.0.0/8, 192.0.2.1 ,2001:db8::/32,"})
+    assert [str(network) for network in settings.trusted_proxies] == ["10.0.0.0/8", "192.0.2.1/32", "2001:db8::/32"]
+    assert settings.proxy_header == "x-forwarded-for"
+
+
+@pytest.mark.parametrize("value", ["10.0.0.0/33", "proxy.example", "10.0.0.1/8"])
+def test_a_malformed_trusted_proxy_is_named(value: str) -> None:
+    with pytest.raises(SettingsError, match="BRIDGE_TRUSTED_PROXIES"):
+        Settings.from_environ({"BRIDGE_TRUSTED_PROXIES": value})
+
+
+def test_an_unknown_proxy_header_or_an_empty_budget_refuses_to_start() -> None:
+    with pytest.raises(SettingsError, match="BRIDGE_PROXY_HEADER"):
+        create_app(Settings.from_environ({"BRIDGE_PROXY_HEADER": "x-real-ip"}))
+    with pytest.raises(SettingsError, match="at least 1"):
+        create_app(Settings.from_environ({"BRIDGE_LOGIN_MAX_FAILURES": "0"}))

@@ -20,5 +20,7 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from bridge.app import create_app
 
+    # uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 (its default): the app's own
+    # TrustedProxyMiddleware decides, from BRIDGE_TRUSTED_PROXIES only (bridge/web/proxies.py).
     uvicorn.run(create_app(settings), host=args.host, port=args.port, proxy_headers=False)
     return 0

@@ -1,4 +1,4 @@
-"""`bridge staff ...`: register staff, add roles, reset passwords, show cards and lists.
+"""`bridge staff ...`: register staff, add roles, reset passwords, lift sign-in locks, show cards and lists.
 
 Every command runs in one transaction; a refusal rolls it back and is audited on its own.
 Also holds what the directory commands (org, audit) share: opening the database, the actor.
@@ -35,6 +35,7 @@ from bridge.services.staff import (
     register_staff,
     reset_password,
     staff_card,
+    unlock_password_signin,
 )
 from bridge.storage.database import build_engine, build_sessionmaker, transaction
 
@@ -122,6 +123,10 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     reset.add_argument("login")
     reset.set_defaults(handler=run_reset_password)
 
+    unlock = actions.add_parser("unlock", help="lift the throttle on password sign-in for this login")
+    unlock.add_argument("login")
+    unlock.set_defaults(handler=run_unlock)
+
     show = actions.add_parser("show", help="the staff card (never a password)")
     show.add_argument("login")
     show.set_defaults(handler=run_show)
@@ -190,6 +195,22 @@ def run_reset_password(args: argparse.Namespace, settings: Settings) -> int:
         f"сеансов завершено: {retirement.sessions_ended}. При следующем входе нужна новая привязка."
     )
     _emit_credential(args, reset.credential, card, headline, extra={"retired": asdict(retirement)})
+    return 0
+
+
+def run_unlock(args: argparse.Namespace, settings: Settings) -> int:
+    with (
+        directory_database(settings) as factory,
+        audited_refusals(factory, audit_context_of(args), "throttle.unlock", login=args.login),
+        transaction(factory) as db,
+    ):
+        lift = unlock_password_signin(db, actor_of(db, args), args.login)
+        card = staff_card(db, lift.staff)
+    headline = (
+        f"Блокировка входа по паролю снята: {card.full_name} ({card.login}). "
+        f"Сброшено счётчиков неудачных попыток: {lift.counters_cleared}."
+    )
+    emit(args, {"staff": _card_json(card), "counters_cleared": lift.counters_cleared}, headline)
     return 0
 
 

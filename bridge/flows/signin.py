@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from anyio import to_thread
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bridge.flows.outcomes import NeedsLocalPassword, NeedsProvider, Outcome, Refused, SignedIn
@@ -230,32 +229,18 @@ class SignInFlow:
         `binding_only` is the external-first form: without a pending binding there is nothing to do.
         """
         login = login.strip()
-        keys = {
-            throttle.login_key(login): throttle.ThrottlePolicy(
-                self.settings.login_throttle_max_failures, self.settings.login_throttle_window
-            ),
-            throttle.address_key(self.audit.address): throttle.ThrottlePolicy(
-                self.settings.address_throttle_max_failures, self.settings.login_throttle_window
-            ),
-        }
-        with self.runtime.db() as db:
-            blocked = throttle.blocked_until(db, keys)
-        if blocked is not None:
-            minutes = max(1, int((blocked - utcnow()).total_seconds() // 60) + 1)
+        # Count before you spend: the attempt is reserved before argon2 runs, on every node at once.
+        try:
+            with transaction(self.runtime.db) as db:
+                throttle.reserve_attempt(db, login, self.audit.address, throttle.ThrottlePolicy.of(self.settings))
+        except throttle.Throttled as refusal:
             return self._refuse_independently_sync(
-                "signin.throttled",
-                Refused(
-                    "throttled",
-                    f"Слишком много неудачных попыток ввода пароля. Повторите через {minutes} мин. "
-                    "Вход через Госуслуги или РСАА для уже привязанных учётных записей работает как обычно.",
-                ),
-                login=login,
+                "signin.throttled", Refused("throttled", refusal.message), login=login, key=refusal.kind.value
             )
         try:
             with self.runtime.db() as db:
                 proof = prove_local_credential(db, login, password)
         except CredentialRefused as refusal:
-            self._count_failure(keys)
             return self._refuse_independently_sync(
                 "signin.password_refused",
                 Refused("password_refused", CREDENTIAL_REFUSED_MESSAGE, retry_url=None),
@@ -263,7 +248,7 @@ class SignInFlow:
                 reason=getattr(refusal, "reason", refusal.code),
             )
         with transaction(self.runtime.db) as db:
-            throttle.clear(db, throttle.login_key(login))
+            throttle.attempt_succeeded(db, login, self.audit.address)
 
         identity: ExternalIdentity | None = None
         try:
@@ -345,14 +330,6 @@ class SignInFlow:
         db.flush()
         # Several roles: the person picks one. None: the role page says so rather than a bare account.
         return SignedIn(session.id, remember, needs_role_choice=len(roles) != 1, next_url=next_url)
-
-    def _count_failure(self, keys: dict[str, throttle.ThrottlePolicy]) -> None:
-        try:
-            with transaction(self.runtime.db) as db:
-                throttle.register_failure(db, keys)
-        except IntegrityError:
-            # A concurrent failure created the counter first; it has been counted.
-            logger.info("concurrent throttle update")
 
     def _binding_refused(self, refusal: BindingRefused, identity: ExternalIdentity) -> Refused:
         return self._refuse_independently_sync(

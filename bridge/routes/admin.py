@@ -1,4 +1,4 @@
-"""Administration pages: the staff an administrator manages, new staff, staff cards, resets.
+"""Administration pages: the staff an administrator manages, new staff, staff cards, resets, unlocks.
 
 A one-time password is rendered straight into the POST response (Cache-Control: no-store by
 `render`); it never goes into a URL, a cookie or the session, so no later page can show it again.
@@ -34,7 +34,9 @@ from bridge.services.staff import (
     register_staff,
     reset_password,
     staff_card,
+    unlock_password_signin,
 )
+from bridge.services.throttle import LoginThrottle, ThrottlePolicy, login_throttle
 from bridge.storage.database import transaction
 from bridge.web.context import client_address, current_signin, runtime_of
 from bridge.web.csrf import csrf_valid
@@ -161,6 +163,20 @@ def _add_role(runtime: BridgeRuntime, actor: Actor, login: str, grant: RoleGrant
         )
 
 
+def _login_throttle(runtime: BridgeRuntime, login: str) -> LoginThrottle | None:
+    with runtime.db() as db:
+        return login_throttle(db, login, ThrottlePolicy.of(runtime.settings))
+
+
+def _unlock(runtime: BridgeRuntime, actor: Actor, login: str) -> None:
+    with (
+        audited_refusals(runtime.db, actor.audit_context, "throttle.unlock", login=login),
+        transaction(runtime.db) as db,
+    ):
+        get_managed_staff(db, actor, login)
+        unlock_password_signin(db, actor, login)
+
+
 def _reset(runtime: BridgeRuntime, actor: Actor, login: str) -> Outcome:
     with (
         audited_refusals(runtime.db, actor.audit_context, "credential.reset", login=login),
@@ -260,16 +276,20 @@ async def new_staff(request: Request) -> Response:
             request, "admin/staff_list.html",
             {"actor": actor, "cards": cards, "query": "", "credential": outcome.credential, "notice": outcome.notice},
         )
-    return _render_card(request, actor, choices, outcome)
+    return await _render_card(request, actor, choices, outcome)
 
 
-def _render_card(
+async def _render_card(
     request: Request, actor: Actor, choices: Choices, outcome: Outcome, status_code: int = 200
 ) -> Response:
     role_values = outcome.values or {"start_date": date.today().isoformat()}
+    throttle = None
+    if outcome.card is not None:
+        throttle = await run_in_threadpool(_login_throttle, runtime_of(request), outcome.card.login)
     context = {
         "actor": actor, "card": outcome.card, "credential": outcome.credential, "notice": outcome.notice,
-        "error": outcome.error, "choices": choices, "values": role_values,
+        "error": outcome.error, "choices": choices, "values": role_values, "throttle": throttle,
+        "throttle_window_minutes": int(runtime_of(request).settings.login_throttle_window.total_seconds() // 60),
     }
     return render(request, "admin/staff_card.html", context, status_code=status_code)
 
@@ -287,7 +307,7 @@ async def staff_page(request: Request) -> Response:
     except DomainError as error:
         return _forbidden(request, error.message)
     choices = await run_in_threadpool(_choices, runtime, actor)
-    return _render_card(request, actor, choices, Outcome(card=card))
+    return await _render_card(request, actor, choices, Outcome(card=card))
 
 
 async def add_role_action(request: Request) -> Response:
@@ -296,6 +316,11 @@ async def add_role_action(request: Request) -> Response:
 
 async def reset_password_action(request: Request) -> Response:
     return await _staff_action(request, "reset")
+
+
+async def unlock_action(request: Request) -> Response:
+    """«Снять блокировку входа»: POST, then back to the card (GET), which shows the counters as they are."""
+    return await _staff_action(request, "unlock")
 
 
 async def _staff_action(request: Request, action: str) -> Response:
@@ -311,6 +336,9 @@ async def _staff_action(request: Request, action: str) -> Response:
     try:
         if action == "roles":
             outcome = await run_in_threadpool(_add_role, runtime, actor, login, _form_grant(form))
+        elif action == "unlock":
+            await run_in_threadpool(_unlock, runtime, actor, login)
+            return RedirectResponse(f"{STAFF_PATH}/{quote(login, safe='')}", status_code=303)
         else:
             outcome = await run_in_threadpool(_reset, runtime, actor, login)
     except DomainError as error:
@@ -321,8 +349,8 @@ async def _staff_action(request: Request, action: str) -> Response:
         except DomainError as hidden:
             return _forbidden(request, hidden.message)
         refused = Outcome(card=card, error=error.message, values=_form_values(form) if action == "roles" else {})
-        return _render_card(request, actor, choices, refused, status_code=400)
-    return _render_card(request, actor, choices, outcome)
+        return await _render_card(request, actor, choices, refused, status_code=400)
+    return await _render_card(request, actor, choices, outcome)
 
 
 routes: list[BaseRoute] = [
@@ -331,4 +359,5 @@ routes: list[BaseRoute] = [
     Route(STAFF_PATH + "/{login}", staff_page, methods=["GET"]),
     Route(STAFF_PATH + "/{login}/roles", add_role_action, methods=["POST"]),
     Route(STAFF_PATH + "/{login}/reset-password", reset_password_action, methods=["POST"]),
+    Route(STAFF_PATH + "/{login}/unlock", unlock_action, methods=["POST"]),
 ]

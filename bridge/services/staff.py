@@ -1,4 +1,4 @@
-"""Staff members: registration with a first role, more roles, password resets, cards and lists.
+"""Staff members: registration with a first role, more roles, password resets, unlocks, cards, lists.
 
 Every operation takes the acting administrator and applies the issuing hierarchy. Services never
 commit: a refusal raises inside the caller's transaction, which then rolls back.
@@ -30,6 +30,7 @@ from bridge.services.logins import unique_login
 from bridge.services.organizations import get_organization
 from bridge.services.roles import Role, role_title
 from bridge.services.signin_sessions import is_role_active
+from bridge.services.throttle import lift_login_throttle
 from bridge.storage.models import Organization, RoleAssignment, StaffMember
 from bridge.storage.types import utcnow
 
@@ -74,6 +75,12 @@ class PasswordReset:
     staff: StaffMember
     credential: IssuedCredential
     retirement: CredentialRetirement
+
+
+@dataclass(frozen=True)
+class ThrottleLift:
+    staff: StaffMember
+    counters_cleared: int
 
 
 @dataclass(frozen=True)
@@ -308,6 +315,23 @@ def reset_password(
     )
     _audit_issued(db, actor, staff, credential, reason="reset", organization_id=None)
     return PasswordReset(staff=staff, credential=credential, retirement=retirement)
+
+
+def unlock_password_signin(db: Session, actor: Actor, login: str, now: datetime | None = None) -> ThrottleLift:
+    """«Снять блокировку входа»: forget the failed passwords counted against the person's login.
+
+    Same permission as a reset. Counters of the login from every address go; an address's own
+    budget (all logins from there) stays, as it is not this person's.
+    """
+    now = now or utcnow()
+    staff = get_staff(db, login)
+    authorize_manage(db, actor, _current_roles(staff, now))
+    cleared = lift_login_throttle(db, staff.login)
+    record(
+        db, actor.audit_context, "throttle.unlocked", "success", subject_staff_id=staff.id,
+        login=staff.login, counters_cleared=cleared,
+    )
+    return ThrottleLift(staff=staff, counters_cleared=cleared)
 
 
 def _current_roles(staff: StaffMember, now: datetime) -> list[RoleAssignment]:

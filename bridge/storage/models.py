@@ -194,14 +194,20 @@ class AuthFlow(Base):
 
 
 class ThrottleCounter(Base):
-    """Failed password attempts per key ("login:<login>" or "address:<ip>") in a window."""
+    """Password attempts reserved against one budget: a login, an address, or a login from an address.
+
+    The kinds and their rules are in `bridge/services/throttle.py`; a counter is reserved before
+    the password hash runs, so its `attempts` are failures plus attempts still in flight.
+    """
 
     __tablename__ = "throttle_counters"
 
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer, default=0)
+    # The (normalized) login the counter is about, NULL for an address: lifting a lock clears them all.
+    login: Mapped[str | None] = mapped_column(String(300), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
     window_started_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 # --- OpenID Provider -------------------------------------------------------------------------

@@ -73,7 +73,8 @@ class BrowserIdMiddleware:
                 )
                 headers = MutableHeaders(scope=message)
                 for name, value in cookie.raw_headers:
-                    headers.append(name.decode("latin-1"), value.decode("latin-1"))
+                    if name == b"set-cookie":
+                        headers.append("set-cookie", value.decode("latin-1"))
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)

@@ -7,11 +7,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
 
 from bridge.cli.main import main
 from bridge.services.credentials import check_issued_credential
 from bridge.storage.database import transaction
 from tests.services.directory import build_directory, row_counts
+from tests.support.throttle import is_locked, lock_out
 
 
 @pytest.fixture
@@ -199,3 +201,38 @@ def test_add_role_prints_a_password_only_when_it_issues_the_first(
     assert code == 0
     assert again["credential"] is None
     assert [role["role"] for role in again["staff"]["roles"]] == ["school_deputy", "social_pedagogue", "responsible"]
+
+
+def test_unlock_lifts_a_strangers_lock_only_for_an_administrator_above_the_person(
+    bridge_cli: Any, db_factory: sessionmaker[Session], app: Starlette
+) -> None:
+    directory = build_directory(db_factory)
+    director = directory.logins["director_a"]
+    lock_out(app, director)
+
+    # The director may not lift his own lock, nor may the preschool department beside his own.
+    for outsider in ("director_a", "preschool"):
+        code, refused = run_json(
+            bridge_cli, "--acting-as", directory.logins[outsider], "staff", "unlock", director
+        )
+        assert code == 1 and refused["error"] == "staff_not_managed"
+    assert is_locked(app, director)
+
+    code, lifted = run_json(bridge_cli, "--acting-as", directory.logins["dept_a"], "staff", "unlock", director)
+    assert code == 0 and lifted["counters_cleared"] == 2 and lifted["staff"]["login"] == director
+    assert not is_locked(app, director)
+    # Text mode: the one guess since then made two counters again (the login, the login from there).
+    code, out, err = bridge_cli("--acting-as", directory.logins["dept_a"], "staff", "unlock", director)
+    assert code == 0, err
+    assert "Блокировка входа по паролю снята" in out and "счётчиков неудачных попыток: 2" in out
+
+    code, audit = run_json(bridge_cli, "audit", "--login", director, "--event", "throttle.")
+    assert [(event["event"], event["actor"], event["details"]["counters_cleared"]) for event in audit["events"]] == [
+        ("throttle.unlocked", directory.logins["dept_a"], 2)
+    ] * 2
+    code, refusals = run_json(bridge_cli, "audit", "--event", "issuance.refused")
+    assert [(event["details"]["operation"], event["details"]["reason"]) for event in refusals["events"]] == [
+        ("throttle.unlock", "staff_not_managed")
+    ] * 2
+    code, missing = run_json(bridge_cli, "staff", "unlock", "nobody")
+    assert code == 1 and missing["error"] == "unknown_staff"

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from bridge.config import Settings
+from bridge.services.throttle import ThrottlePolicy, login_throttle
 from bridge.storage.models import AuditEvent, ThrottleCounter
 from bridge.storage.types import utcnow
 from tests.e2e.world import (
@@ -207,23 +208,31 @@ async def test_five_wrong_passwords_throttle_that_login_only(
     assert_password_still_usable(world, victim)
 
 
-async def test_throttling_never_locks_a_bound_person_out_of_gosuslugi(world: World) -> None:
+async def test_throttling_never_locks_a_bound_person_out_of_gosuslugi(
+    settings: Settings, engine: Engine, keys: Keys
+) -> None:
+    # Every budget at its limit for this login and this very address: the login's own from the
+    # address, and the login's backoff from everywhere.
+    world = build_world(replace(settings, login_backoff_after=5), engine, keys)
     login = world.add_staff(surname="Смирнова", name="Елена")
     async with world.browser() as browser:
         bind_page = await sign_in_through(browser, "Госуслуги", SMIRNOVA)
         assert (await enter_password(browser, bind_page, login)).url.path == "/account"
     async with world.browser() as attacker:
-        for _ in range(6):
-            await first_signin_attempt(attacker, login, WRONG_PASSWORD)
+        for _ in range(5):
+            assert REFUSED_PASSWORD in (await first_signin_attempt(attacker, login, WRONG_PASSWORD)).text
         assert THROTTLED in (await first_signin_attempt(attacker, login, WRONG_PASSWORD)).text
     with world.db() as db:
-        counter = db.get(ThrottleCounter, f"login:{login}")
-        assert counter is not None and counter.blocked_until is not None and counter.blocked_until > utcnow()
+        state = login_throttle(db, login, ThrottlePolicy.of(world.settings))
+    assert state is not None and state.exhausted_addresses == 1 and state.backoff_delay > timedelta(0)
 
+    # The same address, the same person: Gosuslugi signs them in as if nothing happened.
     async with world.browser() as browser:
         account = await sign_in_through(browser, "Госуслуги", SMIRNOVA)
         assert account.url.path == "/account" and "Смирнова" in account.text
+        assert THROTTLED in (await first_signin_attempt(browser, login, WRONG_PASSWORD)).text
     assert world.bindings() == [(login, "esia", SMIRNOVA_OID)]
+    assert len(audit_events(world, "signin.success")) == 2
 
 
 # --- binding policies -----------------------------------------------------------------------------

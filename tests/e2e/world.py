@@ -35,6 +35,7 @@ IDP = "http://idp.test"
 CLIENT_ID = "edu-bridge"
 RSAA_SECRET = "rsaa-client-secret-for-tests"
 PASSWORD = "Qw7!rtyPass9"
+BROWSER_ADDRESS = "203.0.113.7"
 
 
 @dataclass(frozen=True)
@@ -100,15 +101,16 @@ class World:
     bridge: Starlette
     mock: Starlette
 
-    def browser(self) -> httpx.AsyncClient:
-        """A fresh browser: its own cookies, routed to the apps by host."""
+    def browser(self, address: str = BROWSER_ADDRESS, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+        """A fresh browser at `address` (the bridge's TCP peer): its own cookies, routed to the apps by host."""
         return httpx.AsyncClient(
             mounts={
-                BRIDGE: httpx.ASGITransport(app=self.bridge, client=("203.0.113.7", 40000)),
+                BRIDGE: httpx.ASGITransport(app=self.bridge, client=(address, 40000)),
                 IDP: httpx.ASGITransport(app=self.mock),
             },
             follow_redirects=True,
             timeout=30,
+            headers=headers,
         )
 
     async def fault(self, provider: str, fault: str) -> None:

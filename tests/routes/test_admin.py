@@ -6,14 +6,18 @@ import re
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from bridge.config import Settings
 from bridge.services.credentials import check_issued_credential
+from bridge.services.roles import Role
 from bridge.storage.database import transaction
-from bridge.storage.models import AuditEvent, ExternalBinding, StaffMember
+from bridge.storage.models import AuditEvent, ExternalBinding, Organization, StaffMember
 from tests.services.directory import Directory, build_directory, organization_name, row_counts
 from tests.support.browser import sign_in_browser
+from tests.support.factories import give_role, make_staff
+from tests.support.throttle import is_locked, lock_out
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -257,3 +261,61 @@ def test_the_list_holds_only_managed_staff_and_searches_by_surname(
     # A card of someone outside the actor's reach is not shown.
     assert client.get(f"/admin/staff/{directory.logins['deputy_a']}").status_code == 403
     assert client.get("/admin/staff/nobody").status_code == 404
+
+
+def test_unlock_on_the_card_lifts_the_lock_post_redirect_get(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session], app: Starlette
+) -> None:
+    directory = build_directory(db_factory)
+    director = directory.logins["director_a"]
+    lock_out(app, director)
+    _sign_in_as(client, settings, db_factory, directory.logins["dept_a"])
+    card = client.get(f"/admin/staff/{director}")
+    assert "Вход по паролю временно ограничен" in card.text and "Снять блокировку входа" in card.text
+    csrf = CSRF.search(card.text)
+    assert csrf is not None
+
+    # Without the form's token nothing happens.
+    for forged in ({}, {"csrf_token": "forged"}):
+        refused = client.post(f"/admin/staff/{director}/unlock", data=forged, follow_redirects=False)
+        assert refused.status_code == 403 and "Форма устарела" in refused.text
+    assert is_locked(app, director)
+
+    lifted = client.post(f"/admin/staff/{director}/unlock", data={"csrf_token": csrf.group(1)},
+                         follow_redirects=False)
+    assert lifted.status_code == 303 and lifted.headers["location"] == f"/admin/staff/{director}"
+    after = client.get(lifted.headers["location"])
+    assert "Неудачных попыток ввода пароля нет" in after.text and "Снять блокировку входа" not in after.text
+    assert not is_locked(app, director)
+    with db_factory() as db:
+        [event] = db.scalars(select(AuditEvent).where(AuditEvent.event == "throttle.unlocked")).all()
+        assert event.actor == directory.logins["dept_a"] and event.details["login"] == director
+
+
+def test_unlock_is_refused_outside_the_hierarchy_and_the_lock_stays(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session], app: Starlette
+) -> None:
+    directory = build_directory(db_factory)
+    with db_factory() as db, db.begin():
+        # A deputy in two schools: the director of one of them sees the card but is not above both.
+        teacher = make_staff(db, surname="Двухшкольная", login="dvukhshkolnaya")
+        for school in ("school_a", "school_a2"):
+            organization = db.get(Organization, directory.orgs[school])
+            assert organization is not None
+            give_role(db, teacher, organization, Role.SCHOOL_DEPUTY)
+    lock_out(app, "dvukhshkolnaya")
+    _sign_in_as(client, settings, db_factory, directory.logins["director_a"])
+    csrf = _csrf(client, "/admin/staff/dvukhshkolnaya")
+
+    refused = client.post("/admin/staff/dvukhshkolnaya/unlock", data={"csrf_token": csrf}, follow_redirects=False)
+    assert refused.status_code == 400 and "которыми вы не управляете" in refused.text
+    # Nor may he lift the lock on a person he does not manage at all (his own superior's card).
+    hidden = client.post(f"/admin/staff/{directory.logins['dept_a']}/unlock", data={"csrf_token": csrf})
+    assert hidden.status_code == 403
+    assert is_locked(app, "dvukhshkolnaya")
+    with db_factory() as db:
+        refusals = db.scalars(select(AuditEvent).where(AuditEvent.event == "issuance.refused")).all()
+        assert [(event.details["operation"], event.details["reason"]) for event in refusals] == [
+            ("throttle.unlock", "staff_not_managed")
+        ] * 2
+        assert db.scalars(select(AuditEvent).where(AuditEvent.event == "throttle.unlocked")).all() == []
