@@ -29,6 +29,7 @@ from bridge.services.binding import (
     BindingRefused,
     LocalProof,
     bind_external_identity,
+    check_identity_policy,
     find_bound_staff,
     prove_local_credential,
 )
@@ -81,12 +82,17 @@ class SignInFlow:
     def callback_url(self, provider_key: str) -> str:
         return f"{self.settings.public_url}/login/callback/{provider_key}"
 
-    async def start_upstream(self, provider_key: str, *, remember: bool, next_url: str | None) -> str | Refused:
+    async def start_upstream(
+        self, provider_key: str, *, remember: bool, next_url: str | None, force_login: bool = False,
+        max_age: int | None = None,
+    ) -> str | Refused:
         provider = self.runtime.upstream.get(provider_key)
         if provider is None:
             return Refused("unknown_provider", "Такой способ входа не настроен.")
         try:
-            start = await provider.start_authorization(self.runtime.http, self.callback_url(provider_key))
+            start = await provider.start_authorization(
+                self.runtime.http, self.callback_url(provider_key), force_login=force_login, max_age=max_age
+            )
         except UpstreamError as error:
             return await self._upstream_failed(provider_key, error)
         now = utcnow()
@@ -140,6 +146,7 @@ class SignInFlow:
             with transaction(self.runtime.db) as db:
                 staff = find_bound_staff(db, identity)
                 if staff is not None:
+                    check_identity_policy(identity, self._policy())
                     return self._sign_in(db, staff, identity, remember, next_url, via="binding")
                 if isinstance(local, dict) and not _expired(local, now):
                     proof = LocalProof.from_parked(local["proof"])
@@ -279,6 +286,7 @@ class SignInFlow:
             acr=f"urn:edu-bridge:idp:{identity.provider}",
             lifetime=lifetime,
             remember=remember,
+            auth_time=identity.auth_time,
         )
         roles = active_roles(db, staff.id)
         if len(roles) == 1:
