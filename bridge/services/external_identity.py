@@ -33,9 +33,10 @@ class ExternalIdentity:
     # The id_token's `acr`, and the values the provider's entry accepts (`acr_values`; empty: any).
     acr: str | None = None
     accepted_acr: tuple[str, ...] = ()
-    # False when nothing tied the authorization code to the browser that started the flow: an ESIA
-    # stand configured with `id_token_nonce = "not_echoed"` sent an id_token without our nonce (and
-    # ESIA has no PKCE). A binding then demands the name/СНИЛС match with the staff card.
+    # False when nothing guarantees that the authorization code was bound to the browser that
+    # started the flow: every identity from an ESIA entry with `id_token_nonce = "not_echoed"` (ESIA
+    # has no PKCE, and an id_token without our nonce is accepted there). A binding then demands the
+    # name/СНИЛС match with the staff card.
     code_bound: bool = True
 
     @property

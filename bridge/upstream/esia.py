@@ -7,8 +7,9 @@ the algorithm pinned. Names and СНИЛС come from /rs/prns/{oid}, whose oid m
 
 ESIA has no PKCE, and its client_secret does not cover `nonce`: the nonce echoed in the id_token
 is the only thing that ties a code to the flow that asked for it, so it is required. A stand that
-does not echo it needs the explicit `id_token_nonce = "not_echoed"` (logged at every start); its
-identities then carry `code_bound=False` and every binding demands the staff card match.
+does not echo it needs the explicit `id_token_nonce = "not_echoed"` (logged at every start); then
+a missing nonce is accepted (a present one must still be ours), every identity from the entry
+carries `code_bound=False`, and every binding through it demands the staff card match.
 ESIA has no prompt=login or max_age either: a fresh login or a max_age asked for by a relying app
 is checked against the id_token's `auth_time`, and an answer from an older ESIA session is refused.
 """
@@ -66,8 +67,9 @@ RESIDUAL_RISK_WARNING = (
     "provider %r: id_token_nonce = \"not_echoed\" — an ESIA id_token without our nonce is accepted. "
     "Nothing then binds an authorization code to the browser that started the sign-in (ESIA has no "
     "PKCE): whoever obtains a person's unredeemed code (a log, a referrer, a forwarded link) is "
-    "signed in as that person. Compensating controls in force: every binding through this provider "
-    "requires the name/СНИЛС match with the staff card; codes are never logged. See docs/security.md."
+    "signed in as that person. Compensating control in force: every binding through this provider "
+    "requires the name/СНИЛС match with the staff card. Keep codes out of logs and referrers; see "
+    "docs/security.md."
 )
 
 
@@ -135,7 +137,7 @@ class EsiaProvider:
     ) -> ExternalIdentity:
         code = authorization_code(self.title, self.issuer, callback_params, parked)
         token = await self._redeem(http, code, redirect_uri)
-        claims, code_bound = self._verify_id_token(str(token["id_token"]), parked.get("nonce"))
+        claims = self._verify_id_token(str(token["id_token"]), parked.get("nonce"))
         auth_time = authentication_time(self.title, claims, parked, time.time())
         oid = str(claims["sub"])
         person = await self._person(http, oid, str(token.get("access_token", "")))
@@ -155,7 +157,9 @@ class EsiaProvider:
             trusted=trusted,
             amr=tuple(str(value).lower() for value in _as_list(claims.get("amr"))),
             auth_time=auth_time,
-            code_bound=code_bound,
+            # With the opt-out nothing guarantees that a code was bound to its browser (an attacker
+            # strips the nonce from the URL), so no identity from this entry counts as bound.
+            code_bound=self.require_nonce,
         )
 
     async def _redeem(self, http: httpx.AsyncClient, code: str, redirect_uri: str) -> dict[str, Any]:
@@ -193,8 +197,7 @@ class EsiaProvider:
             raise errors.rejected(self.title, "token response without id_token")
         return token
 
-    def _verify_id_token(self, id_token: str, nonce: object) -> tuple[dict[str, Any], bool]:
-        """The verified claims, and whether the nonce tied the code to this flow."""
+    def _verify_id_token(self, id_token: str, nonce: object) -> dict[str, Any]:
         try:
             decoded = decode_jwt(id_token, self.provider_key)
             EsiaClaimsRegistry(
@@ -212,11 +215,8 @@ class EsiaProvider:
             # Present is always checked, whatever the configuration: another flow's code is refused.
             if not same_secret(claims["nonce"], nonce):
                 raise errors.rejected(self.title, "id_token nonce differs from this flow's")
-            code_bound = True
         elif self.require_nonce:
             raise errors.rejected(self.title, "id_token without nonce (see id_token_nonce in docs/configuration.md)")
-        else:
-            code_bound = False
         subject_info = claims.get("urn:esia:sbj")
         if (
             isinstance(subject_info, dict)
@@ -224,7 +224,7 @@ class EsiaProvider:
             and str(subject_info["urn:esia:sbj:oid"]) != str(claims["sub"])
         ):
             raise errors.rejected(self.title, "urn:esia:sbj:oid differs from sub")
-        return claims, code_bound
+        return claims
 
     async def _person(self, http: httpx.AsyncClient, oid: str, access_token: str) -> dict[str, Any]:
         url = self.base_url.rstrip("/") + PERSON_PATH.format(oid=oid)
