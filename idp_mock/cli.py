@@ -32,6 +32,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="seconds the token_timeout fault holds the answer")
     parser.add_argument("--fault", action="append", default=[], metavar="[PROVIDER:]NAME",
                         help=f"queue a fault at start-up (repeatable); names: {', '.join(FAULTS)}")
+    parser.add_argument("--esia-no-nonce", action="store_true",
+                        help="ESIA leaves nonce out of the id_token, as production does since November 2022")
     return parser.parse_args(argv)
 
 
@@ -49,6 +51,7 @@ def build_config(args: argparse.Namespace) -> MockConfig:
         rsaa_signing_key=rsaa_key,
         token_timeout_delay_seconds=args.token_timeout_delay,
         faults=tuple(args.fault),
+        esia_echo_nonce=not args.esia_no_nonce,
     )
     if not args.no_demo_clients:
         config = config.with_demo_clients(args.demo_bridge_url)
@@ -77,6 +80,8 @@ def build_banner(config: MockConfig, persons: PersonDirectory, esia_alg: str | N
         "Tester controls",
         f"  page            {base}/_mock/",
         f"  faults          {base}/_mock/faults   (GET, POST {{provider, fault, count}}, DELETE)",
+        f"  behaviour       {base}/_mock/behaviour (GET, POST {{esia_echo_nonce}})"
+        + ("   ESIA does NOT echo nonce" if not config.esia_echo_nonce else ""),
         f"  persons         {base}/_mock/persons  (GET, POST)",
         f"  reset           {base}/_mock/reset    (POST)",
         f"  clients         {base}/_mock/clients",

@@ -124,6 +124,8 @@ class MockConfig:
     token_timeout_delay_seconds: float = 30.0
     # Faults queued at start-up: "provider:fault" or "fault" (both providers).
     faults: tuple[str, ...] = ()
+    # False: ESIA leaves `nonce` out of the id_token, as production has done since November 2022.
+    esia_echo_nonce: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "public_base_url", self.public_base_url.rstrip("/"))

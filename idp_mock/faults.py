@@ -1,4 +1,5 @@
-"""Failures a tester queues for the next matching response; each disappears once it fired."""
+"""Failures a tester queues for the next matching response (each disappears once it fired), and
+lasting behaviours a tester switches on and off (they stay until switched back or reset)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ ID_TOKEN_FAULTS = (
     "id_token_wrong_iss",
     "id_token_bad_signature",
     "id_token_alg_none",
+    "id_token_nonce_missing",
+    "id_token_nonce_other",
 )
 KEY_FAULTS = ("key_rotated",)
 USERINFO_FAULTS = ("userinfo_wrong_sub",)
@@ -24,6 +27,27 @@ FAULTS = CONSENT_FAULTS + TOKEN_ENDPOINT_FAULTS + ID_TOKEN_FAULTS + KEY_FAULTS +
 
 class FaultError(ValueError):
     """A fault request the mock does not understand."""
+
+
+@dataclass
+class Behaviour:
+    """How the providers behave until a tester switches it back (or ``/_mock/reset``)."""
+
+    # Production ESIA stopped echoing `nonce` in the id_token in November 2022; False plays that.
+    esia_echo_nonce: bool = True
+
+    def update(self, changes: dict[str, Any]) -> None:
+        known = {name: type(value) for name, value in asdict(self).items()}
+        for name, value in changes.items():
+            if name not in known:
+                raise FaultError(f"unknown behaviour {name!r}; known: {', '.join(known)}")
+            if not isinstance(value, known[name]):
+                raise FaultError(f"{name} must be a {known[name].__name__}")
+        for name, value in changes.items():
+            setattr(self, name, value)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass

@@ -61,6 +61,8 @@ class RsaaProfile:
     company: str
     department: str
     position: str
+    # The id_token's `acr`: "1" for a password, as most regional providers say; a tester may raise it.
+    acr: str = "1"
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,7 @@ class Person:
                 company=str(rsaa.get("company") or (first_org.short_name if first_org else "")),
                 department=str(rsaa.get("department", "")),
                 position=str(rsaa.get("position") or (first_org.position if first_org else "")),
+                acr=str(rsaa.get("acr") or "1"),
             ),
             organizations=organizations,
         )

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from .config import MockConfig
-from .faults import FaultQueue
+from .faults import Behaviour, FaultQueue
 from .persons import PersonDirectory, read_persons_text
 from .signing import SigningKeys
 from .store import ProviderStore
@@ -22,6 +22,7 @@ class MockState:
         self.templates = Jinja2Templates(directory=TEMPLATES_DIR)
         self.keys = SigningKeys(config)
         self.faults = FaultQueue()
+        self.behaviour = Behaviour(esia_echo_nonce=config.esia_echo_nonce)
         self.persons = PersonDirectory.from_text(read_persons_text(config.persons_path))
         self.esia = ProviderStore()
         self.rsaa = ProviderStore()
@@ -32,9 +33,10 @@ class MockState:
             self.faults.add_spec(spec)
 
     def reset(self) -> None:
-        """Back to the state right after start-up: persons, keys, faults, sessions, codes, tokens."""
+        """Back to the state right after start-up: persons, keys, faults, behaviour, sessions, codes, tokens."""
         self.keys.reset()
         self.faults.clear()
+        self.behaviour = Behaviour(esia_echo_nonce=self.config.esia_echo_nonce)
         self.persons = PersonDirectory.from_text(read_persons_text(self.config.persons_path))
         self.esia = ProviderStore()
         self.rsaa = ProviderStore()

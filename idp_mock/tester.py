@@ -1,4 +1,4 @@
-"""Tester controls under /_mock/: fault queue, persons, reset, the ESIA certificate, the clients."""
+"""Tester controls under /_mock/: fault queue, behaviour switches, persons, reset, the ESIA certificate, the clients."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ async def index(request: Request) -> Response:
     state = mock_state(request)
     return render(request, "mock_index.html", "mock", config=state.config, faults=state.faults.pending(),
                   fault_names=FAULTS, providers=PROVIDERS, persons=state.persons.all(),
-                  default_password=state.persons.default_password)
+                  default_password=state.persons.default_password, behaviour=state.behaviour.to_json())
 
 
 async def list_faults(request: Request) -> Response:
@@ -54,6 +54,33 @@ async def add_fault(request: Request) -> Response:
 async def clear_faults(request: Request) -> Response:
     mock_state(request).faults.clear()
     return JSONResponse({"faults": []})
+
+
+async def show_behaviour(request: Request) -> Response:
+    return JSONResponse(mock_state(request).behaviour.to_json())
+
+
+async def change_behaviour(request: Request) -> Response:
+    """``{"esia_echo_nonce": false}`` (JSON), or a form from the tester page with "true"/"false" values."""
+    from_form = not request.headers.get("content-type", "").startswith("application/json")
+    data: Any
+    if from_form:
+        data = {key: value == "true" for key, value in (await request.form()).items()}
+    else:
+        try:
+            data = await request.json()
+        except json.JSONDecodeError:
+            return _bad_request("body must be JSON")
+    if not isinstance(data, dict):
+        return _bad_request("body must be a JSON object")
+    behaviour = mock_state(request).behaviour
+    try:
+        behaviour.update(data)
+    except FaultError as error:
+        return _bad_request(str(error))
+    if from_form:
+        return RedirectResponse("/_mock/", status_code=303)
+    return JSONResponse(behaviour.to_json())
 
 
 async def list_persons(request: Request) -> Response:
@@ -113,6 +140,8 @@ routes = [
     Route("/faults", list_faults, methods=["GET"]),
     Route("/faults", add_fault, methods=["POST"]),
     Route("/faults", clear_faults, methods=["DELETE"]),
+    Route("/behaviour", show_behaviour, methods=["GET"]),
+    Route("/behaviour", change_behaviour, methods=["POST"]),
     Route("/persons", list_persons, methods=["GET"]),
     Route("/persons", put_person, methods=["POST"]),
     Route("/reset", reset, methods=["POST"]),

@@ -29,6 +29,7 @@ from bridge.services.binding import (
     BindingRefused,
     LocalProof,
     bind_external_identity,
+    check_identity_policy,
     find_bound_staff,
     prove_local_credential,
 )
@@ -84,12 +85,16 @@ class SignInFlow:
         remember: bool,
         next_url: str | None,
         replaces_session: str | None = None,
+        force_login: bool = False,
+        max_age: int | None = None,
     ) -> str | Refused:
         provider = self.runtime.upstream.get(provider_key)
         if provider is None:
             return Refused("unknown_provider", "Такой способ входа не настроен.")
         try:
-            start = await provider.start_authorization(self.runtime.http, self.callback_url(provider_key))
+            start = await provider.start_authorization(
+                self.runtime.http, self.callback_url(provider_key), force_login=force_login, max_age=max_age
+            )
         except UpstreamError as error:
             return await self._upstream_failed(provider_key, error)
         parked = {
@@ -157,10 +162,14 @@ class SignInFlow:
     ) -> Outcome:
         """Sign in a bound person; bind with a parked local proof; or park a pending binding."""
         now = utcnow()
+        bound_staff = False
         try:
             with transaction(self.runtime.db) as db:
                 staff = find_bound_staff(db, identity)
                 if staff is not None:
+                    # The provider's policies (confirmed account, acr) hold at every sign-in.
+                    bound_staff = True
+                    check_identity_policy(identity, self._policy())
                     return self._sign_in(
                         db, staff, identity, remember, next_url, via="binding", replaces_session=replaces_session
                     )
@@ -196,6 +205,12 @@ class SignInFlow:
                 )
                 return NeedsLocalPassword(identity)
         except BindingRefused as refusal:
+            if bound_staff:
+                # A bound person the provider's policy now refuses: a refused sign-in, not a binding.
+                return self._refuse_independently_sync(
+                    "signin.refused", Refused(refusal.code, refusal.message, retry_url=None),
+                    provider=identity.provider, reason=refusal.code,
+                )
             # The rollback put the local proof back: a refused binding spends it all the same.
             self._take(FlowKind.LOCAL_PROOF)
             return self._binding_refused(refusal, identity)
@@ -319,6 +334,7 @@ class SignInFlow:
             acr=f"urn:edu-bridge:idp:{identity.provider}",
             lifetime=lifetime,
             remember=remember,
+            auth_time=identity.auth_time,
         )
         roles = active_roles(db, staff.id)
         if len(roles) == 1:

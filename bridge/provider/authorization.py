@@ -2,7 +2,8 @@
 sign in, re-authenticate or choose a role first, and send the browser to the sign-in pages.
 
 Contract with the sign-in pages (they bring the browser back to `next` when done):
-  /login?next=<path+query>[&provider=<key>][&login_hint=<hint>][&reauth=1]
+  /login?next=<path+query>[&provider=<key>][&login_hint=<hint>][&reauth=1][&max_age=<seconds>]
+  (reauth=1 and max_age reach the upstream provider: prompt=login / max_age, see bridge/upstream)
   /login/role?next=<path+query>
 An authorization request that needs a page first is parked on the server (the route's
 business, bridge.flows.authorization_request) with the interactions already asked for, and `next`
@@ -28,6 +29,9 @@ from bridge.services.signin_sessions import ActiveSignIn
 
 LOGIN_PATH = "/login"
 ROLE_CHOICE_PATH = "/login/role"
+# auth_time is the upstream's, in whole seconds and by its clock: an upstream authentication this
+# close before we asked still counts as after (the upstream connector holds it to the same leeway).
+_AUTH_TIME_LEEWAY_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -126,8 +130,13 @@ def _interaction_needed(
     too_old = max_age is not None and context.now.timestamp() - auth_time > max_age
     if "login" in prompts or too_old:
         asked_at = done.get("reauth")
-        # Satisfied once the person has authenticated again since we asked.
-        if asked_at is None or auth_time < asked_at:
+        # Satisfied once the person has signed in again since we asked (a new session), and the
+        # upstream authenticated them then rather than from an older session of its own.
+        if (
+            asked_at is None
+            or active.session.created_at.timestamp() < asked_at
+            or auth_time < asked_at - _AUTH_TIME_LEEWAY_SECONDS
+        ):
             return ("reauth", LOGIN_PATH)
     if active.role is None:
         return ("role", ROLE_CHOICE_PATH)
@@ -158,8 +167,12 @@ def _sign_in_url(path: str, return_path: str, request: StarletteOAuth2Request, k
             params["provider"] = str(provider)
         if data.get("login_hint"):
             params["login_hint"] = str(data["login_hint"])
-        if kind == "reauth":
+        # A fresh login asked for by the app is asked of the upstream too, at the first sign-in as well.
+        if kind == "reauth" or "login" in _prompts(request):
             params["reauth"] = "1"
+        max_age = _max_age(request)
+        if max_age is not None:
+            params["max_age"] = str(max_age)
     return f"{path}?{urlencode(params)}"
 
 

@@ -55,6 +55,11 @@ def _refused(request: Request, refused: Refused) -> Response:
     return render(request, "signin/refused.html", {"refused": refused}, status_code=status)
 
 
+def _max_age(value: object) -> int | None:
+    """A relying app's max_age passed on by the OP (`/login?max_age=`): seconds, or None."""
+    return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 9 else None
+
+
 def _bad_form(request: Request) -> Response:
     return _refused(
         request,
@@ -65,13 +70,19 @@ def _bad_form(request: Request) -> Response:
 async def login_page(request: Request) -> Response:
     next_url = safe_next(request.query_params.get("next"))
     reauth = request.query_params.get("reauth") == "1"
+    max_age = _max_age(request.query_params.get("max_age"))
     active = current_signin(request)
     if active is not None and not reauth:
         return RedirectResponse(next_url, status_code=303)
     provider = request.query_params.get("provider")
     if provider and runtime_of(request).upstream.get(provider) is not None:
         started = await _flow(request).start_upstream(
-            provider, remember=False, next_url=next_url, replaces_session=_replaced(active, reauth)
+            provider,
+            remember=False,
+            next_url=next_url,
+            replaces_session=_replaced(active, reauth),
+            force_login=reauth,
+            max_age=max_age,
         )
         return RedirectResponse(started, status_code=303) if isinstance(started, str) else _refused(request, started)
     return render(
@@ -82,6 +93,7 @@ async def login_page(request: Request) -> Response:
             "next": next_url,
             "login_hint": request.query_params.get("login_hint", ""),
             "reauth": reauth,
+            "max_age": max_age,
         },
     )
 
@@ -101,6 +113,8 @@ async def start_upstream(request: Request) -> Response:
         remember=form.get("remember") == "on",
         next_url=str(form.get("next", "")),
         replaces_session=_replaced(active, form.get("reauth") == "1"),
+        force_login=form.get("reauth") == "1",
+        max_age=_max_age(form.get("max_age")),
     )
     if isinstance(started, Refused):
         return _refused(request, started)

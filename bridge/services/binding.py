@@ -4,6 +4,9 @@ All binding rules live here and run in the caller's single transaction: the loca
 must be valid, unexpired and never used for a binding; the external identity must not be bound
 to anyone else; the staff member must have no binding with that provider yet. After binding,
 the password is retired: from then on only the external ID opens the account.
+
+The upstream policies (a confirmed ESIA account, an accepted `acr`) are one function,
+`check_identity_policy`, run at binding and again at every later sign-in.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class BindingRefused(DomainError):
 @dataclass(frozen=True)
 class BindingPolicy:
     require_confirmed_esia_account: bool = False
+    # Every binding; a binding whose code was not bound to the browser demands it regardless.
     require_name_match: bool = False
 
 
@@ -158,14 +162,32 @@ def bind_external_identity(
     return binding
 
 
-def _check_policies(staff: StaffMember, identity: ExternalIdentity, policy: BindingPolicy) -> None:
+def check_identity_policy(identity: ExternalIdentity, policy: BindingPolicy) -> None:
+    """What an external identity must satisfy to open an account: at binding and at every sign-in.
+
+    Raises BindingRefused. An account confirmed at binding time may be downgraded later, and a
+    provider's required `acr` may be raised after people bound: both are checked every time.
+    """
     if policy.require_confirmed_esia_account and identity.provider_kind == "esia" and identity.trusted is not True:
         raise BindingRefused(
             "unconfirmed_account",
             "Ваша учётная запись на Госуслугах не подтверждена. Подтвердите её (например, в МФЦ "
             "или через онлайн-банк) и повторите вход. " + CONTACT_ADMINISTRATOR,
         )
-    if policy.require_name_match:
+    if identity.accepted_acr and identity.acr not in identity.accepted_acr:
+        raise BindingRefused(
+            "insufficient_acr",
+            "Способ, которым вы вошли во внешнюю учётную запись, недостаточно надёжен для этой системы. "
+            "Войдите способом с более высоким уровнем подтверждения (например, с электронной подписью "
+            "или вторым фактором) и повторите. " + CONTACT_ADMINISTRATOR,
+        )
+
+
+def _check_policies(staff: StaffMember, identity: ExternalIdentity, policy: BindingPolicy) -> None:
+    check_identity_policy(identity, policy)
+    # Without a code bound to this browser (ESIA not echoing the nonce), someone else's code could
+    # have been injected: only the staff card's name and СНИЛС tell whose account this is.
+    if policy.require_name_match or not identity.code_bound:
         same_name = _same(staff.surname, identity.surname) and _same(staff.name, identity.name)
         snils_ok = staff.snils is None or staff.snils == identity.snils
         if not (same_name and snils_ok):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 
@@ -27,6 +28,16 @@ class ExternalIdentity:
     amr: tuple[str, ...] = ()
     # Organizations the provider says the person acts for (ESIA roles, RSAA company).
     organizations: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
+    # When the person authenticated at the provider (its `auth_time`, else the id_token's `iat`).
+    auth_time: datetime | None = None
+    # The id_token's `acr`, and the values the provider's entry accepts (`acr_values`; empty: any).
+    acr: str | None = None
+    accepted_acr: tuple[str, ...] = ()
+    # False when nothing guarantees that the authorization code was bound to the browser that
+    # started the flow: every identity from an ESIA entry with `id_token_nonce = "not_echoed"` (ESIA
+    # has no PKCE, and an id_token without our nonce is accepted there). A binding then demands the
+    # name/СНИЛС match with the staff card.
+    code_bound: bool = True
 
     @property
     def display_name(self) -> str:
@@ -51,10 +62,15 @@ class ExternalIdentity:
             "snils": self.snils,
             "trusted": self.trusted,
             "amr": list(self.amr),
+            "auth_time": self.auth_time.isoformat() if self.auth_time else None,
+            "acr": self.acr,
+            "accepted_acr": list(self.accepted_acr),
+            "code_bound": self.code_bound,
         }
 
     @classmethod
     def from_parked(cls, data: Mapping[str, Any]) -> ExternalIdentity:
+        auth_time = data.get("auth_time")
         return cls(
             provider=str(data["provider"]),
             issuer=str(data["issuer"]),
@@ -66,4 +82,9 @@ class ExternalIdentity:
             snils=data.get("snils"),
             trusted=data.get("trusted"),
             amr=tuple(data.get("amr", ())),
+            auth_time=datetime.fromisoformat(auth_time) if isinstance(auth_time, str) else None,
+            acr=data.get("acr"),
+            accepted_acr=tuple(data.get("accepted_acr", ())),
+            # Anything parked without the flag is treated as unbound: the stricter binding rule.
+            code_bound=data.get("code_bound") is True,
         )

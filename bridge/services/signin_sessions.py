@@ -31,9 +31,17 @@ def start_signin_session(
     acr: str | None,
     lifetime: timedelta,
     remember: bool,
+    auth_time: datetime | None = None,
     now: datetime | None = None,
 ) -> SignInSession:
+    """A new session; `auth_time` is when the person authenticated at the upstream provider.
+
+    Relying apps read it as our id_token's `auth_time` (and max_age is judged by it), so it is the
+    upstream's moment, never the time of our callback; only when a provider gives none is it now.
+    A provider clock running ahead cannot make it later than now.
+    """
     now = now or utcnow()
+    authenticated_at = min(auth_time, now) if auth_time is not None else now
     record = SignInSession(
         id=secrets.token_urlsafe(32),
         staff_id=staff.id,
@@ -41,7 +49,7 @@ def start_signin_session(
         provider=provider,
         amr=amr,
         acr=acr,
-        auth_time=now,
+        auth_time=authenticated_at,
         remember=remember,
         created_at=now,
         expires_at=now + lifetime,

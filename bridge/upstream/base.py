@@ -39,8 +39,19 @@ class UpstreamProvider(Protocol):
     kind: str
     issuer: str
 
-    async def start_authorization(self, http: httpx.AsyncClient, redirect_uri: str) -> AuthorizationStart:
-        """Build the authorization redirect with fresh state, nonce and PKCE as the dialect allows."""
+    async def start_authorization(
+        self,
+        http: httpx.AsyncClient,
+        redirect_uri: str,
+        *,
+        force_login: bool = False,
+        max_age: int | None = None,
+    ) -> AuthorizationStart:
+        """Build the authorization redirect with fresh state, nonce and PKCE as the dialect allows.
+
+        `force_login` (a relying app's prompt=login) and `max_age` are forwarded where the dialect
+        has them, and the id_token's `auth_time` is checked against them in any case.
+        """
         ...
 
     async def finish_authorization(

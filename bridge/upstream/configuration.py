@@ -47,6 +47,9 @@ def build_provider(entry: Mapping[str, Any], base_dir: Path) -> UpstreamProvider
     fields = _Fields(entry, base_dir)
     kind = fields.text("kind")
     if kind == "oidc":
+        if "id_token_nonce" in entry:
+            # PKCE and the nonce are standard for OpenID Providers: there is nothing to relax.
+            raise SettingsError(f"provider {entry.get('key')!r}: `id_token_nonce` applies to kind 'esia' only")
         return OidcProvider(
             key=fields.key(),
             title=fields.text("title"),
@@ -56,6 +59,7 @@ def build_provider(entry: Mapping[str, Any], base_dir: Path) -> UpstreamProvider
             auth_method=fields.choice("auth_method", ("client_secret_basic", "client_secret_post")),
             scope=fields.text("scope", "openid profile email"),
             algorithms=fields.algorithms(DEFAULT_ALGORITHMS),
+            acr_values=fields.names("acr_values"),
         )
     if kind == "esia":
         from bridge.upstream.esia import build_esia_provider
@@ -106,6 +110,15 @@ class _Fields:
         if not path.is_file():
             raise SettingsError(f"provider {self.entry.get('key')!r}: `{name}` file {path} does not exist")
         return path
+
+    def names(self, name: str) -> tuple[str, ...]:
+        """An optional list of non-empty strings; absent: empty."""
+        value = self.entry.get(name, [])
+        if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+            raise SettingsError(f"provider {self.entry.get('key')!r}: `{name}` is a list of non-empty strings")
+        if any(" " in item for item in value):
+            raise SettingsError(f"provider {self.entry.get('key')!r}: `{name}` values contain no spaces")
+        return tuple(value)
 
     def algorithms(self, default: tuple[str, ...]) -> tuple[str, ...]:
         value = self.entry.get("id_token_algorithms", list(default))

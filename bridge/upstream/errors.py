@@ -14,6 +14,11 @@ _REJECTED = (
 )
 _DENIED = "Вы отказались предоставить данные {title}, поэтому вход не выполнен. Повторите, если передумали."
 _STATE = "Сеанс входа устарел или начат в другом браузере. Начните вход заново."
+_LOGIN_REQUIRED = (
+    "Приложение просит подтвердить вход заново, но «{title}» не спросили пароль ещё раз: вход прошёл "
+    "по уже открытому там сеансу. Выйдите из учётной записи «{title}» (или закройте браузер) "
+    "и повторите вход."
+)
 
 
 def unavailable(title: str, detail: str) -> UpstreamError:
@@ -30,3 +35,7 @@ def denied(title: str, detail: str) -> UpstreamError:
 
 def bad_state(detail: str) -> UpstreamError:
     return UpstreamError("state_mismatch", _STATE, detail=detail)
+
+
+def login_required(title: str, detail: str) -> UpstreamError:
+    return UpstreamError("login_required", _LOGIN_REQUIRED.format(title=title), detail=detail)

@@ -4,10 +4,21 @@ The client_secret is a signature (GOST R 34.10-2012 in production, RSA for quick
 over ESIA's exact concatenation; the token response must echo the fresh state we sent; the
 id_token is verified against ESIA's certificate key that we ship (ESIA publishes no JWKS), with
 the algorithm pinned. Names and СНИЛС come from /rs/prns/{oid}, whose oid must be the token's.
+
+ESIA has no PKCE, and its client_secret does not cover `nonce`: the nonce echoed in the id_token
+is the only thing that ties a code to the flow that asked for it, so it is required. A stand that
+does not echo it needs the explicit `id_token_nonce = "not_echoed"` (logged at every start); then
+a missing nonce is accepted (a present one must still be ours), every identity from the entry
+carries `code_bound=False`, and every binding through it demands the staff card match.
+ESIA has no prompt=login or max_age either: a fresh login or a max_age asked for by a relying app
+is checked against the id_token's `auth_time`, and an answer from an older ESIA session is refused.
 """
 
 from __future__ import annotations
 
+import logging
+import secrets
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,7 +32,14 @@ from bridge.config import SettingsError
 from bridge.services.external_identity import ExternalIdentity
 from bridge.upstream import errors
 from bridge.upstream.base import AuthorizationStart
-from bridge.upstream.parsing import authorization_code, clean_text, json_object, same_secret, snils_digits
+from bridge.upstream.parsing import (
+    authentication_time,
+    authorization_code,
+    clean_text,
+    json_object,
+    same_secret,
+    snils_digits,
+)
 from gost_jws import (
     AnyPrivateKey,
     AnyPublicKey,
@@ -41,6 +59,18 @@ AUTHORIZATION_PATH = "/aas/oauth2/v2/ac"
 TOKEN_PATH = "/aas/oauth2/v3/te"  # noqa: S105 - a path, not a secret
 PERSON_PATH = "/rs/prns/{oid}"
 CLOCK_LEEWAY_SECONDS = 60
+NONCE_REQUIRED, NONCE_NOT_ECHOED = "required", "not_echoed"
+
+logger = logging.getLogger("bridge.upstream.esia")
+
+RESIDUAL_RISK_WARNING = (
+    "provider %r: id_token_nonce = \"not_echoed\" — an ESIA id_token without our nonce is accepted. "
+    "Nothing then binds an authorization code to the browser that started the sign-in (ESIA has no "
+    "PKCE): whoever obtains a person's unredeemed code (a log, a referrer, a forwarded link) is "
+    "signed in as that person. Compensating control in force: every binding through this provider "
+    "requires the name/СНИЛС match with the staff card. Keep codes out of logs and referrers; see "
+    "docs/security.md."
+)
 
 
 @dataclass
@@ -57,10 +87,20 @@ class EsiaProvider:
     certificate_hash: str = ""
     scope: str = "openid fullname snils email"
     scope_org: str = ""
+    # False only with the explicit `id_token_nonce = "not_echoed"` of a stand that does not echo it.
+    require_nonce: bool = True
     kind: str = "esia"
 
-    async def start_authorization(self, http: httpx.AsyncClient, redirect_uri: str) -> AuthorizationStart:
-        state, nonce, timestamp = str(uuid.uuid4()), uuid.uuid4().hex, esia_timestamp()
+    async def start_authorization(
+        self,
+        http: httpx.AsyncClient,
+        redirect_uri: str,
+        *,
+        force_login: bool = False,
+        max_age: int | None = None,
+    ) -> AuthorizationStart:
+        # ESIA wants a UUID state; the nonce is 128 random bits in the same 32-hex-digit shape.
+        state, nonce, timestamp = str(uuid.uuid4()), secrets.token_hex(16), esia_timestamp()
         secret = client_secret(self.signer, self.client_id, self.scope, self.scope_org, timestamp, state, redirect_uri)
         params = [
             ("client_id", self.client_id),
@@ -77,7 +117,16 @@ class EsiaProvider:
         if self.scope_org:
             params.append(("scope_org", self.scope_org))
         url = add_params_to_uri(self.base_url.rstrip("/") + AUTHORIZATION_PATH, params)
-        return AuthorizationStart(url=url, parked={"state": state, "nonce": nonce, "issuer": self.issuer})
+        parked = {
+            "state": state,
+            "nonce": nonce,
+            "issuer": self.issuer,
+            # ESIA cannot be told to ask again: these are checked against auth_time on return.
+            "force_login": force_login,
+            "max_age": max_age,
+            "started_at": time.time(),
+        }
+        return AuthorizationStart(url=url, parked=parked)
 
     async def finish_authorization(
         self,
@@ -89,6 +138,7 @@ class EsiaProvider:
         code = authorization_code(self.title, self.issuer, callback_params, parked)
         token = await self._redeem(http, code, redirect_uri)
         claims = self._verify_id_token(str(token["id_token"]), parked.get("nonce"))
+        auth_time = authentication_time(self.title, claims, parked, time.time())
         oid = str(claims["sub"])
         person = await self._person(http, oid, str(token.get("access_token", "")))
         subject_info = claims.get("urn:esia:sbj")
@@ -106,6 +156,10 @@ class EsiaProvider:
             snils=snils_digits(person.get("snils")),
             trusted=trusted,
             amr=tuple(str(value).lower() for value in _as_list(claims.get("amr"))),
+            auth_time=auth_time,
+            # With the opt-out nothing guarantees that a code was bound to its browser (an attacker
+            # strips the nonce from the URL), so no identity from this entry counts as bound.
+            code_bound=self.require_nonce,
         )
 
     async def _redeem(self, http: httpx.AsyncClient, code: str, redirect_uri: str) -> dict[str, Any]:
@@ -157,9 +211,12 @@ class EsiaProvider:
         except (JoseError, ValueError) as error:
             raise errors.rejected(self.title, f"id_token: {error.__class__.__name__}: {error}") from None
         claims = decoded.claims
-        # ESIA advised clients to stop relying on nonce; when it is there, it must be ours.
-        if "nonce" in claims and not same_secret(claims["nonce"], nonce):
-            raise errors.rejected(self.title, "id_token nonce differs")
+        if "nonce" in claims:
+            # Present is always checked, whatever the configuration: another flow's code is refused.
+            if not same_secret(claims["nonce"], nonce):
+                raise errors.rejected(self.title, "id_token nonce differs from this flow's")
+        elif self.require_nonce:
+            raise errors.rejected(self.title, "id_token without nonce (see id_token_nonce in docs/configuration.md)")
         subject_info = claims.get("urn:esia:sbj")
         if (
             isinstance(subject_info, dict)
@@ -191,6 +248,10 @@ def build_esia_provider(fields: _Fields) -> EsiaProvider:
         raise SettingsError(
             f"provider {fields.key()!r}: the provider key is {provider_key.alg}, not in id_token_algorithms {allowed}"
         )
+    nonce_policy = fields.choice("id_token_nonce", (NONCE_REQUIRED, NONCE_NOT_ECHOED))
+    if nonce_policy == NONCE_NOT_ECHOED:
+        # Logged whenever the providers file is read, i.e. at every start of the bridge.
+        logger.warning(RESIDUAL_RISK_WARNING, fields.key())
     return EsiaProvider(
         key=fields.key(),
         title=fields.text("title", "Госуслуги"),
@@ -203,11 +264,8 @@ def build_esia_provider(fields: _Fields) -> EsiaProvider:
         certificate_hash=str(fields.entry.get("certificate_hash") or key_fingerprint(signer).upper()),
         scope=fields.text("scope", "openid fullname snils email"),
         scope_org=str(fields.entry.get("scope_org", "")),
+        require_nonce=nonce_policy == NONCE_REQUIRED,
     )
-
-
-
-
 
 
 def _as_list(value: object) -> list[object]:

@@ -1,13 +1,17 @@
 """A standard OpenID Connect provider (РСАА or any certified OP), found by its discovery document.
 
-Authlib builds the requests (PKCE, state, nonce, client authentication); joserfc verifies the
-id_token. Keys are refetched at most once per call, and not more often than keys_refetch_interval,
+Every request carries a fresh state, a nonce of 256 random bits and PKCE S256; the id_token must
+carry that nonce (absent means refused). `iss` in the authorization response (RFC 9207) is checked
+when sent and required when the discovery document announces it. A relying app's prompt=login and
+max_age are forwarded, and `acr_values` from the provider's entry are asked for; joserfc verifies
+the id_token. Keys are refetched at most once per call, and not more often than keys_refetch_interval,
 when an unknown `kid` shows up (key rotation without letting a forger make us hammer the JWKS).
 """
 
 from __future__ import annotations
 
 import base64
+import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,7 +19,6 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from authlib.common.security import generate_token
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwt
@@ -26,7 +29,13 @@ from bridge.config import Secret
 from bridge.services.external_identity import ExternalIdentity
 from bridge.upstream import errors
 from bridge.upstream.base import AuthorizationStart, UpstreamError
-from bridge.upstream.parsing import authorization_code, clean_text, json_object, snils_digits
+from bridge.upstream.parsing import (
+    authentication_time,
+    authorization_code,
+    clean_text,
+    json_object,
+    snils_digits,
+)
 
 DEFAULT_KEYS_REFETCH_INTERVAL = 30.0
 DISCOVERY_TTL = 3600.0
@@ -45,6 +54,8 @@ class OidcProvider:
     auth_method: str = "client_secret_basic"
     scope: str = "openid profile email"
     algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS
+    # Accepted `acr` values, sent as acr_values; the id_token's acr must be one of them. Empty: any.
+    acr_values: tuple[str, ...] = ()
     # Minimum seconds between two JWKS fetches triggered by an unknown kid.
     keys_refetch_interval: float = DEFAULT_KEYS_REFETCH_INTERVAL
     kind: str = "oidc"
@@ -53,24 +64,42 @@ class OidcProvider:
     _keys: KeySet | None = field(default=None, repr=False)
     _keys_at: float = field(default=0.0, repr=False)
 
-    async def start_authorization(self, http: httpx.AsyncClient, redirect_uri: str) -> AuthorizationStart:
+    async def start_authorization(
+        self,
+        http: httpx.AsyncClient,
+        redirect_uri: str,
+        *,
+        force_login: bool = False,
+        max_age: int | None = None,
+    ) -> AuthorizationStart:
         metadata = await self._discover(http)
-        state, nonce, verifier = generate_token(32), generate_token(32), generate_token(64)
-        url = add_params_to_uri(
-            metadata["authorization_endpoint"],
-            [
-                ("response_type", "code"),
-                ("client_id", self.client_id),
-                ("redirect_uri", redirect_uri),
-                ("scope", self.scope),
-                ("state", state),
-                ("nonce", nonce),
-                ("code_challenge", create_s256_code_challenge(verifier)),
-                ("code_challenge_method", "S256"),
-            ],
-        )
-        parked = {"state": state, "nonce": nonce, "code_verifier": verifier, "issuer": self.issuer}
-        return AuthorizationStart(url=url, parked=parked)
+        state, nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(32), secrets.token_urlsafe(48)
+        params = [
+            ("response_type", "code"),
+            ("client_id", self.client_id),
+            ("redirect_uri", redirect_uri),
+            ("scope", self.scope),
+            ("state", state),
+            ("nonce", nonce),
+            ("code_challenge", create_s256_code_challenge(verifier)),
+            ("code_challenge_method", "S256"),
+        ]
+        if force_login:
+            params.append(("prompt", "login"))
+        if max_age is not None:
+            params.append(("max_age", str(max_age)))
+        if self.acr_values:
+            params.append(("acr_values", " ".join(self.acr_values)))
+        parked = {
+            "state": state,
+            "nonce": nonce,
+            "code_verifier": verifier,
+            "issuer": self.issuer,
+            "force_login": force_login,
+            "max_age": max_age,
+            "started_at": time.time(),
+        }
+        return AuthorizationStart(url=add_params_to_uri(metadata["authorization_endpoint"], params), parked=parked)
 
     async def finish_authorization(
         self,
@@ -79,10 +108,18 @@ class OidcProvider:
         parked: Mapping[str, Any],
         redirect_uri: str,
     ) -> ExternalIdentity:
-        code = authorization_code(self.title, self.issuer, callback_params, parked)
         metadata = await self._discover(http)
+        code = authorization_code(
+            self.title,
+            self.issuer,
+            callback_params,
+            parked,
+            require_iss=metadata.get("authorization_response_iss_parameter_supported") is True,
+        )
         token = await self._redeem(http, metadata, code, str(parked["code_verifier"]), redirect_uri)
         claims = await self._verify_id_token(http, metadata, token, str(parked["nonce"]))
+        auth_time = authentication_time(self.title, claims, parked, time.time())
+        acr = claims.get("acr")
         profile = dict(claims)
         if metadata.get("userinfo_endpoint") and isinstance(token.get("access_token"), str):
             userinfo = await self._userinfo(http, metadata, token["access_token"])
@@ -103,6 +140,11 @@ class OidcProvider:
             organizations=tuple(
                 {"name": profile[name]} for name in ("company",) if isinstance(profile.get(name), str)
             ),
+            auth_time=auth_time,
+            acr=acr if isinstance(acr, str) else None,
+            accepted_acr=self.acr_values,
+            # The nonce check above and PKCE tie the code to this flow.
+            code_bound=True,
         )
 
     # --- steps -----------------------------------------------------------------------------------
@@ -212,14 +254,10 @@ class OidcProvider:
         return json_object(response, self.title, url)
 
 
-
 def _basic_authorization(client_id: str, secret: str) -> str:
     # RFC 6749 section 2.3.1: both parts are form-urlencoded before base64.
     raw = f"{quote(client_id, safe='')}:{quote(secret, safe='')}"
     return "Basic " + base64.b64encode(raw.encode()).decode()
-
-
-
 
 
 __all__ = ["OidcProvider", "UpstreamError"]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hmac
 import json
+import math
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -40,19 +42,31 @@ def snils_digits(value: object) -> str | None:
     return digits if len(digits) == 11 else None
 
 
+# Clock difference allowed between a provider and us (whole-second `auth_time`, unsynchronised clocks).
+CLOCK_LEEWAY_SECONDS = 60
+
+
 def authorization_code(
-    title: str, issuer: str, callback_params: Mapping[str, str], parked: Mapping[str, Any]
+    title: str,
+    issuer: str,
+    callback_params: Mapping[str, str],
+    parked: Mapping[str, Any],
+    *,
+    require_iss: bool = False,
 ) -> str:
     """The code from a provider's redirect back, after the checks every dialect shares.
 
-    The parked flow must be this provider's and its state must come back unchanged; a refusal
-    by the person and a provider error become their calm pages.
+    The parked flow must be this provider's and its state must come back unchanged; `iss`
+    (RFC 9207) must be the provider's whenever it is sent, and must be sent when the provider
+    announces it (`require_iss`). A refusal by the person and a provider error become their calm pages.
     """
     if parked.get("issuer") != issuer or not same_secret(callback_params.get("state"), parked.get("state")):
         raise errors.bad_state("state or issuer does not match the parked flow")
-    if callback_params.get("iss") and callback_params["iss"] != issuer:
+    if "iss" in callback_params and callback_params["iss"] != issuer:
         # RFC 9207: a response from another issuer (mix-up attack).
-        raise errors.rejected(title, f"iss parameter {callback_params['iss']!r}")
+        raise errors.rejected(title, f"iss parameter {callback_params['iss'][:120]!r}")
+    if require_iss and "iss" not in callback_params:
+        raise errors.rejected(title, "authorization response without the iss its provider announces")
     if "error" in callback_params:
         description = callback_params.get("error_description", "")
         if callback_params["error"] == "access_denied":
@@ -62,3 +76,39 @@ def authorization_code(
     if not code:
         raise errors.rejected(title, "callback without code")
     return code
+
+
+def authentication_time(
+    title: str, claims: Mapping[str, Any], parked: Mapping[str, Any], now: float
+) -> datetime | None:
+    """When the person authenticated at the provider, checked against what we asked for.
+
+    The id_token's `auth_time`; without it `iat` (the provider authenticated no later than it
+    issued the token), or None. When the flow asked for a fresh login (`force_login`, a relying
+    app's prompt=login) or a `max_age`, `auth_time` itself is required and must satisfy the
+    request: a provider that answered from an older session gets the "login required" page.
+    """
+    auth_time = _epoch_seconds(claims.get("auth_time"))
+    if "auth_time" in claims and auth_time is None:
+        raise errors.rejected(title, "id_token auth_time is not a number")
+    if auth_time is not None and auth_time > now + CLOCK_LEEWAY_SECONDS:
+        raise errors.rejected(title, "id_token auth_time is in the future")
+    force_login = parked.get("force_login") is True
+    max_age = parked.get("max_age")
+    if force_login or max_age is not None:
+        if auth_time is None:
+            raise errors.rejected(title, "id_token without auth_time although a fresh login or max_age was asked")
+        started_at = _epoch_seconds(parked.get("started_at"))
+        if force_login and (started_at is None or auth_time < started_at - CLOCK_LEEWAY_SECONDS):
+            raise errors.login_required(title, "auth_time precedes the forced login")
+        if isinstance(max_age, int) and now - auth_time > max_age + CLOCK_LEEWAY_SECONDS:
+            raise errors.login_required(title, f"auth_time older than max_age {max_age}")
+    moment = auth_time if auth_time is not None else _epoch_seconds(claims.get("iat"))
+    # Never later than now: a provider's clock running ahead must not make a session look fresher.
+    return datetime.fromtimestamp(min(moment, now), UTC) if moment is not None else None
+
+
+def _epoch_seconds(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        return None
+    return float(value)

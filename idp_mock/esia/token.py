@@ -129,6 +129,8 @@ def _exchange(state: MockState, request: Request, params: ImmutableMultiDict[str
     }
     if "openid" in scopes:
         fault = state.faults.take(PROVIDER, ID_TOKEN_FAULTS)
+        # Production ESIA no longer echoes the nonce; the tester's switch plays that.
+        nonce = granted.nonce if state.behaviour.esia_echo_nonce else None
         body["id_token"] = tokens.id_token(state.config, key, person, client_id, granted.auth_time, granted.sid,
-                                           granted.nonce, fault)
+                                           nonce, fault)
     return body

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from typing import Any
 
@@ -46,8 +47,8 @@ def id_token(
         "urn:esia:sid": session_id,
         "urn:esia:sbj": subject,
     }
-    if nonce:
-        claims["nonce"] = nonce
+    if nonce and fault != "id_token_nonce_missing":
+        claims["nonce"] = secrets.token_hex(16) if fault == "id_token_nonce_other" else nonce
     distort_times(claims, fault, issued)
     if fault == "id_token_wrong_aud":
         claims["aud"] = WRONG_AUDIENCE

@@ -1,4 +1,8 @@
-"""The authorization endpoint and login page of the РСАА (code flow, PKCE S256, nonce, prompt)."""
+"""The authorization endpoint and login page of the РСАА (code flow, PKCE S256, nonce, prompt, max_age).
+
+Every answer to the relying party carries `iss` (RFC 9207, announced in the discovery document).
+`acr_values` is advisory here: the id_token reports the person's own level (``rsaa.acr``).
+"""
 
 from __future__ import annotations
 
@@ -34,6 +38,7 @@ async def authorize(request: Request) -> Response:
         return error_page(request, PROVIDER, "Ошибка входа", "Адрес возврата (redirect_uri) не зарегистрирован.",
                           code="invalid_request")
     sent_state = params.get("state")
+    issuer = state.config.rsaa_issuer
     try:
         if params.get("response_type") != "code":
             raise AuthorizationError("unsupported_response_type", "only response_type=code is supported")
@@ -50,9 +55,10 @@ async def authorize(request: Request) -> Response:
         if not challenge and client.require_pkce:
             raise AuthorizationError("invalid_request", "PKCE (code_challenge, S256) is required")
         prompt = params.get("prompt", "").split()
+        max_age = _max_age(params.get("max_age"))
     except AuthorizationError as error:
         return redirect_to(redirect_uri, {"error": error.error, "error_description": error.description,
-                                          "state": sent_state})
+                                          "state": sent_state, "iss": issuer})
 
     pending = PendingAuthorization(
         client_id=client.client_id,
@@ -64,14 +70,16 @@ async def authorize(request: Request) -> Response:
     )
     store = store_for(request, PROVIDER)
     found = current_session(request, PROVIDER)
-    if found is not None and "login" not in prompt:
+    # An SSO session older than max_age does not count: the person signs in again.
+    too_old = found is not None and max_age is not None and time.time() - found[1].auth_time > max_age
+    if found is not None and "login" not in prompt and not too_old:
         session = found[1]
         person = state.persons.by_oid(session.person_oid)
         if person is not None:
             pending.auth_time, pending.sid = session.auth_time, session.sid
             return _finish(request, pending, person)
     if "none" in prompt:
-        return redirect_to(redirect_uri, {"error": "login_required", "state": sent_state})
+        return redirect_to(redirect_uri, {"error": "login_required", "state": sent_state, "iss": issuer})
     return login_page(request, PROVIDER, store.park(pending))
 
 
@@ -96,10 +104,11 @@ async def login(request: Request) -> Response:
 def _finish(request: Request, pending: PendingAuthorization, person: Person) -> Response:
     state = mock_state(request)
     state_param = pending.state or None
+    issuer = state.config.rsaa_issuer
     if state.faults.take(PROVIDER, ("consent_refused",)):
         return redirect_to(pending.redirect_uri, {"error": "access_denied",
                                                   "error_description": "The user denied the request",
-                                                  "state": state_param})
+                                                  "state": state_param, "iss": issuer})
     code = new_handle(32)
     store_for(request, PROVIDER).codes[code] = IssuedCode(
         client_id=pending.client_id,
@@ -112,4 +121,12 @@ def _finish(request: Request, pending: PendingAuthorization, person: Person) -> 
         nonce=pending.nonce,
         code_challenge=pending.code_challenge,
     )
-    return redirect_to(pending.redirect_uri, {"code": code, "state": state_param})
+    return redirect_to(pending.redirect_uri, {"code": code, "state": state_param, "iss": issuer})
+
+
+def _max_age(value: str | None) -> int | None:
+    if value is None:
+        return None
+    if not (value.isascii() and value.isdigit()):
+        raise AuthorizationError("invalid_request", "max_age must be a non-negative integer")
+    return int(value)

@@ -14,7 +14,7 @@ SCOPE_CLAIMS = {
     "groups": ("groups",),
 }
 CLAIMS_SUPPORTED = (
-    "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "at_hash",
+    "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "acr", "at_hash",
     *(claim for claims in SCOPE_CLAIMS.values() for claim in claims),
 )
 

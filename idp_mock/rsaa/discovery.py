@@ -29,6 +29,9 @@ async def openid_configuration(request: Request) -> Response:
         "claims_supported": list(CLAIMS_SUPPORTED),
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login"],
+        "acr_values_supported": ["1", "2"],
+        # RFC 9207: every authorization response carries `iss`.
+        "authorization_response_iss_parameter_supported": True,
     })
 
 

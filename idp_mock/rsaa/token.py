@@ -106,8 +106,11 @@ def _grant(state: MockState, request: Request, form: FormData, client: RsaaClien
             raise TokenError("invalid_grant", "the code has expired")
         if _text(form, "redirect_uri") != code.redirect_uri:
             raise TokenError("invalid_grant", "redirect_uri differs from the authorization request")
+        verifier = _text(form, "code_verifier")
+        if code.code_challenge is None and verifier is not None:
+            # RFC 9700 2.1.1: a verifier for a code issued without a challenge is a PKCE downgrade.
+            raise TokenError("invalid_grant", "code_verifier sent for a code issued without code_challenge")
         if code.code_challenge is not None:
-            verifier = _text(form, "code_verifier")
             if verifier is None:
                 raise TokenError("invalid_grant", "code_verifier is required")
             computed = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=")

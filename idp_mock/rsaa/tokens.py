@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from ..config import MockConfig
@@ -32,11 +33,12 @@ def id_token(
         "exp": issued + config.token_lifetime_seconds,
         "auth_time": granted.auth_time,
         "amr": ["password"],
+        "acr": person.rsaa.acr,
         "sid": granted.sid,
         "at_hash": at_hash(access_token),
     }
-    if granted.nonce:
-        claims["nonce"] = granted.nonce
+    if granted.nonce and fault != "id_token_nonce_missing":
+        claims["nonce"] = secrets.token_urlsafe(32) if fault == "id_token_nonce_other" else granted.nonce
     distort_times(claims, fault, issued)
     if fault == "id_token_not_yet_valid":
         claims["nbf"] = claims["iat"]

@@ -72,6 +72,9 @@ FAULTS: dict[str, tuple[str, str]] = {
     "id_token_wrong_iss": (REJECTED, "upstream_rejected"),
     "id_token_bad_signature": (REJECTED, "upstream_rejected"),
     "id_token_alg_none": (REJECTED, "upstream_rejected"),
+    # The nonce is the flow's: absent or another flow's is refused for both providers.
+    "id_token_nonce_missing": (REJECTED, "upstream_rejected"),
+    "id_token_nonce_other": (REJECTED, "upstream_rejected"),
     "userinfo_wrong_sub": (REJECTED, "upstream_rejected"),
     # ESIA publishes no keys: a token signed with a key we do not ship cannot be checked.
     "key_rotated": (REJECTED, "upstream_rejected"),

@@ -68,7 +68,7 @@ def mock_config(keys: Keys, bridge_url: str = BRIDGE, idp_url: str = IDP, **over
     )
 
 
-def upstream_registry(keys: Keys, config: MockConfig) -> UpstreamRegistry:
+def upstream_registry(keys: Keys, config: MockConfig, *, rsaa_acr_values: tuple[str, ...] = ()) -> UpstreamRegistry:
     return UpstreamRegistry.of(
         [
             EsiaProvider(
@@ -88,6 +88,7 @@ def upstream_registry(keys: Keys, config: MockConfig) -> UpstreamRegistry:
                 client_id=CLIENT_ID,
                 client_secret=Secret(RSAA_SECRET),
                 keys_refetch_interval=0.0,
+                acr_values=rsaa_acr_values,
             ),
         ]
     )
@@ -101,12 +102,19 @@ class World:
     bridge: Starlette
     mock: Starlette
 
-    def browser(self, address: str = BROWSER_ADDRESS, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
-        """A fresh browser at `address` (the bridge's TCP peer): its own cookies, routed to the apps by host."""
+    def browser(
+        self,
+        address: str = BROWSER_ADDRESS,
+        headers: dict[str, str] | None = None,
+        apps: dict[str, Any] | None = None,
+    ) -> httpx.AsyncClient:
+        """A fresh browser at `address` (the bridge's TCP peer): its own cookies, routed to the apps
+        by host (plus `apps`: URL → ASGI app)."""
         return httpx.AsyncClient(
             mounts={
                 BRIDGE: httpx.ASGITransport(app=self.bridge, client=(address, 40000)),
                 IDP: httpx.ASGITransport(app=self.mock),
+                **{url: httpx.ASGITransport(app=app) for url, app in (apps or {}).items()},
             },
             follow_redirects=True,
             timeout=30,
@@ -114,8 +122,12 @@ class World:
         )
 
     async def fault(self, provider: str, fault: str) -> None:
+        await self.tester("/_mock/faults", {"provider": provider, "fault": fault})
+
+    async def tester(self, path: str, body: dict[str, Any]) -> None:
+        """A call to the mock's tester API (faults, behaviour switches, persons)."""
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self.mock), base_url=IDP) as tester:
-            response = await tester.post("/_mock/faults", json={"provider": provider, "fault": fault})
+            response = await tester.post(path, json=body)
             assert response.status_code in (200, 201), response.text
 
     def add_staff(
@@ -152,13 +164,17 @@ class World:
             return organization.name
 
 
-def build_world(settings: Settings, engine: Any, keys: Keys, **mock_overrides: Any) -> World:
+def build_world(
+    settings: Settings, engine: Any, keys: Keys, *, upstream: UpstreamRegistry | None = None, **mock_overrides: Any
+) -> World:
+    """The apps wired together; `upstream` replaces the default providers (e.g. read from a providers file)."""
     from bridge.runtime import build_runtime
 
     config = mock_config(keys, **mock_overrides)
     mock = create_mock_app(config)
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=mock), timeout=5)
-    runtime = build_runtime(settings, engine=engine, http=http, upstream=upstream_registry(keys, config))
+    registry = upstream if upstream is not None else upstream_registry(keys, config)
+    runtime = build_runtime(settings, engine=engine, http=http, upstream=registry)
     return World(settings, runtime.db, runtime, create_app(settings, runtime=runtime), mock)
 
 
@@ -192,6 +208,36 @@ async def sign_in_at_provider(
     if consent:
         page = await submit(browser, page, consent[0], {**consent[0].fields, "decision": "allow"})
     return page
+
+
+async def authorization_url(browser: httpx.AsyncClient, page: httpx.Response, title: str) -> str:
+    """Press the provider button on a bridge page without following: the URL the bridge sends the browser to."""
+    form = only_form(page, "/login/start")
+    started = await browser.post(
+        str(page.url.join(form.action)), data=form.submission(title), follow_redirects=False
+    )
+    assert started.status_code == 303, started.text[:500]
+    return started.headers["location"]
+
+
+async def answer_at_provider(browser: httpx.AsyncClient, url: str, email: str) -> dict[str, str]:
+    """Sign in at the provider through `url` (login and consent as asked) and return its answer to the
+    bridge (code, state, iss) without delivering it: what someone who got hold of the redirect has."""
+    step = await browser.get(url, follow_redirects=False)
+    for _ in range(10):
+        if step.status_code in (302, 303):
+            target = step.url.join(step.headers["location"])
+            if target.host == "bridge.test":
+                return dict(target.params)
+            step = await browser.get(target, follow_redirects=False)
+            continue
+        forms = read_forms(step.text)
+        persons = [form for form in forms if any(button.name == "pick" for button in form.buttons)]
+        consent = [form for form in forms if "consent" in form.action]
+        assert persons or consent, f"neither a login nor a consent page at {step.url}: {step.text[:500]}"
+        form, data = (persons[0], {"pick": email}) if persons else (consent[0], {"decision": "allow"})
+        step = await browser.post(step.url.join(form.action), data={**form.fields, **data}, follow_redirects=False)
+    raise AssertionError("the provider never answered")
 
 
 async def enter_password(

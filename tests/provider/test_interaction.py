@@ -152,13 +152,34 @@ def test_prompt_login_that_comes_back_without_reauthenticating_is_refused(
     assert query["error"] == "login_required"
 
 
+def test_a_new_session_from_an_old_upstream_login_is_not_a_reauthentication(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session], confidential_app: App,
+    director: Person,
+) -> None:
+    sign_in_browser(client, settings, db_factory, director.staff_id, director.role)
+    request = authorization_request(confidential_app, prompt="login", max_age="900")
+    query = query_of(_location(client, request.url))
+    # Both reach the sign-in page, which passes them to the upstream provider.
+    assert query["reauth"] == "1" and query["max_age"] == "900"
+
+    # A new session, but the upstream answered from its own sign-in of half an hour ago.
+    session_id = sign_in_browser(client, settings, db_factory, director.staff_id, director.role)
+    with db_factory() as db, db.begin():
+        db.execute(
+            update(SignInSession).where(SignInSession.id == session_id)
+            .values(auth_time=utcnow() - timedelta(minutes=30))
+        )
+    assert query_of(_location(client, query["next"]))["error"] == "login_required"
+
+
 def test_stranger_with_prompt_login_signs_in_only_once(
     client: TestClient, settings: Settings, db_factory: sessionmaker[Session], confidential_app: App,
     director: Person,
 ) -> None:
     request = authorization_request(confidential_app, prompt="login")
     location = _location(client, request.url)
-    assert urlsplit(location).path == "/login"
+    # The upstream is asked for a fresh login at this first sign-in already.
+    assert urlsplit(location).path == "/login" and query_of(location)["reauth"] == "1"
     sign_in_browser(client, settings, db_factory, director.staff_id, director.role)
     assert get_code(client, request, via=query_of(location)["next"])
 
