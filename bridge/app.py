@@ -55,7 +55,7 @@ def create_app(settings: Settings, *, runtime: BridgeRuntime | None = None) -> S
     app = Starlette(
         routes=collect_routes(),
         middleware=[
-            Middleware(SecurityHeadersMiddleware),
+            Middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies),
             Middleware(
                 SessionMiddleware,
                 secret_key=settings.secret_key.reveal(),

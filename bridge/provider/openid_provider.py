@@ -26,6 +26,7 @@ from bridge.provider.userinfo import userinfo_response
 from bridge.services.audit import AuditContext
 from bridge.services.clients import AUTH_METHODS, SUPPORTED_SCOPES
 from bridge.services.signin_sessions import ActiveSignIn
+from bridge.services.signing_keys import SUPPORTED_ALGORITHMS
 
 T = TypeVar("T")
 
@@ -43,7 +44,7 @@ class OpenIDProvider:
     def __init__(self, settings: Settings, factory: sessionmaker[Session]) -> None:
         self.settings = settings
         self.factory = factory
-        self.keys = KeyStore(factory, settings.signing_alg)
+        self.keys = KeyStore(factory)
 
     @property
     def issuer(self) -> str:
@@ -72,7 +73,10 @@ class OpenIDProvider:
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": [self.settings.signing_alg],
+            # Every app may register either algorithm; RS256 is always listed (Discovery 1.0 §3).
+            "id_token_signing_alg_values_supported": list(
+                dict.fromkeys([self.settings.signing_alg, *SUPPORTED_ALGORITHMS])
+            ),
             "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
             "code_challenge_methods_supported": ["S256"],
             "claims_supported": list(CLAIMS_SUPPORTED),
@@ -82,6 +86,7 @@ class OpenIDProvider:
             "request_uri_parameter_supported": False,
             "frontchannel_logout_supported": False,
             "backchannel_logout_supported": False,
+            "authorization_response_iss_parameter_supported": True,
             "ui_locales_supported": ["ru"],
             "claims_locales_supported": ["ru"],
         }

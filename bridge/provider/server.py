@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
+from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import OAuth2Error
 from starlette.responses import Response
@@ -28,7 +30,7 @@ from bridge.provider.models import ClientModel
 from bridge.provider.requests import StarletteOAuth2Request
 from bridge.services import audit
 from bridge.services.clients import SUPPORTED_SCOPES, find_enabled_client
-from bridge.services.oauth_tokens import RefreshGrant, family_of_code, store_refresh_token, token_hash
+from bridge.services.oauth_tokens import RefreshGrant, store_refresh_token, token_hash
 
 
 class BridgeAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
@@ -53,10 +55,8 @@ class BridgeAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         context = self.context
         grantee: Grantee = request.user
         client_id = request.client.get_client_id()
-        if request.authorization_code is not None:
-            family = family_of_code(request.authorization_code.record.code_hash)
-        else:
-            family = request.refresh_token.record.family
+        family = grantee.grant_id
+        assert family is not None, "tokens are saved only under a grant"
         if "refresh_token" in token:
             store_refresh_token(
                 context.db,
@@ -113,6 +113,27 @@ class BridgeAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         return None
 
+    # --- the authorization endpoint: every answer to the app names us (RFC 9207) ---------------
+
+    def create_authorization_response(
+        self, request: Any = None, grant_user: Any = None, grant: Any = None
+    ) -> Response:
+        response: Response = super().create_authorization_response(request, grant_user, grant)
+        return self._with_issuer(response)
+
+    def handle_error_response(self, request: Any, error: OAuth2Error) -> Response:
+        response: Response = super().handle_error_response(request, error)
+        if error.redirect_uri:
+            # An error redirected to the app: RFC 9207 §2 asks for `iss` there too.
+            response = self._with_issuer(response)
+        return response
+
+    def _with_issuer(self, response: Response) -> Response:
+        location = response.headers.get("location")
+        if location and not any(name == "iss" for name, _ in parse_qsl(urlsplit(location).query)):
+            response.headers["location"] = add_params_to_uri(location, [("iss", self.context.issuer)])
+        return response
+
     # --- the token endpoint, with its refusals audited ------------------------------------------
 
     def token_response(self, request: StarletteOAuth2Request) -> Response:
@@ -124,6 +145,11 @@ class BridgeAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         except OAuth2Error as error:
             self._audit_token_refusal(request, error)
             refusal: Response = self.handle_error_response(request, error)
+            if refusal.status_code == 401:
+                # RFC 7617 §2: a Basic challenge names its realm (Authlib's does not).
+                refusal.headers["WWW-Authenticate"] = (
+                    f'Basic realm="{self.context.issuer}", charset="UTF-8", error="{error.error}"'
+                )
             return refusal
 
     def _audit_token_refusal(self, request: StarletteOAuth2Request, error: OAuth2Error) -> None:

@@ -136,6 +136,8 @@ async def logout(request: Request) -> Response:
 
 routes: list[BaseRoute] = [
     Route("/.well-known/openid-configuration", discovery, methods=["GET"]),
+    # RFC 8414: the same metadata for OAuth clients.
+    Route("/.well-known/oauth-authorization-server", discovery, methods=["GET"]),
     Route("/oidc/jwks", jwks, methods=["GET"]),
     Route("/oidc/authorize", authorize, methods=["GET"]),
     Route("/oidc/token", token, methods=["POST"]),
