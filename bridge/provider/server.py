@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import OAuth2Error
+from authlib.oauth2.rfc6749 import OAuth2Error, UnsupportedResponseTypeError
 from starlette.responses import Response
 
 from bridge.provider.claims import Grantee
@@ -114,6 +114,19 @@ class BridgeAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         return None
 
     # --- the authorization endpoint: every answer to the app names us (RFC 9207) ---------------
+
+    def get_authorization_grant(self, request: StarletteOAuth2Request) -> Any:
+        try:
+            return super().get_authorization_grant(request)
+        except ValueError:
+            # Authlib quotes the response_type into the error description and refuses to build the
+            # error when it holds characters not allowed there (a 500): answer as for any other.
+            client = self.query_client(request.payload.client_id)
+            redirect_uri = request.payload.redirect_uri
+            known = client is not None and isinstance(redirect_uri, str) and client.check_redirect_uri(redirect_uri)
+            raise UnsupportedResponseTypeError(
+                "The response type is not supported by the server.", "", redirect_uri=redirect_uri if known else None
+            ) from None
 
     def create_authorization_response(
         self, request: Any = None, grant_user: Any = None, grant: Any = None

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bridge.provider.authorization import Page
+from bridge.provider.authorization import Page, error_page
 from bridge.provider.openid_provider import OpenIDProvider
+from bridge.provider.request_checks import get_target_of_post
 from bridge.provider.requests import StarletteOAuth2Request
 from bridge.services.audit import ANONYMOUS_ACTOR, AuditContext
 from bridge.services.signin_sessions import ActiveSignIn
@@ -60,6 +62,8 @@ async def jwks(request: Request) -> Response:
 
 
 async def authorize(request: Request) -> Response:
+    if request.method == "POST":
+        return await _authorize_by_post(request)
     provider = provider_of(request)
     oauth_request = await StarletteOAuth2Request.read(request, provider.issuer)
     active = await run_in_threadpool(current_signin, request)
@@ -82,6 +86,17 @@ async def authorize(request: Request) -> Response:
     assert outcome.response is not None
     outcome.response.headers["Cache-Control"] = "no-store"
     return outcome.response
+
+
+async def _authorize_by_post(request: Request) -> Response:
+    """OIDC Core §3.1.2.1: the same request as a GET (see request_checks.get_target_of_post)."""
+    provider = provider_of(request)
+    oauth_request = await StarletteOAuth2Request.read(request, provider.issuer)
+    target = get_target_of_post(request.url.path, oauth_request.args, oauth_request.raw_form)
+    if target is None:
+        page = error_page(InvalidRequestError("The authorization request is too large."))
+        return _render_page(request, page)
+    return RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
 
 
 async def token(request: Request) -> Response:
@@ -139,7 +154,7 @@ routes: list[BaseRoute] = [
     # RFC 8414: the same metadata for OAuth clients.
     Route("/.well-known/oauth-authorization-server", discovery, methods=["GET"]),
     Route("/oidc/jwks", jwks, methods=["GET"]),
-    Route("/oidc/authorize", authorize, methods=["GET"]),
+    Route("/oidc/authorize", authorize, methods=["GET", "POST"]),
     Route("/oidc/token", token, methods=["POST"]),
     Route("/oidc/userinfo", userinfo, methods=["GET", "POST"]),
     Route("/oidc/logout", logout, methods=["GET", "POST"]),

@@ -172,6 +172,9 @@ def register_client(
 
 
 def find_enabled_client(db: Session, client_id: str) -> OAuthClient | None:
+    if not _CLIENT_ID_PATTERN.fullmatch(client_id):
+        # No registered id looks like this; and PostgreSQL refuses NUL bytes in a query (a 500).
+        return None
     client = db.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
     if client is None or client.disabled_at is not None:
         return None
