@@ -19,9 +19,10 @@ from bridge.config import Settings
 from bridge.provider.authorization import AuthorizeOutcome, Page, authorize
 from bridge.provider.claims import CLAIMS_SUPPORTED
 from bridge.provider.context import ProviderContext
+from bridge.provider.cors import add_cors_headers, preflight_response
 from bridge.provider.keys import KeyStore
 from bridge.provider.requests import StarletteOAuth2Request
-from bridge.provider.server import BridgeAuthorizationServer
+from bridge.provider.server import BridgeAuthorizationServer, named_client_id
 from bridge.provider.userinfo import userinfo_response
 from bridge.services.audit import AuditContext
 from bridge.services.clients import AUTH_METHODS, SUPPORTED_SCOPES
@@ -112,13 +113,27 @@ class OpenIDProvider:
             ),
         )
 
-    def token(self, request: StarletteOAuth2Request, audit_context: AuditContext) -> Response:
-        return self._in_transaction(
-            audit_context, lambda context: BridgeAuthorizationServer(context).token_response(request)
-        )
+    def token(self, request: StarletteOAuth2Request, audit_context: AuditContext, *, origin: str | None) -> Response:
+        def work(context: ProviderContext) -> Response:
+            response = BridgeAuthorizationServer(context).token_response(request)
+            add_cors_headers(context.db, response, origin, named_client_id(request))
+            return response
 
-    def userinfo(self, request: StarletteOAuth2Request, audit_context: AuditContext) -> Response:
-        return self._in_transaction(audit_context, lambda context: userinfo_response(context, request))
+        return self._in_transaction(audit_context, work)
+
+    def userinfo(
+        self, request: StarletteOAuth2Request, audit_context: AuditContext, *, origin: str | None
+    ) -> Response:
+        def work(context: ProviderContext) -> Response:
+            answer = userinfo_response(context, request)
+            add_cors_headers(context.db, answer.response, origin, answer.client_id)
+            return answer.response
+
+        return self._in_transaction(audit_context, work)
+
+    def preflight(self, origin: str | None, requested_method: str | None, methods: list[str]) -> Response:
+        with self.factory() as db:
+            return preflight_response(db, origin, requested_method, methods)
 
     def logout(
         self,

@@ -13,6 +13,8 @@ from urllib.parse import parse_qsl, urlsplit
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import OAuth2Error, UnsupportedResponseTypeError
+from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from starlette.responses import Response
 
 from bridge.provider.claims import Grantee
@@ -33,10 +35,31 @@ from bridge.services.clients import SUPPORTED_SCOPES, find_enabled_client
 from bridge.services.oauth_tokens import RefreshGrant, store_refresh_token, token_hash
 
 
+def _client_secret_basic(query_client: Any, request: Any) -> Any:
+    # Authlib decodes the Basic credentials as UTF-8 unguarded: bytes that are not are a 500.
+    try:
+        return authenticate_client_secret_basic(query_client, request)
+    except ValueError:
+        return None
+
+
+def named_client_id(request: StarletteOAuth2Request) -> str | None:
+    """The app a token request is for: the authenticated client, else the one it names."""
+    if request.client is not None:
+        return str(request.client.get_client_id())
+    try:
+        username, _ = extract_basic_authorization(request.headers)
+    except ValueError:
+        username = None
+    named = username or request.payload.data.get("client_id")
+    return named if isinstance(named, str) and named else None
+
+
 class BridgeAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(scopes_supported=list(SUPPORTED_SCOPES))
         self.context = context
+        self.register_client_auth_method("client_secret_basic", _client_secret_basic)
         self.register_token_generator("default", AccessTokenGenerator(context))
         self.register_grant(BridgeAuthorizationCodeGrant, [S256CodeChallenge(), BridgeOpenIDCode(context)])
         self.register_grant(BridgeRefreshTokenGrant, [BridgeOpenIDToken(context)])

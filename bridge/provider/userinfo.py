@@ -10,6 +10,7 @@ error code; a bad token gets `error="invalid_token"`. Every refusal is audited, 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from authlib.oauth2.rfc6749 import OAuth2Error
@@ -83,13 +84,21 @@ def no_token_challenge(realm: str) -> Response:
     )
 
 
-def userinfo_response(context: ProviderContext, request: StarletteOAuth2Request) -> Response:
+@dataclass(frozen=True)
+class UserinfoAnswer:
+    response: Response
+    # The app the token was issued to, when the token said (for CORS).
+    client_id: str | None
+
+
+def userinfo_response(context: ProviderContext, request: StarletteOAuth2Request) -> UserinfoAnswer:
     token = bearer_token(request)
     if token is None:
         _audit_refusal(context, UserinfoRefusal(InvalidTokenError(realm=context.issuer), "no_token"), None)
-        return no_token_challenge(context.issuer)
+        return UserinfoAnswer(no_token_challenge(context.issuer), None)
+    client_id: str | None = None
     try:
-        claims = _userinfo(context, request, token)
+        claims, client_id = _userinfo(context, request, token)
     except UserinfoRefusal as refusal:
         _audit_refusal(context, refusal, token)
         status, body, headers = refusal.error()
@@ -99,11 +108,14 @@ def userinfo_response(context: ProviderContext, request: StarletteOAuth2Request)
             answer.headers["WWW-Authenticate"] = (
                 f'Bearer realm="{context.issuer}", error="{refusal.error.error}", scope="openid"'
             )
-        return answer
-    return JSONResponse(claims, headers={"Cache-Control": "no-store"})
+        claimed = refusal.claims.get("client_id")
+        return UserinfoAnswer(answer, claimed if isinstance(claimed, str) else None)
+    return UserinfoAnswer(JSONResponse(claims, headers={"Cache-Control": "no-store"}), client_id)
 
 
-def _userinfo(context: ProviderContext, request: StarletteOAuth2Request, token: str) -> dict[str, Any]:
+def _userinfo(
+    context: ProviderContext, request: StarletteOAuth2Request, token: str
+) -> tuple[dict[str, Any], str]:
     realm = context.issuer
     validator = AccessTokenValidator(context.keys, context.issuer, context.userinfo_endpoint)
     try:
@@ -131,7 +143,7 @@ def _userinfo(context: ProviderContext, request: StarletteOAuth2Request, token: 
             claims,
             grant.staff_id,
         )
-    return userinfo_claims(grantee, str(claims.get("scope", "")))
+    return userinfo_claims(grantee, str(claims.get("scope", ""))), grant.client_id
 
 
 def _audit_refusal(context: ProviderContext, refusal: UserinfoRefusal, token: str | None) -> None:

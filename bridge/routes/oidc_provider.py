@@ -5,6 +5,7 @@ The issuer is Settings.public_url; every path below is relative to it.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidRequestError
@@ -99,22 +100,41 @@ async def _authorize_by_post(request: Request) -> Response:
     return RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
 
 
+_TOKEN_METHODS = ["POST"]
+_USERINFO_METHODS = ["GET", "POST"]
+
+
+async def _preflight(request: Request, methods: list[str]) -> Response:
+    return await run_in_threadpool(
+        provider_of(request).preflight,
+        request.headers.get("origin"),
+        request.headers.get("access-control-request-method"),
+        methods,
+    )
+
+
 async def token(request: Request) -> Response:
+    if request.method == "OPTIONS":
+        return await _preflight(request, _TOKEN_METHODS)
     provider = provider_of(request)
     oauth_request = await StarletteOAuth2Request.read(request, provider.issuer)
     return await run_in_threadpool(
-        provider.token, oauth_request, _audit_context(request, actor=RELYING_APP_ACTOR)
+        partial(provider.token, origin=request.headers.get("origin")),
+        oauth_request,
+        _audit_context(request, actor=RELYING_APP_ACTOR),
     )
 
 
 async def userinfo(request: Request) -> Response:
+    if request.method == "OPTIONS":
+        return await _preflight(request, _USERINFO_METHODS)
     provider = provider_of(request)
     oauth_request = await StarletteOAuth2Request.read(request, provider.issuer)
-    response = await run_in_threadpool(
-        provider.userinfo, oauth_request, _audit_context(request, actor=RELYING_APP_ACTOR)
+    return await run_in_threadpool(
+        partial(provider.userinfo, origin=request.headers.get("origin")),
+        oauth_request,
+        _audit_context(request, actor=RELYING_APP_ACTOR),
     )
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
 
 
 async def logout(request: Request) -> Response:
@@ -155,7 +175,7 @@ routes: list[BaseRoute] = [
     Route("/.well-known/oauth-authorization-server", discovery, methods=["GET"]),
     Route("/oidc/jwks", jwks, methods=["GET"]),
     Route("/oidc/authorize", authorize, methods=["GET", "POST"]),
-    Route("/oidc/token", token, methods=["POST"]),
-    Route("/oidc/userinfo", userinfo, methods=["GET", "POST"]),
+    Route("/oidc/token", token, methods=[*_TOKEN_METHODS, "OPTIONS"]),
+    Route("/oidc/userinfo", userinfo, methods=[*_USERINFO_METHODS, "OPTIONS"]),
     Route("/oidc/logout", logout, methods=["GET", "POST"]),
 ]
