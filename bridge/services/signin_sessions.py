@@ -106,6 +106,9 @@ def find_signin_by_sid(db: Session, sid: str) -> SignInSession | None:
 def record_activity(db: Session, record: SignInSession, now: datetime | None = None) -> bool:
     """Push the idle timeout back; writes only when the last write is over a minute old."""
     now = now or utcnow()
+    if record.last_seen_at >= now - ACTIVITY_GRANULARITY:
+        # Seen within the minute (as loaded): no statement at all.
+        return False
     result = db.execute(
         update(SignInSession)
         .where(
