@@ -26,7 +26,7 @@ from bridge.provider.server import BridgeAuthorizationServer, named_client_id
 from bridge.provider.userinfo import userinfo_response
 from bridge.services.audit import AuditContext
 from bridge.services.clients import AUTH_METHODS, SUPPORTED_SCOPES
-from bridge.services.signin_sessions import ActiveSignIn
+from bridge.services.signin_sessions import ActiveSignIn, load_active_signin
 from bridge.services.signing_keys import SUPPORTED_ALGORITHMS
 
 T = TypeVar("T")
@@ -161,8 +161,9 @@ def _logout(
             Page("provider/logout_error.html", {"description": error.description}, 400),
             completed=False,
         )
-    if validated.needs_confirmation and not confirmed and browser_session_id is not None:
-        # Without a valid id_token_hint anyone could link here: ask the person first.
+    if _must_confirm(context, validated.id_token_claims, browser_session_id) and not confirmed:
+        # Without a valid id_token_hint for the person signed in here, anyone could link here
+        # (with their own token as the hint): ask the person first.
         data = request.payload.data
         fields = {
             name: str(data[name])
@@ -181,3 +182,12 @@ def _logout(
             RedirectResponse(response.headers["location"], status_code=303), None, completed=True
         )
     return LogoutOutcome(None, Page("provider/logged_out.html", {}, 200), completed=True)
+
+
+def _must_confirm(context: ProviderContext, hint_claims: dict[str, Any] | None, browser_session_id: str | None) -> bool:
+    if browser_session_id is None:
+        return False
+    if hint_claims is None:
+        return True
+    active = load_active_signin(context.db, browser_session_id, timeouts=context.timeouts, now=context.now)
+    return active is not None and active.staff.subject != hint_claims.get("sub")

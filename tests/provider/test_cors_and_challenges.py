@@ -134,3 +134,19 @@ def test_token_endpoint_basic_challenge_names_its_realm_and_refusals_are_audited
     response = client.post("/oidc/token", data={"grant_type": "authorization_code", "code": "c"},
                            headers={"Authorization": f"Basic {garbage}"})
     assert response.status_code in (400, 401) and response.json()["error"] == "invalid_client"
+
+
+def test_refused_token_requests_are_audited_without_the_token(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session], confidential_app: App,
+    director: Person,
+) -> None:
+    tokens = signed_in_tokens(client, settings, db_factory, confidential_app, director)
+    bogus = "bogus-refresh-token-value-that-must-not-be-logged"
+    for refresh_token in (bogus, tokens["refresh_token"] + "x"):
+        client.post("/oidc/token", data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+                    auth=(confidential_app.client_id, confidential_app.client_secret or ""))
+    refused = _events(db_factory, "oidc.token.refused")
+    assert [event.details["reason"] for event in refused] == ["refresh_token_unknown"] * 2
+    for event in refused:
+        assert bogus not in str(event.details) and tokens["refresh_token"] not in str(event.details)
+        assert len(event.details["presented_hash"]) == 16 and event.actor == "relying-app"

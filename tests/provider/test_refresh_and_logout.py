@@ -8,7 +8,7 @@ from starlette.testclient import TestClient
 
 from bridge.config import Settings
 from bridge.services.signin_sessions import SessionTimeouts, load_active_signin
-from bridge.storage.models import AuditEvent, RefreshToken, StaffMember
+from bridge.storage.models import AuditEvent, RefreshToken, RoleAssignment, StaffMember
 from bridge.web.signin_cookie import signin_cookie_name
 from tests.provider.conftest import LOGOUT_URI, App, Person, query_of, refresh, signed_in_tokens
 
@@ -151,3 +151,18 @@ def test_credential_reset_ends_app_access(
         assert load_active_signin(
             db, db.scalars(select(RefreshToken.signin_session_id)).first() or "", timeouts=SessionTimeouts.of(settings)
         ) is None
+
+
+def test_a_hint_for_someone_else_does_not_sign_this_browser_out_unasked(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session], confidential_app: App,
+    director: Person, deputy_and_director: tuple[Person, RoleAssignment],
+) -> None:
+    """A link carrying the attacker's own valid id_token must not end the victim's session."""
+    other, _ = deputy_and_director
+    attackers_hint = signed_in_tokens(client, settings, db_factory, confidential_app, other)["id_token"]
+    victims = signed_in_tokens(client, settings, db_factory, confidential_app, director)
+    params = {"id_token_hint": attackers_hint, "post_logout_redirect_uri": LOGOUT_URI}
+    page = client.get("/oidc/logout?" + urlencode(params), follow_redirects=False)
+    assert page.status_code == 200 and "Выйти из единого входа?" in page.text
+    assert "location" not in page.headers
+    assert _userinfo(client, victims) == 200
