@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from joserfc import jwt
+from joserfc.jwk import ECKey, KeySet
 from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -14,7 +16,7 @@ from bridge.config import Settings
 from bridge.services.actors import cli_support_actor
 from bridge.services.roles import OrganizationKind, Role
 from bridge.services.staff import reset_password
-from bridge.storage.models import AuditEvent, OAuthGrant
+from bridge.storage.models import AuditEvent, OAuthGrant, SigningKey
 from tests.provider.conftest import (
     App,
     Person,
@@ -166,3 +168,31 @@ def test_a_reset_still_ends_app_access_through_the_session(
     assert _userinfo(client, tokens["access_token"]).status_code == 401
     assert _refusal_reasons(db_factory)[-1] in ("grant_revoked", "signin_session_ended")
     assert refresh(client, confidential_app, tokens["refresh_token"]).json()["error"] == "invalid_grant"
+
+
+def test_a_token_must_agree_with_its_grant(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session], confidential_app: App,
+    public_app: App, director: Person, deputy_and_director: tuple[Person, Any],
+) -> None:
+    """Defence in depth behind the signature: were a token ever minted with the wrong grant,
+    session or person (a bug, a key in the wrong hands), userinfo would not follow it."""
+    mine = signed_in_tokens(client, settings, db_factory, confidential_app, director)
+    other, _ = deputy_and_director
+    theirs = signed_in_tokens(client, settings, db_factory, public_app, other)
+    with db_factory() as db:
+        record = db.scalars(select(SigningKey).where(SigningKey.alg == "ES256", SigningKey.retired_at.is_(None))).one()
+        key = ECKey.import_key(record.private_jwk)
+    keys = KeySet.import_key_set(client.get("/oidc/jwks").json())
+    claims = dict(jwt.decode(mine["access_token"], keys, algorithms=["ES256"]).claims)
+    their_claims = jwt.decode(theirs["access_token"], keys, algorithms=["ES256"]).claims
+
+    def forged(**changes: Any) -> str:
+        return jwt.encode({"alg": "ES256", "kid": key.kid, "typ": "at+jwt"}, {**claims, **changes}, key,
+                          algorithms=["ES256"])
+
+    assert _userinfo(client, forged()).status_code == 200  # the forgery itself is sound
+    for changes in ({"grant_id": their_claims["grant_id"]}, {"sid": their_claims["sid"]},
+                    {"sub": their_claims["sub"]}, {"grant_id": None},
+                    # Their grant, session and person, but this app: the grant is another app's.
+                    {name: their_claims[name] for name in ("grant_id", "sid", "sub", "rid")}):
+        assert _userinfo(client, forged(**changes)).status_code == 401, changes
