@@ -52,7 +52,7 @@ def create_app(settings: Settings, *, runtime: BridgeRuntime | None = None) -> S
         middleware=[
             # First, so that every route, the audit log and the throttle see the real client.
             Middleware(TrustedProxyMiddleware, trusted=settings.trusted_proxies, header=settings.proxy_header),
-            Middleware(SecurityHeadersMiddleware),
+            Middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies),
             # The flow cookie carries only an opaque browser id; ceremonies live in auth_flows.
             Middleware(BrowserIdMiddleware, settings=settings),
         ],

@@ -49,6 +49,9 @@ class Settings:
     remember_me_ttl: timedelta = timedelta(days=30)
     # A sign-in session without "remember me" still has an absolute lifetime.
     session_ttl: timedelta = timedelta(hours=12)
+    # A sign-in session unused for this long dies (a remembered one after the longer period).
+    session_idle_timeout: timedelta = timedelta(minutes=60)
+    remember_me_idle_timeout: timedelta = timedelta(days=7)
     # Password attempts (see bridge/services/throttle.py): per login from one address, per address,
     # both in a window; and the slower backoff of a login attacked from everywhere.
     login_throttle_max_failures: int = 5
@@ -86,6 +89,8 @@ class Settings:
             )
         if self.is_production and len(self.secret_key.reveal()) < 32:
             raise SettingsError("BRIDGE_SECRET_KEY is too short: use at least 32 characters.")
+        if self.session_idle_timeout <= timedelta(0) or self.remember_me_idle_timeout <= timedelta(0):
+            raise SettingsError("BRIDGE_SESSION_IDLE_MINUTES and BRIDGE_REMEMBER_ME_IDLE_DAYS must be positive.")
         if self.signing_alg not in ("ES256", "RS256"):
             raise SettingsError("BRIDGE_SIGNING_ALG must be ES256 or RS256.")
         if self.proxy_header not in ("x-forwarded-for", "forwarded"):
@@ -146,6 +151,8 @@ class Settings:
             pending_binding_ttl=timedelta(minutes=number("PENDING_BINDING_TTL_MINUTES", 10)),
             remember_me_ttl=timedelta(days=number("REMEMBER_ME_DAYS", 30)),
             session_ttl=timedelta(hours=number("SESSION_TTL_HOURS", 12)),
+            session_idle_timeout=timedelta(minutes=number("SESSION_IDLE_MINUTES", 60)),
+            remember_me_idle_timeout=timedelta(days=number("REMEMBER_ME_IDLE_DAYS", 7)),
             login_throttle_max_failures=number("LOGIN_MAX_FAILURES", 5),
             login_throttle_window=timedelta(minutes=number("LOGIN_THROTTLE_MINUTES", 15)),
             address_throttle_max_failures=number("ADDRESS_MAX_FAILURES", 30),

@@ -7,10 +7,11 @@ template file that each test copies.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from starlette.testclient import TestClient
 from bridge.app import create_app
 from bridge.config import Secret, Settings
 from bridge.runtime import BridgeRuntime, build_runtime
+from bridge.services import signing_keys
 from bridge.storage.database import build_engine, build_sessionmaker, normalized_url
 from bridge.storage.migrate import upgrade
 from bridge.storage.models import Base
@@ -135,3 +137,33 @@ def app(settings: Settings, runtime: BridgeRuntime) -> Starlette:
 def client(app: Starlette) -> Iterator[TestClient]:
     with TestClient(app, base_url="https://bridge.test") as test_client:
         yield test_client
+
+
+class _RsaKeyPool:
+    """Real RSA keys, generated once per run and handed out again to each test's fresh database."""
+
+    def __init__(self) -> None:
+        self.keys: list[dict[str, object]] = []
+
+    def take(self, index: int, generate: Callable[[str], dict[str, object]]) -> dict[str, object]:
+        while len(self.keys) <= index:
+            self.keys.append(generate("RS256"))
+        return dict(self.keys[index])
+
+
+@pytest.fixture(scope="session")
+def rsa_key_pool() -> _RsaKeyPool:
+    return _RsaKeyPool()
+
+
+@pytest.fixture(autouse=True)
+def reused_rsa_keys(monkeypatch: pytest.MonkeyPatch, rsa_key_pool: _RsaKeyPool) -> None:
+    """The OP keeps an RS256 key beside its ES256 one; making one costs ~0.2 s, and every test
+    starts from an empty database. Within a test each new key is still a different key."""
+    original = signing_keys.generate_private_jwk
+    counter = itertools.count()
+
+    def generate(alg: str) -> dict[str, object]:
+        return rsa_key_pool.take(next(counter), original) if alg == "RS256" else original(alg)
+
+    monkeypatch.setattr(signing_keys, "generate_private_jwk", generate)

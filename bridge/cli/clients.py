@@ -13,6 +13,8 @@ from bridge.services import audit
 from bridge.services.clients import (
     CONFIDENTIAL_AUTH_METHODS,
     DEFAULT_SCOPE,
+    ID_TOKEN_ALGORITHMS,
+    client_web_origins,
     disable_client,
     list_clients,
     register_client,
@@ -20,6 +22,7 @@ from bridge.services.clients import (
 from bridge.services.oauth_tokens import revoke_client_tokens
 from bridge.services.signing_keys import (
     DEFAULT_PUBLISH_AFTER_ROTATION,
+    SUPPORTED_ALGORITHMS,
     all_signing_keys,
     rotate_signing_key,
 )
@@ -42,6 +45,15 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     add.add_argument("--auth-method", choices=CONFIDENTIAL_AUTH_METHODS, default="client_secret_basic")
     add.add_argument("--client-id", help="choose the client_id (default: a random one)")
     add.add_argument("--scope", default=DEFAULT_SCOPE, help=f"allowed scopes (default: {DEFAULT_SCOPE!r})")
+    add.add_argument(
+        "--id-token-alg", choices=ID_TOKEN_ALGORITHMS, default=None,
+        help="how the app's id_tokens are signed (default: BRIDGE_SIGNING_ALG)",
+    )
+    add.add_argument(
+        "--web-origin", action="append", default=[], metavar="ORIGIN", dest="web_origins",
+        help="an origin whose browser scripts may call the token and userinfo endpoints "
+        "(the redirect URIs' origins always may)",
+    )
     add.set_defaults(handler=run_add)
 
     listing = actions.add_parser("list", help="list registered apps")
@@ -58,6 +70,10 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         "--keep-days", type=int, default=DEFAULT_PUBLISH_AFTER_ROTATION.days,
         help="how long the old key stays in JWKS (days)",
     )
+    rotate.add_argument(
+        "--alg", choices=SUPPORTED_ALGORITHMS, action="append", dest="algorithms",
+        help="rotate only the key of this algorithm (default: every algorithm)",
+    )
     rotate.set_defaults(handler=run_rotate)
     key_list = key_actions.add_parser("list", help="list signing keys")
     key_list.set_defaults(handler=run_key_list)
@@ -72,6 +88,8 @@ def client_json(client: OAuthClient) -> dict[str, Any]:
         "redirect_uris": list(client.redirect_uris),
         "post_logout_redirect_uris": list(client.post_logout_redirect_uris or []),
         "scope": client.scope,
+        "id_token_signed_response_alg": client.id_token_signed_response_alg,
+        "web_origins": sorted(client_web_origins(client)),
         "created_at": client.created_at.isoformat(),
         "disabled_at": client.disabled_at.isoformat() if client.disabled_at else None,
     }
@@ -89,6 +107,8 @@ def run_add(args: argparse.Namespace, settings: Settings) -> int:
             auth_method=args.auth_method,
             client_id=args.client_id,
             scope=args.scope,
+            id_token_alg=args.id_token_alg,
+            web_origins=args.web_origins,
         )
         audit.record(
             db, audit_context_of(args), "oidc.client.registered", "success",
@@ -161,18 +181,20 @@ _KEY_STATES = {"active": "подписывает", "published": "опублик�
 
 def run_rotate(args: argparse.Namespace, settings: Settings) -> int:
     keep = timedelta(days=max(args.keep_days, 0))
+    algorithms = list(dict.fromkeys(args.algorithms or SUPPORTED_ALGORITHMS))
     with directory_database(settings) as factory, transaction(factory) as db:
-        key = rotate_signing_key(db, settings.signing_alg, keep_published=keep)
-        audit.record(
-            db, audit_context_of(args), "oidc.keys.rotated", "success", kid=key.kid, alg=key.alg,
-            keep_published_days=keep.days,
-        )
-        data = {"key": key_json(key)}
-    emit(
-        args, data,
-        f"Новый ключ {key.kid} ({key.alg}) подписывает токены. Прежний остаётся в JWKS {keep.days} дн. "
-        "Работающие экземпляры моста переключатся в течение минуты.",
+        keys = [rotate_signing_key(db, alg, keep_published=keep) for alg in algorithms]
+        for key in keys:
+            audit.record(
+                db, audit_context_of(args), "oidc.keys.rotated", "success", kid=key.kid, alg=key.alg,
+                keep_published_days=keep.days,
+            )
+        data = {"keys": [key_json(key) for key in keys]}
+    lines = [f"Новый ключ {key.kid} ({key.alg}) подписывает токены." for key in keys]
+    lines.append(
+        f"Прежние ключи остаются в JWKS {keep.days} дн. Работающие экземпляры моста переключатся в течение минуты."
     )
+    emit(args, data, "\n".join(lines))
     return 0
 
 

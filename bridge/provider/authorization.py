@@ -22,6 +22,7 @@ from authlib.oidc.core.errors import InteractionRequiredError, LoginRequiredErro
 from starlette.responses import RedirectResponse, Response
 
 from bridge.provider.context import ProviderContext
+from bridge.provider.request_checks import check_id_token_hint, check_parameters, check_sizes
 from bridge.provider.requests import StarletteOAuth2Request
 from bridge.provider.server import BridgeAuthorizationServer
 from bridge.services import audit
@@ -61,9 +62,12 @@ def authorize(
 ) -> AuthorizeOutcome:
     server = BridgeAuthorizationServer(context)
     try:
+        check_sizes(request)
         grant = server.get_consent_grant(request)
         redirect_uri: str = grant.redirect_uri
         try:
+            check_parameters(request)
+            check_id_token_hint(context, request, active)
             need = _interaction_needed(request, active, done, context)
         except OAuth2Error as error:
             # The client and its redirect_uri are known good by now: the app hears of it.
@@ -74,7 +78,7 @@ def authorize(
         _audit_refusal(context, request, error, active)
         if error.redirect_uri:
             return AuthorizeOutcome(response=server.handle_error_response(request, error))
-        return AuthorizeOutcome(page=_error_page(error))
+        return AuthorizeOutcome(page=error_page(error))
 
     if need is not None:
         kind, location = need
@@ -183,7 +187,7 @@ _ERROR_MESSAGES = {
 }
 
 
-def _error_page(error: OAuth2Error) -> Page:
+def error_page(error: OAuth2Error) -> Page:
     message = _ERROR_MESSAGES.get(error.error, "Приложение прислало запрос на вход, который нельзя выполнить.")
     if "redirect" in str(error.description or "").lower():
         message = (
@@ -207,8 +211,9 @@ def _audit_refusal(
         "oidc.authorize.refused",
         "refused",
         subject_staff_id=active.staff.id if active else None,
-        client_id=data.get("client_id"),
-        redirect_uri=data.get("redirect_uri"),
+        # Truncated: whatever the request carried must not bloat the audit log.
+        client_id=str(data.get("client_id") or "")[:100] or None,
+        redirect_uri=str(data.get("redirect_uri") or "")[:300] or None,
         error=error.error,
         reason=error.description,
         redirected=bool(error.redirect_uri),

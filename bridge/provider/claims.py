@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bridge.config import Secret
+from bridge.provider.amr import rfc8176_amr
 from bridge.services.roles import ROLES, Role, role_title
 from bridge.storage.models import RoleAssignment, SignInSession, StaffMember
 
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
-    "openid": ("sub", "sid", "auth_time", "acr", "amr"),
+    "openid": ("sub", "sid", "auth_time", "acr", "amr", "idp"),
     "profile": ("name", "family_name", "given_name", "middle_name", "preferred_username"),
     "email": ("email", "email_verified"),
     "roles": ("role", "organization", "roles"),
@@ -34,16 +31,11 @@ class Grantee:
     role: RoleAssignment | None
     auth_time: datetime
     active_roles: list[RoleAssignment] = field(default_factory=list)
+    # The grant (refresh family) tokens are issued under; set at the token endpoint.
+    grant_id: str | None = None
 
     def get_user_id(self) -> str:
         return self.staff.subject
-
-
-def session_sid(secret_key: Secret, session_id: str) -> str:
-    """A stable id of the sign-in session that does not reveal it (the raw id is a bearer secret)."""
-    key = hmac.new(secret_key.reveal().encode(), b"bridge.oidc-sid", hashlib.sha256).digest()
-    digest = hmac.new(key, session_id.encode(), hashlib.sha256).digest()[:18]
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 def role_claim(role: RoleAssignment) -> dict[str, Any]:
@@ -64,18 +56,21 @@ def organization_claim(role: RoleAssignment) -> dict[str, Any]:
     }
 
 
-def person_claims(grantee: Grantee, scope: str, secret_key: Secret) -> dict[str, Any]:
+def person_claims(grantee: Grantee, scope: str) -> dict[str, Any]:
     """Claims for the granted scopes; absent values are left out rather than sent as null."""
     scopes = set(scope.split())
     staff = grantee.staff
     claims: dict[str, Any] = {"sub": staff.subject}
     if "openid" in scopes:
-        claims["sid"] = session_sid(secret_key, grantee.session.id)
+        claims["sid"] = grantee.session.sid
         claims["auth_time"] = int(grantee.auth_time.timestamp())
         if grantee.session.acr:
             claims["acr"] = grantee.session.acr
-        if grantee.session.amr:
-            claims["amr"] = list(grantee.session.amr)
+        amr = rfc8176_amr(grantee.session.amr)
+        if amr:
+            claims["amr"] = amr
+        # The external ID that verified the person (not an amr value: RFC 8176 has none for it).
+        claims["idp"] = grantee.session.provider
     if "profile" in scopes:
         claims["name"] = " ".join(part for part in (staff.surname, staff.name, staff.patronymic) if part)
         claims["family_name"] = staff.surname
@@ -96,9 +91,9 @@ def person_claims(grantee: Grantee, scope: str, secret_key: Secret) -> dict[str,
     return claims
 
 
-def userinfo_claims(grantee: Grantee, scope: str, secret_key: Secret) -> dict[str, Any]:
+def userinfo_claims(grantee: Grantee, scope: str) -> dict[str, Any]:
     """Userinfo repeats the person, not the authentication event."""
-    claims = person_claims(grantee, scope, secret_key)
-    for protocol_claim in ("auth_time", "acr", "amr"):
+    claims = person_claims(grantee, scope)
+    for protocol_claim in ("auth_time", "acr", "amr", "idp"):
         claims.pop(protocol_claim, None)
     return claims

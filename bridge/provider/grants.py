@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, InvalidScopeError
@@ -13,7 +14,8 @@ from authlib.oidc.core import OpenIDCode, OpenIDToken
 from authlib.oidc.core.grants.util import is_openid_scope, validate_nonce
 from joserfc.jwk import KeySet
 
-from bridge.provider.claims import Grantee, person_claims, session_sid
+from bridge.provider.amr import rfc8176_amr
+from bridge.provider.claims import Grantee, person_claims
 from bridge.provider.context import ProviderContext
 from bridge.provider.models import ClientModel, CodeModel, RefreshModel
 from bridge.services import audit
@@ -23,13 +25,16 @@ from bridge.services.oauth_tokens import (
     RefreshState,
     claim_authorization_code,
     claim_refresh_token,
+    create_grant,
     family_of_code,
+    live_grant,
     look_up_authorization_code,
     look_up_refresh_token,
     new_bearer_value,
     revoke_family,
     store_authorization_code,
 )
+from bridge.services.signin_sessions import record_activity
 
 if TYPE_CHECKING:
     from bridge.provider.server import BridgeAuthorizationServer
@@ -62,6 +67,17 @@ class S256CodeChallenge(CodeChallenge):  # type: ignore[misc]
 
 class BridgeAuthorizationCodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_ENDPOINT_AUTH_METHODS
+
+    @staticmethod
+    def validate_authorization_redirect_uri(request: Any, client: ClientModel) -> str:
+        # Authlib's own check quotes the redirect_uri in its error description, and refuses to
+        # build an error whose description holds a backslash or a non-ASCII character: a 500.
+        redirect_uri = request.payload.redirect_uri
+        if not redirect_uri:
+            raise InvalidRequestError("Missing 'redirect_uri' in request.")
+        if not client.check_redirect_uri(redirect_uri):
+            raise InvalidRequestError("The redirect_uri is not registered for this client.")
+        return str(redirect_uri)
 
     def validate_authorization_request(self) -> str:
         redirect_uri: str = super().validate_authorization_request()
@@ -125,16 +141,25 @@ class BridgeAuthorizationCodeGrant(AuthorizationCodeGrant):  # type: ignore[misc
     def authenticate_user(self, authorization_code: CodeModel) -> Grantee:
         context = _context(self)
         record = authorization_code.record
+        family = family_of_code(record.code_hash)
         if not claim_authorization_code(context.db, record, context.now):
             # Lost a race with another redemption of the same code: that is reuse too.
-            revoke_family(context.db, family_of_code(record.code_hash), context.now)
+            revoke_family(context.db, family, context.now)
+            self.request.refusal_reason = "code_reused"
             raise InvalidGrantError("The authorization code has already been used.")
         grantee = context.load_grantee(
             record.signin_session_id, record.staff_id, record.role_assignment_id, record.auth_time
         )
         if grantee is None:
+            self.request.refusal_reason = "signin_session_ended"
             raise InvalidGrantError("The sign-in session has ended.")
-        return grantee
+        # Only the one redemption that claimed the code gets here: the grant is born once.
+        create_grant(
+            context.db, family, client_id=record.client_id, staff_id=record.staff_id,
+            signin_session_id=record.signin_session_id, now=context.now,
+        )
+        record_activity(context.db, grantee.session, context.now)
+        return replace(grantee, grant_id=family)
 
 
 class BridgeRefreshTokenGrant(RefreshTokenGrant):  # type: ignore[misc]
@@ -167,10 +192,17 @@ class BridgeRefreshTokenGrant(RefreshTokenGrant):  # type: ignore[misc]
             revoke_family(context.db, record.family, context.now)
             self.request.refusal_reason = "signin_session_ended"
             raise InvalidGrantError("The sign-in session has ended.")
-        if not claim_refresh_token(context.db, record, context.now):
+        if live_grant(context.db, record.family, record.client_id) is None:
             revoke_family(context.db, record.family, context.now)
+            self.request.refusal_reason = "grant_revoked"
+            raise InvalidGrantError("The grant behind this refresh token has been revoked.")
+        if not claim_refresh_token(context.db, record, context.now):
+            # Lost a race with another use of the same token: that is reuse too.
+            revoke_family(context.db, record.family, context.now)
+            self.request.refusal_reason = "refresh_token_reused"
             raise InvalidGrantError("The refresh token has already been used.")
-        return grantee
+        record_activity(context.db, grantee.session, context.now)
+        return replace(grantee, grant_id=record.family)
 
     def revoke_old_credential(self, refresh_token: RefreshModel) -> None:
         # Rotated in authenticate_user, before the new token was made.
@@ -184,10 +216,11 @@ class _SignsIdTokens:
         self.context = context
 
     def resolve_client_private_key(self, client: ClientModel) -> KeySet:
-        return self.context.keys.signing_key()
+        return self.context.keys.signing_key(self.get_client_algorithm(client))
 
     def get_client_algorithm(self, client: ClientModel) -> str:
-        return self.context.settings.signing_alg
+        # The app's registered id_token_signed_response_alg, else the bridge's default.
+        return client.record.id_token_signed_response_alg or self.context.settings.signing_alg
 
     def get_client_claims(self, client: ClientModel) -> dict[str, Any]:
         now = int(time.time())
@@ -202,7 +235,7 @@ class _SignsIdTokens:
         return {"alg": self.get_client_algorithm(client), "typ": "JWT"}
 
     def generate_user_info(self, user: Grantee, scope: str) -> dict[str, Any]:
-        return person_claims(user, scope, self.context.settings.secret_key)
+        return person_claims(user, scope)
 
 
 class BridgeOpenIDCode(_SignsIdTokens, OpenIDCode):  # type: ignore[misc]
@@ -242,7 +275,7 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]
         self.context = context
 
     def get_jwks(self) -> KeySet:
-        return self.context.keys.signing_key()
+        return self.context.keys.signing_key(self.context.settings.signing_alg)
 
     def get_audiences(self, client: ClientModel, user: Grantee, scope: str) -> list[str]:
         return [client.get_client_id(), self.context.userinfo_endpoint]
@@ -254,10 +287,14 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]
         return user.session.acr
 
     def get_amr(self, user: Grantee) -> list[str] | None:
-        return list(user.session.amr) or None
+        return rfc8176_amr(user.session.amr) or None
 
     def get_extra_claims(self, client: ClientModel, grant_type: str, user: Grantee, scope: str) -> dict[str, Any]:
-        claims: dict[str, Any] = {"sid": session_sid(self.context.settings.secret_key, user.session.id)}
+        if user.grant_id is None:
+            raise RuntimeError("an access token is issued only under a grant")
+        # grant_id: userinfo refuses the token once the grant is revoked (a reused code or
+        # refresh token); sid: the sign-in session, found by key.
+        claims: dict[str, Any] = {"sid": user.session.sid, "grant_id": user.grant_id, "idp": user.session.provider}
         if user.role is not None:
             # The role frozen at authorization, so userinfo answers for the same role as the id_token.
             claims["rid"] = user.role.id

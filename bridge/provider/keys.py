@@ -1,7 +1,9 @@
 """The signing keys as this process sees them: loaded from the database, cached briefly.
 
-Another worker (or `bridge keys rotate`) may add a key at any time; the cache is refreshed
-every few seconds and at once when a token names a kid we do not know yet.
+One key is active per supported algorithm (ES256 and RS256), so each relying app can have its
+id_tokens signed the way it registered. Another worker (or `bridge keys rotate`) may add a key
+at any time; the cache is refreshed every few seconds and at once when a token names a kid we
+do not know yet.
 """
 
 from __future__ import annotations
@@ -14,28 +16,27 @@ from typing import Any
 from joserfc.jwk import ECKey, KeySet, RSAKey
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.services.signing_keys import active_signing_key, published_signing_keys
+from bridge.services.signing_keys import SUPPORTED_ALGORITHMS, active_signing_key, published_signing_keys
 
 REFRESH_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
 class _Snapshot:
-    signing: ECKey | RSAKey
+    signing: dict[str, ECKey | RSAKey]
     published: KeySet
     loaded_at: float
 
 
 class KeyStore:
-    def __init__(self, factory: sessionmaker[Session], alg: str) -> None:
+    def __init__(self, factory: sessionmaker[Session]) -> None:
         self._factory = factory
-        self.alg = alg
         self._lock = threading.Lock()
         self._snapshot: _Snapshot | None = None
 
-    def signing_key(self) -> KeySet:
-        """The active key as a one-key set: joserfc then writes its kid into the header."""
-        return KeySet([self._current().signing])
+    def signing_key(self, alg: str) -> KeySet:
+        """The active key of `alg` as a one-key set: joserfc then writes its kid into the header."""
+        return KeySet([self._current().signing[alg]])
 
     def verification_keys(self, kid: str | None = None) -> KeySet:
         snapshot = self._current()
@@ -65,8 +66,7 @@ class KeyStore:
             if not force and self._snapshot is not None and self._snapshot is not snapshot:
                 return self._snapshot
             with self._factory() as db, db.begin():
-                active = active_signing_key(db, self.alg)
-                signing = _import(active.private_jwk)
+                signing = {alg: _import(active_signing_key(db, alg).private_jwk) for alg in SUPPORTED_ALGORITHMS}
                 published: list[Any] = [_import(record.private_jwk) for record in published_signing_keys(db)]
             self._snapshot = _Snapshot(signing, KeySet(published), time.monotonic())
             return self._snapshot

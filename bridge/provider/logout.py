@@ -50,7 +50,7 @@ class BridgeEndSessionEndpoint(EndSessionEndpoint):  # type: ignore[misc]
                 session_ids.append(hinted)
         client = end_session_request.client
         for session_id in session_ids:
-            active = load_active_signin(context.db, session_id, context.now)
+            active = load_active_signin(context.db, session_id, timeouts=context.timeouts, now=context.now)
             record = end_signin_session(context.db, session_id, context.now)
             revoked = revoke_session_tokens(context.db, session_id, context.now)
             self.result.ended_session_ids.append(session_id)

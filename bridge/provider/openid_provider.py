@@ -19,13 +19,15 @@ from bridge.config import Settings
 from bridge.provider.authorization import AuthorizeOutcome, Page, authorize
 from bridge.provider.claims import CLAIMS_SUPPORTED
 from bridge.provider.context import ProviderContext
+from bridge.provider.cors import add_cors_headers, preflight_response
 from bridge.provider.keys import KeyStore
 from bridge.provider.requests import StarletteOAuth2Request
-from bridge.provider.server import BridgeAuthorizationServer
+from bridge.provider.server import BridgeAuthorizationServer, named_client_id
 from bridge.provider.userinfo import userinfo_response
 from bridge.services.audit import AuditContext
 from bridge.services.clients import AUTH_METHODS, SUPPORTED_SCOPES
-from bridge.services.signin_sessions import ActiveSignIn
+from bridge.services.signin_sessions import ActiveSignIn, load_active_signin
+from bridge.services.signing_keys import SUPPORTED_ALGORITHMS
 
 T = TypeVar("T")
 
@@ -43,7 +45,7 @@ class OpenIDProvider:
     def __init__(self, settings: Settings, factory: sessionmaker[Session]) -> None:
         self.settings = settings
         self.factory = factory
-        self.keys = KeyStore(factory, settings.signing_alg)
+        self.keys = KeyStore(factory)
 
     @property
     def issuer(self) -> str:
@@ -72,7 +74,10 @@ class OpenIDProvider:
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": [self.settings.signing_alg],
+            # Every app may register either algorithm; RS256 is always listed (Discovery 1.0 §3).
+            "id_token_signing_alg_values_supported": list(
+                dict.fromkeys([self.settings.signing_alg, *SUPPORTED_ALGORITHMS])
+            ),
             "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
             "code_challenge_methods_supported": ["S256"],
             "claims_supported": list(CLAIMS_SUPPORTED),
@@ -82,6 +87,7 @@ class OpenIDProvider:
             "request_uri_parameter_supported": False,
             "frontchannel_logout_supported": False,
             "backchannel_logout_supported": False,
+            "authorization_response_iss_parameter_supported": True,
             "ui_locales_supported": ["ru"],
             "claims_locales_supported": ["ru"],
         }
@@ -105,13 +111,27 @@ class OpenIDProvider:
             lambda context: authorize(context, request, return_path=return_path, active=active, done=done),
         )
 
-    def token(self, request: StarletteOAuth2Request, audit_context: AuditContext) -> Response:
-        return self._in_transaction(
-            audit_context, lambda context: BridgeAuthorizationServer(context).token_response(request)
-        )
+    def token(self, request: StarletteOAuth2Request, audit_context: AuditContext, *, origin: str | None) -> Response:
+        def work(context: ProviderContext) -> Response:
+            response = BridgeAuthorizationServer(context).token_response(request)
+            add_cors_headers(context.db, response, origin, named_client_id(request))
+            return response
 
-    def userinfo(self, request: StarletteOAuth2Request, audit_context: AuditContext) -> Response:
-        return self._in_transaction(audit_context, lambda context: userinfo_response(context, request))
+        return self._in_transaction(audit_context, work)
+
+    def userinfo(
+        self, request: StarletteOAuth2Request, audit_context: AuditContext, *, origin: str | None
+    ) -> Response:
+        def work(context: ProviderContext) -> Response:
+            answer = userinfo_response(context, request)
+            add_cors_headers(context.db, answer.response, origin, answer.client_id)
+            return answer.response
+
+        return self._in_transaction(audit_context, work)
+
+    def preflight(self, origin: str | None, requested_method: str | None, methods: list[str]) -> Response:
+        with self.factory() as db:
+            return preflight_response(db, origin, requested_method, methods)
 
     def logout(
         self,
@@ -139,8 +159,9 @@ def _logout(
             Page("provider/logout_error.html", {"description": error.description}, 400),
             completed=False,
         )
-    if validated.needs_confirmation and not confirmed and browser_session_id is not None:
-        # Without a valid id_token_hint anyone could link here: ask the person first.
+    if _must_confirm(context, validated.id_token_claims, browser_session_id) and not confirmed:
+        # Without a valid id_token_hint for the person signed in here, anyone could link here
+        # (with their own token as the hint): ask the person first.
         data = request.payload.data
         fields = {
             name: str(data[name])
@@ -159,3 +180,12 @@ def _logout(
             RedirectResponse(response.headers["location"], status_code=303), None, completed=True
         )
     return LogoutOutcome(None, Page("provider/logged_out.html", {}, 200), completed=True)
+
+
+def _must_confirm(context: ProviderContext, hint_claims: dict[str, Any] | None, browser_session_id: str | None) -> bool:
+    if browser_session_id is None:
+        return False
+    if hint_claims is None:
+        return True
+    active = load_active_signin(context.db, browser_session_id, timeouts=context.timeouts, now=context.now)
+    return active is not None and active.staff.subject != hint_claims.get("sub")

@@ -76,6 +76,10 @@ class StarletteOAuth2Request(OAuth2Request):  # type: ignore[misc]
         return self._query
 
     @property
+    def raw_form(self) -> FormData | None:
+        return self._form
+
+    @property
     def form(self) -> dict[str, str]:
         if self._form is None:
             return {}

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
+from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import OAuth2Error
+from authlib.oauth2.rfc6749 import OAuth2Error, UnsupportedResponseTypeError
+from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from starlette.responses import Response
 
 from bridge.provider.claims import Grantee
@@ -28,13 +32,34 @@ from bridge.provider.models import ClientModel
 from bridge.provider.requests import StarletteOAuth2Request
 from bridge.services import audit
 from bridge.services.clients import SUPPORTED_SCOPES, find_enabled_client
-from bridge.services.oauth_tokens import RefreshGrant, family_of_code, store_refresh_token, token_hash
+from bridge.services.oauth_tokens import RefreshGrant, store_refresh_token, token_hash
+
+
+def _client_secret_basic(query_client: Any, request: Any) -> Any:
+    # Authlib decodes the Basic credentials as UTF-8 unguarded: bytes that are not are a 500.
+    try:
+        return authenticate_client_secret_basic(query_client, request)
+    except ValueError:
+        return None
+
+
+def named_client_id(request: StarletteOAuth2Request) -> str | None:
+    """The app a token request is for: the authenticated client, else the one it names."""
+    if request.client is not None:
+        return str(request.client.get_client_id())
+    try:
+        username, _ = extract_basic_authorization(request.headers)
+    except ValueError:
+        username = None
+    named = username or request.payload.data.get("client_id")
+    return named if isinstance(named, str) and named else None
 
 
 class BridgeAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(scopes_supported=list(SUPPORTED_SCOPES))
         self.context = context
+        self.register_client_auth_method("client_secret_basic", _client_secret_basic)
         self.register_token_generator("default", AccessTokenGenerator(context))
         self.register_grant(BridgeAuthorizationCodeGrant, [S256CodeChallenge(), BridgeOpenIDCode(context)])
         self.register_grant(BridgeRefreshTokenGrant, [BridgeOpenIDToken(context)])
@@ -53,10 +78,8 @@ class BridgeAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         context = self.context
         grantee: Grantee = request.user
         client_id = request.client.get_client_id()
-        if request.authorization_code is not None:
-            family = family_of_code(request.authorization_code.record.code_hash)
-        else:
-            family = request.refresh_token.record.family
+        family = grantee.grant_id
+        assert family is not None, "tokens are saved only under a grant"
         if "refresh_token" in token:
             store_refresh_token(
                 context.db,
@@ -113,6 +136,40 @@ class BridgeAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         return None
 
+    # --- the authorization endpoint: every answer to the app names us (RFC 9207) ---------------
+
+    def get_authorization_grant(self, request: StarletteOAuth2Request) -> Any:
+        try:
+            return super().get_authorization_grant(request)
+        except ValueError:
+            # Authlib quotes the response_type into the error description and refuses to build the
+            # error when it holds characters not allowed there (a 500): answer as for any other.
+            client = self.query_client(request.payload.client_id)
+            redirect_uri = request.payload.redirect_uri
+            known = client is not None and isinstance(redirect_uri, str) and client.check_redirect_uri(redirect_uri)
+            raise UnsupportedResponseTypeError(
+                "The response type is not supported by the server.", "", redirect_uri=redirect_uri if known else None
+            ) from None
+
+    def create_authorization_response(
+        self, request: Any = None, grant_user: Any = None, grant: Any = None
+    ) -> Response:
+        response: Response = super().create_authorization_response(request, grant_user, grant)
+        return self._with_issuer(response)
+
+    def handle_error_response(self, request: Any, error: OAuth2Error) -> Response:
+        response: Response = super().handle_error_response(request, error)
+        if error.redirect_uri:
+            # An error redirected to the app: RFC 9207 §2 asks for `iss` there too.
+            response = self._with_issuer(response)
+        return response
+
+    def _with_issuer(self, response: Response) -> Response:
+        location = response.headers.get("location")
+        if location and not any(name == "iss" for name, _ in parse_qsl(urlsplit(location).query)):
+            response.headers["location"] = add_params_to_uri(location, [("iss", self.context.issuer)])
+        return response
+
     # --- the token endpoint, with its refusals audited ------------------------------------------
 
     def token_response(self, request: StarletteOAuth2Request) -> Response:
@@ -124,6 +181,11 @@ class BridgeAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         except OAuth2Error as error:
             self._audit_token_refusal(request, error)
             refusal: Response = self.handle_error_response(request, error)
+            if refusal.status_code == 401:
+                # RFC 7617 §2: a Basic challenge names its realm (Authlib's does not).
+                refusal.headers["WWW-Authenticate"] = (
+                    f'Basic realm="{self.context.issuer}", charset="UTF-8", error="{error.error}"'
+                )
             return refusal
 
     def _audit_token_refusal(self, request: StarletteOAuth2Request, error: OAuth2Error) -> None:

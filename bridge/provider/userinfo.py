@@ -1,11 +1,16 @@
 """The userinfo endpoint: our own access tokens, checked by Authlib's RFC 9068 validator.
 
-A valid signature is not enough: the sign-in session the token came from must still be alive,
-so logout or a credential reset ends an app's access at its next userinfo call.
+A valid signature is not enough: the grant the token names must not be revoked (a reused code
+or refresh token revokes it), and the sign-in session behind it must still be alive (logout,
+idle or absolute timeout, a credential reset or block end it). Both are key lookups.
+
+Challenges follow RFC 6750 §3: a request without a token gets `Bearer realm="<issuer>"` and no
+error code; a bad token gets `error="invalid_token"`. Every refusal is audited, without the token.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from authlib.oauth2.rfc6749 import OAuth2Error
@@ -21,13 +26,25 @@ from bridge.provider.context import ProviderContext
 from bridge.provider.keys import KeyStore
 from bridge.provider.requests import StarletteOAuth2Request
 from bridge.services import audit
+from bridge.services.oauth_tokens import live_grant, token_hash
 
-_REALM = "userinfo"
+
+class UserinfoRefusal(Exception):
+    """Why a userinfo call was refused: the OAuth error to answer and the reason to audit."""
+
+    def __init__(
+        self, error: OAuth2Error, reason: str, claims: dict[str, Any] | None = None, staff_id: int | None = None
+    ) -> None:
+        super().__init__(reason)
+        self.error = error
+        self.reason = reason
+        self.claims = claims or {}
+        self.staff_id = staff_id
 
 
 class AccessTokenValidator(JWTBearerTokenValidator):  # type: ignore[misc]
     def __init__(self, keys: KeyStore, issuer: str, resource_server: str) -> None:
-        super().__init__(issuer=issuer, resource_server=resource_server, realm=_REALM)
+        super().__init__(issuer=issuer, resource_server=resource_server, realm=issuer)
         self.keys = keys
         self._kid: str | None = None
 
@@ -38,10 +55,10 @@ class AccessTokenValidator(JWTBearerTokenValidator):  # type: ignore[misc]
         try:
             header = jws.extract_compact(token_string.encode()).protected
         except (JoseError, ValueError) as error:
-            raise InvalidTokenError(realm=_REALM) from error
+            raise InvalidTokenError(realm=self.realm) from error
         if header.get("typ", "").lower() not in ("at+jwt", "application/at+jwt"):
             # An id_token is signed by the same keys; it must not pass for an access token.
-            raise InvalidTokenError(realm=_REALM)
+            raise InvalidTokenError(realm=self.realm)
         kid = header.get("kid")
         self._kid = kid if isinstance(kid, str) else None
         return super().authenticate_token(token_string)
@@ -58,39 +75,85 @@ def bearer_token(request: StarletteOAuth2Request) -> str | None:
     return None
 
 
-def userinfo_response(context: ProviderContext, request: StarletteOAuth2Request) -> Response:
-    try:
-        return JSONResponse(_userinfo(context, request), headers={"Cache-Control": "no-store"})
-    except OAuth2Error as error:
-        status, body, headers = error()
-        return JSONResponse(body, status_code=status, headers=dict(headers))
+def no_token_challenge(realm: str) -> Response:
+    """RFC 6750 §3.1: without any token the challenge carries no error code."""
+    return JSONResponse(
+        {"error": "invalid_request", "error_description": "Send the access token as 'Authorization: Bearer <token>'."},
+        status_code=401,
+        headers={"WWW-Authenticate": f'Bearer realm="{realm}"', "Cache-Control": "no-store"},
+    )
 
 
-def _userinfo(context: ProviderContext, request: StarletteOAuth2Request) -> dict[str, Any]:
+@dataclass(frozen=True)
+class UserinfoAnswer:
+    response: Response
+    # The app the token was issued to, when the token said (for CORS).
+    client_id: str | None
+
+
+def userinfo_response(context: ProviderContext, request: StarletteOAuth2Request) -> UserinfoAnswer:
     token = bearer_token(request)
     if token is None:
-        raise InvalidTokenError("Send the access token as 'Authorization: Bearer <token>'.", realm=_REALM)
+        _audit_refusal(context, UserinfoRefusal(InvalidTokenError(realm=context.issuer), "no_token"), None)
+        return UserinfoAnswer(no_token_challenge(context.issuer), None)
+    client_id: str | None = None
+    try:
+        claims, client_id = _userinfo(context, request, token)
+    except UserinfoRefusal as refusal:
+        _audit_refusal(context, refusal, token)
+        status, body, headers = refusal.error()
+        answer = JSONResponse(body, status_code=status, headers={**dict(headers), "Cache-Control": "no-store"})
+        if "www-authenticate" not in answer.headers:
+            # Authlib's insufficient_scope carries no challenge; RFC 6750 §3 wants one.
+            answer.headers["WWW-Authenticate"] = (
+                f'Bearer realm="{context.issuer}", error="{refusal.error.error}", scope="openid"'
+            )
+        claimed = refusal.claims.get("client_id")
+        return UserinfoAnswer(answer, claimed if isinstance(claimed, str) else None)
+    return UserinfoAnswer(JSONResponse(claims, headers={"Cache-Control": "no-store"}), client_id)
+
+
+def _userinfo(
+    context: ProviderContext, request: StarletteOAuth2Request, token: str
+) -> tuple[dict[str, Any], str]:
+    realm = context.issuer
     validator = AccessTokenValidator(context.keys, context.issuer, context.userinfo_endpoint)
-    claims = validator.authenticate_token(token)
-    validator.validate_token(claims, ["openid"], request)
-    subject, sid = claims.get("sub"), claims.get("sid")
-    session = context.session_of_sid(subject, sid) if isinstance(subject, str) and isinstance(sid, str) else None
-    role_id = claims.get("rid")
-    grantee = (
-        context.load_grantee(
-            session.id,
-            session.staff_id,
-            role_id if isinstance(role_id, int) else None,
-            session.auth_time,
-        )
-        if session is not None
+    try:
+        claims = validator.authenticate_token(token)
+        validator.validate_token(claims, ["openid"], request)
+    except OAuth2Error as error:
+        raise UserinfoRefusal(error, "token_invalid" if error.status_code == 401 else error.error) from error
+    client_id, grant_id, role_id = claims.get("client_id"), claims.get("grant_id"), claims.get("rid")
+    grant = (
+        live_grant(context.db, grant_id, client_id)
+        if isinstance(grant_id, str) and isinstance(client_id, str)
         else None
     )
-    if grantee is None:
-        audit.record(
-            context.db, context.audit, "oidc.userinfo.refused", "refused",
-            subject_staff_id=session.staff_id if session else None,
-            client_id=claims.get("client_id"), reason="signin_session_ended",
+    if grant is None:
+        raise UserinfoRefusal(
+            InvalidTokenError("The grant behind this token has been revoked.", realm=realm), "grant_revoked", claims
         )
-        raise InvalidTokenError("The sign-in session behind this token has ended.", realm=_REALM)
-    return userinfo_claims(grantee, str(claims.get("scope", "")), context.settings.secret_key)
+    grantee = context.load_grantee(
+        grant.signin_session_id, grant.staff_id, role_id if isinstance(role_id, int) else None
+    )
+    if grantee is None or grantee.staff.subject != claims.get("sub") or grantee.session.sid != claims.get("sid"):
+        raise UserinfoRefusal(
+            InvalidTokenError("The sign-in session behind this token has ended.", realm=realm),
+            "signin_session_ended",
+            claims,
+            grant.staff_id,
+        )
+    return userinfo_claims(grantee, str(claims.get("scope", ""))), grant.client_id
+
+
+def _audit_refusal(context: ProviderContext, refusal: UserinfoRefusal, token: str | None) -> None:
+    details: dict[str, Any] = {"reason": refusal.reason}
+    if token is not None:
+        # Enough to correlate with other events, useless to replay.
+        details["presented_hash"] = token_hash(token)[:16]
+    for name in ("client_id", "grant_id"):
+        if isinstance(refusal.claims.get(name), str):
+            details[name] = refusal.claims[name]
+    audit.record(
+        context.db, context.audit, "oidc.userinfo.refused", "refused", subject_staff_id=refusal.staff_id, **details
+    )

@@ -5,17 +5,20 @@ The issuer is Settings.public_url; every path below is relative to it.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bridge.flows import authorization_request
-from bridge.provider.authorization import Page
+from bridge.provider.authorization import Page, error_page
 from bridge.provider.openid_provider import OpenIDProvider
+from bridge.provider.request_checks import get_target_of_post
 from bridge.provider.requests import StarletteOAuth2Request
 from bridge.services.audit import ANONYMOUS_ACTOR, AuditContext
 from bridge.services.signin_sessions import ActiveSignIn
@@ -62,6 +65,8 @@ async def jwks(request: Request) -> Response:
 
 
 async def authorize(request: Request) -> Response:
+    if request.method == "POST":
+        return await _authorize_by_post(request)
     provider = provider_of(request)
     runtime = runtime_of(request)
     browser = browser_id(request)
@@ -100,22 +105,52 @@ async def authorize(request: Request) -> Response:
     return outcome.response
 
 
+async def _authorize_by_post(request: Request) -> Response:
+    """OIDC Core §3.1.2.1: the same request as a GET (see request_checks.get_target_of_post)."""
+    provider = provider_of(request)
+    oauth_request = await StarletteOAuth2Request.read(request, provider.issuer)
+    target = get_target_of_post(request.url.path, oauth_request.args, oauth_request.raw_form)
+    if target is None:
+        page = error_page(InvalidRequestError("The authorization request is too large."))
+        return _render_page(request, page)
+    return RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
+
+
+_TOKEN_METHODS = ["POST"]
+_USERINFO_METHODS = ["GET", "POST"]
+
+
+async def _preflight(request: Request, methods: list[str]) -> Response:
+    return await run_in_threadpool(
+        provider_of(request).preflight,
+        request.headers.get("origin"),
+        request.headers.get("access-control-request-method"),
+        methods,
+    )
+
+
 async def token(request: Request) -> Response:
+    if request.method == "OPTIONS":
+        return await _preflight(request, _TOKEN_METHODS)
     provider = provider_of(request)
     oauth_request = await StarletteOAuth2Request.read(request, provider.issuer)
     return await run_in_threadpool(
-        provider.token, oauth_request, _audit_context(request, actor=RELYING_APP_ACTOR)
+        partial(provider.token, origin=request.headers.get("origin")),
+        oauth_request,
+        _audit_context(request, actor=RELYING_APP_ACTOR),
     )
 
 
 async def userinfo(request: Request) -> Response:
+    if request.method == "OPTIONS":
+        return await _preflight(request, _USERINFO_METHODS)
     provider = provider_of(request)
     oauth_request = await StarletteOAuth2Request.read(request, provider.issuer)
-    response = await run_in_threadpool(
-        provider.userinfo, oauth_request, _audit_context(request, actor=RELYING_APP_ACTOR)
+    return await run_in_threadpool(
+        partial(provider.userinfo, origin=request.headers.get("origin")),
+        oauth_request,
+        _audit_context(request, actor=RELYING_APP_ACTOR),
     )
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
 
 
 async def logout(request: Request) -> Response:
@@ -152,9 +187,11 @@ async def logout(request: Request) -> Response:
 
 routes: list[BaseRoute] = [
     Route("/.well-known/openid-configuration", discovery, methods=["GET"]),
+    # RFC 8414: the same metadata for OAuth clients.
+    Route("/.well-known/oauth-authorization-server", discovery, methods=["GET"]),
     Route("/oidc/jwks", jwks, methods=["GET"]),
-    Route("/oidc/authorize", authorize, methods=["GET"]),
-    Route("/oidc/token", token, methods=["POST"]),
-    Route("/oidc/userinfo", userinfo, methods=["GET", "POST"]),
+    Route("/oidc/authorize", authorize, methods=["GET", "POST"]),
+    Route("/oidc/token", token, methods=[*_TOKEN_METHODS, "OPTIONS"]),
+    Route("/oidc/userinfo", userinfo, methods=[*_USERINFO_METHODS, "OPTIONS"]),
     Route("/oidc/logout", logout, methods=["GET", "POST"]),
 ]

@@ -25,6 +25,7 @@ from bridge.storage.types import utcnow
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
 CONFIDENTIAL_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 SUPPORTED_SCOPES = ("openid", "profile", "email", "roles")
+ID_TOKEN_ALGORITHMS = ("ES256", "RS256")
 DEFAULT_SCOPE = "openid profile email roles"
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 _CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,99}$")
@@ -67,6 +68,51 @@ def check_redirect_uri(uri: str) -> str:
     return uri
 
 
+def web_origin(uri: str) -> str | None:
+    """The origin (scheme://host[:port]) a browser sends for pages at `uri`; None if it has none."""
+    try:
+        parts = urlsplit(uri)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    default_port = 443 if parts.scheme == "https" else 80
+    return f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, default_port) else "")
+
+
+def check_web_origin(origin: str) -> str:
+    """An origin exactly as browsers send it: scheme and host (and port), nothing else."""
+    normalized = web_origin(origin)
+    if normalized is None or origin.rstrip("/") != normalized:
+        raise InvalidInput(
+            "bad_web_origin",
+            f"Источник (origin) — только схема, хост и порт, например https://app.example.ru: {origin}",
+        )
+    check_redirect_uri(normalized)
+    return normalized
+
+
+def client_web_origins(client: OAuthClient) -> frozenset[str]:
+    """Origins whose scripts may read this app's token and userinfo answers (CORS)."""
+    derived = (web_origin(uri) for uri in client.redirect_uris)
+    return frozenset(origin for origin in (*derived, *(client.web_origins or [])) if origin)
+
+
+def cors_origin_allowed(db: Session, origin: str, client_id: str | None) -> bool:
+    """Whether `origin` is registered for the app at hand; for a preflight (no app named yet),
+    for any enabled app."""
+    if client_id:
+        client = find_enabled_client(db, client_id)
+        if client is not None:
+            return origin in client_web_origins(client)
+    enabled = db.scalars(select(OAuthClient).where(OAuthClient.disabled_at.is_(None)))
+    return any(origin in client_web_origins(client) for client in enabled)
+
+
 def register_client(
     db: Session,
     secret_key: Secret,
@@ -78,6 +124,8 @@ def register_client(
     auth_method: str = "client_secret_basic",
     client_id: str | None = None,
     scope: str = DEFAULT_SCOPE,
+    id_token_alg: str | None = None,
+    web_origins: list[str] | None = None,
 ) -> RegisteredClient:
     if not name.strip():
         raise InvalidInput("bad_client_name", "Укажите название приложения.")
@@ -96,6 +144,9 @@ def register_client(
         raise InvalidInput(
             "bad_scope", f"Области доступа: openid и любые из {', '.join(SUPPORTED_SCOPES[1:])}."
         )
+    if id_token_alg is not None and id_token_alg not in ID_TOKEN_ALGORITHMS:
+        raise InvalidInput("bad_id_token_alg", "Подпись id_token: ES256 или RS256.")
+    origins = list(dict.fromkeys(check_web_origin(origin) for origin in web_origins or []))
     client_id = client_id or secrets.token_urlsafe(18)
     if not _CLIENT_ID_PATTERN.match(client_id):
         raise InvalidInput(
@@ -112,6 +163,8 @@ def register_client(
         redirect_uris=uris,
         post_logout_redirect_uris=logout_uris,
         scope=" ".join(dict.fromkeys(scope.split())),
+        id_token_signed_response_alg=id_token_alg,
+        web_origins=origins,
     )
     db.add(client)
     db.flush()
@@ -119,6 +172,9 @@ def register_client(
 
 
 def find_enabled_client(db: Session, client_id: str) -> OAuthClient | None:
+    if not _CLIENT_ID_PATTERN.fullmatch(client_id):
+        # No registered id looks like this; and PostgreSQL refuses NUL bytes in a query (a 500).
+        return None
     client = db.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
     if client is None or client.disabled_at is not None:
         return None

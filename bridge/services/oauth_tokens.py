@@ -1,9 +1,11 @@
-"""Authorization codes and refresh tokens issued to relying apps.
+"""Authorization codes, grants and refresh tokens issued to relying apps.
 
-Both are random bearer values stored only as SHA-256 hashes. A code is single-use: it is
-claimed with a conditional UPDATE, so two concurrent redemptions cannot both win. Refresh
-tokens rotate on every use and share a family with the code they came from; presenting a
-rotated token, or a used code, revokes the whole family.
+Codes and refresh tokens are random bearer values stored only as SHA-256 hashes. A code is
+single-use: it is claimed with a conditional UPDATE, so two concurrent redemptions cannot both
+win. Redeeming it creates the grant, keyed by the family id derived from the code; refresh
+tokens rotate on every use and keep that family, and every access token names the grant.
+Presenting a rotated token or a used code revokes the whole family: its refresh tokens and the
+grant, so the access tokens already issued from it are refused at userinfo too.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from bridge.services.signin_sessions import is_role_active
-from bridge.storage.models import AuthorizationCode, RefreshToken, RoleAssignment, SignInSession, StaffMember
+from bridge.storage.models import AuthorizationCode, OAuthGrant, RefreshToken, RoleAssignment, StaffMember
 from bridge.storage.types import utcnow
 
 CODE_TTL = timedelta(seconds=60)
@@ -124,6 +126,30 @@ def claim_authorization_code(db: Session, record: AuthorizationCode, now: dateti
     return int(getattr(result, "rowcount", 0) or 0) == 1
 
 
+# --- Grants ------------------------------------------------------------------------------------
+
+
+def create_grant(
+    db: Session, family: str, *, client_id: str, staff_id: int, signin_session_id: str, now: datetime | None = None
+) -> OAuthGrant:
+    """The grant of a just-redeemed code (only the one redemption that claimed the code gets here)."""
+    grant = OAuthGrant(
+        id=family, client_id=client_id, staff_id=staff_id, signin_session_id=signin_session_id,
+        created_at=now or utcnow(),
+    )
+    db.add(grant)
+    db.flush()
+    return grant
+
+
+def live_grant(db: Session, grant_id: str, client_id: str) -> OAuthGrant | None:
+    """The grant an access token names, if it is the client's and not revoked (a key lookup)."""
+    grant = db.get(OAuthGrant, grant_id)
+    if grant is None or grant.revoked_at is not None or grant.client_id != client_id:
+        return None
+    return grant
+
+
 # --- Refresh tokens ----------------------------------------------------------------------------
 
 
@@ -206,14 +232,18 @@ def claim_refresh_token(db: Session, record: RefreshToken, now: datetime | None 
 
 
 def revoke_family(db: Session, family: str, now: datetime | None = None) -> int:
+    """Revoke a grant and its refresh tokens; returns how many refresh tokens were revoked."""
+    _revoke_grants(db, OAuthGrant.id == family, now)
     return _revoke(db, RefreshToken.family == family, now)
 
 
 def revoke_session_tokens(db: Session, signin_session_id: str, now: datetime | None = None) -> int:
+    _revoke_grants(db, OAuthGrant.signin_session_id == signin_session_id, now)
     return _revoke(db, RefreshToken.signin_session_id == signin_session_id, now)
 
 
 def revoke_client_tokens(db: Session, client_id: str, now: datetime | None = None) -> int:
+    _revoke_grants(db, OAuthGrant.client_id == client_id, now)
     return _revoke(db, RefreshToken.client_id == client_id, now)
 
 
@@ -227,21 +257,16 @@ def _revoke(db: Session, condition: ColumnElement[bool], now: datetime | None) -
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-# --- Sign-in sessions seen by relying apps -----------------------------------------------------
-
-
-def live_sessions_of(db: Session, staff_id: int, now: datetime | None = None) -> list[SignInSession]:
-    """Unended, unexpired sign-in sessions of one person (a handful at most)."""
-    now = now or utcnow()
-    return list(
-        db.scalars(
-            select(SignInSession).where(
-                SignInSession.staff_id == staff_id,
-                SignInSession.ended_at.is_(None),
-                SignInSession.expires_at > now,
-            )
-        )
+def _revoke_grants(db: Session, condition: ColumnElement[bool], now: datetime | None) -> None:
+    db.execute(
+        update(OAuthGrant)
+        .where(condition, OAuthGrant.revoked_at.is_(None))
+        .values(revoked_at=now or utcnow())
+        .execution_options(synchronize_session=False)
     )
+
+
+# --- What a grant stands for ------------------------------------------------------------------
 
 
 def granted_role(

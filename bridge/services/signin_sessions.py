@@ -1,4 +1,9 @@
-"""The bridge's own sign-in sessions (SSO sessions), kept server-side so they can be ended."""
+"""The bridge's own sign-in sessions (SSO sessions), kept server-side so they can be ended.
+
+A session dies at its absolute end (`expires_at`), when it is ended (logout, reset, block), and
+after a stretch of inactivity (the idle timeout, longer for "remember me"). Activity is written
+at most once a minute per session, by one conditional UPDATE.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,29 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
+from bridge.config import Settings
 from bridge.storage.models import RoleAssignment, SignInSession, StaffMember
 from bridge.storage.types import utcnow
+
+# Activity is recorded with this granularity, so a busy session costs one write a minute.
+ACTIVITY_GRANULARITY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class SessionTimeouts:
+    """How long a sign-in session may stay unused before it dies."""
+
+    idle: timedelta
+    remembered_idle: timedelta
+
+    @classmethod
+    def of(cls, settings: Settings) -> SessionTimeouts:
+        return cls(idle=settings.session_idle_timeout, remembered_idle=settings.remember_me_idle_timeout)
+
+    def idle_limit(self, record: SignInSession) -> timedelta:
+        return self.remembered_idle if record.remember else self.idle
 
 
 @dataclass(frozen=True)
@@ -44,6 +69,7 @@ def start_signin_session(
     authenticated_at = min(auth_time, now) if auth_time is not None else now
     record = SignInSession(
         id=secrets.token_urlsafe(32),
+        sid=secrets.token_urlsafe(18),
         staff_id=staff.id,
         session_generation=staff.session_generation,
         provider=provider,
@@ -53,17 +79,23 @@ def start_signin_session(
         remember=remember,
         created_at=now,
         expires_at=now + lifetime,
+        last_seen_at=now,
     )
     db.add(record)
     db.flush()
     return record
 
 
-def load_active_signin(db: Session, session_id: str, now: datetime | None = None) -> ActiveSignIn | None:
-    """The session if it is still valid: not ended, not expired, staff active, no reset since."""
+def load_active_signin(
+    db: Session, session_id: str, *, timeouts: SessionTimeouts, now: datetime | None = None
+) -> ActiveSignIn | None:
+    """The session if it is still valid: not ended, not expired, not idle too long, staff active,
+    no reset since."""
     now = now or utcnow()
     record = db.get(SignInSession, session_id)
     if record is None or record.ended_at is not None or record.expires_at <= now:
+        return None
+    if record.last_seen_at + timeouts.idle_limit(record) <= now:
         return None
     staff = db.get(StaffMember, record.staff_id)
     if staff is None or staff.status != "active" or staff.session_generation != record.session_generation:
@@ -72,6 +104,34 @@ def load_active_signin(db: Session, session_id: str, now: datetime | None = None
     if role is not None and not is_role_active(role, now):
         role = None
     return ActiveSignIn(session=record, staff=staff, role=role)
+
+
+def find_signin_by_sid(db: Session, sid: str) -> SignInSession | None:
+    """The session a token's or a hint's `sid` names: one indexed lookup."""
+    return db.scalar(select(SignInSession).where(SignInSession.sid == sid))
+
+
+def record_activity(db: Session, record: SignInSession, now: datetime | None = None) -> bool:
+    """Push the idle timeout back; writes only when the last write is over a minute old."""
+    now = now or utcnow()
+    if record.last_seen_at >= now - ACTIVITY_GRANULARITY:
+        # Seen within the minute (as loaded): no statement at all.
+        return False
+    result = db.execute(
+        update(SignInSession)
+        .where(
+            SignInSession.id == record.id,
+            SignInSession.ended_at.is_(None),
+            SignInSession.last_seen_at < now - ACTIVITY_GRANULARITY,
+        )
+        .values(last_seen_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    touched = int(getattr(result, "rowcount", 0) or 0) == 1
+    if touched:
+        # Already written: reflect it without making the object dirty (no second UPDATE).
+        set_committed_value(record, "last_seen_at", now)
+    return touched
 
 
 def choose_session_role(db: Session, record: SignInSession, role: RoleAssignment) -> None:

@@ -1,7 +1,8 @@
 """The bridge's own token-signing keys, kept in the database so every worker and restart signs alike.
 
-One key is active per algorithm; a rotated key stops signing but stays published in JWKS until
-`published_until`, so tokens it signed still verify at relying apps.
+One key is active per algorithm (ES256 and RS256 are both kept, so an app may ask for either);
+a rotated key stops signing but stays published in JWKS until `published_until`, so tokens it
+signed still verify at relying apps.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def generate_private_jwk(alg: str) -> dict[str, object]:
 
 
 def active_signing_key(db: Session, alg: str, now: datetime | None = None) -> SigningKey:
-    """The key that signs now; generated on first need (older keys of another alg are retired)."""
+    """The key that signs with `alg` now; generated on first need."""
     now = now or utcnow()
     key = db.scalar(
         select(SigningKey)
@@ -50,7 +51,7 @@ def rotate_signing_key(
     db: Session, alg: str, *, keep_published: timedelta = DEFAULT_PUBLISH_AFTER_ROTATION,
     now: datetime | None = None,
 ) -> SigningKey:
-    """A new active key; the previous ones stop signing and stay published for `keep_published`."""
+    """A new active key of `alg`; the previous one stops signing and stays published for `keep_published`."""
     return _create_key(db, alg, now or utcnow(), keep_published)
 
 
@@ -72,7 +73,7 @@ def all_signing_keys(db: Session) -> list[SigningKey]:
 def _create_key(db: Session, alg: str, now: datetime, keep_published: timedelta) -> SigningKey:
     if alg not in SUPPORTED_ALGORITHMS:
         raise ValueError(f"unsupported signing algorithm {alg!r}")
-    for old in db.scalars(select(SigningKey).where(SigningKey.retired_at.is_(None))):
+    for old in db.scalars(select(SigningKey).where(SigningKey.retired_at.is_(None), SigningKey.alg == alg)):
         old.retired_at = now
         old.published_until = now + keep_published
     jwk = generate_private_jwk(alg)

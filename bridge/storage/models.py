@@ -155,6 +155,9 @@ class SignInSession(Base):
     __tablename__ = "signin_sessions"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # The session's public id (the `sid` claim): random, unrelated to the id, which is a bearer
+    # secret. Unique and indexed, so a token's session is found by key.
+    sid: Mapped[str] = mapped_column(String(32), unique=True, index=True)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff_members.id"), index=True)
     session_generation: Mapped[int] = mapped_column(Integer)
     provider: Mapped[str] = mapped_column(String(50))
@@ -165,7 +168,10 @@ class SignInSession(Base):
     role_assignment_id: Mapped[int | None] = mapped_column(ForeignKey("role_assignments.id"))
     remember: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The absolute end of the session; the idle timeout counts from last_seen_at.
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Last activity (the browser at the bridge, an app's token request), written at most once a minute.
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
@@ -226,6 +232,11 @@ class OAuthClient(Base):
     redirect_uris: Mapped[list[str]] = mapped_column(JSON)
     post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
     scope: Mapped[str] = mapped_column(String(500), default="openid profile")
+    # "ES256" or "RS256"; NULL signs the app's id_tokens with the bridge's default algorithm.
+    id_token_signed_response_alg: Mapped[str | None] = mapped_column(String(10))
+    # Origins whose browser scripts may call the token and userinfo endpoints (CORS), besides
+    # the origins of the redirect URIs.
+    web_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -249,6 +260,23 @@ class AuthorizationCode(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OAuthGrant(Base):
+    """One authorization, from the redemption of its code on; keyed by the refresh-token family.
+
+    Every access token names its grant (claim `grant_id`), and userinfo refuses a token whose
+    grant is revoked: a reused code or refresh token recalls the access tokens already issued.
+    """
+
+    __tablename__ = "oauth_grants"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(100), index=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_members.id"))
+    signin_session_id: Mapped[str] = mapped_column(ForeignKey("signin_sessions.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class RefreshToken(Base):

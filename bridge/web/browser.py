@@ -16,14 +16,10 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bridge.config import Settings
+from bridge.web.cookies import cookie_name
 
 FLOW_COOKIE = "bridge_flow"
 _SCOPE_KEY = "bridge.browser"
-
-
-def cookie_name(settings: Settings, base: str) -> str:
-    """`__Host-<base>` when the bridge is served over https, else the plain name (local demo)."""
-    return f"__Host-{base}" if settings.secure_cookies else base
 
 
 class BrowserId:

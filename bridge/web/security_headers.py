@@ -1,4 +1,8 @@
-"""Security headers on every response (pure ASGI, so streaming is untouched)."""
+"""Security headers on every response (pure ASGI, so streaming is untouched).
+
+With `hsts` (the bridge is served over https) every response also carries
+`Strict-Transport-Security`, so browsers never try plain http for it again.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,13 @@ _HEADERS = {
     "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; form-action *; frame-ancestors 'none'",
 }
+HSTS = "max-age=31536000"
 
 
 class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
+        self.headers = {**_HEADERS, "Strict-Transport-Security": HSTS} if hsts else dict(_HEADERS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -26,7 +32,7 @@ class SecurityHeadersMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                for name, value in _HEADERS.items():
+                for name, value in self.headers.items():
                     headers.setdefault(name, value)
             await send(message)
 

@@ -1,4 +1,8 @@
-"""The sign-in session cookie: a signed session id, persistent only with "Запомнить меня"."""
+"""The sign-in session cookie: a signed session id, persistent only with "Запомнить меня".
+
+Named `__Host-bridge_sid` over https (Secure, HttpOnly, Path=/, SameSite=Lax, no Domain), plain
+`bridge_sid` on the http demo.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bridge.config import Settings
+from bridge.web.cookies import cookie_name
 
-COOKIE_NAME = "bridge_sid"
+COOKIE_BASE = "bridge_sid"
+
+
+def signin_cookie_name(settings: Settings) -> str:
+    return cookie_name(settings, COOKIE_BASE)
 
 
 def _serializer(settings: Settings) -> URLSafeSerializer:
@@ -16,7 +25,7 @@ def _serializer(settings: Settings) -> URLSafeSerializer:
 
 
 def read_signin_session_id(request: Request, settings: Settings) -> str | None:
-    raw = request.cookies.get(COOKIE_NAME)
+    raw = request.cookies.get(signin_cookie_name(settings))
     if not raw:
         return None
     try:
@@ -30,7 +39,7 @@ def set_signin_cookie(
     response: Response, settings: Settings, session_id: str, *, remember: bool
 ) -> None:
     response.set_cookie(
-        COOKIE_NAME,
+        signin_cookie_name(settings),
         _serializer(settings).dumps(session_id),
         # Without "remember me" the cookie is a browser-session cookie: gone with the browser.
         max_age=int(settings.remember_me_ttl.total_seconds()) if remember else None,
@@ -43,5 +52,5 @@ def set_signin_cookie(
 
 def clear_signin_cookie(response: Response, settings: Settings) -> None:
     response.delete_cookie(
-        COOKIE_NAME, httponly=True, secure=settings.secure_cookies, samesite="lax", path="/"
+        signin_cookie_name(settings), httponly=True, secure=settings.secure_cookies, samesite="lax", path="/"
     )

@@ -20,7 +20,6 @@ from bridge.config import Settings
 from bridge.storage.models import AuditEvent
 from bridge.upstream.configuration import load_providers_file
 from bridge.upstream.registry import UpstreamRegistry
-from bridge.web.signin_cookie import COOKIE_NAME
 from gost_jws import export_private, export_public
 from tests.e2e.world import (
     BRIDGE,
@@ -36,6 +35,9 @@ from tests.e2e.world import (
     sign_in_at_provider,
     sign_in_through,
 )
+
+# The sign-in cookie over https (the tests' bridge is https://bridge.test).
+COOKIE_NAME = "__Host-bridge_sid"
 
 SMIRNOVA = "e.smirnova@school1535.ru"
 SMIRNOVA_OID = "1005515483"

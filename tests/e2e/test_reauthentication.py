@@ -27,7 +27,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bridge.services.clients import register_client
-from bridge.web.signin_cookie import COOKIE_NAME
 from tests.e2e.world import (
     BRIDGE,
     IDP,
@@ -37,6 +36,9 @@ from tests.e2e.world import (
     sign_in_at_provider,
     sign_in_through,
 )
+
+# The sign-in cookie over https (the tests' bridge is https://bridge.test).
+COOKIE_NAME = "__Host-bridge_sid"
 
 APP = "https://app.test"
 REDIRECT_URI = f"{APP}/callback"

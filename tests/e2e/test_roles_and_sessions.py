@@ -15,7 +15,7 @@ from bridge.services.actors import cli_support_actor
 from bridge.services.roles import OrganizationKind, Role
 from bridge.services.staff import reset_password
 from bridge.storage.models import AuditEvent, RoleAssignment, SignInSession, StaffMember
-from bridge.web.signin_cookie import COOKIE_NAME
+from bridge.web.signin_cookie import COOKIE_BASE
 from tests.e2e.world import (
     BRIDGE,
     PASSWORD,
@@ -73,7 +73,8 @@ def session_cookie_header(page: httpx.Response) -> str:
         header
         for response in [*page.history, page]
         for header in response.headers.get_list("set-cookie")
-        if header.startswith(f"{COOKIE_NAME}=")
+        # The world serves the bridge over https: the cookie carries the __Host- prefix.
+        if header.startswith(f"__Host-{COOKIE_BASE}=")
     ]
     assert len(headers) == 1, headers
     return headers[0]

@@ -18,7 +18,6 @@ import pytest
 from sqlalchemy import select
 
 from bridge.storage.models import AuditEvent
-from bridge.web.signin_cookie import COOKIE_NAME
 from tests.e2e.world import (
     BRIDGE,
     World,
@@ -27,6 +26,9 @@ from tests.e2e.world import (
     enter_password,
     sign_in_through,
 )
+
+# The sign-in cookie over https (the tests' bridge is https://bridge.test).
+COOKIE_NAME = "__Host-bridge_sid"
 
 SMIRNOVA = "e.smirnova@school1535.ru"
 KUZNETSOV = "a.kuznetsov@school1535.ru"

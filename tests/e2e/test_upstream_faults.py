@@ -24,7 +24,7 @@ from bridge.app import create_app
 from bridge.config import Settings
 from bridge.runtime import build_runtime
 from bridge.storage.models import AuditEvent
-from bridge.web.signin_cookie import COOKIE_NAME
+from bridge.web.signin_cookie import COOKIE_BASE
 from idp_mock.app import create_app as create_mock_app
 from tests.e2e.world import (
     BRIDGE,
@@ -112,7 +112,7 @@ def assert_calm_refusal(page: httpx.Response, message: str) -> None:
     assert REFUSED_TITLE in page.text and message in page.text
     assert "Traceback" not in page.text and "Exception" not in page.text and "Error" not in page.text
     assert ("/login", "Повторить") in _links(page.text)
-    assert not any(COOKIE_NAME in response.headers.get("set-cookie", "") for response in [*page.history, page])
+    assert not any(COOKIE_BASE in response.headers.get("set-cookie", "") for response in [*page.history, page])
 
 
 def assert_password_still_usable(world: World, login: str) -> None:

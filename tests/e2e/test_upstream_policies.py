@@ -12,7 +12,6 @@ from sqlalchemy import Engine, select
 
 from bridge.config import Settings
 from bridge.storage.models import AuditEvent
-from bridge.web.signin_cookie import COOKIE_NAME
 from tests.e2e.world import (
     BRIDGE,
     Keys,
@@ -24,6 +23,9 @@ from tests.e2e.world import (
     sign_in_through,
     upstream_registry,
 )
+
+# The sign-in cookie over https (the tests' bridge is https://bridge.test).
+COOKIE_NAME = "__Host-bridge_sid"
 
 SMIRNOVA = "e.smirnova@school1535.ru"
 SMIRNOVA_OID = "1005515483"

@@ -97,12 +97,21 @@ def test_duplicate_client_id_and_unknown_removal_are_refused(bridge_cli: Any) ->
 
 
 def test_keys_rotate_and_list(bridge_cli: Any, client: TestClient) -> None:
-    first_kid = client.get("/oidc/jwks").json()["keys"][0]["kid"]
+    first = {key["alg"]: key["kid"] for key in client.get("/oidc/jwks").json()["keys"]}
+    assert set(first) == {"ES256", "RS256"}
     code, out, _ = bridge_cli("--json", "keys", "rotate", "--keep-days", "3")
     assert code == 0
-    new_kid = json.loads(out)["key"]["kid"]
+    new = {key["alg"]: key["kid"] for key in json.loads(out)["keys"]}
+    assert set(new) == {"ES256", "RS256"} and not set(new.values()) & set(first.values())
     code, out, _ = bridge_cli("--json", "keys", "list")
     states = {key["kid"]: key["state"] for key in json.loads(out)["keys"]}
-    assert states == {new_kid: "active", first_kid: "published"}
+    assert states == {**dict.fromkeys(new.values(), "active"), **dict.fromkeys(first.values(), "published")}
     code, out, _ = bridge_cli("keys", "list")
     assert "подписывает" in out and "опубликован" in out
+
+    # One algorithm only: the other key keeps signing.
+    code, out, _ = bridge_cli("--json", "keys", "rotate", "--alg", "RS256")
+    assert [key["alg"] for key in json.loads(out)["keys"]] == ["RS256"]
+    code, out, _ = bridge_cli("--json", "keys", "list")
+    active = {key["alg"]: key["kid"] for key in json.loads(out)["keys"] if key["state"] == "active"}
+    assert active["ES256"] == new["ES256"] and active["RS256"] != new["RS256"]

@@ -7,9 +7,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
 
 from bridge.config import Settings
-from bridge.services.signin_sessions import load_active_signin
-from bridge.storage.models import AuditEvent, RefreshToken, StaffMember
-from bridge.web.signin_cookie import COOKIE_NAME
+from bridge.services.signin_sessions import SessionTimeouts, load_active_signin
+from bridge.storage.models import AuditEvent, RefreshToken, RoleAssignment, StaffMember
+from bridge.web.signin_cookie import signin_cookie_name
 from tests.provider.conftest import LOGOUT_URI, App, Person, query_of, refresh, signed_in_tokens
 
 
@@ -79,7 +79,8 @@ def test_logout_ends_the_session_tokens_and_redirects_exactly(
     assert response.status_code == 303
     assert response.headers["location"].startswith(LOGOUT_URI + "?")
     assert query_of(response.headers["location"])["state"] == "bye-42"
-    assert COOKIE_NAME in response.headers["set-cookie"] and "Max-Age=0" in response.headers["set-cookie"]
+    cleared = response.headers["set-cookie"]
+    assert cleared.startswith(signin_cookie_name(settings) + "=") and "Max-Age=0" in cleared
 
     assert _userinfo(client, tokens) == 401
     assert refresh(client, confidential_app, tokens["refresh_token"]).json()["error"] == "invalid_grant"
@@ -147,4 +148,21 @@ def test_credential_reset_ends_app_access(
     response = refresh(client, confidential_app, tokens["refresh_token"])
     assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
     with db_factory() as db:
-        assert load_active_signin(db, db.scalars(select(RefreshToken.signin_session_id)).first() or "") is None
+        assert load_active_signin(
+            db, db.scalars(select(RefreshToken.signin_session_id)).first() or "", timeouts=SessionTimeouts.of(settings)
+        ) is None
+
+
+def test_a_hint_for_someone_else_does_not_sign_this_browser_out_unasked(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session], confidential_app: App,
+    director: Person, deputy_and_director: tuple[Person, RoleAssignment],
+) -> None:
+    """A link carrying the attacker's own valid id_token must not end the victim's session."""
+    other, _ = deputy_and_director
+    attackers_hint = signed_in_tokens(client, settings, db_factory, confidential_app, other)["id_token"]
+    victims = signed_in_tokens(client, settings, db_factory, confidential_app, director)
+    params = {"id_token_hint": attackers_hint, "post_logout_redirect_uri": LOGOUT_URI}
+    page = client.get("/oidc/logout?" + urlencode(params), follow_redirects=False)
+    assert page.status_code == 200 and "Выйти из единого входа?" in page.text
+    assert "location" not in page.headers
+    assert _userinfo(client, victims) == 200

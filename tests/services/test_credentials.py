@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from bridge.config import Settings
 from bridge.services.actors import cli_support_actor
 from bridge.services.credentials import CredentialRefused, check_issued_credential
 from bridge.services.roles import OrganizationKind, Role
-from bridge.services.signin_sessions import load_active_signin, start_signin_session
+from bridge.services.signin_sessions import SessionTimeouts, load_active_signin, start_signin_session
 from bridge.services.staff import NewStaff, RoleGrant, register_staff, reset_password
 from bridge.storage.database import transaction
 from bridge.storage.models import AuditEvent, ExternalBinding, RefreshToken, StaffMember
@@ -101,7 +102,7 @@ def test_reset_kills_the_old_password_bindings_sessions_and_refresh_tokens(
         assert staff.credential_used_at is None
         assert staff.session_generation == generation + 1
         assert db.scalars(select(ExternalBinding)).all() == []
-        assert load_active_signin(db, session_id) is None
+        assert load_active_signin(db, session_id, timeouts=SessionTimeouts.of(Settings())) is None
         token = db.scalars(select(RefreshToken)).one()
         assert token.revoked_at is not None
         events = [event.event for event in db.scalars(select(AuditEvent).order_by(AuditEvent.id))]

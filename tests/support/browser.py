@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 from bridge.config import Settings
 from bridge.services.signin_sessions import start_signin_session
 from bridge.storage.models import RoleAssignment, StaffMember
-from bridge.web.signin_cookie import COOKIE_NAME
+from bridge.web.signin_cookie import signin_cookie_name
 
 
 def sign_in_browser(
@@ -40,5 +40,5 @@ def sign_in_browser(
             session.role_assignment_id = role.id
         session_id = session.id
     serializer = URLSafeSerializer(settings.secret_key.reveal(), salt="bridge.signin-session")
-    client.cookies.set(COOKIE_NAME, serializer.dumps(session_id))
+    client.cookies.set(signin_cookie_name(settings), serializer.dumps(session_id))
     return session_id
