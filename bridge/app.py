@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 
 from bridge.config import Settings
 from bridge.runtime import BridgeRuntime, build_runtime
+from bridge.web.access_log import AccessLogMiddleware
 from bridge.web.errors import http_error, server_error
 from bridge.web.security_headers import SecurityHeadersMiddleware
 from bridge.web.templating import TEMPLATES_DIR, build_environment
@@ -55,6 +56,8 @@ def create_app(settings: Settings, *, runtime: BridgeRuntime | None = None) -> S
     app = Starlette(
         routes=collect_routes(),
         middleware=[
+            # Outermost, so it sees every answer; entry points turn uvicorn's access log off.
+            Middleware(AccessLogMiddleware),
             Middleware(SecurityHeadersMiddleware),
             Middleware(
                 SessionMiddleware,
