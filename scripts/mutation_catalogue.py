@@ -47,6 +47,7 @@ UPSTREAM = ("tests/e2e/test_upstream_faults.py", "tests/e2e/test_signin_guards.p
 CODES = ("tests/provider/test_refusals.py", "tests/provider/test_code_flow.py")
 REFRESH = ("tests/provider/test_refresh_and_logout.py",)
 ADMIN = ("tests/routes/test_admin.py",)
+LOGS = "tests/e2e/test_logs_hold_no_secrets.py"
 
 
 CATALOGUE: tuple[Mutation, ...] = (
@@ -227,6 +228,12 @@ CATALOGUE: tuple[Mutation, ...] = (
         "            if False:",
         (*UPSTREAM, ATTACKS),
     ),
+    mutation(
+        "oidc.discovery_issuer", "a discovery document must speak for the configured issuer", "bridge/upstream/oidc.py",
+        '        if metadata.get("issuer") != self.issuer:',
+        "        if False:",
+        (*UPSTREAM, ATTACKS),
+    ),
     # --- where the browser is sent after sign-in ----------------------------------------------------
     mutation(
         "safe_next.all", "next is a local path", "bridge/flows/signin.py",
@@ -259,6 +266,12 @@ CATALOGUE: tuple[Mutation, ...] = (
         "        parked = self.parked.get(UPSTREAM_KEY, None)",
         (*SIGNIN, ATTACKS),
     ),
+    mutation(
+        "flow.upstream_expiry", "an upstream round trip expires", "bridge/flows/signin.py",
+        "        if not isinstance(parked, dict) or _expired(parked, now):",
+        "        if not isinstance(parked, dict):",
+        (*SIGNIN, ATTACKS),
+    ),
     # --- password throttle --------------------------------------------------------------------------
     mutation(
         "throttle.block", "a login is paused after its failures", "bridge/services/throttle.py",
@@ -271,5 +284,38 @@ CATALOGUE: tuple[Mutation, ...] = (
         "        if blocked is not None:\n            minutes =",
         "        if False:\n            minutes =",
         (*SIGNIN, ATTACKS),
+    ),
+    # --- nothing secret in logs or forged in the audit view ----------------------------------------
+    mutation(
+        "logs.uvicorn_access_off", "bridge serve switches uvicorn's access log (whole query strings) off",
+        "bridge/cli/serve.py",
+        "        access_log=False, log_config=log_config(),",
+        "        access_log=True, log_config=log_config(),",
+        (LOGS,),
+    ),
+    mutation(
+        "logs.query_allowlist", "query values outside the allowlist are not written", "bridge/web/access_log.py",
+        "    if name not in _SHOWN:\n",
+        "    if False:\n",
+        (LOGS, "tests/web/test_access_log.py"),
+    ),
+    mutation(
+        "logs.next_without_query", "URL-valued parameters are written without their query",
+        "bridge/web/access_log.py",
+        "    if not has_value or name not in _URL_VALUED:\n        return pair\n",
+        "    return pair\n",
+        (LOGS, "tests/web/test_access_log.py"),
+    ),
+    mutation(
+        "logs.mock_without_query", "the mock's access line never holds the query", "idp_mock/access_log.py",
+        """            query = "?…" if scope.get("query_string") else \"\"\n""",
+        """            query = "?" + bytes(scope.get("query_string", b"")).decode("latin-1")\n""",
+        (LOGS, "tests/idp_mock/test_access_log.py"),
+    ),
+    mutation(
+        "audit.text_escaped", "bridge audit's text view escapes control characters", "bridge/cli/output.py",
+        "    if text.isprintable():\n        return text\n",
+        "    return text\n",
+        ("tests/cli/test_audit_command.py",),
     ),
 )

@@ -307,6 +307,18 @@ async def test_esia_person_data_of_another_oid_is_refused(settings: Settings, en
     assert world.bindings() == []
 
 
+async def test_a_discovery_document_naming_another_issuer_is_refused(
+    settings: Settings, engine: Engine, keys: Keys
+) -> None:
+    """Mix-up: endpoints read from a document that speaks for another issuer are never used."""
+    world, middle = world_behind(settings, engine, keys, "/rsaa/.well-known/openid-configuration",
+                                 lambda metadata: {**metadata, "issuer": f"{EVIL}/rsaa"})
+    middle.armed = True
+    async with world.browser() as browser:
+        page = await choose_provider(browser, await browser.get(f"{BRIDGE}/login"), "РСАА")
+        assert page.url.host == "bridge.test" and page.status_code >= 400 and REFUSED in page.text
+
+
 async def test_a_replayed_rsaa_token_answer_is_refused_by_its_nonce(
     settings: Settings, engine: Engine, keys: Keys
 ) -> None:
