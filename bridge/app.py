@@ -13,6 +13,7 @@ from starlette.staticfiles import StaticFiles
 
 from bridge.config import Settings
 from bridge.runtime import BridgeRuntime, build_runtime
+from bridge.web.access_log import AccessLogMiddleware
 from bridge.web.browser import BrowserIdMiddleware
 from bridge.web.errors import http_error, server_error
 from bridge.web.proxies import TrustedProxyMiddleware
@@ -50,8 +51,11 @@ def create_app(settings: Settings, *, runtime: BridgeRuntime | None = None) -> S
     app = Starlette(
         routes=collect_routes(),
         middleware=[
-            # First, so that every route, the audit log and the throttle see the real client.
+            # First, so that the access line, every route, the audit log and the throttle see the
+            # real client.
             Middleware(TrustedProxyMiddleware, trusted=settings.trusted_proxies, header=settings.proxy_header),
+            # Then the access line, so it sees every answer; entry points turn uvicorn's off.
+            Middleware(AccessLogMiddleware),
             Middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies),
             # The flow cookie carries only an opaque browser id; ceremonies live in auth_flows.
             Middleware(BrowserIdMiddleware, settings=settings),

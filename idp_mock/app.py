@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 
+from .access_log import AccessLogMiddleware
 from .config import MockConfig
 from .esia.routes import routes as esia_routes
 from .rsaa.routes import routes as rsaa_routes
@@ -25,7 +27,8 @@ def create_app(config: MockConfig) -> Starlette:
             Mount("/esia", routes=esia_routes),
             Mount("/rsaa", routes=rsaa_routes),
             Mount("/_mock", routes=tester_routes),
-        ]
+        ],
+        middleware=[Middleware(AccessLogMiddleware)],
     )
     app.state.mock = MockState(config)
     return app

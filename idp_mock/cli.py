@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import copy
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from gost_jws import export_private, load_signer_file
 
@@ -102,6 +104,15 @@ def build_banner(config: MockConfig, persons: PersonDirectory, esia_alg: str | N
     return "\n".join(lines)
 
 
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging on stderr, with the mock's own access line (no query strings) beside it."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["idp_mock.access"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     import uvicorn
 
@@ -110,7 +121,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     app = create_app(config)
     state = app.state.mock
     print(build_banner(config, state.persons, state.keys.esia.alg), flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    # uvicorn's access log would write client_secret, state, nonce and codes from query strings.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False, log_config=log_config())
 
 
 if __name__ == "__main__":

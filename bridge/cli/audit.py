@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bridge.cli.output import emit
+from bridge.cli.output import emit, visible
 from bridge.cli.staff import directory_database
 from bridge.config import Settings
 from bridge.services.audit_log import recent_audit_events
@@ -41,9 +41,11 @@ def run_audit(args: argparse.Namespace, settings: Settings) -> int:
             }
             for event in recent_audit_events(db, limit=args.limit, login=args.login, event_prefix=args.event)
         ]
+    # Every field goes through `visible`: actors, logins and redirect URIs come from outside.
     lines = [
-        f"{event['at'][:19]}  {event['event']:<22} {event['outcome']:<8} {event['actor']:<20} "
-        + " ".join(f"{key}={value}" for key, value in sorted(event["details"].items()))
+        f"{visible(event['at'][:19])}  {visible(event['event']):<22} {visible(event['outcome']):<8} "
+        f"{visible(event['actor']):<20} "
+        + " ".join(f"{visible(key)}={visible(value)}" for key, value in sorted(event["details"].items()))
         for event in events
     ]
     emit(args, {"events": events}, "\n".join(lines) or "Записей нет.")

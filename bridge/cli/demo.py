@@ -34,7 +34,10 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         app_port=args.app_port,
     )
     servers = [
-        uvicorn.Server(uvicorn.Config(app, host=args.host, port=port, log_level="warning", lifespan="on"))
+        # No access log: the query strings carry codes, states and id_token_hints.
+        uvicorn.Server(
+            uvicorn.Config(app, host=args.host, port=port, log_level="warning", access_log=False, lifespan="on")
+        )
         for app, port in (
             (stack.bridge, args.bridge_port),
             (stack.mock, args.mock_port),

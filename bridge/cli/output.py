@@ -13,6 +13,19 @@ EXIT_REFUSED = 1
 EXIT_USAGE = 2
 
 
+def visible(value: object) -> str:
+    """One visible line whatever a field holds: newlines, ANSI escapes and invisible characters
+    become backslash escapes (a backslash itself doubles), so a stored value cannot forge a line
+    of text output or recolour a terminal. Non-strings are shown as JSON, escaped the same way."""
+    if isinstance(value, str):
+        text = value.replace("\\", "\\\\")
+    else:
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
 def emit(args: argparse.Namespace, data: Any, text: str) -> None:
     if getattr(args, "json", False):
         print(json.dumps(data, ensure_ascii=False, indent=2, default=str))

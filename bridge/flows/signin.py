@@ -357,7 +357,8 @@ class SignInFlow:
         )
 
     async def _upstream_failed(self, provider_key: str, error: UpstreamError) -> Refused:
-        logger.warning("upstream %s failed: %s", provider_key, error)
+        # The detail may quote what the other side sent (error_description): repr keeps it one line.
+        logger.warning("upstream %s failed: %s %r", provider_key, error.code, error.detail)
         return await self._refuse_independently(
             "upstream.failed",
             Refused(error.code, error.message, retry_url="/login" if error.retryable else None),

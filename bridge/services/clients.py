@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import string
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -29,6 +30,9 @@ ID_TOKEN_ALGORITHMS = ("ES256", "RS256")
 DEFAULT_SCOPE = "openid profile email roles"
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 _CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,99}$")
+# Minted client ids: letters and digits only, so every one passes `check_client_id` (24 × ~5.95 bits).
+_MINTED_ID_ALPHABET = string.ascii_letters + string.digits
+_MINTED_ID_LENGTH = 24
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,19 @@ def cors_origin_allowed(db: Session, origin: str, client_id: str | None) -> bool
     return any(origin in client_web_origins(client) for client in enabled)
 
 
+def mint_client_id() -> str:
+    """A random client id. (token_urlsafe may start with "-" or "_", which the check refuses.)"""
+    return "".join(secrets.choice(_MINTED_ID_ALPHABET) for _ in range(_MINTED_ID_LENGTH))
+
+
+def check_client_id(client_id: str) -> str:
+    if not _CLIENT_ID_PATTERN.fullmatch(client_id):
+        raise InvalidInput(
+            "bad_client_id", "client_id: от 3 до 100 латинских букв, цифр, точек, дефисов и подчёркиваний."
+        )
+    return client_id
+
+
 def register_client(
     db: Session,
     secret_key: Secret,
@@ -147,11 +164,7 @@ def register_client(
     if id_token_alg is not None and id_token_alg not in ID_TOKEN_ALGORITHMS:
         raise InvalidInput("bad_id_token_alg", "Подпись id_token: ES256 или RS256.")
     origins = list(dict.fromkeys(check_web_origin(origin) for origin in web_origins or []))
-    client_id = client_id or secrets.token_urlsafe(18)
-    if not _CLIENT_ID_PATTERN.match(client_id):
-        raise InvalidInput(
-            "bad_client_id", "client_id: от 3 до 100 латинских букв, цифр, точек, дефисов и подчёркиваний."
-        )
+    client_id = check_client_id(client_id or mint_client_id())
     if db.scalar(select(OAuthClient.id).where(OAuthClient.client_id == client_id)) is not None:
         raise Conflict("client_exists", f"Приложение с client_id {client_id} уже зарегистрировано.")
     client_secret = None if public else secrets.token_urlsafe(32)

@@ -12,6 +12,8 @@ from starlette.testclient import TestClient
 
 from bridge.cli.main import main
 from bridge.config import Settings
+from bridge.services.clients import check_client_id, mint_client_id
+from bridge.services.errors import InvalidInput
 from bridge.storage.models import OAuthClient
 from tests.provider.conftest import App, Person, authorization_request, exchange, get_code
 from tests.support.browser import sign_in_browser
@@ -115,3 +117,24 @@ def test_keys_rotate_and_list(bridge_cli: Any, client: TestClient) -> None:
     code, out, _ = bridge_cli("--json", "keys", "list")
     active = {key["alg"]: key["kid"] for key in json.loads(out)["keys"] if key["state"] == "active"}
     assert active["ES256"] == new["ES256"] and active["RS256"] != new["RS256"]
+
+def test_every_minted_client_id_passes_the_registrations_own_check() -> None:
+    minted = [mint_client_id() for _ in range(2000)]
+    assert all(check_client_id(client_id) == client_id for client_id in minted)
+    assert len(set(minted)) == len(minted)
+
+
+@pytest.mark.parametrize("client_id", ["-starts-with-dash", "_underscore", "kontingent\n", "ab", "a b c", "x" * 101])
+def test_client_ids_outside_the_pattern_are_refused(client_id: str) -> None:
+    with pytest.raises(InvalidInput):
+        check_client_id(client_id)
+
+
+def test_client_add_without_an_id_always_registers(bridge_cli: Any) -> None:
+    # token_urlsafe ids started with "-" or "_" in 1 of 32 cases, and the check refused them.
+    for number in range(50):
+        code, out, err = bridge_cli(
+            "--json", "client", "add", "--name", f"App {number}", "--redirect-uri", "https://a.test/cb", "--public"
+        )
+        assert code == 0, err
+        assert check_client_id(json.loads(out)["client"]["client_id"])

@@ -1,0 +1,321 @@
+"""Named mutations of the bridge's security checks, for scripts/mutation_check.py.
+
+Each entry deletes or inverts one protection and names the tests that must then fail. `original`
+must occur exactly once in `file`: when the code around a check changes, the runner reports the
+entry as MISSING and exits non-zero, so the catalogue is updated with the code rather than
+silently checking nothing. Keep entries small: one check per mutation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Edit:
+    file: str
+    original: str
+    mutated: str
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    protects: str
+    edits: tuple[Edit, ...]
+    tests: tuple[str, ...]
+
+
+def mutation(
+    name: str, protects: str, file: str, original: str, mutated: str, tests: tuple[str, ...],
+    *, also: tuple[Edit, ...] = (),
+) -> Mutation:
+    """One check deleted or inverted; `also` for a protection the code makes in two places."""
+    return Mutation(name, protects, (Edit(file, original, mutated), *also), tests)
+
+
+# Left out as equivalent (deleting them changes nothing an attacker gets):
+# - parsing.authorization_code's `parked.get("issuer") != issuer`: the flow already refuses a
+#   callback at another provider's path, and what it parked is that provider's issuer; only a
+#   provider reconfigured while a flow waits reaches the check, and the answer then still comes
+#   from the provider configured now.
+
+# Test sets, by what they attack.
+ATTACKS = "tests/e2e/test_attacks.py"
+SIGNIN = ("tests/e2e/test_signin_guards.py", "tests/e2e/test_first_signin.py", "tests/e2e/test_roles_and_sessions.py")
+UPSTREAM = ("tests/e2e/test_upstream_faults.py", "tests/e2e/test_signin_guards.py", "tests/upstream")
+CODES = ("tests/provider/test_refusals.py", "tests/provider/test_code_flow.py")
+REFRESH = ("tests/provider/test_refresh_and_logout.py",)
+ADMIN = ("tests/routes/test_admin.py",)
+LOGS = "tests/e2e/test_logs_hold_no_secrets.py"
+
+
+CATALOGUE: tuple[Mutation, ...] = (
+    # --- CSRF on every form ------------------------------------------------------------------------
+    mutation(
+        "csrf.login_start", "CSRF check of POST /login/start", "bridge/routes/signin.py",
+        '    if not csrf_valid(request, form.get("csrf_token")):\n        return _bad_form(request)\n'
+        "    started = await _flow(request).start_upstream(",
+        "    started = await _flow(request).start_upstream(",
+        (*SIGNIN, ATTACKS),
+    ),
+    mutation(
+        "csrf.login_password", "CSRF check of POST /login/first and /login/bind", "bridge/routes/signin.py",
+        '    if not csrf_valid(request, form.get("csrf_token")):\n        return _bad_form(request)\n'
+        '    login = str(form.get("login", ""))',
+        '    login = str(form.get("login", ""))',
+        (*SIGNIN, ATTACKS),
+    ),
+    mutation(
+        "csrf.login_role", "CSRF check of POST /login/role", "bridge/routes/signin.py",
+        '    if not csrf_valid(request, form.get("csrf_token")):\n        return _bad_form(request)\n'
+        "    active = current_signin(request)\n    if active is None:\n"
+        '        return RedirectResponse("/login", status_code=303)\n    try:',
+        '    active = current_signin(request)\n    if active is None:\n'
+        '        return RedirectResponse("/login", status_code=303)\n    try:',
+        (*SIGNIN, ATTACKS),
+    ),
+    mutation(
+        "csrf.logout", "CSRF check of POST /logout", "bridge/routes/signin.py",
+        '    if not csrf_valid(request, form.get("csrf_token")):\n        return _bad_form(request)\n'
+        "    active = current_signin(request)\n    if active is not None:\n"
+        "        from bridge.flows.role_choice import sign_out",
+        "    active = current_signin(request)\n    if active is not None:\n"
+        "        from bridge.flows.role_choice import sign_out",
+        (*SIGNIN, ATTACKS),
+    ),
+    mutation(
+        "csrf.oidc_logout", "CSRF check of the POST confirming /oidc/logout", "bridge/routes/oidc_provider.py",
+        '        if not csrf_valid(request, oauth_request.form.get("csrf_token")):',
+        "        if False:",
+        (*REFRESH, ATTACKS),
+    ),
+    mutation(
+        "csrf.admin_new_staff", "CSRF check of POST /admin/staff/new", "bridge/routes/admin.py",
+        '    if not csrf_valid(request, form.get("csrf_token")):\n        return _csrf_refused(request)\n'
+        "    values = _form_values(form)",
+        "    values = _form_values(form)",
+        (*ADMIN, ATTACKS),
+    ),
+    mutation(
+        "csrf.admin_staff_action", "CSRF check of the staff card's reset and add-role", "bridge/routes/admin.py",
+        '    if not csrf_valid(request, form.get("csrf_token")):\n        return _csrf_refused(request)\n'
+        "    choices = await run_in_threadpool(_choices, runtime, actor)\n    try:",
+        "    choices = await run_in_threadpool(_choices, runtime, actor)\n    try:",
+        (*ADMIN, ATTACKS),
+    ),
+    mutation(
+        "csrf.compare", "the CSRF token must equal the browser's", "bridge/web/csrf.py",
+        "        and hmac.compare_digest(expected.encode(), submitted.encode())\n",
+        "",
+        (*SIGNIN, *ADMIN, ATTACKS),
+    ),
+    # --- authorization codes and refresh tokens -----------------------------------------------------
+    mutation(
+        "code.claim_once", "used_at IS NULL guard of the code claim (parallel redemption)",
+        "bridge/services/oauth_tokens.py",
+        ".where(AuthorizationCode.id == record.id, AuthorizationCode.used_at.is_(None))",
+        ".where(AuthorizationCode.id == record.id)",
+        (*CODES, ATTACKS),
+    ),
+    mutation(
+        "code.reuse_detected", "a used code is recognised as reuse at look-up", "bridge/services/oauth_tokens.py",
+        "    if record.used_at is not None:\n        revoked = revoke_family(",
+        "    if False:\n        revoked = revoke_family(",
+        (*CODES, ATTACKS),
+    ),
+    mutation(
+        "code.expiry", "an expired code is refused", "bridge/services/oauth_tokens.py",
+        "    if record.expires_at <= now:\n        return CodeLookup(CodeState.EXPIRED, record)",
+        "    if False:\n        return CodeLookup(CodeState.EXPIRED, record)",
+        (*CODES, ATTACKS),
+    ),
+    mutation(
+        "code.client", "a code is redeemed only by its client", "bridge/services/oauth_tokens.py",
+        "    if record.client_id != client_id:\n        return CodeLookup(CodeState.WRONG_CLIENT, record)",
+        "    if False:\n        return CodeLookup(CodeState.WRONG_CLIENT, record)",
+        (*CODES, ATTACKS),
+    ),
+    mutation(
+        "refresh.claim_once", "rotated_at IS NULL guard of the refresh claim (parallel rotation)",
+        "bridge/services/oauth_tokens.py",
+        ".where(RefreshToken.id == record.id, RefreshToken.rotated_at.is_(None), RefreshToken.revoked_at.is_(None))",
+        ".where(RefreshToken.id == record.id, RefreshToken.revoked_at.is_(None))",
+        (*REFRESH, ATTACKS),
+    ),
+    mutation(
+        "refresh.reuse_detected", "a rotated refresh token is recognised as reuse at look-up",
+        "bridge/services/oauth_tokens.py",
+        "    if record.rotated_at is not None:\n        return RefreshLookup(RefreshState.REUSED",
+        "    if False:\n        return RefreshLookup(RefreshState.REUSED",
+        (*REFRESH, ATTACKS),
+    ),
+    mutation(
+        "refresh.revoked", "a revoked refresh token is refused (at look-up and in the claim)",
+        "bridge/services/oauth_tokens.py",
+        "    if record.revoked_at is not None:\n        return RefreshLookup(RefreshState.REVOKED, record)",
+        "    if False:\n        return RefreshLookup(RefreshState.REVOKED, record)",
+        (*REFRESH, ATTACKS),
+        also=(Edit("bridge/services/oauth_tokens.py",
+                   "RefreshToken.rotated_at.is_(None), RefreshToken.revoked_at.is_(None))",
+                   "RefreshToken.rotated_at.is_(None))"),),
+    ),
+    mutation(
+        "refresh.client", "a refresh token is used only by its client (our look-up and Authlib's check_client)",
+        "bridge/services/oauth_tokens.py",
+        "    if record.client_id != client_id:\n        return RefreshLookup(RefreshState.WRONG_CLIENT, record)",
+        "    if False:\n        return RefreshLookup(RefreshState.WRONG_CLIENT, record)",
+        (*REFRESH, ATTACKS),
+        also=(Edit("bridge/provider/models.py",
+                   "        return self.record.client_id == client.get_client_id()",
+                   "        return True"),),
+    ),
+    # --- upstream responses bound to the flow that asked for them -----------------------------------
+    mutation(
+        "upstream.state", "the callback's state must equal the parked flow's", "bridge/upstream/parsing.py",
+        '    if parked.get("issuer") != issuer or not same_secret(callback_params.get("state"), parked.get("state")):',
+        '    if parked.get("issuer") != issuer:',
+        (*UPSTREAM, ATTACKS),
+    ),
+    mutation(
+        "upstream.iss", "RFC 9207: an iss in the callback must be the provider's", "bridge/upstream/parsing.py",
+        '    if callback_params.get("iss") and callback_params["iss"] != issuer:',
+        "    if False:",
+        (*UPSTREAM, ATTACKS),
+    ),
+    mutation(
+        "upstream.same_secret", "state and nonce comparisons compare", "bridge/upstream/parsing.py",
+        "    return isinstance(left, str) and isinstance(right, str) and "
+        "hmac.compare_digest(left.encode(), right.encode())",
+        "    return True",
+        (*UPSTREAM, ATTACKS),
+    ),
+    mutation(
+        "esia.nonce", "the ESIA id_token's nonce must be this flow's", "bridge/upstream/esia.py",
+        '        if "nonce" in claims and not same_secret(claims["nonce"], nonce):',
+        "        if False:",
+        (*UPSTREAM, ATTACKS),
+    ),
+    mutation(
+        "esia.token_state", "ESIA's token response echoes the state sent with the code", "bridge/upstream/esia.py",
+        '        if not same_secret(token.get("state"), state):',
+        "        if False:",
+        (*UPSTREAM, ATTACKS),
+    ),
+    mutation(
+        "esia.person_oid", "ESIA person data must be the id_token's person", "bridge/upstream/esia.py",
+        '        if "oid" in person and str(person["oid"]) != oid:',
+        "        if False:",
+        (*UPSTREAM, ATTACKS),
+    ),
+    mutation(
+        "esia.audience", "the ESIA id_token is for this client", "bridge/upstream/esia.py",
+        '                aud={"essential": True, "value": self.client_id},\n                sub={"essential": True},\n'
+        '                exp={"essential": True},\n                iat={"essential": True},\n            ).validate(',
+        '                sub={"essential": True},\n'
+        '                exp={"essential": True},\n                iat={"essential": True},\n            ).validate(',
+        (*UPSTREAM, ATTACKS),
+    ),
+    mutation(
+        "oidc.nonce", "the OIDC id_token's nonce must be this flow's", "bridge/upstream/oidc.py",
+        '                nonce={"essential": True, "value": nonce},\n',
+        "",
+        (*UPSTREAM, ATTACKS),
+    ),
+    mutation(
+        "oidc.userinfo_sub", "userinfo must describe the id_token's subject", "bridge/upstream/oidc.py",
+        '            if userinfo.get("sub") != claims["sub"]:',
+        "            if False:",
+        (*UPSTREAM, ATTACKS),
+    ),
+    mutation(
+        "oidc.discovery_issuer", "a discovery document must speak for the configured issuer", "bridge/upstream/oidc.py",
+        '        if metadata.get("issuer") != self.issuer:',
+        "        if False:",
+        (*UPSTREAM, ATTACKS),
+    ),
+    # --- where the browser is sent after sign-in ----------------------------------------------------
+    mutation(
+        "safe_next.all", "next is a local path", "bridge/flows/signin.py",
+        '    if not value or not value.startswith("/") or value.startswith("//") or "\\\\" in value:',
+        "    if not value:",
+        (*SIGNIN, "tests/provider/test_interaction.py", ATTACKS),
+    ),
+    mutation(
+        "safe_next.scheme_relative", "next is not //host", "bridge/flows/signin.py",
+        '    if not value or not value.startswith("/") or value.startswith("//") or "\\\\" in value:',
+        '    if not value or not value.startswith("/") or "\\\\" in value:',
+        (*SIGNIN, "tests/provider/test_interaction.py", ATTACKS),
+    ),
+    mutation(
+        "safe_next.backslash", "next holds no backslash (/\\host is //host to browsers)", "bridge/flows/signin.py",
+        '    if not value or not value.startswith("/") or value.startswith("//") or "\\\\" in value:',
+        '    if not value or not value.startswith("/") or value.startswith("//"):',
+        (*SIGNIN, "tests/provider/test_interaction.py", ATTACKS),
+    ),
+    mutation(
+        "safe_next.absolute", "next is not an absolute URL", "bridge/flows/signin.py",
+        '    if not value or not value.startswith("/") or value.startswith("//") or "\\\\" in value:',
+        '    if not value or value.startswith("//") or "\\\\" in value:',
+        (*SIGNIN, "tests/provider/test_interaction.py", ATTACKS),
+    ),
+    # --- flow state: single use (the lead moves these to server-side records; re-point them) -------
+    mutation(
+        "flow.upstream_single_use", "an upstream round trip is resumed once", "bridge/flows/signin.py",
+        "        parked = self.parked.pop(UPSTREAM_KEY, None)",
+        "        parked = self.parked.get(UPSTREAM_KEY, None)",
+        (*SIGNIN, ATTACKS),
+    ),
+    mutation(
+        "flow.upstream_expiry", "an upstream round trip expires", "bridge/flows/signin.py",
+        "        if not isinstance(parked, dict) or _expired(parked, now):",
+        "        if not isinstance(parked, dict):",
+        (*SIGNIN, ATTACKS),
+    ),
+    # --- password throttle --------------------------------------------------------------------------
+    mutation(
+        "throttle.block", "a login is paused after its failures", "bridge/services/throttle.py",
+        "        if counter.failures >= policy.max_failures:",
+        "        if False:",
+        (*SIGNIN, ATTACKS),
+    ),
+    mutation(
+        "throttle.consulted", "a paused login is not tried", "bridge/flows/signin.py",
+        "        if blocked is not None:\n            minutes =",
+        "        if False:\n            minutes =",
+        (*SIGNIN, ATTACKS),
+    ),
+    # --- nothing secret in logs or forged in the audit view ----------------------------------------
+    mutation(
+        "logs.uvicorn_access_off", "bridge serve switches uvicorn's access log (whole query strings) off",
+        "bridge/cli/serve.py",
+        "        access_log=False, log_config=log_config(),",
+        "        access_log=True, log_config=log_config(),",
+        (LOGS,),
+    ),
+    mutation(
+        "logs.query_allowlist", "query values outside the allowlist are not written", "bridge/web/access_log.py",
+        "    if name not in _SHOWN:\n",
+        "    if False:\n",
+        (LOGS, "tests/web/test_access_log.py"),
+    ),
+    mutation(
+        "logs.next_without_query", "URL-valued parameters are written without their query",
+        "bridge/web/access_log.py",
+        "    if not has_value or name not in _URL_VALUED:\n        return pair\n",
+        "    return pair\n",
+        (LOGS, "tests/web/test_access_log.py"),
+    ),
+    mutation(
+        "logs.mock_without_query", "the mock's access line never holds the query", "idp_mock/access_log.py",
+        """            query = "?…" if scope.get("query_string") else \"\"\n""",
+        """            query = "?" + bytes(scope.get("query_string", b"")).decode("latin-1")\n""",
+        (LOGS, "tests/idp_mock/test_access_log.py"),
+    ),
+    mutation(
+        "audit.text_escaped", "bridge audit's text view escapes control characters", "bridge/cli/output.py",
+        "    if text.isprintable():\n        return text\n",
+        "    return text\n",
+        ("tests/cli/test_audit_command.py",),
+    ),
+)
