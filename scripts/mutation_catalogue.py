@@ -48,6 +48,9 @@ CODES = ("tests/provider/test_refusals.py", "tests/provider/test_code_flow.py")
 REFRESH = ("tests/provider/test_refresh_and_logout.py",)
 ADMIN = ("tests/routes/test_admin.py",)
 LOGS = "tests/e2e/test_logs_hold_no_secrets.py"
+FLOWS = "tests/e2e/test_flow_state.py"
+FLOW_STORE = "tests/services/test_flow_state.py"
+THROTTLE = "tests/e2e/test_throttle_race.py"
 
 
 CATALOGUE: tuple[Mutation, ...] = (
@@ -55,9 +58,9 @@ CATALOGUE: tuple[Mutation, ...] = (
     mutation(
         "csrf.login_start", "CSRF check of POST /login/start", "bridge/routes/signin.py",
         '    if not csrf_valid(request, form.get("csrf_token")):\n        return _bad_form(request)\n'
-        "    started = await _flow(request).start_upstream(",
-        "    started = await _flow(request).start_upstream(",
-        (*SIGNIN, ATTACKS),
+        "    active = await to_thread.run_sync(current_signin, request)\n    started =",
+        "    active = await to_thread.run_sync(current_signin, request)\n    started =",
+        (*SIGNIN, ATTACKS, FLOWS),
     ),
     mutation(
         "csrf.login_password", "CSRF check of POST /login/first and /login/bind", "bridge/routes/signin.py",
@@ -105,10 +108,11 @@ CATALOGUE: tuple[Mutation, ...] = (
         (*ADMIN, ATTACKS),
     ),
     mutation(
-        "csrf.compare", "the CSRF token must equal the browser's", "bridge/web/csrf.py",
-        "        and hmac.compare_digest(expected.encode(), submitted.encode())\n",
-        "",
-        (*SIGNIN, *ADMIN, ATTACKS),
+        "csrf.compare", "the CSRF token must be the HMAC of this browser's id", "bridge/web/csrf.py",
+        "    return isinstance(submitted, str) and hmac.compare_digest("
+        "_expected(request).encode(), submitted.encode())",
+        "    return isinstance(submitted, str)",
+        (*SIGNIN, *ADMIN, ATTACKS, FLOWS),
     ),
     # --- authorization codes and refresh tokens -----------------------------------------------------
     mutation(
@@ -179,9 +183,9 @@ CATALOGUE: tuple[Mutation, ...] = (
     ),
     mutation(
         "upstream.iss", "RFC 9207: an iss in the callback must be the provider's", "bridge/upstream/parsing.py",
-        '    if callback_params.get("iss") and callback_params["iss"] != issuer:',
+        '    if "iss" in callback_params and callback_params["iss"] != issuer:',
         "    if False:",
-        (*UPSTREAM, ATTACKS),
+        (*UPSTREAM, ATTACKS, "tests/e2e/test_upstream_binding.py"),
     ),
     mutation(
         "upstream.same_secret", "state and nonce comparisons compare", "bridge/upstream/parsing.py",
@@ -192,9 +196,16 @@ CATALOGUE: tuple[Mutation, ...] = (
     ),
     mutation(
         "esia.nonce", "the ESIA id_token's nonce must be this flow's", "bridge/upstream/esia.py",
-        '        if "nonce" in claims and not same_secret(claims["nonce"], nonce):',
-        "        if False:",
-        (*UPSTREAM, ATTACKS),
+        "            if not same_secret(claims[\"nonce\"], nonce):",
+        "            if False:",
+        (*UPSTREAM, ATTACKS, "tests/e2e/test_upstream_binding.py"),
+    ),
+    mutation(
+        "esia.nonce_required", "an ESIA id_token without a nonce is refused (absent means refused)",
+        "bridge/upstream/esia.py",
+        "        elif self.require_nonce:",
+        "        elif False:",
+        (*UPSTREAM, "tests/e2e/test_upstream_binding.py", "tests/e2e/test_esia_nonce_not_echoed.py"),
     ),
     mutation(
         "esia.token_state", "ESIA's token response echoes the state sent with the code", "bridge/upstream/esia.py",
@@ -261,29 +272,53 @@ CATALOGUE: tuple[Mutation, ...] = (
     ),
     # --- flow state: single use (the lead moves these to server-side records; re-point them) -------
     mutation(
-        "flow.upstream_single_use", "an upstream round trip is resumed once", "bridge/flows/signin.py",
-        "        parked = self.parked.pop(UPSTREAM_KEY, None)",
-        "        parked = self.parked.get(UPSTREAM_KEY, None)",
-        (*SIGNIN, ATTACKS),
+        "flow.single_use", "a parked step is taken by DELETE … RETURNING (a copied cookie finds nothing)",
+        "bridge/services/flow_state.py",
+        "        delete(AuthFlow)\n        .where(*_step(browser_id, kind, key))\n        .returning(",
+        "        select(AuthFlow.data, AuthFlow.expires_at)\n        .where(*_step(browser_id, kind, key))\n"
+        "        .with_only_columns(",
+        (FLOWS, FLOW_STORE, ATTACKS),
     ),
     mutation(
-        "flow.upstream_expiry", "an upstream round trip expires", "bridge/flows/signin.py",
-        "        if not isinstance(parked, dict) or _expired(parked, now):",
-        "        if not isinstance(parked, dict):",
-        (*SIGNIN, ATTACKS),
+        "flow.bound_to_browser", "a parked step is found only under the browser that parked it",
+        "bridge/services/flow_state.py",
+        "        AuthFlow.browser == digest(browser_id),\n",
+        "",
+        (FLOWS, FLOW_STORE, "tests/provider/test_interaction.py"),
+    ),
+    mutation(
+        "flow.keyed_by_state", "the upstream step is found only by the state it sent",
+        "bridge/services/flow_state.py",
+        '        AuthFlow.key == (digest(key) if key else ""),\n',
+        "",
+        (FLOWS, FLOW_STORE),
+    ),
+    mutation(
+        "flow.reset_discards", "a password reset discards the local proofs resting on the old password",
+        "bridge/services/credentials.py",
+        "    discard_for_staff(db, staff.id)\n",
+        "",
+        (FLOWS,),
+    ),
+    mutation(
+        "flow.expiry", "a parked step expires", "bridge/services/flow_state.py",
+        "    if row is None or row.expires_at <= now:",
+        "    if row is None:",
+        (*SIGNIN, FLOWS, FLOW_STORE),
     ),
     # --- password throttle --------------------------------------------------------------------------
     mutation(
-        "throttle.block", "a login is paused after its failures", "bridge/services/throttle.py",
-        "        if counter.failures >= policy.max_failures:",
-        "        if False:",
-        (*SIGNIN, ATTACKS),
+        "throttle.budget", "an attempt is reserved only while budget is left", "bridge/services/throttle.py",
+        "        where=allowed,\n",
+        "",
+        (*SIGNIN, THROTTLE, ATTACKS),
     ),
     mutation(
-        "throttle.consulted", "a paused login is not tried", "bridge/flows/signin.py",
-        "        if blocked is not None:\n            minutes =",
-        "        if False:\n            minutes =",
-        (*SIGNIN, ATTACKS),
+        "throttle.consulted", "an attempt is reserved before the password is tried", "bridge/flows/signin.py",
+        "                throttle.reserve_attempt("
+        "db, login, self.audit.address, throttle.ThrottlePolicy.of(self.settings))",
+        "                pass",
+        (*SIGNIN, THROTTLE),
     ),
     # --- nothing secret in logs or forged in the audit view ----------------------------------------
     mutation(

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
+from urllib.parse import parse_qs, parse_qsl, quote, quote_plus, urlsplit
 
 import httpx
 import pytest
@@ -364,15 +364,18 @@ async def test_no_code_state_token_hint_password_or_snils_in_any_log(stack: Stac
         account = await sign_in_at_provider(browser, at_mock, KUZNETSOV_EMAIL, provider_host="127.0.0.1")
         assert account.url.path == "/account", account.url
 
-    # A forged callback while a flow waits: refused and logged as an upstream failure.
+    # A forged code with the waiting flow's own state: the step is found, the provider refuses
+    # the code, and the failure is logged — without the code or the state.
     async with witness.browser(stack) as browser:
-        await choose_provider(browser, await browser.get(f"{stack.bridge_url}/login"), "Госуслуги")
-        forged_code, forged_state = secrets.token_urlsafe(20), secrets.token_urlsafe(20)
+        at_mock = await choose_provider(browser, await browser.get(f"{stack.bridge_url}/login"), "Госуслуги")
+        started = next(step for step in at_mock.history if "state=" in step.headers.get("location", ""))
+        state = parse_qs(urlsplit(started.headers["location"]).query)["state"][0]
+        forged_code = secrets.token_urlsafe(20)
         witness.add("forged code", forged_code)
-        witness.add("forged state", forged_state)
+        witness.add("waiting state", state)
         refused = await browser.get(
             f"{stack.bridge_url}/login/callback/esia",
-            params={"code": forged_code, "state": forged_state, "error_description": forged_code},
+            params={"code": forged_code, "state": state, "error_description": forged_code},
         )
         assert refused.status_code >= 400
 
