@@ -160,9 +160,14 @@ CATALOGUE: tuple[Mutation, ...] = (
         "    if record.revoked_at is not None:\n        return RefreshLookup(RefreshState.REVOKED, record)",
         "    if False:\n        return RefreshLookup(RefreshState.REVOKED, record)",
         (*REFRESH, ATTACKS),
+        # The grant is revoked with the tokens (defence in depth): both places go, or nothing changes.
         also=(Edit("bridge/services/oauth_tokens.py",
                    "RefreshToken.rotated_at.is_(None), RefreshToken.revoked_at.is_(None))",
-                   "RefreshToken.rotated_at.is_(None))"),),
+                   "RefreshToken.rotated_at.is_(None))"),
+              Edit("bridge/provider/grants.py",
+                   "        if live_grant(context.db, record.family, record.client_id) is None:\n"
+                   "            revoke_family(",
+                   "        if False:\n            revoke_family("),),
     ),
     mutation(
         "refresh.client", "a refresh token is used only by its client (our look-up and Authlib's check_client)",
@@ -179,7 +184,9 @@ CATALOGUE: tuple[Mutation, ...] = (
         "upstream.state", "the callback's state must equal the parked flow's", "bridge/upstream/parsing.py",
         '    if parked.get("issuer") != issuer or not same_secret(callback_params.get("state"), parked.get("state")):',
         '    if parked.get("issuer") != issuer:',
-        (*UPSTREAM, ATTACKS),
+        # The flow finds its step by this very state, so end to end it is defence in depth; the
+        # connectors' shared check keeps its own contract, attacked directly.
+        (*UPSTREAM, ATTACKS, "tests/upstream/test_parsing.py"),
     ),
     mutation(
         "upstream.iss", "RFC 9207: an iss in the callback must be the provider's", "bridge/upstream/parsing.py",
