@@ -21,6 +21,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from bridge.app import create_app
+from bridge.cli.main import main
 from bridge.config import Secret, Settings
 from bridge.runtime import BridgeRuntime, build_runtime
 from bridge.services import signing_keys
@@ -167,3 +168,20 @@ def reused_rsa_keys(monkeypatch: pytest.MonkeyPatch, rsa_key_pool: _RsaKeyPool) 
         return rsa_key_pool.take(next(counter), original) if alg == "RS256" else original(alg)
 
     monkeypatch.setattr(signing_keys, "generate_private_jwk", generate)
+
+
+@pytest.fixture
+def bridge_cli(
+    database_url: str, settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., tuple[int, str, str]]:
+    """The `bridge` command in-process against this test's database: (exit code, stdout, stderr)."""
+    monkeypatch.setenv("BRIDGE_DATABASE_URL", database_url)
+    monkeypatch.setenv("BRIDGE_SECRET_KEY", settings.secret_key.reveal())
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main(list(argv))
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

@@ -4,33 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
 
-from bridge.cli.main import main
 from bridge.config import Settings
 from bridge.services.audit import AuditContext, record
 from tests.support.html_forms import read_forms
 
 FORGED_LINE = "\n2026-01-01T00:00:00  signin.success         success  director"
 ANSI_RED = "\x1b[31m"
-
-
-@pytest.fixture
-def bridge_cli(
-    database_url: str, settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Any:
-    monkeypatch.setenv("BRIDGE_DATABASE_URL", database_url)
-    monkeypatch.setenv("BRIDGE_SECRET_KEY", settings.secret_key.reveal())
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main(list(argv))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
 
 
 def test_audit_text_escapes_newlines_and_terminal_escapes_in_every_field(

@@ -16,21 +16,6 @@ from tests.services.directory import build_directory, row_counts
 from tests.support.throttle import is_locked, lock_out
 
 
-@pytest.fixture
-def bridge_cli(
-    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Any:
-    monkeypatch.setenv("BRIDGE_DATABASE_URL", database_url)
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main(list(argv))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
-
-
 def run_json(bridge_cli: Any, *argv: str) -> tuple[int, dict[str, Any]]:
     code, out, _ = bridge_cli("--json", *argv)
     return code, json.loads(out)

@@ -10,29 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
 
-from bridge.cli.main import main
 from bridge.config import Settings
 from bridge.services.clients import check_client_id, mint_client_id
 from bridge.services.errors import InvalidInput
 from bridge.storage.models import OAuthClient
 from tests.provider.conftest import App, Person, authorization_request, exchange, get_code
 from tests.support.browser import sign_in_browser
-
-
-@pytest.fixture
-def bridge_cli(
-    database_url: str, settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Any:
-    monkeypatch.setenv("BRIDGE_DATABASE_URL", database_url)
-    monkeypatch.setenv("BRIDGE_SECRET_KEY", settings.secret_key.reveal())
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main(list(argv))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
 
 
 def test_registered_app_signs_in_with_the_printed_secret(
