@@ -24,14 +24,16 @@ class Mutation:
     protects: str
     edits: tuple[Edit, ...]
     tests: tuple[str, ...]
+    # Row locks exist only on PostgreSQL: such a mutation's tests run there even by default.
+    needs_postgresql: bool = False
 
 
 def mutation(
     name: str, protects: str, file: str, original: str, mutated: str, tests: tuple[str, ...],
-    *, also: tuple[Edit, ...] = (),
+    *, also: tuple[Edit, ...] = (), needs_postgresql: bool = False,
 ) -> Mutation:
     """One check deleted or inverted; `also` for a protection the code makes in two places."""
-    return Mutation(name, protects, (Edit(file, original, mutated), *also), tests)
+    return Mutation(name, protects, (Edit(file, original, mutated), *also), tests, needs_postgresql)
 
 
 # Left out as equivalent (deleting them changes nothing an attacker gets):
@@ -165,9 +167,17 @@ CATALOGUE: tuple[Mutation, ...] = (
                    "RefreshToken.rotated_at.is_(None), RefreshToken.revoked_at.is_(None))",
                    "RefreshToken.rotated_at.is_(None))"),
               Edit("bridge/provider/grants.py",
-                   "        if live_grant(context.db, record.family, record.client_id) is None:\n"
+                   "        if grant is None:\n"
                    "            revoke_family(",
                    "        if False:\n            revoke_family("),),
+    ),
+    mutation(
+        "refresh.lock_order", "a refresh locks its grant before its token (no deadlock among racing uses)",
+        "bridge/provider/grants.py",
+        "record.client_id, lock=True)",
+        "record.client_id, lock=False)",
+        ("tests/provider/test_parallel_redemption.py",),
+        needs_postgresql=True,
     ),
     mutation(
         "refresh.client", "a refresh token is used only by its client (our look-up and Authlib's check_client)",

@@ -150,7 +150,7 @@ def run_one(mutation: Mutation, snapshot: Path, keyword: str | None) -> Result:
         gone = missing_tests(mutation.tests, copy)
         if problem or gone:
             return Result(mutation.name, "MISSING", 0.0, problem or f"no such tests: {', '.join(gone)}")
-        code, output = run_pytest(copy, mutation.tests, keyword)
+        code, output = run_pytest(copy, mutation.tests, None if mutation.needs_postgresql else keyword)
     seconds = time.monotonic() - started
     if code == 1:
         return Result(mutation.name, "KILLED", seconds, first_failure(output))

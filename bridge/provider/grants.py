@@ -185,6 +185,9 @@ class BridgeRefreshTokenGrant(RefreshTokenGrant):  # type: ignore[misc]
     def authenticate_user(self, refresh_token: RefreshModel) -> Grantee:
         context = _context(self)
         record = refresh_token.record
+        # The grant's row lock before anything else: racing uses of this token queue here, in
+        # the same order as every other writer of the family (see live_grant).
+        grant = live_grant(context.db, record.family, record.client_id, lock=True)
         grantee = context.load_grantee(
             record.signin_session_id, record.staff_id, record.role_assignment_id, record.auth_time
         )
@@ -192,7 +195,7 @@ class BridgeRefreshTokenGrant(RefreshTokenGrant):  # type: ignore[misc]
             revoke_family(context.db, record.family, context.now)
             self.request.refusal_reason = "signin_session_ended"
             raise InvalidGrantError("The sign-in session has ended.")
-        if live_grant(context.db, record.family, record.client_id) is None:
+        if grant is None:
             revoke_family(context.db, record.family, context.now)
             self.request.refusal_reason = "grant_revoked"
             raise InvalidGrantError("The grant behind this refresh token has been revoked.")

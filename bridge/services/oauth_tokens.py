@@ -142,9 +142,15 @@ def create_grant(
     return grant
 
 
-def live_grant(db: Session, grant_id: str, client_id: str) -> OAuthGrant | None:
-    """The grant an access token names, if it is the client's and not revoked (a key lookup)."""
-    grant = db.get(OAuthGrant, grant_id)
+def live_grant(db: Session, grant_id: str, client_id: str, *, lock: bool = False) -> OAuthGrant | None:
+    """The grant an access token names, if it is the client's and not revoked (a key lookup).
+
+    `lock=True` takes the grant's row lock first (PostgreSQL; SQLite serialises writers anyway).
+    Every writer of a family takes the grant before its tokens: the refresh grant here, and
+    `revoke_family` by updating the grant before the tokens. One order means no deadlock when
+    several uses of one refresh token race (a loser's failed claim keeps the token's row lock).
+    """
+    grant = db.get(OAuthGrant, grant_id, with_for_update=lock, populate_existing=lock)
     if grant is None or grant.revoked_at is not None or grant.client_id != client_id:
         return None
     return grant
@@ -232,7 +238,10 @@ def claim_refresh_token(db: Session, record: RefreshToken, now: datetime | None 
 
 
 def revoke_family(db: Session, family: str, now: datetime | None = None) -> int:
-    """Revoke a grant and its refresh tokens; returns how many refresh tokens were revoked."""
+    """Revoke a grant and its refresh tokens; returns how many refresh tokens were revoked.
+
+    The grant first, then its tokens: the lock order every writer of a family keeps.
+    """
     _revoke_grants(db, OAuthGrant.id == family, now)
     return _revoke(db, RefreshToken.family == family, now)
 

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
@@ -141,3 +141,38 @@ def test_parallel_uses_of_one_refresh_token_have_exactly_one_winner(
     assert refreshed.json()["error"] == "invalid_grant"
     assert _userinfo_status(client, winner["access_token"]) == 401
     assert _userinfo_status(client, tokens["access_token"]) == 401
+
+
+def test_a_refresh_takes_its_grant_before_its_token_so_racing_revokers_never_deadlock(
+    served: str, client: TestClient, settings: Settings, engine: Engine, db_factory: sessionmaker[Session],
+    confidential_app: App, director: Person,
+) -> None:
+    """Lock order, deterministically: while another transaction holds the grant (as a revoking
+    loser does before it reaches the tokens), a refresh waits and has locked no token yet.
+
+    Taking the token first (the old order) let a loser's failed claim hold the token's row lock
+    while it waited for the grant another loser held, who waited for that token: a deadlock,
+    which PostgreSQL answered by failing one request with a 500.
+    """
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row locks: SQLite serialises every writer on the whole database")
+    tokens = signed_in_tokens(client, settings, db_factory, confidential_app, director)
+    form = _token_form(confidential_app, grant_type="refresh_token", refresh_token=tokens["refresh_token"])
+    answers: list[httpx.Response] = []
+
+    with engine.connect() as holder:
+        holder.execute(text("SELECT id FROM oauth_grants FOR UPDATE"))
+        refresher = threading.Thread(
+            target=lambda: answers.append(httpx.post(f"{served}/oidc/token", timeout=60, **form))
+        )
+        refresher.start()
+        refresher.join(timeout=1.0)
+        assert refresher.is_alive(), "the refresh went ahead while its grant was locked elsewhere"
+        with engine.connect() as probe:
+            # The token the refresh is about to rotate is not locked yet (NOWAIT would fail).
+            probe.execute(text("SET lock_timeout = '100ms'"))
+            probe.execute(text("SELECT id FROM refresh_tokens FOR UPDATE NOWAIT"))
+            probe.rollback()
+        holder.rollback()
+    refresher.join(timeout=30)
+    assert [answer.status_code for answer in answers] == [200]
