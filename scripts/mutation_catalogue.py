@@ -46,8 +46,8 @@ def mutation(
 ATTACKS = "tests/e2e/test_attacks.py"
 SIGNIN = ("tests/e2e/test_signin_guards.py", "tests/e2e/test_first_signin.py", "tests/e2e/test_roles_and_sessions.py")
 UPSTREAM = ("tests/e2e/test_upstream_faults.py", "tests/e2e/test_signin_guards.py", "tests/upstream")
-CODES = ("tests/provider/test_refusals.py", "tests/provider/test_code_flow.py")
-REFRESH = ("tests/provider/test_refresh_and_logout.py",)
+CODES = ("tests/op/test_refusals.py", "tests/op/test_code_flow.py")
+REFRESH = ("tests/op/test_refresh_and_logout.py",)
 ADMIN = ("tests/routes/test_admin.py",)
 LOGS = "tests/e2e/test_logs_hold_no_secrets.py"
 FLOWS = "tests/e2e/test_flow_state.py"
@@ -166,17 +166,17 @@ CATALOGUE: tuple[Mutation, ...] = (
         also=(Edit("bridge/services/oauth_tokens.py",
                    "RefreshToken.rotated_at.is_(None), RefreshToken.revoked_at.is_(None))",
                    "RefreshToken.rotated_at.is_(None))"),
-              Edit("bridge/provider/grants.py",
+              Edit("bridge/op/grants.py",
                    "        if grant is None:\n"
                    "            revoke_family(",
                    "        if False:\n            revoke_family("),),
     ),
     mutation(
         "refresh.lock_order", "a refresh locks its grant before its token (no deadlock among racing uses)",
-        "bridge/provider/grants.py",
+        "bridge/op/grants.py",
         "record.client_id, lock=True)",
         "record.client_id, lock=False)",
-        ("tests/provider/test_parallel_redemption.py",),
+        ("tests/op/test_parallel_redemption.py",),
         needs_postgresql=True,
     ),
     mutation(
@@ -185,7 +185,7 @@ CATALOGUE: tuple[Mutation, ...] = (
         "    if record.client_id != client_id:\n        return RefreshLookup(RefreshState.WRONG_CLIENT, record)",
         "    if False:\n        return RefreshLookup(RefreshState.WRONG_CLIENT, record)",
         (*REFRESH, ATTACKS),
-        also=(Edit("bridge/provider/models.py",
+        also=(Edit("bridge/op/models.py",
                    "        return self.record.client_id == client.get_client_id()",
                    "        return True"),),
     ),
@@ -267,25 +267,25 @@ CATALOGUE: tuple[Mutation, ...] = (
         "safe_next.all", "next is a local path", "bridge/flows/signin.py",
         '    if not value or not value.startswith("/") or value.startswith("//") or "\\\\" in value:',
         "    if not value:",
-        (*SIGNIN, "tests/provider/test_interaction.py", ATTACKS),
+        (*SIGNIN, "tests/op/test_interaction.py", ATTACKS),
     ),
     mutation(
         "safe_next.scheme_relative", "next is not //host", "bridge/flows/signin.py",
         '    if not value or not value.startswith("/") or value.startswith("//") or "\\\\" in value:',
         '    if not value or not value.startswith("/") or "\\\\" in value:',
-        (*SIGNIN, "tests/provider/test_interaction.py", ATTACKS),
+        (*SIGNIN, "tests/op/test_interaction.py", ATTACKS),
     ),
     mutation(
         "safe_next.backslash", "next holds no backslash (/\\host is //host to browsers)", "bridge/flows/signin.py",
         '    if not value or not value.startswith("/") or value.startswith("//") or "\\\\" in value:',
         '    if not value or not value.startswith("/") or value.startswith("//"):',
-        (*SIGNIN, "tests/provider/test_interaction.py", ATTACKS),
+        (*SIGNIN, "tests/op/test_interaction.py", ATTACKS),
     ),
     mutation(
         "safe_next.absolute", "next is not an absolute URL", "bridge/flows/signin.py",
         '    if not value or not value.startswith("/") or value.startswith("//") or "\\\\" in value:',
         '    if not value or value.startswith("//") or "\\\\" in value:',
-        (*SIGNIN, "tests/provider/test_interaction.py", ATTACKS),
+        (*SIGNIN, "tests/op/test_interaction.py", ATTACKS),
     ),
     # --- flow state: single use (the lead moves these to server-side records; re-point them) -------
     mutation(
@@ -301,7 +301,7 @@ CATALOGUE: tuple[Mutation, ...] = (
         "bridge/services/flow_state.py",
         "        AuthFlow.browser == digest(browser_id),\n",
         "",
-        (FLOWS, FLOW_STORE, "tests/provider/test_interaction.py"),
+        (FLOWS, FLOW_STORE, "tests/op/test_interaction.py"),
     ),
     mutation(
         "flow.keyed_by_state", "the upstream step is found only by the state it sent",

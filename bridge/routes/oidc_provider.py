@@ -16,10 +16,10 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bridge.flows import authorization_request
-from bridge.provider.authorization import Page, error_page
-from bridge.provider.openid_provider import OpenIDProvider
-from bridge.provider.request_checks import get_target_of_post
-from bridge.provider.requests import StarletteOAuth2Request
+from bridge.op.authorization import Page, error_page
+from bridge.op.openid_provider import OpenIDProvider
+from bridge.op.request_checks import get_target_of_post
+from bridge.op.requests import StarletteOAuth2Request
 from bridge.services.audit import ANONYMOUS_ACTOR, AuditContext
 from bridge.services.signin_sessions import ActiveSignIn
 from bridge.web.browser import browser_id

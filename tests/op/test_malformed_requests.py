@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from bridge.config import Settings
 from bridge.storage.models import AuditEvent
-from tests.provider.conftest import REDIRECT_URI, App, Person, authorization_request, query_of
+from tests.op.conftest import REDIRECT_URI, App, Person, authorization_request, query_of
 from tests.support.browser import sign_in_browser
 
 HOSTILE_REDIRECT_URIS = [

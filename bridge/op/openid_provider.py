@@ -16,14 +16,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import RedirectResponse, Response
 
 from bridge.config import Settings
-from bridge.provider.authorization import AuthorizeOutcome, Page, authorize
-from bridge.provider.claims import CLAIMS_SUPPORTED
-from bridge.provider.context import ProviderContext
-from bridge.provider.cors import add_cors_headers, preflight_response
-from bridge.provider.keys import KeyStore
-from bridge.provider.requests import StarletteOAuth2Request
-from bridge.provider.server import BridgeAuthorizationServer, named_client_id
-from bridge.provider.userinfo import userinfo_response
+from bridge.op.authorization import AuthorizeOutcome, Page, authorize
+from bridge.op.claims import CLAIMS_SUPPORTED
+from bridge.op.context import ProviderContext
+from bridge.op.cors import add_cors_headers, preflight_response
+from bridge.op.keys import KeyStore
+from bridge.op.requests import StarletteOAuth2Request
+from bridge.op.server import BridgeAuthorizationServer, named_client_id
+from bridge.op.userinfo import userinfo_response
 from bridge.services.audit import AuditContext
 from bridge.services.clients import AUTH_METHODS, SUPPORTED_SCOPES
 from bridge.services.signin_sessions import ActiveSignIn, load_active_signin

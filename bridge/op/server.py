@@ -17,9 +17,9 @@ from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secre
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from starlette.responses import Response
 
-from bridge.provider.claims import Grantee
-from bridge.provider.context import ProviderContext
-from bridge.provider.grants import (
+from bridge.op.claims import Grantee
+from bridge.op.context import ProviderContext
+from bridge.op.grants import (
     AccessTokenGenerator,
     BridgeAuthorizationCodeGrant,
     BridgeOpenIDCode,
@@ -27,9 +27,9 @@ from bridge.provider.grants import (
     BridgeRefreshTokenGrant,
     S256CodeChallenge,
 )
-from bridge.provider.logout import BridgeEndSessionEndpoint
-from bridge.provider.models import ClientModel
-from bridge.provider.requests import StarletteOAuth2Request
+from bridge.op.logout import BridgeEndSessionEndpoint
+from bridge.op.models import ClientModel
+from bridge.op.requests import StarletteOAuth2Request
 from bridge.services import audit
 from bridge.services.clients import SUPPORTED_SCOPES, find_enabled_client
 from bridge.services.oauth_tokens import RefreshGrant, store_refresh_token, token_hash

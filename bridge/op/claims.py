@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bridge.provider.amr import rfc8176_amr
+from bridge.op.amr import rfc8176_amr
 from bridge.services.roles import ROLES, Role, role_title
 from bridge.storage.models import RoleAssignment, SignInSession, StaffMember
 

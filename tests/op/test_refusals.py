@@ -9,7 +9,7 @@ from starlette.testclient import TestClient
 from bridge.config import Settings
 from bridge.storage.models import AuditEvent, AuthorizationCode, OAuthClient, RefreshToken
 from bridge.storage.types import utcnow
-from tests.provider.conftest import (
+from tests.op.conftest import (
     App,
     Person,
     authorization_request,

@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from bridge.config import Settings
 from bridge.services.clients import register_client
 from bridge.storage.models import AuditEvent
-from tests.provider.conftest import App, Person, authorization_request, exchange, get_code, signed_in_tokens
+from tests.op.conftest import App, Person, authorization_request, exchange, get_code, signed_in_tokens
 from tests.support.browser import sign_in_browser
 
 APP_ORIGIN = "https://kontingent.test"

@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from bridge.config import Settings
-from bridge.provider.claims import Grantee
-from bridge.provider.keys import KeyStore
+from bridge.op.claims import Grantee
+from bridge.op.keys import KeyStore
 from bridge.services.audit import AuditContext
 from bridge.services.oauth_tokens import granted_role, staff_by_subject
 from bridge.services.signin_sessions import (

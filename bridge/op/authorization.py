@@ -21,10 +21,10 @@ from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
 from authlib.oidc.core.errors import InteractionRequiredError, LoginRequiredError
 from starlette.responses import RedirectResponse, Response
 
-from bridge.provider.context import ProviderContext
-from bridge.provider.request_checks import check_id_token_hint, check_parameters, check_sizes
-from bridge.provider.requests import StarletteOAuth2Request
-from bridge.provider.server import BridgeAuthorizationServer
+from bridge.op.context import ProviderContext
+from bridge.op.request_checks import check_id_token_hint, check_parameters, check_sizes
+from bridge.op.requests import StarletteOAuth2Request
+from bridge.op.server import BridgeAuthorizationServer
 from bridge.services import audit
 from bridge.services.signin_sessions import ActiveSignIn
 

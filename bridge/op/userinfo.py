@@ -21,10 +21,10 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from starlette.responses import JSONResponse, Response
 
-from bridge.provider.claims import userinfo_claims
-from bridge.provider.context import ProviderContext
-from bridge.provider.keys import KeyStore
-from bridge.provider.requests import StarletteOAuth2Request
+from bridge.op.claims import userinfo_claims
+from bridge.op.context import ProviderContext
+from bridge.op.keys import KeyStore
+from bridge.op.requests import StarletteOAuth2Request
 from bridge.services import audit
 from bridge.services.oauth_tokens import live_grant, token_hash
 

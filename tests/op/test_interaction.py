@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from bridge.config import Settings
 from bridge.storage.models import RoleAssignment, SignInSession
 from bridge.storage.types import utcnow
-from tests.provider.conftest import App, Person, authorization_request, get_code, query_of
+from tests.op.conftest import App, Person, authorization_request, get_code, query_of
 from tests.support.browser import sign_in_browser
 
 

@@ -24,7 +24,7 @@ from bridge.services.signin_sessions import (
 )
 from bridge.storage.models import SignInSession, StaffMember
 from bridge.storage.types import utcnow
-from tests.provider.conftest import App, Person, authorization_request, refresh, signed_in_tokens
+from tests.op.conftest import App, Person, authorization_request, refresh, signed_in_tokens
 
 TIMEOUTS = SessionTimeouts(idle=timedelta(minutes=60), remembered_idle=timedelta(days=7))
 

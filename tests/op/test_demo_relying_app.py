@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from bridge.config import Settings
 from bridge.demo.relying_app import create_relying_app
 from bridge.services.clients import register_client
-from tests.provider.conftest import Person, query_of
+from tests.op.conftest import Person, query_of
 from tests.support.browser import sign_in_browser
 
 DEMO = "https://kontingent.test"

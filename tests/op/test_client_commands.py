@@ -14,7 +14,7 @@ from bridge.config import Settings
 from bridge.services.clients import check_client_id, mint_client_id
 from bridge.services.errors import InvalidInput
 from bridge.storage.models import OAuthClient
-from tests.provider.conftest import App, Person, authorization_request, exchange, get_code
+from tests.op.conftest import App, Person, authorization_request, exchange, get_code
 from tests.support.browser import sign_in_browser
 
 

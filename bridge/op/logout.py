@@ -9,7 +9,7 @@ from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.rpinitiated import EndSessionEndpoint, EndSessionRequest
 from joserfc.jwk import KeySet
 
-from bridge.provider.context import ProviderContext
+from bridge.op.context import ProviderContext
 from bridge.services import audit
 from bridge.services.oauth_tokens import revoke_session_tokens
 from bridge.services.signin_sessions import end_signin_session, load_active_signin

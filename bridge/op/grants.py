@@ -14,10 +14,10 @@ from authlib.oidc.core import OpenIDCode, OpenIDToken
 from authlib.oidc.core.grants.util import is_openid_scope, validate_nonce
 from joserfc.jwk import KeySet
 
-from bridge.provider.amr import rfc8176_amr
-from bridge.provider.claims import Grantee, person_claims
-from bridge.provider.context import ProviderContext
-from bridge.provider.models import ClientModel, CodeModel, RefreshModel
+from bridge.op.amr import rfc8176_amr
+from bridge.op.claims import Grantee, person_claims
+from bridge.op.context import ProviderContext
+from bridge.op.models import ClientModel, CodeModel, RefreshModel
 from bridge.services import audit
 from bridge.services.oauth_tokens import (
     CodeGrant,
@@ -37,7 +37,7 @@ from bridge.services.oauth_tokens import (
 from bridge.services.signin_sessions import record_activity
 
 if TYPE_CHECKING:
-    from bridge.provider.server import BridgeAuthorizationServer
+    from bridge.op.server import BridgeAuthorizationServer
 
 TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
@@ -251,7 +251,7 @@ class BridgeOpenIDCode(_SignsIdTokens, OpenIDCode):  # type: ignore[misc]
         return False
 
     def __call__(self, grant: Any) -> None:
-        # Authlib's prompt handling is replaced by ours (bridge.provider.authorization), which
+        # Authlib's prompt handling is replaced by ours (bridge.op.authorization), which
         # knows about sign-in sessions, role choice and re-authentication.
         grant.register_hook("after_create_token_response", self.process_token)
         if is_openid_scope(grant.request.payload.scope):

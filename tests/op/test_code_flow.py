@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
 
 from bridge.config import Settings
-from tests.provider.conftest import (
+from tests.op.conftest import (
     App,
     Person,
     authorization_request,

@@ -17,7 +17,7 @@ from bridge.services.actors import cli_support_actor
 from bridge.services.roles import OrganizationKind, Role
 from bridge.services.staff import reset_password
 from bridge.storage.models import AuditEvent, OAuthGrant, SigningKey
-from tests.provider.conftest import (
+from tests.op.conftest import (
     App,
     Person,
     authorization_request,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.provider.amr import REGISTERED, rfc8176_amr
+from bridge.op.amr import REGISTERED, rfc8176_amr
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from bridge.config import Settings
 from bridge.runtime import build_runtime
 from bridge.services.clients import register_client
 from bridge.services.signing_keys import rotate_signing_key
-from tests.provider.conftest import REDIRECT_URI, App, Person, signed_in_tokens
+from tests.op.conftest import REDIRECT_URI, App, Person, signed_in_tokens
 
 
 def test_discovery_advertises_exactly_what_is_supported(client: TestClient) -> None:

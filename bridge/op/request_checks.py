@@ -19,8 +19,8 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from starlette.datastructures import FormData, QueryParams
 
-from bridge.provider.context import ProviderContext
-from bridge.provider.requests import StarletteOAuth2Request
+from bridge.op.context import ProviderContext
+from bridge.op.requests import StarletteOAuth2Request
 from bridge.services.signin_sessions import ActiveSignIn
 from bridge.services.signing_keys import SUPPORTED_ALGORITHMS
 

@@ -10,7 +10,7 @@ from bridge.config import Settings
 from bridge.services.signin_sessions import SessionTimeouts, load_active_signin
 from bridge.storage.models import AuditEvent, RefreshToken, RoleAssignment, StaffMember
 from bridge.web.signin_cookie import signin_cookie_name
-from tests.provider.conftest import LOGOUT_URI, App, Person, query_of, refresh, signed_in_tokens
+from tests.op.conftest import LOGOUT_URI, App, Person, query_of, refresh, signed_in_tokens
 
 
 def _userinfo(client: TestClient, tokens: dict[str, str]) -> int:

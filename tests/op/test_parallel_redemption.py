@@ -23,7 +23,7 @@ from starlette.testclient import TestClient
 
 from bridge.config import Settings
 from bridge.storage.models import AuditEvent, OAuthGrant, RefreshToken
-from tests.provider.conftest import App, Person, authorization_request, get_code, signed_in_tokens
+from tests.op.conftest import App, Person, authorization_request, get_code, signed_in_tokens
 from tests.support.browser import sign_in_browser
 
 RACERS = 8

@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 
 from bridge.config import Settings
 from bridge.storage.models import RoleAssignment, SigningKey
-from tests.provider.conftest import (
+from tests.op.conftest import (
     App,
     Person,
     authorization_request,
