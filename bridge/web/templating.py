@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from bridge.web.csrf import csrf_token
+from bridge.web.urls import path_for
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
@@ -27,7 +28,13 @@ def render(
     request: Request, template: str, context: dict[str, Any] | None = None, *, status_code: int = 200
 ) -> HTMLResponse:
     environment: Environment = request.app.state.templates
-    values = {"request": request, "csrf_token": csrf_token(request), **(context or {})}
+    values = {
+        "request": request,
+        "csrf_token": csrf_token(request),
+        # {{ url("staff_card", login=card.login) }}: a path from the route table by name.
+        "url": lambda name, /, query=None, **params: path_for(request, name, query=query, **params),
+        **(context or {}),
+    }
     response = HTMLResponse(environment.get_template(template).render(values), status_code=status_code)
     # Pages can show one-time passwords and personal data: never cache, never frame.
     response.headers["Cache-Control"] = "no-store"
