@@ -216,6 +216,37 @@ class ThrottleCounter(Base):
     last_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+# --- Outgoing mail -----------------------------------------------------------------------------
+
+
+class OutgoingMail(Base):
+    """A message queued in the transaction that caused it, sent after commit by the dispatcher.
+
+    A transactional outbox: a rolled-back change sends nothing, and an SMTP outage loses nothing
+    (the row waits and is retried). Bodies can hold an activation link, so they are blanked once
+    the message is sent or given up; the row keeps who, what kind and when.
+    """
+
+    __tablename__ = "outgoing_mail"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # A MailKind value (bridge.mail.templates): which template wrote it.
+    kind: Mapped[str] = mapped_column(String(40))
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    text_body: Mapped[str] = mapped_column(Text, default="")
+    html_body: Mapped[str] = mapped_column(Text, default="")
+    staff_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # An OutboxStatus value: queued → sent, or queued → failed after the last attempt.
+    status: Mapped[str] = mapped_column(String(12), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Due when queued and next_attempt_at has passed; a claim pushes it past the send's lease.
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 # --- OpenID Provider -------------------------------------------------------------------------
 
 
