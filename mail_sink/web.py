@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from mail_sink.store import Mailbox
+from mail_sink.store import Mailbox, ReceivedMail
 
 _PAGES = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
 
@@ -56,6 +56,10 @@ def _page(title: str, body_template: str, status_code: int = 200, **values: obje
     return response
 
 
+def _listing(messages: list[ReceivedMail]) -> JSONResponse:
+    return JSONResponse({"total": len(messages), "messages": [mail.summary() for mail in messages]})
+
+
 def build_sink_app(mailbox: Mailbox) -> Starlette:
     async def inbox(request: Request) -> Response:
         return _page("Письма", _INBOX, messages=mailbox.newest_first())
@@ -73,12 +77,21 @@ def build_sink_app(mailbox: Mailbox) -> Starlette:
 
     async def api_messages(request: Request) -> Response:
         if request.method == "DELETE":
-            return JSONResponse({"deleted": mailbox.clear()})
-        recipient = request.query_params.get("to")
-        return JSONResponse({"messages": [mail.summary() for mail in mailbox.newest_first(recipient)]})
+            mailbox.clear()
+            return Response(status_code=200)
+        return _listing(mailbox.newest_first())
+
+    async def api_search(request: Request) -> Response:
+        # Mailpit's search, the one filter tests use: `query=to:someone@school.test`.
+        query = request.query_params.get("query", "")
+        recipient = query.removeprefix("to:").strip() if query.startswith("to:") else None
+        if recipient is None:
+            return JSONResponse({"error": "only query=to:ADDRESS is supported"}, status_code=400)
+        return _listing(mailbox.newest_first(recipient))
 
     async def api_message(request: Request) -> Response:
-        mail = mailbox.get(int(request.path_params["message_id"]))
+        raw_id = request.path_params["message_id"]
+        mail = mailbox.get(int(raw_id)) if raw_id.isdigit() else None
         if mail is None:
             return JSONResponse({"error": "not_found"}, status_code=404)
         return JSONResponse(mail.as_json())
@@ -87,6 +100,7 @@ def build_sink_app(mailbox: Mailbox) -> Starlette:
         Route("/", inbox, methods=["GET"]),
         Route("/messages/{message_id:int}", message, methods=["GET"]),
         Route("/clear", clear, methods=["POST"]),
-        Route("/api/messages", api_messages, methods=["GET", "DELETE"]),
-        Route("/api/messages/{message_id:int}", api_message, methods=["GET"]),
+        Route("/api/v1/messages", api_messages, methods=["GET", "DELETE"]),
+        Route("/api/v1/search", api_search, methods=["GET"]),
+        Route("/api/v1/message/{message_id}", api_message, methods=["GET"]),
     ])

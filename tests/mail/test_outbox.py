@@ -26,6 +26,7 @@ from bridge.storage.types import utcnow
 from mail_sink.smtp import free_port, smtp_controller
 from mail_sink.store import Mailbox
 from mail_sink.web import build_sink_app
+from tests.support.mail import MailReader
 
 
 @pytest.fixture
@@ -42,9 +43,14 @@ def sink(mailbox: Mailbox) -> Iterator[Controller]:
 
 
 @pytest.fixture
-def inbox(mailbox: Mailbox) -> TestClient:
-    """The sink's JSON API, as a tester's script reads it."""
+def sink_page(mailbox: Mailbox) -> TestClient:
     return TestClient(build_sink_app(mailbox))
+
+
+@pytest.fixture
+def inbox(sink_page: TestClient) -> MailReader:
+    """The sink's JSON API (Mailpit's shape), as a tester's script reads it."""
+    return MailReader(sink_page)
 
 
 def _settings(port: int, **overrides: object) -> MailSettings:
@@ -70,41 +76,39 @@ def _dispatch(dispatcher: OutboxDispatcher) -> DispatchReport:
 
 
 def test_a_committed_message_arrives_over_smtp_with_text_and_html(
-    db_factory: sessionmaker[Session], sink: Controller, inbox: TestClient
+    db_factory: sessionmaker[Session], sink: Controller, inbox: MailReader, sink_page: TestClient
 ) -> None:
     with transaction(db_factory) as db:
         _queue_reset_notice(db)
     report = _dispatch(_dispatcher(db_factory, _settings(sink.port)))
     assert report == DispatchReport(sent=1)
 
-    listed = inbox.get("/api/messages", params={"to": "ivanova@school.test"}).json()["messages"]
-    assert [mail["subject"] for mail in listed] == ["Пароль для входа сброшен"]
-    mail = inbox.get(f"/api/messages/{listed[0]['id']}").json()
-    assert "администратор сбросил пароль вашей учётной записи ivanova" in mail["text"]
-    assert "<b>ivanova</b>" in mail["html"]
-    assert mail["from"] == "Мост <bridge@school.test>"
-    assert ["Auto-Submitted", "auto-generated"] in mail["headers"]
+    [mail] = inbox.to("ivanova@school.test")
+    assert mail.subject == "Пароль для входа сброшен"
+    assert "администратор сбросил пароль вашей учётной записи ivanova" in mail.text
+    assert "<b>ivanova</b>" in mail.html
+    assert mail.sender == "bridge@school.test"
     # Sent: the row remembers that, not what the message said.
     with db_factory() as db:
         row = db.scalars(select(OutgoingMail)).one()
         assert (row.status, row.text_body, row.html_body, row.attempts) == (OutboxStatus.SENT, "", "", 1)
         assert row.sent_at is not None
     # The inbox page a tester opens shows it too.
-    assert "Пароль для входа сброшен" in inbox.get("/").text
+    assert "Пароль для входа сброшен" in sink_page.get("/").text
 
 
 def test_a_rolled_back_change_sends_nothing(
-    db_factory: sessionmaker[Session], sink: Controller, inbox: TestClient
+    db_factory: sessionmaker[Session], sink: Controller, inbox: MailReader
 ) -> None:
     with pytest.raises(RuntimeError), transaction(db_factory) as db:
         _queue_reset_notice(db)
         raise RuntimeError("the use case failed after queueing")
     assert _dispatch(_dispatcher(db_factory, _settings(sink.port))) == DispatchReport()
-    assert inbox.get("/api/messages").json()["messages"] == []
+    assert inbox.count() == 0
 
 
 def test_a_mail_server_outage_loses_nothing_and_the_message_goes_once_it_is_back(
-    db_factory: sessionmaker[Session], mailbox: Mailbox, inbox: TestClient, caplog: pytest.LogCaptureFixture
+    db_factory: sessionmaker[Session], mailbox: Mailbox, inbox: MailReader, caplog: pytest.LogCaptureFixture
 ) -> None:
     port = free_port()
     with transaction(db_factory) as db:
@@ -130,7 +134,7 @@ def test_a_mail_server_outage_loses_nothing_and_the_message_goes_once_it_is_back
         assert _dispatch(dispatcher) == DispatchReport(sent=1)
     finally:
         controller.stop()
-    assert len(inbox.get("/api/messages").json()["messages"]) == 1
+    assert inbox.count() == 1
     with db_factory() as db:
         assert outbox_counts(db)[OutboxStatus.SENT] == 1
 
