@@ -216,6 +216,61 @@ class ThrottleCounter(Base):
     last_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+# --- Registration requests and activation links ---------------------------------------------
+
+
+class RegistrationRequest(Base):
+    """«Заявка на подключение»: a person asks for an account in an organization of the registry.
+
+    It reaches the administrators who may issue the asked-for position there; an approval creates
+    the staff member (with no password) and mails an activation link, a rejection mails the reason.
+    """
+
+    __tablename__ = "registration_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    surname: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    patronymic: Mapped[str | None] = mapped_column(String(200))
+    no_patronymic: Mapped[bool] = mapped_column(Boolean, default=False)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    position: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    # A RequestedPosition value: "head" (руководитель) or "employee" (сотрудник).
+    requested: Mapped[str] = mapped_column(String(20))
+    # A RequestStatus value: pending → approved or rejected.
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id"))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    # The staff member the approval created (or found and gave the role to).
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id"), index=True)
+
+    organization: Mapped[Organization] = relationship()
+
+
+class ActivationLink(Base):
+    """A single-use link mailed instead of a password: it proves a mailbox, and only once.
+
+    Only the SHA-256 of its 256-bit token is stored. It is taken by one conditional UPDATE inside
+    the binding transaction, so two tabs, a copied link or a replay bind nothing the second time.
+    """
+
+    __tablename__ = "activation_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_members.id"), index=True)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("registration_requests.id"))
+    email: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when a newer link, a password reset or a block makes this one worthless.
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 # --- Outgoing mail -----------------------------------------------------------------------------
 
 
