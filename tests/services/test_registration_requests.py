@@ -85,7 +85,9 @@ def test_a_repeated_request_files_nothing_new_and_answers_the_same(
     assert _count(db_factory) == 1
 
 
-def test_one_address_files_a_bounded_number_of_requests(db_factory: sessionmaker[Session], directory: Directory) -> None:
+def test_one_address_files_a_bounded_number_of_requests(
+    db_factory: sessionmaker[Session], directory: Directory
+) -> None:
     for number in range(ADDRESS_BUDGET):
         _submit(db_factory, _form(directory.orgs["school_a"], email=f"p{number}@school.test"))
     with pytest.raises(RequestsThrottled):
