@@ -311,3 +311,15 @@ def _refusal(
         retry_at = counter.last_attempt_at + spacing
         kind = ThrottleKind.LOGIN_BACKOFF
     return Throttled(kind, retry_at, now)
+
+
+# --- budgets of public forms (registration requests, «Не могу войти») -------------------------
+
+
+def take_from_budget(db: Session, key: str, budget: int, window: timedelta, now: datetime | None = None) -> bool:
+    """One use of a windowed budget (e.g. requests from an address per hour); False when spent.
+
+    The same conditional upsert as a password attempt: reserved before the work it guards, so
+    parallel submissions cannot overspend it.
+    """
+    return _take(db, _bounded(key), None, budget, window, now or utcnow())

@@ -216,6 +216,92 @@ class ThrottleCounter(Base):
     last_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+# --- Registration requests and activation links ---------------------------------------------
+
+
+class RegistrationRequest(Base):
+    """«Заявка на подключение»: a person asks for an account in an organization of the registry.
+
+    It reaches the administrators who may issue the asked-for position there; an approval creates
+    the staff member (with no password) and mails an activation link, a rejection mails the reason.
+    """
+
+    __tablename__ = "registration_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    surname: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    patronymic: Mapped[str | None] = mapped_column(String(200))
+    no_patronymic: Mapped[bool] = mapped_column(Boolean, default=False)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    position: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    # A RequestedPosition value: "head" (руководитель) or "employee" (сотрудник).
+    requested: Mapped[str] = mapped_column(String(20))
+    # A RequestStatus value: pending → approved or rejected.
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id"))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    # The staff member the approval created (or found and gave the role to).
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id"), index=True)
+
+    organization: Mapped[Organization] = relationship()
+
+
+class ActivationLink(Base):
+    """A single-use link mailed instead of a password: it proves a mailbox, and only once.
+
+    Only the SHA-256 of its 256-bit token is stored. It is taken by one conditional UPDATE inside
+    the binding transaction, so two tabs, a copied link or a replay bind nothing the second time.
+    """
+
+    __tablename__ = "activation_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_members.id"), index=True)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("registration_requests.id"))
+    email: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when a newer link, a password reset or a block makes this one worthless.
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# --- Outgoing mail -----------------------------------------------------------------------------
+
+
+class OutgoingMail(Base):
+    """A message queued in the transaction that caused it, sent after commit by the dispatcher.
+
+    A transactional outbox: a rolled-back change sends nothing, and an SMTP outage loses nothing
+    (the row waits and is retried). Bodies can hold an activation link, so they are blanked once
+    the message is sent or given up; the row keeps who, what kind and when.
+    """
+
+    __tablename__ = "outgoing_mail"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # A MailKind value (bridge.mail.templates): which template wrote it.
+    kind: Mapped[str] = mapped_column(String(40))
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    text_body: Mapped[str] = mapped_column(Text, default="")
+    html_body: Mapped[str] = mapped_column(Text, default="")
+    staff_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # An OutboxStatus value: queued → sent, or queued → failed after the last attempt.
+    status: Mapped[str] = mapped_column(String(12), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Due when queued and next_attempt_at has passed; a claim pushes it past the send's lease.
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 # --- OpenID Provider -------------------------------------------------------------------------
 
 

@@ -1,0 +1,95 @@
+"""The background task that sends the outbox: after each commit that queued mail, and every poll.
+
+Database work runs in worker threads; only the SMTP conversation runs on the event loop (it is
+asynchronous). A failed send is scheduled again with a growing delay (bridge.services.outbox) and
+logged without the message's body or the recipient's address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+from bridge.mail.settings import MailSettings
+from bridge.services.outbox import MailToSend, OutboxStatus, claim_due, mark_failed_attempt, mark_sent
+from bridge.storage.database import transaction
+
+log = logging.getLogger("bridge.mail")
+
+Send = Callable[[MailToSend], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class DispatchReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+class OutboxDispatcher:
+    def __init__(self, database: sessionmaker[Session], settings: MailSettings, send: Send) -> None:
+        self.database = database
+        self.settings = settings
+        self.send = send
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Something was just committed to the outbox: send it now rather than at the next poll."""
+        self._wake.set()
+
+    async def dispatch_due(self, *, limit: int = 20) -> DispatchReport:
+        """Send what is due now (one claim); returns what happened to each claimed message."""
+        batch = await run_in_threadpool(self._claim, limit)
+        sent = retried = failed = 0
+        for mail in batch:
+            try:
+                await self.send(mail)
+            except Exception as error:  # any failure of one message is retried later
+                outcome = await run_in_threadpool(self._settle_failure, mail, error)
+                log.warning(
+                    "mail %s not sent (attempt %s, %s): %s",
+                    mail.id, mail.attempt, outcome.value, error.__class__.__name__,
+                )
+                if outcome is OutboxStatus.FAILED:
+                    failed += 1
+                else:
+                    retried += 1
+            else:
+                await run_in_threadpool(self._settle_sent, mail)
+                sent += 1
+        return DispatchReport(sent, retried, failed)
+
+    async def run(self) -> None:
+        """Until cancelled: dispatch, then wait for a wake-up or the poll interval."""
+        interval = self.settings.poll_interval.total_seconds()
+        while True:
+            try:
+                report = await self.dispatch_due()
+                if report.sent + report.retried + report.failed == 20:
+                    continue  # a full batch: there may be more due right away
+            except Exception:
+                log.exception("mail dispatcher pass failed; trying again at the next poll")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=interval)
+
+    def _claim(self, limit: int) -> list[MailToSend]:
+        with transaction(self.database) as db:
+            return claim_due(db, limit=limit)
+
+    def _settle_sent(self, mail: MailToSend) -> None:
+        with transaction(self.database) as db:
+            mark_sent(db, mail.id)
+
+    def _settle_failure(self, mail: MailToSend, error: Exception) -> OutboxStatus:
+        with transaction(self.database) as db:
+            return mark_failed_attempt(
+                db, mail.id, mail.attempt, error.__class__.__name__ + ": " + str(error),
+                max_attempts=self.settings.max_attempts,
+            )
