@@ -22,6 +22,7 @@ from bridge.services.audit import AuditContext, record
 from bridge.services.credentials import check_issued_credential
 from bridge.services.errors import DomainError
 from bridge.services.external_identity import ExternalIdentity
+from bridge.storage.enums import StaffStatus
 from bridge.storage.models import ExternalBinding, StaffMember
 from bridge.storage.types import utcnow
 
@@ -91,7 +92,7 @@ def bind_external_identity(
     staff = db.get(StaffMember, proof.staff_id, with_for_update=True)
     if (
         staff is None
-        or staff.status != "active"
+        or staff.status != StaffStatus.ACTIVE
         or staff.password_hash is None
         or staff.credential_used_at is not None
         or staff.credential_issued_at != proof.credential_issued_at

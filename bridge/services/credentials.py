@@ -16,6 +16,7 @@ from bridge.services.errors import DomainError
 from bridge.services.flow_state import discard_for_staff
 from bridge.services.passwords import generate_password, hash_password, verify_password
 from bridge.services.signin_sessions import end_all_signin_sessions
+from bridge.storage.enums import StaffStatus
 from bridge.storage.models import ExternalBinding, RefreshToken, StaffMember
 from bridge.storage.types import utcnow
 
@@ -114,7 +115,7 @@ def check_issued_credential(db: Session, login: str, password: str, now: datetim
         raise CredentialRefused("already_used" if has_ever_held_credential(staff) else "wrong_password")
     if not matches:
         raise CredentialRefused("wrong_password")
-    if staff.status != "active":
+    if staff.status != StaffStatus.ACTIVE:
         raise CredentialRefused("blocked")
     if staff.credential_used_at is not None:
         raise CredentialRefused("already_used")
