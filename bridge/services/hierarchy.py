@@ -16,7 +16,7 @@ from bridge.services.actors import ActingRole, Actor
 from bridge.services.errors import DomainError, InvalidInput, PermissionDenied
 from bridge.services.roles import ROLES, Role, role_title
 from bridge.storage.enums import RegistryStatus
-from bridge.storage.models import Organization, RoleAssignment
+from bridge.storage.models import Organization, RoleAssignment, StaffMember
 
 _DEPARTMENT_ROLES = frozenset({Role.EDUCATION_DEPARTMENT, Role.PRESCHOOL_DEPARTMENT})
 
@@ -124,6 +124,21 @@ def may_manage_role(db: Session, actor: Actor, assignment: RoleAssignment) -> bo
     except ValueError:
         return False
     return any(_refusal(db, acting, role, organization) is None for acting in _acting_roles(actor))
+
+
+def manages_any(db: Session, actor: Actor, assignments: Iterable[RoleAssignment]) -> bool:
+    """Whether the actor is above at least one of these roles (technical support at the CLI: always)."""
+    return actor.is_cli_support or any(may_manage_role(db, actor, assignment) for assignment in assignments)
+
+
+def authorize_card(db: Session, actor: Actor, staff: StaffMember) -> None:
+    """A person's card, and any action on it, is for administrators above at least one of their roles."""
+    if not manages_any(db, actor, staff.roles):
+        raise PermissionDenied(
+            "staff_not_managed",
+            f"Сотрудник «{staff.login}» не относится к вашим подчинённым ролям.",
+            login=staff.login,
+        )
 
 
 def authorize_manage(db: Session, actor: Actor, assignments: Iterable[RoleAssignment]) -> None:
