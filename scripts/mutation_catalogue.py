@@ -103,10 +103,11 @@ CATALOGUE: tuple[Mutation, ...] = (
         (*ADMIN, ATTACKS),
     ),
     mutation(
-        "csrf.admin_staff_action", "CSRF check of the staff card's reset and add-role", "bridge/routes/admin.py",
+        "csrf.admin_staff_action", "CSRF check of the staff card's forms: add role, reset, unlock",
+        "bridge/routes/admin.py",
         '    if not csrf_valid(request, form.get("csrf_token")):\n        return _csrf_refused(request)\n'
-        "    choices = await run_in_threadpool(_choices, runtime, actor)\n    try:",
-        "    choices = await run_in_threadpool(_choices, runtime, actor)\n    try:",
+        "    choices = await run_in_threadpool(role_grants.issuing_choices",
+        "    choices = await run_in_threadpool(role_grants.issuing_choices",
         (*ADMIN, ATTACKS),
     ),
     mutation(

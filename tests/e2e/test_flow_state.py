@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bridge.services.actors import cli_support_actor
 from bridge.services.roles import Role
-from bridge.services.staff import reset_password
+from bridge.services.signin_recovery import reset_password
 from bridge.storage.models import AuditEvent, AuthFlow
 from tests.e2e.world import (
     BRIDGE,

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from bridge.config import Settings
 from bridge.services.actors import cli_support_actor
 from bridge.services.roles import OrganizationKind, Role
-from bridge.services.staff import reset_password
+from bridge.services.signin_recovery import reset_password
 from bridge.storage.models import AuditEvent, OAuthGrant, SigningKey
 from tests.op.conftest import (
     App,
