@@ -37,7 +37,7 @@ STALE_FORM_MESSAGE = "Страница устарела. Обновите её �
 
 
 def _expected(request: Request) -> str:
-    secret = request.app.state.settings.secret_key.reveal().encode()
+    secret = str(request.app.state.settings.secret_key).encode()
     return hmac.new(secret, b"csrf|" + browser_id(request).encode(), hashlib.sha256).hexdigest()
 
 
