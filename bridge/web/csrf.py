@@ -19,7 +19,7 @@ from collections.abc import Collection, Sequence
 
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -85,7 +85,7 @@ class CSRFMiddleware:
         except ClientDisconnect:
             return
         if body is None:
-            await PlainTextResponse("Request body too large", status_code=413)(scope, receive, send)
+            await too_large(request)(scope, receive, send)
             return
         replayed = Request(scope, _replay(body, receive))
         try:
@@ -144,18 +144,27 @@ def _wants_json(request: Request) -> bool:
 
 def stale_form(request: Request) -> Response:
     """The refusal: «Форма устарела» (403), with a link to the form's page when there is one."""
+    get = {**request.scope, "method": "GET"}
+    retry_url = request.url.path if matched_route(request.app.routes, get) is not None else None
+    return _refusal(request, 403, "csrf_failed", STALE_FORM_TITLE, STALE_FORM_MESSAGE, retry_url)
+
+
+def too_large(request: Request) -> Response:
+    return _refusal(request, 413, "request_too_large", "Слишком большой запрос",
+                    "Форма слишком велика. Сократите введённый текст и повторите.", None)
+
+
+def _refusal(request: Request, status: int, code: str, title: str, message: str, retry_url: str | None) -> Response:
     if _wants_json(request):
-        return JSONResponse({"error": "csrf_failed", "message": STALE_FORM_MESSAGE}, status_code=403)
+        return JSONResponse({"error": code, "message": message}, status_code=status)
     # Imported here: templating imports this module for csrf_token.
     from bridge.web.templating import render
 
-    get = {**request.scope, "method": "GET"}
-    retry_url = request.url.path if matched_route(request.app.routes, get) is not None else None
-    context = {"title": STALE_FORM_TITLE, "message": STALE_FORM_MESSAGE, "retry_url": retry_url}
-    return render(request, "error.html", context, status_code=403)
+    context = {"title": title, "message": message, "retry_url": retry_url}
+    return render(request, "error.html", context, status_code=status)
 
 
 async def _http_error(request: Request, error: HTTPException) -> Response:
-    from bridge.web.errors import http_error
+    from bridge.web.errors import http_error  # here for the same reason as render above
 
     return await http_error(request, error)

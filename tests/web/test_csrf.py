@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -139,7 +141,17 @@ def test_safe_methods_and_unrouted_requests_are_left_to_the_router(browser: Test
 def test_a_body_over_the_limit_is_refused_unread(browser: TestClient) -> None:
     token = _token(browser)
     answer = browser.post("/form", data={"csrf_token": token, "note": "x" * MAX_BODY_BYTES})
-    assert answer.status_code == 413
+    assert answer.status_code == 413 and "Слишком большой запрос" in answer.text
+    # The same without a Content-Length: counted while it is read.
+    def chunks() -> Iterator[bytes]:
+        yield f"csrf_token={token}&note=".encode()
+        for _ in range(MAX_BODY_BYTES // 65536 + 1):
+            yield b"x" * 65536
+
+    streamed = browser.post(
+        "/form", content=chunks(), headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert streamed.status_code == 413
 
 
 def test_the_form_limits_still_give_a_400(browser: TestClient) -> None:
