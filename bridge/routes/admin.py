@@ -29,7 +29,6 @@ from bridge.services.actors import Actor
 from bridge.services.credentials import IssuedCredential
 from bridge.services.errors import DomainError, InvalidInput, NotFound
 from bridge.web.context import client_address, current_signin, runtime_of, settings_of
-from bridge.web.csrf import csrf_valid
 from bridge.web.templating import render
 from bridge.web.urls import path_for
 
@@ -60,19 +59,6 @@ async def _administrator(request: Request) -> Actor | Response:
 
 def _not_found(request: Request, error: DomainError) -> Response:
     return render(request, "error.html", {"title": "Сотрудник не найден", "message": error.message}, status_code=404)
-
-
-def _csrf_refused(request: Request) -> Response:
-    return render(
-        request,
-        "error.html",
-        {
-            "title": "Форма устарела",
-            "message": "Обновите страницу и повторите действие.",
-            "retry_url": path_for(request, "admin_staff_list"),
-        },
-        status_code=403,
-    )
 
 
 def _policy(request: Request) -> StaffAdminPolicy:
@@ -182,8 +168,6 @@ async def new_staff(request: Request) -> Response:
         return render(request, "admin/staff_new.html", {"actor": actor, "choices": choices, "values": values})
 
     form = await request.form()
-    if not csrf_valid(request, form.get("csrf_token")):
-        return _csrf_refused(request)
     values = _form_values(form)
     try:
         registered = await run_in_threadpool(
@@ -221,8 +205,6 @@ async def _posted_on_card(request: Request) -> tuple[Actor, FormData, IssuingCho
     if isinstance(actor, Response):
         return actor
     form = await request.form()
-    if not csrf_valid(request, form.get("csrf_token")):
-        return _csrf_refused(request)
     choices = await run_in_threadpool(role_grants.issuing_choices, runtime_of(request).db, actor)
     return actor, form, choices
 

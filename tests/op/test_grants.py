@@ -106,7 +106,7 @@ def test_removing_an_app_recalls_its_access_tokens(
 
     tokens = signed_in_tokens(client, settings, db_factory, confidential_app, director)
     monkeypatch.setenv("BRIDGE_DATABASE_URL", database_url)
-    monkeypatch.setenv("BRIDGE_SECRET_KEY", settings.secret_key.reveal())
+    monkeypatch.setenv("BRIDGE_SECRET_KEY", str(settings.secret_key))
     assert main(["client", "remove", "kontingent"]) == 0
     assert _userinfo(client, tokens["access_token"]).status_code == 401
 
