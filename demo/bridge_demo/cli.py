@@ -24,14 +24,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Authlib announces its own move to httpx2 when imported; people trying the demo cannot act on it.
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
     import uvicorn
 
     from bridge_demo.stack import prepare_demo
 
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    # Authlib announces its own move to httpx2; people trying the demo cannot act on it.
-    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
     stack = prepare_demo(
         args.workdir,
         host=args.host,
