@@ -335,7 +335,7 @@ CATALOGUE: tuple[Mutation, ...] = (
         (LOGS, "tests/web/test_access_log.py"),
     ),
     mutation(
-        "logs.mock_without_query", "the mock's access line never holds the query", "idp_mock/access_log.py",
+        "logs.mock_without_query", "the mock's access line never holds the query", "idp_mock/idp_mock/access_log.py",
         """            query = "?…" if scope.get("query_string") else \"\"\n""",
         """            query = "?" + bytes(scope.get("query_string", b"")).decode("latin-1")\n""",
         (LOGS, "tests/idp_mock/test_access_log.py"),
