@@ -203,13 +203,10 @@ class OpenSslGost:
         return out.raw
 
     def signing_key(self, curve: str, d: int) -> OpenSslSigningKey:
-        der = _sequence(_der(0x02, b"\x00"), _algorithm(curve), _der(0x04, d.to_bytes(SIZE, "little")))
-        return OpenSslSigningKey(self, self._decode(self.lib.d2i_AutoPrivateKey, der))
+        return OpenSslSigningKey(self, self._decode(self.lib.d2i_AutoPrivateKey, private_key_der(curve, d)))
 
     def verifying_key(self, curve: str, x: int, y: int) -> OpenSslVerifyingKey:
-        point = _der(0x04, x.to_bytes(SIZE, "little") + y.to_bytes(SIZE, "little"))
-        der = _sequence(_algorithm(curve), _der(0x03, b"\x00" + point))
-        return OpenSslVerifyingKey(self, self._decode(self.lib.d2i_PUBKEY, der))
+        return OpenSslVerifyingKey(self, self._decode(self.lib.d2i_PUBKEY, public_key_der(curve, x, y)))
 
     def _decode(self, decoder: Callable[..., int | None], der: bytes) -> int:
         buffer = ctypes.create_string_buffer(der, len(der))
@@ -221,6 +218,17 @@ class OpenSslGost:
         if not pointer:
             raise EngineError("OpenSSL refused the key")
         return int(pointer)
+
+
+def private_key_der(curve: str, d: int) -> bytes:
+    """PKCS#8 PrivateKeyInfo as the gost engine writes it (``openssl pkey`` reads it as DER)."""
+    return _sequence(_der(0x02, b"\x00"), _algorithm(curve), _der(0x04, d.to_bytes(SIZE, "little")))
+
+
+def public_key_der(curve: str, x: int, y: int) -> bytes:
+    """SubjectPublicKeyInfo as the gost engine writes it."""
+    point = _der(0x04, x.to_bytes(SIZE, "little") + y.to_bytes(SIZE, "little"))
+    return _sequence(_algorithm(curve), _der(0x03, b"\x00" + point))
 
 
 def _der(tag: int, body: bytes) -> bytes:
