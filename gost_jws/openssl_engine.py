@@ -2,9 +2,11 @@
 
 The engine is Debian's ``libengine-gost-openssl`` (``/usr/lib/<arch>/engines-3/gost.so``). Its
 OpenSSL 3 provider (``gostprov``) has digests and ciphers but no signatures in 3.0.1, and the
-``cryptography`` package cannot load engines, hence ctypes. Only the engine's GOST key methods and
-digests are registered; nothing is made a default, so no other algorithm in the process (Python's
-``ssl`` and ``hashlib`` share this libcrypto) changes hands. Calls release the GIL.
+``cryptography`` package cannot load engines, hence ctypes. Python's ``ssl`` and ``hashlib`` share
+this libcrypto, so the engine touches as little global state as it can: only its ASN.1 methods for
+GOST keys are registered (decoding a key needs them), the Streebog digest is taken from the engine
+itself, and nothing is made a default — TLS clients here send the same ClientHello as before.
+Calls release the GIL.
 
 Keys reach OpenSSL as DER, the engine's own encoding: PrivateKeyInfo / SubjectPublicKeyInfo with
 algorithm ``id-tc26-gost3410-12-256`` and the curve's OID; ``d`` little-endian in an OCTET STRING,
@@ -22,6 +24,7 @@ import ctypes.util
 import weakref
 from collections.abc import Callable
 from ctypes import POINTER, byref, c_char_p, c_int, c_long, c_size_t, c_uint, c_ulong, c_void_p
+from typing import Self
 
 SIZE = 32
 ENGINE_ID = b"gost"
@@ -67,9 +70,8 @@ def _declare(lib: ctypes.CDLL) -> None:
         "ENGINE_init": ([c_void_p], c_int),
         "ENGINE_free": ([c_void_p], c_int),
         "ENGINE_register_pkey_asn1_meths": ([c_void_p], c_int),
-        "ENGINE_register_pkey_meths": ([c_void_p], c_int),
-        "ENGINE_register_digests": ([c_void_p], c_int),
-        "EVP_get_digestbyname": ([c_char_p], c_void_p),
+        "ENGINE_get_digest": ([c_void_p, c_int], c_void_p),
+        "OBJ_sn2nid": ([c_char_p], c_int),
         "EVP_Digest": ([c_char_p, c_size_t, c_char_p, POINTER(c_uint), c_void_p, c_void_p], c_int),
         "d2i_AutoPrivateKey": ([c_void_p, POINTER(c_void_p), c_long], c_void_p),
         "d2i_PUBKEY": ([c_void_p, POINTER(c_void_p), c_long], c_void_p),
@@ -97,11 +99,18 @@ def _libcrypto() -> ctypes.CDLL:
 
 
 class _Handle:
-    """An ``EVP_PKEY`` owned by one Python object, freed with it."""
+    """An ``EVP_PKEY`` owned by one Python object, freed with it (not at exit: the process frees all)."""
 
     def __init__(self, backend: OpenSslGost, pointer: int) -> None:
         self._backend, self._pointer = backend, pointer
-        weakref.finalize(self, backend.lib.EVP_PKEY_free, pointer)
+        weakref.finalize(self, backend.lib.EVP_PKEY_free, pointer).atexit = False
+
+    def __copy__(self) -> Self:
+        # A copy owning the same pointer would free it twice; the handle is immutable, so share it.
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Self:
+        return self
 
 
 class OpenSslSigningKey(_Handle):
@@ -166,16 +175,11 @@ class OpenSslGost:
                 raise EngineUnavailable("the gost engine did not initialise")
             # Its functional reference is kept for the life of the process; the structural one goes.
             lib.ENGINE_free(engine)
-            for register in (
-                lib.ENGINE_register_pkey_asn1_meths,
-                lib.ENGINE_register_pkey_meths,
-                lib.ENGINE_register_digests,
-            ):
-                if register(engine) != 1:
-                    raise EngineUnavailable("the gost engine's methods could not be registered")
-            digest = lib.EVP_get_digestbyname(DIGEST_NAME)
+            if lib.ENGINE_register_pkey_asn1_meths(engine) != 1:
+                raise EngineUnavailable("the gost engine's key methods could not be registered")
+            digest = lib.ENGINE_get_digest(engine, lib.OBJ_sn2nid(DIGEST_NAME))
             if not digest:
-                raise EngineUnavailable("OpenSSL does not know md_gost12_256")
+                raise EngineUnavailable("the gost engine has no md_gost12_256")
         finally:
             lib.ERR_clear_error()
         backend = cls(lib, engine, digest)

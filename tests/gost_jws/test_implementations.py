@@ -6,6 +6,8 @@ ships (the reference the project started from). On CI the engine must load: `.ci
 
 from __future__ import annotations
 
+import copy
+import gc
 import logging
 import os
 import shutil
@@ -159,6 +161,16 @@ def test_the_engine_signs_from_many_threads_at_once(engine: OpenSslGost) -> None
         signatures = list(pool.map(signer.sign, messages))
         assert all(pool.map(verifier.verify, messages, signatures))
     assert all(key.public_key.verify(m, s) for m, s in zip(messages[:5], signatures[:5], strict=True))
+
+
+def test_a_copied_key_outlives_the_original(engine: OpenSslGost) -> None:
+    key = GostPrivateKey.generate()
+    key.public_key.verify(b"m", key.sign(b"m"))  # both native handles exist now
+    clones = copy.copy(key), copy.deepcopy(key)
+    del key
+    gc.collect()
+    for clone in clones:
+        assert clone.public_key.verify(b"m", clone.sign(b"m"))
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl command")
