@@ -14,6 +14,9 @@ COPY idp_mock ./idp_mock
 RUN pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /wheels . ./gost_jws ./idp_mock
 
 FROM python:3.11-slim AS idp-mock
+# OpenSSL's gost engine: GOST signatures in C (gost_jws/backend.py); without it, a logged fallback.
+RUN apt-get update && apt-get install -y --no-install-recommends libengine-gost-openssl \
+    && rm -rf /var/lib/apt/lists/*
 COPY requirements/idp-mock.txt /tmp/requirements.txt
 RUN pip install --no-cache-dir --require-hashes -r /tmp/requirements.txt
 COPY --from=wheels /wheels/edu_id_gost_jws-*.whl /wheels/edu_id_idp_mock-*.whl /tmp/wheels/
@@ -25,6 +28,9 @@ CMD ["idp-mock", "--host", "0.0.0.0", "--port", "9000"]
 
 FROM python:3.11-slim AS bridge
 WORKDIR /app
+# OpenSSL's gost engine: GOST signatures in C (gost_jws/backend.py); without it, a logged fallback.
+RUN apt-get update && apt-get install -y --no-install-recommends libengine-gost-openssl \
+    && rm -rf /var/lib/apt/lists/*
 COPY requirements/bridge.txt /tmp/requirements.txt
 RUN pip install --no-cache-dir --require-hashes -r /tmp/requirements.txt
 COPY --from=wheels /wheels/edu_id_bridge-*.whl /wheels/edu_id_gost_jws-*.whl /tmp/wheels/
