@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -34,6 +36,9 @@ CSRF_EXEMPT = frozenset({
 })
 
 
+log = logging.getLogger("bridge.mail")
+
+
 def collect_routes() -> list[BaseRoute]:
     from bridge.routes import admin, home, oidc_provider, signin
 
@@ -55,11 +60,18 @@ def create_app(settings: Settings, *, runtime: BridgeRuntime | None = None) -> S
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if app.state.runtime is None:
             app.state.runtime = build_runtime(settings)
-        try:
-            yield
-        finally:
-            if owns_runtime:
-                await app.state.runtime.aclose()
+        runtime: BridgeRuntime = app.state.runtime
+        async with anyio.create_task_group() as background:
+            if runtime.mail is not None and settings.mail.enabled:
+                background.start_soon(runtime.mail.run)
+            elif runtime.mail is not None:
+                log.warning("BRIDGE_SMTP_HOST is not set: mail waits in the outbox until a mail server is configured")
+            try:
+                yield
+            finally:
+                background.cancel_scope.cancel()
+                if owns_runtime:
+                    await runtime.aclose()
 
     app = Starlette(
         routes=collect_routes(),

@@ -10,7 +10,7 @@ hidden from reprs and logs, `str(secret)` only where the value is used.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from ipaddress import IPv4Network, IPv6Network, ip_network
@@ -18,6 +18,8 @@ from pathlib import Path
 
 from starlette.config import Config
 from starlette.datastructures import Secret as Secret  # the type of every secret setting
+
+from bridge.mail.settings import MailSettings, MailSettingsError
 
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me"  # noqa: S105 - a known placeholder
 ENV_PREFIX = "BRIDGE_"
@@ -61,6 +63,8 @@ class Settings:
     access_token_ttl: timedelta = timedelta(minutes=10)
     refresh_token_ttl: timedelta = timedelta(days=7)
     upstream_timeout_seconds: float = 10.0
+    # Outgoing mail (BRIDGE_SMTP_*); without a host, messages wait in the outbox.
+    mail: MailSettings = field(default_factory=MailSettings)
 
     @property
     def is_production(self) -> bool:
@@ -160,7 +164,15 @@ class Settings:
             access_token_ttl=timedelta(minutes=number("ACCESS_TOKEN_MINUTES", 10)),
             refresh_token_ttl=timedelta(days=number("REFRESH_TOKEN_DAYS", 7)),
             upstream_timeout_seconds=float(number("UPSTREAM_TIMEOUT_SECONDS", 10)),
+            mail=_mail_settings(lambda name: get(f"SMTP_{name}")),
         )
+
+
+def _mail_settings(get: Callable[[str], str | None]) -> MailSettings:
+    try:
+        return MailSettings.read(get)
+    except MailSettingsError as error:
+        raise SettingsError(str(error)) from None
 
 
 def _config(environ: Mapping[str, str]) -> Config:

@@ -9,9 +9,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from bridge.application.principals import Principal, audit_context_of, resolve
 from bridge.application.staff_cards import StaffAdminPolicy, StaffView, view_of
 from bridge.application.unit_of_work import unit_of_work
+from bridge.mail.templates import mail_templates
 from bridge.services import signin_recovery
 from bridge.services.credentials import CredentialRetirement, IssuedCredential
+from bridge.services.moscow_time import moscow_datetime
+from bridge.services.outbox import MailKind, queue_mail
+from bridge.services.person_names import given_names
 from bridge.services.staff_cards import StaffCard, staff_card
+from bridge.storage.models import StaffMember
+from bridge.storage.types import utcnow
 
 
 @dataclass(frozen=True)
@@ -36,9 +42,21 @@ def reset_password(
         reset = signin_recovery.reset_password(
             db, resolve(db, principal), login, credential_ttl=policy.credential_ttl
         )
+        _notify_reset(db, reset.staff)
         return PasswordReset(
             staff=view_of(db, reset.staff, policy), credential=reset.credential, retirement=reset.retirement
         )
+
+
+def _notify_reset(db: Session, staff: StaffMember) -> None:
+    """The person hears of a reset they may not have asked for (sent after the commit)."""
+    if not staff.email:
+        return
+    content = mail_templates().render(
+        MailKind.PASSWORD_RESET,
+        {"name": given_names(staff), "login": staff.login, "when": moscow_datetime(utcnow())},
+    )
+    queue_mail(db, MailKind.PASSWORD_RESET, staff.email, content, staff_id=staff.id)
 
 
 def unlock_password_signin(database: sessionmaker[Session], principal: Principal, login: str) -> SigninUnlocked:

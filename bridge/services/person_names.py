@@ -6,6 +6,11 @@ Compared names ignore case, spacing and the «ё»/«е» difference (documents 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bridge.storage.models import StaffMember
+
 
 def full_name(surname: str | None, name: str | None, patronymic: str | None) -> str:
     """«Фамилия Имя Отчество», leaving out what is missing."""
@@ -25,3 +30,8 @@ def same_name(left: str | None, right: str | None) -> bool:
 def starts_like(text: str, prefix: str) -> bool:
     """Whether `text` begins with `prefix` when compared: a search by the first letters of a surname."""
     return comparable(text).startswith(comparable(prefix))
+
+
+def given_names(staff: StaffMember) -> str:
+    """How a letter addresses the person: «Анна Петровна» (name and patronymic), or the name alone."""
+    return " ".join(part for part in (staff.name, staff.patronymic) if part)
