@@ -19,6 +19,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--bridge-port", type=int, default=8000)
     parser.add_argument("--mock-port", type=int, default=9000)
     parser.add_argument("--app-port", type=int, default=8001)
+    parser.add_argument("--mail-port", type=int, default=8025, help="the test mailbox's page")
+    parser.add_argument("--smtp-port", type=int, default=1025, help="the test mailbox's SMTP server")
     parser.add_argument("--workdir", type=Path, default=Path("var/demo"), help="where the demo database and keys go")
     return parser.parse_args(argv)
 
@@ -29,6 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Authlib announces its own move to httpx2 when imported; people trying the demo cannot act on it.
     warnings.filterwarnings("ignore", message="The httpx module is deprecated")
     import uvicorn
+    from mail_sink.smtp import smtp_controller
 
     from bridge_demo.stack import prepare_demo
 
@@ -38,6 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         bridge_port=args.bridge_port,
         mock_port=args.mock_port,
         app_port=args.app_port,
+        mail_port=args.mail_port,
+        smtp_port=args.smtp_port,
     )
     servers = [
         # No access log: the query strings carry codes, states and id_token_hints.
@@ -48,8 +53,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             (stack.bridge, args.bridge_port),
             (stack.mock, args.mock_port),
             (stack.relying_app, args.app_port),
+            (stack.mail_sink, args.mail_port),
         )
     ]
+    smtp = smtp_controller(stack.mailbox, args.host, args.smtp_port)
+    try:
+        smtp.start()
+    except (OSError, RuntimeError):
+        raise SystemExit(
+            f"Не удалось запустить демо: SMTP-порт {args.smtp_port} занят? Укажите другой --smtp-port."
+        ) from None
 
     async def serve_all() -> None:
         tasks = [asyncio.create_task(server.serve()) for server in servers]
@@ -60,6 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(stack.banner(), flush=True)
         await asyncio.gather(*tasks)
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_all())
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve_all())
+    finally:
+        smtp.stop()
     return 0
