@@ -20,6 +20,7 @@ from typing import Any
 from anyio import to_thread
 from sqlalchemy.orm import Session
 
+from bridge.application.identities import external_identity
 from bridge.flows.outcomes import NeedsLocalPassword, NeedsProvider, Outcome, Refused, SignedIn
 from bridge.runtime import BridgeRuntime
 from bridge.services import flow_state, throttle
@@ -139,14 +140,14 @@ class SignInFlow:
                 provider=provider_key,
             )
         try:
-            identity = await provider.finish_authorization(
+            reported = await provider.finish_authorization(
                 self.runtime.http, params, parked["flow"], self.callback_url(provider_key)
             )
         except UpstreamError as error:
             return await self._upstream_failed(provider_key, error)
         return await to_thread.run_sync(
-            self._after_identity, identity, bool(parked.get("remember")), safe_next(parked.get("next")),
-            parked.get("replaces_session"),
+            self._after_identity, external_identity(reported), bool(parked.get("remember")),
+            safe_next(parked.get("next")), parked.get("replaces_session"),
         )
 
     def _take(self, kind: FlowKind, key: str = "") -> dict[str, Any] | None:

@@ -29,9 +29,9 @@ from authlib.common.urls import add_params_to_uri
 from joserfc.errors import JoseError
 
 from bridge.config import SettingsError
-from bridge.services.external_identity import ExternalIdentity
 from bridge.upstream import errors
 from bridge.upstream.base import AuthorizationStart
+from bridge.upstream.identity import UpstreamIdentity
 from bridge.upstream.parsing import (
     authentication_time,
     authorization_code,
@@ -134,7 +134,7 @@ class EsiaProvider:
         callback_params: Mapping[str, str],
         parked: Mapping[str, Any],
         redirect_uri: str,
-    ) -> ExternalIdentity:
+    ) -> UpstreamIdentity:
         code = authorization_code(self.title, self.issuer, callback_params, parked)
         token = await self._redeem(http, code, redirect_uri)
         claims = self._verify_id_token(str(token["id_token"]), parked.get("nonce"))
@@ -145,7 +145,7 @@ class EsiaProvider:
         trusted = isinstance(subject_info, dict) and bool(subject_info.get("urn:esia:sbj:is_tru"))
         if isinstance(person.get("trusted"), bool):
             trusted = person["trusted"]
-        return ExternalIdentity(
+        return UpstreamIdentity(
             provider=self.key,
             issuer=self.issuer,
             subject=oid,
