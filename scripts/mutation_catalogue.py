@@ -75,18 +75,18 @@ CATALOGUE: tuple[Mutation, ...] = (
         "csrf.login_role", "CSRF check of POST /login/role", "bridge/routes/signin.py",
         '    if not csrf_valid(request, form.get("csrf_token")):\n        return _bad_form(request)\n'
         "    active = current_signin(request)\n    if active is None:\n"
-        '        return RedirectResponse("/login", status_code=303)\n    try:',
-        '    active = current_signin(request)\n    if active is None:\n'
-        '        return RedirectResponse("/login", status_code=303)\n    try:',
+        '        return _see_other(path_for(request, "login"))\n    try:',
+        "    active = current_signin(request)\n    if active is None:\n"
+        '        return _see_other(path_for(request, "login"))\n    try:',
         (*SIGNIN, ATTACKS),
     ),
     mutation(
         "csrf.logout", "CSRF check of POST /logout", "bridge/routes/signin.py",
         '    if not csrf_valid(request, form.get("csrf_token")):\n        return _bad_form(request)\n'
         "    active = current_signin(request)\n    if active is not None:\n"
-        "        from bridge.flows.role_choice import sign_out",
+        "        await to_thread.run_sync(sign_out,",
         "    active = current_signin(request)\n    if active is not None:\n"
-        "        from bridge.flows.role_choice import sign_out",
+        "        await to_thread.run_sync(sign_out,",
         (*SIGNIN, ATTACKS),
     ),
     mutation(
@@ -331,10 +331,10 @@ CATALOGUE: tuple[Mutation, ...] = (
         (*SIGNIN, THROTTLE, ATTACKS),
     ),
     mutation(
-        "throttle.consulted", "an attempt is reserved before the password is tried", "bridge/flows/signin.py",
-        "                throttle.reserve_attempt("
-        "db, login, self.audit.address, throttle.ThrottlePolicy.of(self.settings))",
-        "                pass",
+        "throttle.consulted", "an attempt is reserved before the password is tried",
+        "bridge/application/first_signin.py",
+        "            reserve_attempt(db, login, audit.address, throttle)",
+        "            pass",
         (*SIGNIN, THROTTLE),
     ),
     # --- nothing secret in logs or forged in the audit view ----------------------------------------
