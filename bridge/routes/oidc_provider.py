@@ -15,8 +15,10 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bridge.flows import authorization_request
-from bridge.op.authorization import Page, error_page
+from bridge.op.authorization import error_page
 from bridge.op.openid_provider import OpenIDProvider
+from bridge.op.outcomes import Page
+from bridge.op.paths import ProviderPaths
 from bridge.op.request_checks import get_target_of_post
 from bridge.op.requests import StarletteOAuth2Request
 from bridge.routes.dependencies import signin_dependencies
@@ -37,9 +39,21 @@ def provider_of(request: Request) -> OpenIDProvider:
     runtime = runtime_of(request)
     provider = runtime.extras.get(_PROVIDER_KEY)
     if not isinstance(provider, OpenIDProvider):
-        provider = OpenIDProvider(runtime.settings, runtime.db)
+        provider = OpenIDProvider(runtime.settings, runtime.db, _paths(request))
         runtime.extras[_PROVIDER_KEY] = provider
     return provider
+
+
+def _paths(request: Request) -> ProviderPaths:
+    return ProviderPaths(
+        authorize=path_for(request, "oidc_authorize"),
+        token=path_for(request, "oidc_token"),
+        userinfo=path_for(request, "oidc_userinfo"),
+        jwks=path_for(request, "oidc_jwks"),
+        end_session=path_for(request, "oidc_logout"),
+        login=path_for(request, "login"),
+        role_choice=path_for(request, "login_role"),
+    )
 
 
 def _audit_context(request: Request, active: ActiveSignIn | None = None, actor: str = ANONYMOUS_ACTOR) -> AuditContext:
@@ -180,7 +194,7 @@ async def logout(request: Request) -> Response:
     if response is None:
         assert outcome.page is not None
         response = _render_page(request, outcome.page)
-    if outcome.completed:
+    if outcome.signed_out:
         clear_signin_cookie(response, settings)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -20,8 +20,7 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
-from bridge.services.signin_sessions import is_role_active
-from bridge.storage.models import AuthorizationCode, OAuthGrant, RefreshToken, RoleAssignment, StaffMember
+from bridge.storage.models import AuthorizationCode, OAuthGrant, RefreshToken
 from bridge.storage.types import utcnow
 
 CODE_TTL = timedelta(seconds=60)
@@ -82,6 +81,36 @@ def store_authorization_code(db: Session, code: str, grant: CodeGrant, now: date
     db.flush()
 
 
+@dataclass(frozen=True)
+class IssuedCode:
+    """A stored authorization code as it is read back (its hash; the code itself is never kept)."""
+
+    id: int
+    code_hash: str
+    client_id: str
+    staff_id: int
+    signin_session_id: str
+    role_assignment_id: int | None
+    redirect_uri: str
+    scope: str
+    nonce: str | None
+    code_challenge: str
+    code_challenge_method: str
+    auth_time: datetime
+    expires_at: datetime
+    used_at: datetime | None
+
+    @classmethod
+    def of(cls, record: AuthorizationCode) -> IssuedCode:
+        return cls(
+            id=record.id, code_hash=record.code_hash, client_id=record.client_id, staff_id=record.staff_id,
+            signin_session_id=record.signin_session_id, role_assignment_id=record.role_assignment_id,
+            redirect_uri=record.redirect_uri, scope=record.scope, nonce=record.nonce,
+            code_challenge=record.code_challenge, code_challenge_method=record.code_challenge_method,
+            auth_time=record.auth_time, expires_at=record.expires_at, used_at=record.used_at,
+        )
+
+
 class CodeState(StrEnum):
     VALID = "valid"
     UNKNOWN = "unknown"
@@ -93,7 +122,7 @@ class CodeState(StrEnum):
 @dataclass(frozen=True)
 class CodeLookup:
     state: CodeState
-    code: AuthorizationCode | None = None
+    code: IssuedCode | None = None
     revoked_tokens: int = 0
 
 
@@ -102,9 +131,10 @@ def look_up_authorization_code(
 ) -> CodeLookup:
     """The code if redeemable; a reused code revokes every token issued from it."""
     now = now or utcnow()
-    record = db.scalar(select(AuthorizationCode).where(AuthorizationCode.code_hash == token_hash(code)))
-    if record is None:
+    stored = db.scalar(select(AuthorizationCode).where(AuthorizationCode.code_hash == token_hash(code)))
+    if stored is None:
         return CodeLookup(CodeState.UNKNOWN)
+    record = IssuedCode.of(stored)
     if record.client_id != client_id:
         return CodeLookup(CodeState.WRONG_CLIENT, record)
     if record.used_at is not None:
@@ -115,7 +145,7 @@ def look_up_authorization_code(
     return CodeLookup(CodeState.VALID, record)
 
 
-def claim_authorization_code(db: Session, record: AuthorizationCode, now: datetime | None = None) -> bool:
+def claim_authorization_code(db: Session, record: IssuedCode, now: datetime | None = None) -> bool:
     """Mark the code used; False if another request got there first."""
     result = db.execute(
         update(AuthorizationCode)
@@ -191,6 +221,32 @@ def store_refresh_token(
     return record
 
 
+@dataclass(frozen=True)
+class IssuedRefreshToken:
+    """A stored refresh token as it is read back (its hash; the token itself is never kept)."""
+
+    id: int
+    family: str
+    client_id: str
+    staff_id: int
+    signin_session_id: str
+    role_assignment_id: int | None
+    scope: str
+    auth_time: datetime
+    expires_at: datetime
+    rotated_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, record: RefreshToken) -> IssuedRefreshToken:
+        return cls(
+            id=record.id, family=record.family, client_id=record.client_id, staff_id=record.staff_id,
+            signin_session_id=record.signin_session_id, role_assignment_id=record.role_assignment_id,
+            scope=record.scope, auth_time=record.auth_time, expires_at=record.expires_at,
+            rotated_at=record.rotated_at, revoked_at=record.revoked_at,
+        )
+
+
 class RefreshState(StrEnum):
     VALID = "valid"
     UNKNOWN = "unknown"
@@ -203,7 +259,7 @@ class RefreshState(StrEnum):
 @dataclass(frozen=True)
 class RefreshLookup:
     state: RefreshState
-    token: RefreshToken | None = None
+    token: IssuedRefreshToken | None = None
     revoked_tokens: int = 0
 
 
@@ -212,9 +268,10 @@ def look_up_refresh_token(
 ) -> RefreshLookup:
     """The token if usable; presenting an already rotated token revokes its whole family."""
     now = now or utcnow()
-    record = db.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash(token)))
-    if record is None:
+    stored = db.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash(token)))
+    if stored is None:
         return RefreshLookup(RefreshState.UNKNOWN)
+    record = IssuedRefreshToken.of(stored)
     if record.client_id != client_id:
         return RefreshLookup(RefreshState.WRONG_CLIENT, record)
     if record.revoked_at is not None:
@@ -226,7 +283,7 @@ def look_up_refresh_token(
     return RefreshLookup(RefreshState.VALID, record)
 
 
-def claim_refresh_token(db: Session, record: RefreshToken, now: datetime | None = None) -> bool:
+def claim_refresh_token(db: Session, record: IssuedRefreshToken, now: datetime | None = None) -> bool:
     """Mark the token rotated; False if it was rotated or revoked meanwhile (a race = reuse)."""
     result = db.execute(
         update(RefreshToken)
@@ -273,22 +330,3 @@ def _revoke_grants(db: Session, condition: ColumnElement[bool], now: datetime | 
         .values(revoked_at=now or utcnow())
         .execution_options(synchronize_session=False)
     )
-
-
-# --- What a grant stands for ------------------------------------------------------------------
-
-
-def granted_role(
-    db: Session, staff_id: int, role_assignment_id: int | None, now: datetime | None = None
-) -> RoleAssignment | None:
-    """The role frozen into a grant, if it still belongs to the person and is still current."""
-    if role_assignment_id is None:
-        return None
-    role = db.get(RoleAssignment, role_assignment_id)
-    if role is None or role.staff_id != staff_id or not is_role_active(role, now or utcnow()):
-        return None
-    return role
-
-
-def staff_by_subject(db: Session, subject: str) -> StaffMember | None:
-    return db.scalar(select(StaffMember).where(StaffMember.subject == subject))
