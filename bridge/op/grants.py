@@ -19,21 +19,23 @@ from bridge.op.claims import person_claims
 from bridge.op.context import ProviderContext
 from bridge.op.models import ClientModel, CodeModel, RefreshModel
 from bridge.services import audit
-from bridge.services.grantees import Grantee
-from bridge.services.oauth_tokens import (
+from bridge.services.authorization_codes import (
     CodeGrant,
     CodeState,
-    RefreshState,
     claim_authorization_code,
+    look_up_authorization_code,
+    store_authorization_code,
+)
+from bridge.services.grantees import Grantee
+from bridge.services.oauth_tokens import (
+    RefreshState,
     claim_refresh_token,
     create_grant,
     family_of_code,
     live_grant,
-    look_up_authorization_code,
     look_up_refresh_token,
     new_bearer_value,
     revoke_family,
-    store_authorization_code,
 )
 from bridge.services.signin_sessions import record_activity
 

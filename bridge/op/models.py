@@ -8,8 +8,9 @@ from authlib.oauth2.rfc6749 import ClientMixin
 from authlib.oidc.core import AuthorizationCodeMixin
 
 from bridge.config import Secret
+from bridge.services.authorization_codes import IssuedCode
 from bridge.services.clients import RelyingApp, client_secret_matches
-from bridge.services.oauth_tokens import IssuedCode, IssuedRefreshToken
+from bridge.services.oauth_tokens import IssuedRefreshToken
 
 GRANT_TYPES = ("authorization_code", "refresh_token")
 
