@@ -32,6 +32,7 @@ from bridge.services.signin_sessions import (
 )
 from bridge.services.throttle import ThrottlePolicy
 from bridge.storage.database import transaction
+from bridge.storage.enums import StaffStatus
 from bridge.storage.models import StaffMember
 
 BLOCKED_MESSAGE = "Учётная запись заблокирована. Обратитесь к администратору вашей организации."
@@ -124,7 +125,7 @@ def sign_in_with_external_id(
             raise SignInRefused(
                 refusal.code, refusal.message, event="signin.refused", provider=identity.provider, reason=refusal.code
             ) from refusal
-        if staff.status != "active":
+        if staff.status != StaffStatus.ACTIVE:
             raise SignInRefused(
                 "blocked", BLOCKED_MESSAGE, event="signin.refused", provider=identity.provider, reason="blocked"
             )

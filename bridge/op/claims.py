@@ -6,6 +6,7 @@ from typing import Any
 
 from bridge.op.amr import rfc8176_amr
 from bridge.services.grantees import GrantedRole, Grantee
+from bridge.services.person_names import full_name
 from bridge.services.roles import ROLES, Role, role_title
 
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
@@ -53,7 +54,7 @@ def person_claims(grantee: Grantee, scope: str) -> dict[str, Any]:
         # The external ID that verified the person (not an amr value: RFC 8176 has none for it).
         claims["idp"] = grantee.session.provider
     if "profile" in scopes:
-        claims["name"] = " ".join(part for part in (staff.surname, staff.name, staff.patronymic) if part)
+        claims["name"] = full_name(staff.surname, staff.name, staff.patronymic)
         claims["family_name"] = staff.surname
         claims["given_name"] = staff.name
         if staff.patronymic:

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from anyio import to_thread
 from authlib.common.urls import add_params_to_uri
 from joserfc.errors import JoseError
-from anyio import to_thread
 
 from bridge.config import SettingsError
 from bridge.upstream import errors
