@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -19,11 +20,15 @@ from bridge.services.clients import (
     list_clients,
     register_client,
 )
+from bridge.services.key_encryption import KeyEncryptionKey
 from bridge.services.oauth_tokens import revoke_client_tokens
+from bridge.services.signing_key_settings import SigningKeySettings
 from bridge.services.signing_keys import (
     DEFAULT_PUBLISH_AFTER_ROTATION,
     SUPPORTED_ALGORITHMS,
+    SigningKeyPolicy,
     all_signing_keys,
+    rewrap_signing_keys,
     rotate_signing_key,
 )
 from bridge.storage.database import transaction
@@ -75,8 +80,15 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         help="rotate only the key of this algorithm (default: every algorithm)",
     )
     rotate.set_defaults(handler=run_rotate)
-    key_list = key_actions.add_parser("list", help="list signing keys")
+    key_list = key_actions.add_parser("list", help="list signing keys and the configured key-encryption keys")
     key_list.set_defaults(handler=run_key_list)
+    rewrap = key_actions.add_parser(
+        "rewrap", help="re-encrypt every signing key under one configured key-encryption key (one transaction)"
+    )
+    rewrap.add_argument("--to-kek", required=True, metavar="KEK_ID", help="the id shown by `bridge keys list`")
+    rewrap.set_defaults(handler=run_rewrap)
+    new_kek = key_actions.add_parser("new-kek", help="print a fresh key-encryption key and its id")
+    new_kek.set_defaults(handler=run_new_kek)
 
 
 def client_json(client: OAuthClient) -> dict[str, Any]:
@@ -158,6 +170,12 @@ def run_remove(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def signing_key_policy(settings: Settings) -> SigningKeyPolicy:
+    # BRIDGE_KEY_ENCRYPTION_KEY(_FILE) and BRIDGE_SIGNING_KEY_ROTATION_DAYS, read by the command itself
+    # until bridge.config.Settings carries SigningKeySettings.
+    return SigningKeySettings.from_environ(os.environ).policy(settings)
+
+
 def key_json(key: SigningKey) -> dict[str, Any]:
     now = utcnow()
     if key.retired_at is None:
@@ -173,6 +191,8 @@ def key_json(key: SigningKey) -> dict[str, Any]:
         "created_at": key.created_at.isoformat(),
         "retired_at": key.retired_at.isoformat() if key.retired_at else None,
         "published_until": key.published_until.isoformat() if key.published_until else None,
+        # NULL only for a key stored before encryption at rest, until the next start or `keys rewrap`.
+        "kek_id": key.kek_id if key.plaintext_jwk is None else None,
     }
 
 
@@ -182,8 +202,9 @@ _KEY_STATES = {"active": "подписывает", "published": "опублик�
 def run_rotate(args: argparse.Namespace, settings: Settings) -> int:
     keep = timedelta(days=max(args.keep_days, 0))
     algorithms = list(dict.fromkeys(args.algorithms or SUPPORTED_ALGORITHMS))
+    keyring = signing_key_policy(settings).keyring
     with directory_database(settings) as factory, transaction(factory) as db:
-        keys = [rotate_signing_key(db, alg, keep_published=keep) for alg in algorithms]
+        keys = [rotate_signing_key(db, alg, keyring=keyring, keep_published=keep) for alg in algorithms]
         for key in keys:
             audit.record(
                 db, audit_context_of(args), "oidc.keys.rotated", "success", kid=key.kid, alg=key.alg,
@@ -199,12 +220,57 @@ def run_rotate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_key_list(args: argparse.Namespace, settings: Settings) -> int:
+    keyring = signing_key_policy(settings).keyring
     with directory_database(settings) as factory, transaction(factory) as db:
         keys = [key_json(key) for key in all_signing_keys(db)]
+    keks = [{"id": kek, "primary": kek == keyring.primary_id} for kek in keyring.ids]
     lines = [
         f"{key['kid']}\t{key['alg']}\t{_KEY_STATES[key['state']]}\tсоздан {key['created_at']}"
+        + f"\tKEK {key['kek_id'] or 'нет: хранится открыто'}"
         + (f"\tв JWKS до {key['published_until']}" if key["state"] == "published" else "")
         for key in keys
+    ] or ["Ключей ещё нет: первый создаётся при первом входе."]
+    if keyring.development:
+        lines.append(f"Ключ шифрования ключей: {keyring.primary_id} — учебный (BRIDGE_KEY_ENCRYPTION_KEY не задан).")
+    else:
+        lines.append("Ключи шифрования ключей: " + ", ".join(
+            f"{kek['id']} (основной)" if kek["primary"] else str(kek["id"]) for kek in keks
+        ))
+    data = {"keys": keys, "key_encryption_keys": keks, "development_kek": keyring.development}
+    emit(args, data, "\n".join(lines))
+    return 0
+
+
+def run_rewrap(args: argparse.Namespace, settings: Settings) -> int:
+    keyring = signing_key_policy(settings).keyring
+    with directory_database(settings) as factory, transaction(factory) as db:
+        result = rewrap_signing_keys(db, keyring, args.to_kek)
+        audit.record(
+            db, audit_context_of(args), "oidc.keys.rewrapped", "success", kek_id=result.kek_id,
+            rewrapped=len(result.rewrapped), unchanged=len(result.unchanged),
+        )
+    data = {"kek_id": result.kek_id, "rewrapped": result.rewrapped, "unchanged": result.unchanged,
+            "primary": result.kek_id == keyring.primary_id}
+    lines = [
+        f"Перешифровано ключей подписи: {len(result.rewrapped)}; уже под ключом {result.kek_id}: "
+        f"{len(result.unchanged)}."
     ]
-    emit(args, {"keys": keys}, "\n".join(lines) if lines else "Ключей ещё нет: первый создаётся при первом входе.")
+    if result.kek_id != keyring.primary_id:
+        lines.append(
+            f"Внимание: новые ключи по-прежнему шифруются ключом {keyring.primary_id} — поставьте {result.kek_id} "
+            "первым в BRIDGE_KEY_ENCRYPTION_KEY(_FILE)."
+        )
+    else:
+        lines.append("Прежний ключ шифрования можно убрать из настройки, но не уничтожать, пока живы резервные "
+                     "копии, сделанные до перешифрования.")
+    emit(args, data, "\n".join(lines))
+    return 0
+
+
+def run_new_kek(args: argparse.Namespace, settings: Settings) -> int:
+    kek = KeyEncryptionKey.generate()
+    emit(
+        args, {"key_encryption_key": kek.to_base64(), "kek_id": kek.id},
+        f"{kek.to_base64()}\nИдентификатор: {kek.id}. Храните ключ вне базы данных и вне её резервных копий.",
+    )
     return 0

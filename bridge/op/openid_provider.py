@@ -27,6 +27,7 @@ from bridge.op.userinfo import userinfo_response
 from bridge.services.audit import AuditContext
 from bridge.services.clients import AUTH_METHODS, SUPPORTED_SCOPES
 from bridge.services.signin_sessions import ActiveSignIn, load_active_signin
+from bridge.services.signing_key_settings import SigningKeySettings
 from bridge.services.signing_keys import SUPPORTED_ALGORITHMS
 
 T = TypeVar("T")
@@ -45,7 +46,7 @@ class OpenIDProvider:
     def __init__(self, settings: Settings, factory: sessionmaker[Session]) -> None:
         self.settings = settings
         self.factory = factory
-        self.keys = KeyStore(factory)
+        self.keys = KeyStore(factory, SigningKeySettings().policy(settings))
 
     @property
     def issuer(self) -> str:

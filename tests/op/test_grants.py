@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 from bridge.config import Settings
 from bridge.services.actors import cli_support_actor
 from bridge.services.roles import OrganizationKind, Role
+from bridge.services.signing_keys import private_jwk
 from bridge.services.staff import reset_password
 from bridge.storage.models import AuditEvent, OAuthGrant, SigningKey
 from tests.op.conftest import (
@@ -27,6 +28,7 @@ from tests.op.conftest import (
     signed_in_tokens,
 )
 from tests.support.browser import sign_in_browser
+from tests.support.keys import keyring_of
 from tests.support.factories import give_role, make_organization, make_staff
 
 
@@ -181,7 +183,7 @@ def test_a_token_must_agree_with_its_grant(
     theirs = signed_in_tokens(client, settings, db_factory, public_app, other)
     with db_factory() as db:
         record = db.scalars(select(SigningKey).where(SigningKey.alg == "ES256", SigningKey.retired_at.is_(None))).one()
-        key = ECKey.import_key(record.private_jwk)
+        key = ECKey.import_key(private_jwk(record, keyring_of(settings)))
     keys = KeySet.import_key_set(client.get("/oidc/jwks").json())
     claims = dict(jwt.decode(mine["access_token"], keys, algorithms=["ES256"]).claims)
     their_claims = jwt.decode(theirs["access_token"], keys, algorithms=["ES256"]).claims
