@@ -128,7 +128,7 @@ class KeyMaintenance:
 
 
 def maintain_signing_keys(
-    factory: sessionmaker[Session], policy: SigningKeyPolicy, now: datetime | None = None, *, attempts: int = 3
+    factory: sessionmaker[Session], policy: SigningKeyPolicy, now: datetime | None = None, *, attempts: int = 5
 ) -> KeyMaintenance:
     """Wrap keys still stored in plaintext, create missing active keys, rotate keys that are due.
 

@@ -28,8 +28,8 @@ from tests.op.conftest import (
     signed_in_tokens,
 )
 from tests.support.browser import sign_in_browser
-from tests.support.keys import keyring_of
 from tests.support.factories import give_role, make_organization, make_staff
+from tests.support.keys import keyring_of
 
 
 def _userinfo(client: TestClient, access_token: str) -> Any:
