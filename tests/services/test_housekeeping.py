@@ -235,9 +235,11 @@ def test_every_table_that_names_a_signin_session_is_purged_before_sessions() -> 
     assert naming == {"authorization_codes", "oauth_grants", "refresh_tokens"}
 
 
-def test_form_budgets_are_remembered_longer_than_their_windows() -> None:
+def test_throttle_counters_are_kept_as_long_as_any_budget_or_backoff_reads_them() -> None:
     assert registration_requests.BUDGET_WINDOW <= FORM_BUDGET_MEMORY
-    assert RetentionPolicy.of(HousekeepingSettings(), Settings()).throttle_memory >= ThrottlePolicy().backoff_memory
+    # A longer backoff memory than the default keeps its counters longer too.
+    remembering = Settings(login_backoff_memory=timedelta(hours=48))
+    assert RetentionPolicy.of(HousekeepingSettings(), remembering).throttle_memory == timedelta(hours=48)
 
 
 def test_the_background_task_purges_while_the_app_runs(db_factory: sessionmaker[Session]) -> None:
