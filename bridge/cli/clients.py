@@ -223,10 +223,13 @@ def run_key_list(args: argparse.Namespace, settings: Settings) -> int:
     keyring = signing_key_policy(settings).keyring
     with directory_database(settings) as factory, transaction(factory) as db:
         keys = [key_json(key) for key in all_signing_keys(db)]
+    for key in keys:
+        key["kek_configured"] = key["kek_id"] in keyring if key["kek_id"] else None
     keks = [{"id": kek, "primary": kek == keyring.primary_id} for kek in keyring.ids]
     lines = [
         f"{key['kid']}\t{key['alg']}\t{_KEY_STATES[key['state']]}\tсоздан {key['created_at']}"
         + f"\tKEK {key['kek_id'] or 'нет: хранится открыто'}"
+        + (" (не настроен)" if key["kek_configured"] is False else "")
         + (f"\tв JWKS до {key['published_until']}" if key["state"] == "published" else "")
         for key in keys
     ] or ["Ключей ещё нет: первый создаётся при первом входе."]

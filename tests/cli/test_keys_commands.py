@@ -26,7 +26,7 @@ def test_rewrap_moves_every_key_to_the_new_kek_in_one_command(
     token = jwt.encode({"alg": "RS256"}, {"sub": "s"}, before.signing_key("RS256"), algorithms=["RS256"])
     code, out, _ = bridge_cli("--json", "keys", "list")
     listing = json.loads(out)
-    assert code == 0 and {key["kek_id"] for key in listing["keys"]} == {old.id}
+    assert code == 0 and {(key["kek_id"], key["kek_configured"]) for key in listing["keys"]} == {(old.id, True)}
     assert listing["key_encryption_keys"] == [{"id": old.id, "primary": True}] and not listing["development_kek"]
 
     # The new KEK goes first, the old one stays until the keys are re-wrapped.
@@ -43,10 +43,19 @@ def test_rewrap_moves_every_key_to_the_new_kek_in_one_command(
     # The old KEK can go: the same keys sign, and what they signed before still verifies.
     monkeypatch.setenv("BRIDGE_KEY_ENCRYPTION_KEY", new.to_base64())
     code, out, _ = bridge_cli("keys", "list")
-    assert code == 0 and f"KEK {new.id}" in out and f"{new.id} (основной)" in out
+    assert code == 0 and f"KEK {new.id}" in out and f"{new.id} (основной)" in out and "не настроен" not in out
     after = KeyStore(db_factory, SigningKeyPolicy(Keyring([new])))
     assert jwt.decode(token, after.verification_keys(), algorithms=["RS256"]).claims["sub"] == "s"
     assert after.signing_key("RS256").keys[0].kid == before.signing_key("RS256").keys[0].kid
+
+
+def test_keys_list_names_a_kek_that_is_missing(bridge_cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    lost = KeyEncryptionKey.generate()
+    monkeypatch.setenv("BRIDGE_KEY_ENCRYPTION_KEY", lost.to_base64())
+    bridge_cli("keys", "rotate")
+    monkeypatch.setenv("BRIDGE_KEY_ENCRYPTION_KEY", KeyEncryptionKey.generate().to_base64())
+    code, out, _ = bridge_cli("keys", "list")
+    assert code == 0 and f"KEK {lost.id} (не настроен)" in out
 
 
 def test_rewrap_to_a_kek_that_is_not_configured_is_refused(
