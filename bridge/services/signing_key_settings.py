@@ -83,7 +83,7 @@ class SigningKeySettings:
         for relying apps' JWKS caches and recent id_token_hints.
         """
         return SigningKeyPolicy(
-            keyring=self.keyring(production=settings.is_production, secret_key=settings.secret_key.reveal()),
+            keyring=self.keyring(production=settings.is_production, secret_key=str(settings.secret_key)),
             rotation_period=self.rotation_period,
             keep_published=settings.access_token_ttl + DEFAULT_PUBLISH_AFTER_ROTATION,
         )
