@@ -6,8 +6,8 @@ import argparse
 import os
 from typing import Any
 
+from bridge.cli.directory import directory_database
 from bridge.cli.output import emit
-from bridge.cli.staff import directory_database
 from bridge.config import Settings
 from bridge.services.housekeeping import HousekeepingSettings, RetentionPolicy, count_purgeable, purge_until_done
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from joserfc.jwk import ECKey, RSAKey
@@ -249,3 +250,18 @@ def _create_key(db: Session, alg: str, keyring: Keyring, now: datetime) -> Signi
     db.add(key)
     db.flush()
     return key
+
+
+class KeyState(StrEnum):
+    ACTIVE = "active"  # signs new tokens
+    PUBLISHED = "published"  # retired, still in JWKS so tokens it signed verify
+    DROPPED = "dropped"  # retired and gone from JWKS
+
+
+def key_state(key: SigningKey, now: datetime | None = None) -> KeyState:
+    now = now or utcnow()
+    if key.retired_at is None:
+        return KeyState.ACTIVE
+    if key.published_until is not None and key.published_until > now:
+        return KeyState.PUBLISHED
+    return KeyState.DROPPED

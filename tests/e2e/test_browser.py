@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from bridge.demo.stack import DemoStack, prepare_demo
+from bridge_demo.stack import DemoStack, prepare_demo
 
 pytestmark = pytest.mark.browser
 

@@ -2,8 +2,8 @@
 
 `prepare_demo` builds everything from scratch in a work folder (a fresh SQLite database, fresh
 keys, a providers file) and returns the three ASGI apps and what a newcomer needs to try a first
-sign-in. `bridge demo` serves them with uvicorn; the browser test serves them on free ports.
-The mock is a testing tool: it is imported here only, never by the bridge proper.
+sign-in. `bridge-demo` (`./dev demo`) serves them with uvicorn; the browser test serves them on free
+ports. The mock is a testing tool: it is imported here and in tests, never by the bridge proper.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import date
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,6 @@ from starlette.applications import Starlette
 
 from bridge.app import create_app
 from bridge.config import Secret, Settings
-from bridge.demo.relying_app import create_relying_app
 from bridge.services.actors import actor_for_login, cli_support_actor
 from bridge.services.clients import register_client
 from bridge.services.credentials import IssuedCredential
@@ -27,6 +27,7 @@ from bridge.services.roles import OrganizationKind, Role
 from bridge.services.staff import NewStaff, RoleGrant, register_staff
 from bridge.storage.database import build_engine, build_sessionmaker, transaction
 from bridge.storage.migrate import upgrade
+from bridge_demo.relying_app import create_relying_app
 
 if TYPE_CHECKING:
     from idp_mock.persons import Person
@@ -85,7 +86,7 @@ def prepare_demo(
 ) -> DemoStack:
     from gost_jws import GostPrivateKey, export_private, export_public
     from idp_mock.app import create_app as create_mock_app
-    from idp_mock.config import DEMO_CLIENT_ID, DEMO_RSAA_SECRET, MockConfig, demo_esia_private_key
+    from idp_mock.config import DEMO_CLIENT_ID, DEMO_RSAA_SECRET, MockConfig
     from idp_mock.persons import PersonDirectory, read_persons_text
 
     bridge_url, mock_url, app_url = (f"http://{host}:{port}" for port in (bridge_port, mock_port, app_port))
@@ -187,6 +188,15 @@ def prepare_demo(
     )
 
 
+def demo_esia_private_key() -> str:
+    """The demo bridge's ESIA client key (GOST, test only, published on purpose).
+
+    The mock registers its public half (``idp_mock.config.demo_esia_public_key``); it lives in this
+    distribution so that neither the bridge's image nor the mock holds a private key.
+    """
+    return resources.files("bridge_demo").joinpath("keys/bridge-demo-esia-key.json").read_text(encoding="utf-8")
+
+
 def _card_of(person: Person, grant: RoleGrant) -> NewStaff:
     """A staff card for a mock test person, so their Gosuslugi identity matches the card."""
     return NewStaff(
@@ -199,7 +209,7 @@ def _card_of(person: Person, grant: RoleGrant) -> NewStaff:
 
 
 def _providers_toml(mock_url: str, client_id: str, rsaa_secret: str) -> str:
-    return f"""# Written by `bridge demo`: the mock Gosuslugi and РСАА on {mock_url}.
+    return f"""# Written by `bridge-demo`: the mock Gosuslugi and РСАА on {mock_url}.
 [[provider]]
 key = "esia"
 kind = "esia"

@@ -1,30 +1,36 @@
-"""`bridge demo`: the whole product on this machine — bridge, mock Gosuslugi/РСАА, a demo app."""
+"""`bridge-demo` (what `./dev demo` runs): bridge, mock Gosuslugi/РСАА and a demo app on this machine."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import logging
+import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-from bridge.config import Settings
 
 
-def register(commands: argparse._SubParsersAction[Any]) -> None:
-    demo = commands.add_parser("demo", help="run the bridge, the mock providers and a demo app with demo data")
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--bridge-port", type=int, default=8000)
-    demo.add_argument("--mock-port", type=int, default=9000)
-    demo.add_argument("--app-port", type=int, default=8001)
-    demo.add_argument("--workdir", type=Path, default=Path("var/demo"), help="where the demo database and keys go")
-    demo.set_defaults(handler=run_demo)
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="bridge-demo", description="run the bridge, the mock providers and a demo app with demo data"
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--bridge-port", type=int, default=8000)
+    parser.add_argument("--mock-port", type=int, default=9000)
+    parser.add_argument("--app-port", type=int, default=8001)
+    parser.add_argument("--workdir", type=Path, default=Path("var/demo"), help="where the demo database and keys go")
+    return parser.parse_args(argv)
 
 
-def run_demo(args: argparse.Namespace, settings: Settings) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Authlib announces its own move to httpx2 when imported; people trying the demo cannot act on it.
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
     import uvicorn
 
-    from bridge.demo.stack import prepare_demo
+    from bridge_demo.stack import prepare_demo
 
     stack = prepare_demo(
         args.workdir,

@@ -1,0 +1,48 @@
+"""Giving a person their sign-in back: «Сбросить пароль» and «Снять блокировку входа»."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bridge.application.principals import Principal, audit_context_of, resolve
+from bridge.application.staff_cards import StaffAdminPolicy, StaffView, view_of
+from bridge.application.unit_of_work import unit_of_work
+from bridge.services import signin_recovery
+from bridge.services.credentials import CredentialRetirement, IssuedCredential
+from bridge.services.staff_cards import StaffCard, staff_card
+
+
+@dataclass(frozen=True)
+class PasswordReset:
+    staff: StaffView
+    # Shown once, then forgotten.
+    credential: IssuedCredential
+    retirement: CredentialRetirement
+
+
+@dataclass(frozen=True)
+class SigninUnlocked:
+    card: StaffCard
+    counters_cleared: int
+
+
+def reset_password(
+    database: sessionmaker[Session], principal: Principal, login: str, policy: StaffAdminPolicy
+) -> PasswordReset:
+    """A new one-time password; the old one, the external bindings, sessions and refresh tokens end."""
+    with unit_of_work(database, audit_context_of(principal), "credential.reset", login=login) as db:
+        reset = signin_recovery.reset_password(
+            db, resolve(db, principal), login, credential_ttl=policy.credential_ttl
+        )
+        return PasswordReset(
+            staff=view_of(db, reset.staff, policy), credential=reset.credential, retirement=reset.retirement
+        )
+
+
+def unlock_password_signin(database: sessionmaker[Session], principal: Principal, login: str) -> SigninUnlocked:
+    """Forget the failed passwords counted against the login, from every address."""
+    with unit_of_work(database, audit_context_of(principal), "throttle.unlock", login=login) as db:
+        lift = signin_recovery.unlock_password_signin(db, resolve(db, principal), login)
+        return SigninUnlocked(card=staff_card(db, lift.staff), counters_cleared=lift.counters_cleared)

@@ -1,0 +1,27 @@
+"""People's names: how the directory writes a full name, and how two names are compared.
+
+Compared names ignore case, spacing and the «ё»/«е» difference (documents and registries write
+«Семёнов» and «Семенов» for the same person); shown names keep what was typed.
+"""
+
+from __future__ import annotations
+
+
+def full_name(surname: str | None, name: str | None, patronymic: str | None) -> str:
+    """«Фамилия Имя Отчество», leaving out what is missing."""
+    return " ".join(part for part in (surname, name, patronymic) if part)
+
+
+def comparable(text: str | None) -> str:
+    """The form two names are compared in."""
+    return " ".join((text or "").split()).casefold().replace("ё", "е")
+
+
+def same_name(left: str | None, right: str | None) -> bool:
+    """Both given and the same when compared."""
+    return bool(comparable(left)) and comparable(left) == comparable(right)
+
+
+def starts_like(text: str, prefix: str) -> bool:
+    """Whether `text` begins with `prefix` when compared: a search by the first letters of a surname."""
+    return comparable(text).startswith(comparable(prefix))
