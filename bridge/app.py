@@ -14,7 +14,10 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from bridge.config import Settings
+from bridge.housekeeping_task import HousekeepingTask
 from bridge.runtime import BridgeRuntime, build_runtime
+from bridge.services.housekeeping import RetentionPolicy
+from bridge.services.signing_keys import maintain_signing_keys
 from bridge.web.access_log import AccessLogMiddleware
 from bridge.web.browser import BrowserIdMiddleware
 from bridge.web.csrf import CSRFMiddleware
@@ -61,6 +64,13 @@ def create_app(settings: Settings, *, runtime: BridgeRuntime | None = None) -> S
         if app.state.runtime is None:
             app.state.runtime = build_runtime(settings)
         runtime: BridgeRuntime = app.state.runtime
+        # Keys still stored in plaintext are wrapped, missing keys made, due keys rotated: at start,
+        # not at the first token request.
+        await anyio.to_thread.run_sync(maintain_signing_keys, runtime.db, settings.signing_keys.policy(settings))
+        housekeeping = HousekeepingTask(
+            runtime.db, settings.housekeeping, RetentionPolicy.of(settings.housekeeping, settings)
+        )
+        housekeeping.start()
         async with anyio.create_task_group() as background:
             if runtime.mail is not None and settings.mail.enabled:
                 background.start_soon(runtime.mail.run)
@@ -70,6 +80,7 @@ def create_app(settings: Settings, *, runtime: BridgeRuntime | None = None) -> S
                 yield
             finally:
                 background.cancel_scope.cancel()
+                await housekeeping.stop()
                 if owns_runtime:
                     await runtime.aclose()
 

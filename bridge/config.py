@@ -10,16 +10,21 @@ hidden from reprs and logs, `str(secret)` only where the value is used.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from starlette.config import Config
 from starlette.datastructures import Secret as Secret  # the type of every secret setting
 
 from bridge.mail.settings import MailSettings, MailSettingsError
+
+if TYPE_CHECKING:
+    from bridge.services.housekeeping import HousekeepingSettings
+    from bridge.services.signing_key_settings import SigningKeySettings
 
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me"  # noqa: S105 - a known placeholder
 ENV_PREFIX = "BRIDGE_"
@@ -65,6 +70,10 @@ class Settings:
     upstream_timeout_seconds: float = 10.0
     # Outgoing mail (BRIDGE_SMTP_*); without a host, messages wait in the outbox.
     mail: MailSettings = field(default_factory=MailSettings)
+    # The OP's signing keys at rest and their rotation (BRIDGE_KEY_ENCRYPTION_KEY*, …ROTATION_DAYS).
+    signing_keys: SigningKeySettings = field(default_factory=lambda: _signing_key_settings({}))
+    # The purge of expired rows (BRIDGE_PURGE_*).
+    housekeeping: HousekeepingSettings = field(default_factory=lambda: _housekeeping_settings({}))
 
     @property
     def is_production(self) -> bool:
@@ -95,6 +104,7 @@ class Settings:
                 "BRIDGE_LOGIN_MAX_FAILURES, BRIDGE_ADDRESS_MAX_FAILURES and BRIDGE_LOGIN_BACKOFF_AFTER "
                 "must be at least 1."
             )
+        self.signing_keys.check_startable(production=self.is_production)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -165,7 +175,44 @@ class Settings:
             refresh_token_ttl=timedelta(days=number("REFRESH_TOKEN_DAYS", 7)),
             upstream_timeout_seconds=float(number("UPSTREAM_TIMEOUT_SECONDS", 10)),
             mail=_mail_settings(lambda name: get(f"SMTP_{name}")),
+            signing_keys=_signing_key_settings(_Prefixed(get)),
+            housekeeping=_housekeeping_settings(_Prefixed(get)),
         )
+
+
+class _Prefixed(Mapping[str, str]):
+    """`BRIDGE_NAME` → the settings lookup of `NAME`, for parts that read a mapping of variables."""
+
+    def __init__(self, get: Callable[[str], str | None]) -> None:
+        self._get = get
+
+    def __getitem__(self, key: str) -> str:
+        value = self._get(key.removeprefix(ENV_PREFIX)) if key.startswith(ENV_PREFIX) else None
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+# The key and housekeeping settings live beside the services they configure, which import this
+# module: they are imported when first needed, not at import time (no import cycle).
+
+
+def _signing_key_settings(environ: Mapping[str, str]) -> SigningKeySettings:
+    from bridge.services.signing_key_settings import SigningKeySettings
+
+    return SigningKeySettings.from_environ(environ)
+
+
+def _housekeeping_settings(environ: Mapping[str, str]) -> HousekeepingSettings:
+    from bridge.services.housekeeping import HousekeepingSettings
+
+    return HousekeepingSettings.from_environ(environ)
 
 
 def _mail_settings(get: Callable[[str], str | None]) -> MailSettings:

@@ -53,6 +53,8 @@ LOGS = "tests/e2e/test_logs_hold_no_secrets.py"
 FLOWS = "tests/e2e/test_flow_state.py"
 FLOW_STORE = "tests/services/test_flow_state.py"
 THROTTLE = "tests/e2e/test_throttle_race.py"
+SIGNING_KEYS = ("tests/services/test_signing_keys.py", "tests/storage/test_signing_key_migration.py")
+HOUSEKEEPING = "tests/services/test_housekeeping.py"
 CSRF_WEB = "tests/web/test_csrf.py"
 CSRF_ROUTES = "tests/routes/test_csrf.py"
 
@@ -313,6 +315,41 @@ CATALOGUE: tuple[Mutation, ...] = (
         "            reserve_attempt(db, login, audit.address, throttle)",
         "            pass",
         (*SIGNIN, THROTTLE),
+    ),
+    # --- signing keys at rest and in rotation, housekeeping ----------------------------------------
+    mutation(
+        "keys.wrapped_at_rest", "a new signing key is stored only wrapped", "bridge/services/signing_keys.py",
+        "kek_id=wrapped.kek_id, wrapped_jwk=wrapped.blob,\n        created_at=now,",
+        "kek_id=wrapped.kek_id, wrapped_jwk=wrapped.blob,\n        created_at=now, plaintext_jwk=jwk,",
+        SIGNING_KEYS,
+    ),
+    mutation(
+        "keys.plaintext_cleared", "wrapping a key stored before encryption at rest clears the plaintext",
+        "bridge/services/signing_keys.py",
+        ".values(kek_id=wrapped.kek_id, wrapped_jwk=wrapped.blob, plaintext_jwk=None)",
+        ".values(kek_id=wrapped.kek_id, wrapped_jwk=wrapped.blob)",
+        SIGNING_KEYS,
+    ),
+    mutation(
+        "keys.one_active_per_alg", "at most one active signing key per algorithm (unique partial index)",
+        "bridge/storage/migrations/versions/0011_signing_keys_at_rest.py",
+        '"ix_signing_keys_one_active_per_alg", "signing_keys", ["alg"], unique=True,',
+        '"ix_signing_keys_one_active_per_alg", "signing_keys", ["alg"], unique=False,',
+        SIGNING_KEYS,
+    ),
+    mutation(
+        "purge.rotated_tokens_kept", "rotated refresh tokens of a living family are kept (reuse detection)",
+        "bridge/services/housekeeping.py",
+        "            ~family_alive(now, RefreshToken.family),\n",
+        "",
+        (HOUSEKEEPING,),
+    ),
+    mutation(
+        "purge.backoff_remembered", "throttle counters outlive the login backoff's memory",
+        "bridge/services/housekeeping.py",
+        "max(throttle.window, throttle.backoff_memory,",
+        "max(throttle.window,",
+        (HOUSEKEEPING,),
     ),
     # --- nothing secret in logs or forged in the audit view ----------------------------------------
     mutation(

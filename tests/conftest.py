@@ -25,6 +25,7 @@ from bridge.cli.main import main
 from bridge.config import Secret, Settings
 from bridge.runtime import BridgeRuntime, build_runtime
 from bridge.services import signing_keys
+from bridge.services.housekeeping import HousekeepingSettings
 from bridge.storage.database import build_engine, build_sessionmaker, normalized_url
 from bridge.storage.migrate import upgrade
 from bridge.storage.models import Base
@@ -119,6 +120,9 @@ def settings(database_url: str) -> Settings:
         secret_key=Secret("test-secret-key-" + "x" * 32),
         database_url=database_url,
         public_url="https://bridge.test",
+        # No background purge racing a test's deliberately expired rows (tests/services/test_housekeeping.py
+        # runs the purge itself).
+        housekeeping=HousekeepingSettings(interval=None),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,9 +25,29 @@ def test_production_with_a_short_key_refuses_to_start() -> None:
 
 
 def test_production_with_a_real_key_starts_and_hides_it() -> None:
-    settings = Settings.from_environ({"BRIDGE_ENV": "production", "BRIDGE_SECRET_KEY": "k" * 48})
+    kek = base64.b64encode(b"K" * 32).decode()
+    settings = Settings.from_environ(
+        {"BRIDGE_ENV": "production", "BRIDGE_SECRET_KEY": "k" * 48, "BRIDGE_KEY_ENCRYPTION_KEY": kek}
+    )
     settings.check_startable()
     assert "k" * 48 not in repr(settings)
+    assert kek not in repr(settings)
+
+
+def test_production_without_a_key_encryption_key_refuses_to_start_in_one_line() -> None:
+    settings = Settings.from_environ({"BRIDGE_ENV": "production", "BRIDGE_SECRET_KEY": "k" * 48})
+    with pytest.raises(SettingsError, match="BRIDGE_KEY_ENCRYPTION_KEY is not set") as refused:
+        settings.check_startable()
+    assert "\n" not in str(refused.value)
+
+
+def test_key_and_purge_settings_come_from_the_env_file_too(tmp_path: Path) -> None:
+    env_file = tmp_path / "bridge.env"
+    env_file.write_text("BRIDGE_SIGNING_KEY_ROTATION_DAYS=30\nBRIDGE_PURGE_BATCH_SIZE=50\nBRIDGE_SMTP_HOST=smtp.test\n")
+    settings = Settings.from_environ({"BRIDGE_ENV_FILE": str(env_file)})
+    assert settings.signing_keys.rotation_period == timedelta(days=30)
+    assert settings.housekeeping.batch_size == 50
+    assert settings.mail.host == "smtp.test"
 
 
 def test_environment_values_are_read_once_into_settings() -> None:

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.application.principals import Principal, audit_context_of, require_cli_support
 from bridge.services import audit, signing_keys
-from bridge.services.signing_keys import KeyState, key_state
+from bridge.services.key_encryption import Keyring
+from bridge.services.signing_keys import KeyState, Rewrapped, key_state
 from bridge.storage.database import transaction
 from bridge.storage.models import SigningKey
 
@@ -25,6 +26,8 @@ class SigningKeyView:
     created_at: datetime
     retired_at: datetime | None
     published_until: datetime | None
+    # The key-encryption key it is wrapped under; None while a key from before 0011 is still plaintext.
+    kek_id: str | None
 
 
 def _support_only(principal: Principal) -> None:
@@ -36,17 +39,21 @@ def _support_only(principal: Principal) -> None:
 def _key(key: SigningKey) -> SigningKeyView:
     return SigningKeyView(
         kid=key.kid, alg=key.alg, state=key_state(key), created_at=key.created_at, retired_at=key.retired_at,
-        published_until=key.published_until,
+        published_until=key.published_until, kek_id=key.kek_id if key.plaintext_jwk is None else None,
     )
 
 
 def rotate_signing_keys(
-    database: sessionmaker[Session], principal: Principal, algorithms: tuple[str, ...], *, keep_published: timedelta
+    database: sessionmaker[Session], principal: Principal, algorithms: tuple[str, ...], *, keyring: Keyring,
+    keep_published: timedelta,
 ) -> tuple[SigningKeyView, ...]:
     """A new signing key per algorithm; the old ones stay in JWKS for `keep_published`."""
     _support_only(principal)
     with transaction(database) as db:
-        keys = [signing_keys.rotate_signing_key(db, alg, keep_published=keep_published) for alg in algorithms]
+        keys = [
+            signing_keys.rotate_signing_key(db, alg, keyring=keyring, keep_published=keep_published)
+            for alg in algorithms
+        ]
         for key in keys:
             audit.record(
                 db, audit_context_of(principal), "oidc.keys.rotated", "success", kid=key.kid, alg=key.alg,
@@ -59,3 +66,17 @@ def list_signing_keys(database: sessionmaker[Session], principal: Principal) -> 
     _support_only(principal)
     with database() as db:
         return tuple(_key(key) for key in signing_keys.all_signing_keys(db))
+
+
+def rewrap_signing_keys(
+    database: sessionmaker[Session], principal: Principal, keyring: Keyring, to_kek_id: str
+) -> Rewrapped:
+    """Every signing key re-encrypted under one configured KEK, in one transaction."""
+    _support_only(principal)
+    with transaction(database) as db:
+        result = signing_keys.rewrap_signing_keys(db, keyring, to_kek_id)
+        audit.record(
+            db, audit_context_of(principal), "oidc.keys.rewrapped", "success", kek_id=result.kek_id,
+            rewrapped=len(result.rewrapped), unchanged=len(result.unchanged),
+        )
+        return result

@@ -13,7 +13,13 @@ from bridge.cli.directory import acting_as, directory_database
 from bridge.cli.output import emit
 from bridge.config import Settings
 from bridge.services.clients import CONFIDENTIAL_AUTH_METHODS, DEFAULT_SCOPE, ID_TOKEN_ALGORITHMS
-from bridge.services.signing_keys import DEFAULT_PUBLISH_AFTER_ROTATION, SUPPORTED_ALGORITHMS, KeyState
+from bridge.services.key_encryption import KeyEncryptionKey
+from bridge.services.signing_keys import (
+    DEFAULT_PUBLISH_AFTER_ROTATION,
+    SUPPORTED_ALGORITHMS,
+    KeyState,
+    SigningKeyPolicy,
+)
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
@@ -60,8 +66,15 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         help="rotate only the key of this algorithm (default: every algorithm)",
     )
     rotate.set_defaults(handler=run_rotate)
-    key_list = key_actions.add_parser("list", help="list signing keys")
+    key_list = key_actions.add_parser("list", help="list signing keys and the configured key-encryption keys")
     key_list.set_defaults(handler=run_key_list)
+    rewrap = key_actions.add_parser(
+        "rewrap", help="re-encrypt every signing key under one configured key-encryption key (one transaction)"
+    )
+    rewrap.add_argument("--to-kek", required=True, metavar="KEK_ID", help="the id shown by `bridge keys list`")
+    rewrap.set_defaults(handler=run_rewrap)
+    new_kek = key_actions.add_parser("new-kek", help="print a fresh key-encryption key and its id")
+    new_kek.set_defaults(handler=run_new_kek)
 
 
 def client_json(app: RelyingApp) -> dict[str, Any]:
@@ -137,6 +150,11 @@ def run_remove(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def signing_key_policy(settings: Settings) -> SigningKeyPolicy:
+    """BRIDGE_KEY_ENCRYPTION_KEY(_FILE) and BRIDGE_SIGNING_KEY_ROTATION_DAYS, as Settings read them."""
+    return settings.signing_keys.policy(settings)
+
+
 def key_json(key: SigningKeyView) -> dict[str, Any]:
     return {
         "kid": key.kid,
@@ -145,6 +163,8 @@ def key_json(key: SigningKeyView) -> dict[str, Any]:
         "created_at": key.created_at.isoformat(),
         "retired_at": key.retired_at.isoformat() if key.retired_at else None,
         "published_until": key.published_until.isoformat() if key.published_until else None,
+        # NULL only for a key stored before encryption at rest, until the next start or `keys rewrap`.
+        "kek_id": key.kek_id,
     }
 
 
@@ -155,7 +175,9 @@ def run_rotate(args: argparse.Namespace, settings: Settings) -> int:
     keep = timedelta(days=max(args.keep_days, 0))
     algorithms = tuple(dict.fromkeys(args.algorithms or SUPPORTED_ALGORITHMS))
     with directory_database(settings) as database:
-        keys = signing_keys.rotate_signing_keys(database, acting_as(args), algorithms, keep_published=keep)
+        keys = signing_keys.rotate_signing_keys(
+            database, acting_as(args), algorithms, keyring=signing_key_policy(settings).keyring, keep_published=keep
+        )
     lines = [f"Новый ключ {key.kid} ({key.alg}) подписывает токены." for key in keys]
     lines.append(
         f"Прежние ключи остаются в JWKS {keep.days} дн. Работающие экземпляры моста переключатся в течение минуты."
@@ -165,14 +187,57 @@ def run_rotate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_key_list(args: argparse.Namespace, settings: Settings) -> int:
+    keyring = signing_key_policy(settings).keyring
     with directory_database(settings) as database:
         keys = signing_keys.list_signing_keys(database, acting_as(args))
     data = [key_json(key) for key in keys]
+    for key in data:
+        key["kek_configured"] = key["kek_id"] in keyring if key["kek_id"] else None
+    keks = [{"id": kek, "primary": kek == keyring.primary_id} for kek in keyring.ids]
     lines = [
         f"{key['kid']}\t{key['alg']}\t{_KEY_STATES[key['state']]}\tсоздан {key['created_at']}"
+        + f"\tKEK {key['kek_id'] or 'нет: хранится открыто'}"
+        + (" (не настроен)" if key["kek_configured"] is False else "")
         + (f"\tв JWKS до {key['published_until']}" if key["state"] == KeyState.PUBLISHED else "")
         for key in data
+    ] or ["Ключей ещё нет: первый создаётся при первом входе."]
+    if keyring.development:
+        lines.append(f"Ключ шифрования ключей: {keyring.primary_id} — учебный (BRIDGE_KEY_ENCRYPTION_KEY не задан).")
+    else:
+        lines.append("Ключи шифрования ключей: " + ", ".join(
+            f"{kek['id']} (основной)" if kek["primary"] else str(kek["id"]) for kek in keks
+        ))
+    emit(args, {"keys": data, "key_encryption_keys": keks, "development_kek": keyring.development},
+         "\n".join(lines))
+    return 0
+
+
+def run_rewrap(args: argparse.Namespace, settings: Settings) -> int:
+    keyring = signing_key_policy(settings).keyring
+    with directory_database(settings) as database:
+        result = signing_keys.rewrap_signing_keys(database, acting_as(args), keyring, args.to_kek)
+    data = {"kek_id": result.kek_id, "rewrapped": result.rewrapped, "unchanged": result.unchanged,
+            "primary": result.kek_id == keyring.primary_id}
+    lines = [
+        f"Перешифровано ключей подписи: {len(result.rewrapped)}; уже под ключом {result.kek_id}: "
+        f"{len(result.unchanged)}."
     ]
-    text = "\n".join(lines) if lines else "Ключей ещё нет: первый создаётся при первом входе."
-    emit(args, {"keys": data}, text)
+    if result.kek_id != keyring.primary_id:
+        lines.append(
+            f"Внимание: новые ключи по-прежнему шифруются ключом {keyring.primary_id} — поставьте {result.kek_id} "
+            "первым в BRIDGE_KEY_ENCRYPTION_KEY(_FILE)."
+        )
+    else:
+        lines.append("Прежний ключ шифрования можно убрать из настройки, но не уничтожать, пока живы резервные "
+                     "копии, сделанные до перешифрования.")
+    emit(args, data, "\n".join(lines))
+    return 0
+
+
+def run_new_kek(args: argparse.Namespace, settings: Settings) -> int:
+    kek = KeyEncryptionKey.generate()
+    emit(
+        args, {"key_encryption_key": kek.to_base64(), "kek_id": kek.id},
+        f"{kek.to_base64()}\nИдентификатор: {kek.id}. Храните ключ вне базы данных и вне её резервных копий.",
+    )
     return 0

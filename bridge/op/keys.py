@@ -16,7 +16,14 @@ from typing import Any
 from joserfc.jwk import ECKey, KeySet, RSAKey
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.services.signing_keys import SUPPORTED_ALGORITHMS, active_signing_key, published_signing_keys
+from bridge.services.signing_keys import (
+    SUPPORTED_ALGORITHMS,
+    SigningKeyPolicy,
+    active_signing_key,
+    maintain_signing_keys,
+    private_jwk,
+    published_signing_keys,
+)
 
 REFRESH_SECONDS = 30.0
 
@@ -29,8 +36,9 @@ class _Snapshot:
 
 
 class KeyStore:
-    def __init__(self, factory: sessionmaker[Session]) -> None:
+    def __init__(self, factory: sessionmaker[Session], policy: SigningKeyPolicy) -> None:
         self._factory = factory
+        self._policy = policy
         self._lock = threading.Lock()
         self._snapshot: _Snapshot | None = None
 
@@ -65,9 +73,16 @@ class KeyStore:
         with self._lock:
             if not force and self._snapshot is not None and self._snapshot is not snapshot:
                 return self._snapshot
+            # Wraps keys still in plaintext, creates missing keys and rotates due ones, in short
+            # transactions of its own; then only the active keys are unwrapped.
+            maintain_signing_keys(self._factory, self._policy)
             with self._factory() as db, db.begin():
-                signing = {alg: _import(active_signing_key(db, alg).private_jwk) for alg in SUPPORTED_ALGORITHMS}
-                published: list[Any] = [_import(record.private_jwk) for record in published_signing_keys(db)]
+                keyring = self._policy.keyring
+                signing = {
+                    alg: _import(private_jwk(active_signing_key(db, alg, keyring=keyring), keyring))
+                    for alg in SUPPORTED_ALGORITHMS
+                }
+                published: list[Any] = [_import(record.public_jwk) for record in published_signing_keys(db)]
             self._snapshot = _Snapshot(signing, KeySet(published), time.monotonic())
             return self._snapshot
 

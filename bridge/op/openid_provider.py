@@ -38,7 +38,7 @@ class OpenIDProvider:
         self.settings = settings
         self.factory = factory
         self.paths = paths
-        self.keys = KeyStore(factory)
+        self.keys = KeyStore(factory, settings.signing_keys.policy(settings))
 
     @property
     def issuer(self) -> str:

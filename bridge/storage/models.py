@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -333,7 +334,8 @@ class AuthorizationCode(Base):
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     client_id: Mapped[str] = mapped_column(String(100))
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff_members.id"))
-    signin_session_id: Mapped[str] = mapped_column(ForeignKey("signin_sessions.id"))
+    # Indexed: purging a session checks that no code still names it.
+    signin_session_id: Mapped[str] = mapped_column(ForeignKey("signin_sessions.id"), index=True)
     role_assignment_id: Mapped[int | None] = mapped_column(ForeignKey("role_assignments.id"))
     redirect_uri: Mapped[str] = mapped_column(String(1000))
     scope: Mapped[str] = mapped_column(String(500))
@@ -383,14 +385,32 @@ class RefreshToken(Base):
 
 
 class SigningKey(Base):
-    """The bridge's own token-signing keys; retired keys stay published until they are dropped."""
+    """The bridge's own token-signing keys; the private half wrapped under a key-encryption key.
+
+    At most one key per algorithm is active (a unique partial index), so workers rotating or
+    creating keys at once cannot leave two signing. Retired keys stay published until dropped.
+    """
 
     __tablename__ = "signing_keys"
+    __table_args__ = (
+        CheckConstraint(
+            "plaintext_jwk IS NOT NULL OR (wrapped_jwk IS NOT NULL AND kek_id IS NOT NULL)", name="key_material"
+        ),
+        Index(
+            "ix_signing_keys_one_active_per_alg", "alg", unique=True,
+            sqlite_where=text("retired_at IS NULL"), postgresql_where=text("retired_at IS NULL"),
+        ),
+    )
 
     kid: Mapped[str] = mapped_column(String(64), primary_key=True)
     alg: Mapped[str] = mapped_column(String(10))
-    # Private JWK as JSON. Kept in the database so every worker and restart signs alike.
-    private_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The public half, as published in JWKS.
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The private JWK sealed with AES-256-GCM (bridge.services.key_encryption) under the KEK `kek_id`.
+    kek_id: Mapped[str | None] = mapped_column(String(8))
+    wrapped_jwk: Mapped[str | None] = mapped_column(Text)
+    # Only keys written before encryption at rest (migration 0011), until a start with a KEK wraps them.
+    plaintext_jwk: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # NULL for the active key. Retired keys stay in JWKS until published_until passes.
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

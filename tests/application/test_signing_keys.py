@@ -7,24 +7,37 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.application.signing_keys import list_signing_keys, rotate_signing_keys
+from bridge.application.signing_keys import list_signing_keys, rewrap_signing_keys, rotate_signing_keys
 from bridge.services.errors import DomainError
+from bridge.services.key_encryption import KeyEncryptionKey, Keyring
 from bridge.services.signing_keys import KeyState
 from tests.application.conftest import SUPPORT, as_
 from tests.services.directory import Directory
 
+KEYRING = Keyring([KeyEncryptionKey.generate()])
+
 
 def test_a_rotation_keeps_the_old_key_published(db_factory: sessionmaker[Session]) -> None:
-    [first] = rotate_signing_keys(db_factory, SUPPORT, ("ES256",), keep_published=timedelta(days=7))
-    [second] = rotate_signing_keys(db_factory, SUPPORT, ("ES256",), keep_published=timedelta(days=7))
+    [first] = rotate_signing_keys(db_factory, SUPPORT, ("ES256",), keyring=KEYRING, keep_published=timedelta(days=7))
+    [second] = rotate_signing_keys(db_factory, SUPPORT, ("ES256",), keyring=KEYRING, keep_published=timedelta(days=7))
     states = {key.kid: key.state for key in list_signing_keys(db_factory, SUPPORT)}
     assert states == {first.kid: KeyState.PUBLISHED, second.kid: KeyState.ACTIVE}
-    rotate_signing_keys(db_factory, SUPPORT, ("ES256",), keep_published=timedelta(0))
+    rotate_signing_keys(db_factory, SUPPORT, ("ES256",), keyring=KEYRING, keep_published=timedelta(0))
     assert {key.kid: key.state for key in list_signing_keys(db_factory, SUPPORT)}[second.kid] == KeyState.DROPPED
 
 
 def test_staff_acting_at_the_cli_rotate_no_keys(db_factory: sessionmaker[Session], directory: Directory) -> None:
     with pytest.raises(DomainError) as refused:
-        rotate_signing_keys(db_factory, as_(directory, "dept_a"), ("ES256",), keep_published=timedelta(days=7))
+        rotate_signing_keys(
+            db_factory, as_(directory, "dept_a"), ("ES256",), keyring=KEYRING, keep_published=timedelta(days=7)
+        )
     assert refused.value.code == "support_only"
     assert list_signing_keys(db_factory, SUPPORT) == ()
+
+
+def test_staff_acting_at_the_cli_rewrap_no_keys(db_factory: sessionmaker[Session], directory: Directory) -> None:
+    rotate_signing_keys(db_factory, SUPPORT, ("ES256",), keyring=KEYRING, keep_published=timedelta(days=7))
+    with pytest.raises(DomainError) as refused:
+        rewrap_signing_keys(db_factory, as_(directory, "dept_a"), KEYRING, KEYRING.primary_id)
+    assert refused.value.code == "support_only"
+    assert rewrap_signing_keys(db_factory, SUPPORT, KEYRING, KEYRING.primary_id).rewrapped == []

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
 
 from bridge.config import Settings
+from bridge.services.signing_keys import private_jwk
 from bridge.storage.models import RoleAssignment, SigningKey
 from tests.op.conftest import (
     App,
@@ -26,6 +27,7 @@ from tests.op.conftest import (
     signed_in_tokens,
 )
 from tests.support.browser import sign_in_browser
+from tests.support.keys import keyring_of
 
 ISSUER = "https://bridge.test"
 
@@ -125,10 +127,10 @@ def _b64(value: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
 
 
-def _our_key(db_factory: sessionmaker[Session], alg: str = "ES256") -> Any:
+def _our_key(db_factory: sessionmaker[Session], settings: Settings, alg: str = "ES256") -> Any:
     with db_factory() as db:
         record = db.scalars(select(SigningKey).where(SigningKey.alg == alg, SigningKey.retired_at.is_(None))).one()
-        return ECKey.import_key(record.private_jwk)
+        return ECKey.import_key(private_jwk(record, keyring_of(settings)))
 
 
 def test_forged_or_foreign_hints_are_refused_never_ignored(
@@ -137,7 +139,7 @@ def test_forged_or_foreign_hints_are_refused_never_ignored(
 ) -> None:
     hint = _id_token(client, settings, db_factory, confidential_app, director)
     header, payload, signature = hint.split(".")
-    our_key = _our_key(db_factory)
+    our_key = _our_key(db_factory, settings)
     claims = {"iss": ISSUER, "aud": "kontingent", "sub": director.subject, "iat": int(time.time()),
               "exp": int(time.time()) + 600}
     stranger = ECKey.generate_key("P-256", private=True)
@@ -170,7 +172,7 @@ def test_an_expired_hint_of_ours_still_names_the_person(
 ) -> None:
     sign_in_browser(client, settings, db_factory, director.staff_id, director.role)
     assert client.get("/oidc/jwks").status_code == 200  # the keys exist from the first use on
-    key = _our_key(db_factory)
+    key = _our_key(db_factory, settings)
     long_ago = int(time.time()) - 86_400
     expired = jwt.encode(
         {"alg": "ES256", "kid": key.kid},

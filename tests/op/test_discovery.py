@@ -17,6 +17,7 @@ from bridge.runtime import build_runtime
 from bridge.services.clients import register_client
 from bridge.services.signing_keys import rotate_signing_key
 from tests.op.conftest import REDIRECT_URI, App, Person, signed_in_tokens
+from tests.support.keys import keyring_of
 
 
 def test_discovery_advertises_exactly_what_is_supported(client: TestClient) -> None:
@@ -134,7 +135,7 @@ def test_rotation_keeps_the_old_key_published_and_signs_with_the_new(
     old_kid = next(key["kid"] for key in keys if key["alg"] == "ES256")
     rsa_kid = next(key["kid"] for key in keys if key["alg"] == "RS256")
     with db_factory() as db, db.begin():
-        new_kid = rotate_signing_key(db, "ES256").kid
+        new_kid = rotate_signing_key(db, "ES256", keyring=keyring_of(settings)).kid
 
     # A fresh process (or one whose key cache has expired) sees the rotation.
     restarted = create_app(settings, runtime=build_runtime(settings, engine=engine))

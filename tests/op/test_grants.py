@@ -16,6 +16,7 @@ from bridge.config import Settings
 from bridge.services.actors import cli_support_actor
 from bridge.services.roles import OrganizationKind, Role
 from bridge.services.signin_recovery import reset_password
+from bridge.services.signing_keys import private_jwk
 from bridge.storage.models import AuditEvent, OAuthGrant, SigningKey
 from tests.op.conftest import (
     App,
@@ -28,6 +29,7 @@ from tests.op.conftest import (
 )
 from tests.support.browser import sign_in_browser
 from tests.support.factories import give_role, make_organization, make_staff
+from tests.support.keys import keyring_of
 
 
 def _userinfo(client: TestClient, access_token: str) -> Any:
@@ -181,7 +183,7 @@ def test_a_token_must_agree_with_its_grant(
     theirs = signed_in_tokens(client, settings, db_factory, public_app, other)
     with db_factory() as db:
         record = db.scalars(select(SigningKey).where(SigningKey.alg == "ES256", SigningKey.retired_at.is_(None))).one()
-        key = ECKey.import_key(record.private_jwk)
+        key = ECKey.import_key(private_jwk(record, keyring_of(settings)))
     keys = KeySet.import_key_set(client.get("/oidc/jwks").json())
     claims = dict(jwt.decode(mine["access_token"], keys, algorithms=["ES256"]).claims)
     their_claims = jwt.decode(theirs["access_token"], keys, algorithms=["ES256"]).claims

@@ -1,0 +1,11 @@
+"""The keyring a test bridge wraps its signing keys with (no KEK configured: the development one)."""
+
+from __future__ import annotations
+
+from bridge.config import Settings
+from bridge.services.key_encryption import Keyring
+from bridge.services.signing_key_settings import SigningKeySettings
+
+
+def keyring_of(settings: Settings) -> Keyring:
+    return SigningKeySettings().policy(settings).keyring
