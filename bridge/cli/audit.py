@@ -1,10 +1,12 @@
-"""`bridge audit`: read the audit log, newest first (technical support only)."""
+"""`bridge audit`: read the audit log, newest first (technical support only); its chain commands
+are in bridge.cli.audit_trail."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from bridge.cli.audit_trail import register_chain_commands
 from bridge.cli.output import emit, visible
 from bridge.cli.staff import directory_database
 from bridge.config import Settings
@@ -14,11 +16,14 @@ from bridge.storage.database import transaction
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
-    audit = commands.add_parser("audit", help="the audit log, newest first")
+    audit = commands.add_parser(
+        "audit", help="the audit log: newest first, or verify, anchor, export, purge its hash chain"
+    )
     audit.add_argument("--limit", type=int, default=50, metavar="N")
     audit.add_argument("--login", help="events done by or about this person")
     audit.add_argument("--event", metavar="PREFIX", help='e.g. "credential." or "issuance.refused"')
     audit.set_defaults(handler=run_audit)
+    register_chain_commands(audit.add_subparsers(dest="audit_command", metavar="{verify,anchor,export,purge}"))
 
 
 def run_audit(args: argparse.Namespace, settings: Settings) -> int:
