@@ -39,7 +39,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import event, select, update
+from sqlalchemy import event, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, SessionTransaction
@@ -49,6 +49,10 @@ from bridge.services.audit_settings import audit_settings_of
 from bridge.storage.models import AuditAnchor, AuditChainHead, AuditEvent
 
 GENESIS_HASH = "0" * 64
+_INSERTED = (
+    "at", "event", "outcome", "actor", "subject_staff_id", "organization_id", "address", "details",
+    "seq", "prev_hash", "hash",
+)
 HEAD_ID = 1
 _PENDING = "bridge.audit_pending"
 
@@ -131,13 +135,32 @@ def _link_pending(db: Session) -> None:
         entry.seq = first_seq + offset
         entry.prev_hash = prev_hash
         entry.hash = prev_hash = link_hash(prev_hash, entry)
-    db.add_all(entries)
+    _insert_and_advance(db, entries, prev_hash)
     last_seq = first_seq + len(entries) - 1
-    db.execute(update(AuditChainHead).where(AuditChainHead.id == HEAD_ID).values(hash=prev_hash))
     every = audit_settings_of(db).anchor_every
     if every and last_seq // every > (first_seq - 1) // every:
         write_anchor(db, last_seq, prev_hash, AnchorReason.PERIODIC)
-    db.flush()
+        db.flush()
+
+
+def _insert_and_advance(db: Session, entries: list[AuditEvent], head_hash: str) -> None:
+    """Insert the linked records and move the head's hash: while the head is held, so in as few
+    round trips as can be (one statement on PostgreSQL) and without the ORM's unit of work."""
+    insert_records = (
+        insert(AuditEvent)
+        .values([{name: getattr(entry, name) for name in _INSERTED} for entry in entries])
+        .returning(AuditEvent.seq, AuditEvent.id)
+    )
+    advance = update(AuditChainHead).where(AuditChainHead.id == HEAD_ID).values(hash=head_hash)
+    connection = db.connection()
+    if connection.dialect.name == "postgresql":
+        inserted = connection.execute(insert_records.add_cte(advance.cte("advance_head"))).all()
+    else:
+        inserted = connection.execute(insert_records).all()
+        connection.execute(advance)
+    ids: dict[int, int] = {seq: id_ for seq, id_ in inserted}
+    for entry in entries:
+        entry.id = ids[entry.seq]
 
 
 def _drop_rolled_back(db: Session, previous: SessionTransaction) -> None:
