@@ -66,8 +66,12 @@ class ChainReport:
     records: int
     anchors: int
     last_anchor: AuditAnchor | None
-    purged_through: int
+    last_purge: AuditAnchor | None
     problem: ChainBreak | None
+
+    @property
+    def purged_through(self) -> int:
+        return self.last_purge.seq if self.last_purge is not None else 0
 
     @property
     def intact(self) -> bool:
@@ -80,8 +84,11 @@ class ChainReport:
         anchor = self.last_anchor
         ru_anchor = f", последний — seq {anchor.seq} от {_when(anchor.created_at)}" if anchor else ""
         en_anchor = f", the last at seq {anchor.seq} of {_when(anchor.created_at)}" if anchor else ""
-        ru_purged = f"; удалены по сроку хранения до seq {self.purged_through}" if self.purged_through else ""
-        en_purged = f"; purged through seq {self.purged_through}" if self.purged_through else ""
+        purge = self.last_purge
+        ru_purged = en_purged = ""
+        if purge is not None:
+            ru_purged = f"; удалены по сроку хранения до seq {purge.seq} (якорь от {_when(purge.created_at)})"
+            en_purged = f"; purged through seq {purge.seq} (anchor of {_when(purge.created_at)})"
         return (
             f"Журнал аудита цел: записи {span} ({self.records}), якорей: {self.anchors}{ru_anchor}{ru_purged} / "
             f"Audit trail intact: records {span} ({self.records}), {self.anchors} anchors{en_anchor}{en_purged}"
@@ -120,7 +127,10 @@ def verify_chain(
     by_seq: dict[int, list[AuditAnchor]] = {}
     for anchor in valid:
         by_seq.setdefault(anchor.seq, []).append(anchor)
-    purged_through = max((a.seq for a in valid if a.reason == AnchorReason.PURGE.value), default=0)
+    last_purge = max(
+        (a for a in valid if a.reason == AnchorReason.PURGE.value), key=lambda a: (a.seq, a.id), default=None
+    )
+    purged_through = last_purge.seq if last_purge is not None else 0
 
     start: AuditAnchor | None = None
     if from_last_anchor:
@@ -141,7 +151,7 @@ def verify_chain(
         records=walk.records,
         anchors=len(valid),
         last_anchor=max(valid, key=lambda anchor: (anchor.seq, anchor.id), default=None),
-        purged_through=purged_through,
+        last_purge=last_purge,
         problem=problem,
     )
 
