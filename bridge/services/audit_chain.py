@@ -39,7 +39,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, SessionTransaction
@@ -146,21 +146,25 @@ def _link_pending(db: Session) -> None:
 def _insert_and_advance(db: Session, entries: list[AuditEvent], head_hash: str) -> None:
     """Insert the linked records and move the head's hash: while the head is held, so in as few
     round trips as can be (one statement on PostgreSQL) and without the ORM's unit of work."""
+    # Parameter names unlike any column, so none of them also lands in the head's SET clause.
     insert_records = (
         insert(AuditEvent)
-        .values([{name: getattr(entry, name) for name in _INSERTED} for entry in entries])
-        .returning(AuditEvent.seq, AuditEvent.id)
+        .values({name: bindparam(f"audit_{name}") for name in _INSERTED})
+        .returning(AuditEvent.seq, AuditEvent.id, sort_by_parameter_order=True)
     )
-    advance = update(AuditChainHead).where(AuditChainHead.id == HEAD_ID).values(hash=head_hash)
+    advance = update(AuditChainHead).where(AuditChainHead.id == HEAD_ID).values(hash=bindparam("audit_head"))
+    rows = [
+        {f"audit_{name}": getattr(entry, name) for name in _INSERTED} | {"audit_head": head_hash} for entry in entries
+    ]
     connection = db.connection()
     if connection.dialect.name == "postgresql":
-        inserted = connection.execute(insert_records.add_cte(advance.cte("advance_head"))).all()
+        inserted = connection.execute(insert_records.add_cte(advance.cte("advance_head")), rows).all()
     else:
-        inserted = connection.execute(insert_records).all()
-        connection.execute(advance)
-    ids: dict[int, int] = {seq: id_ for seq, id_ in inserted}
-    for entry in entries:
-        entry.id = ids[entry.seq]
+        inserted = connection.execute(insert_records, rows).all()
+        connection.execute(advance, {"audit_head": head_hash})
+    for entry, (seq, id_) in zip(entries, inserted, strict=True):
+        assert entry.seq == seq
+        entry.id = id_
 
 
 def _drop_rolled_back(db: Session, previous: SessionTransaction) -> None:
@@ -189,10 +193,11 @@ def lock_head(db: Session, count: int = 0) -> tuple[int, str]:
         .values(seq=AuditChainHead.seq + count)
         .returning(AuditChainHead.seq, AuditChainHead.hash)
     )
-    row = db.execute(claim).one_or_none()
+    connection = db.connection()
+    row = connection.execute(claim).one_or_none()
     if row is None:
         _restore_head(db)
-        row = db.execute(claim).one()
+        row = connection.execute(claim).one()
     return row.seq, row.hash
 
 
