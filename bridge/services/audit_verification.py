@@ -119,8 +119,18 @@ def verify_chain(
     through_seq: int | None = None,
 ) -> ChainReport:
     """Recompute the chain from its first record (or from the newest anchor it reaches, when
-    `from_last_anchor`) up to the end (or `through_seq`), and check every anchor's signature."""
+    `from_last_anchor`) up to the end (or `through_seq`), and check every anchor's signature.
+
+    Writers go on meanwhile. An anchor is written under the head's lock and never beyond it, and
+    the head moves in the transaction that inserts its records; so reading the anchors, then the
+    head, then the records up to the head's seq sees one consistent chain even when each read
+    has a snapshot of its own (READ COMMITTED, SQLite). Later records wait for the next check."""
     anchors = list(db.scalars(select(AuditAnchor).order_by(AuditAnchor.seq, AuditAnchor.id)))
+    head = db.get(AuditChainHead, HEAD_ID)
+    if through_seq is None and head is not None:
+        through_seq, check_end = head.seq, True
+    else:
+        check_end = through_seq is None
     checks = [check_anchor(anchor, trusted_keys) for anchor in anchors]
     forged = next((_anchor_forged(check.anchor, check.problem) for check in checks if check.problem), None)
     valid = [check.anchor for check in checks if check.valid]
@@ -141,8 +151,8 @@ def verify_chain(
 
     walk = _walk(db, by_seq, purged_through, start, through_seq)
     problem = walk.problem
-    if problem is None and through_seq is None:
-        problem = _check_end(db, walk, valid)
+    if problem is None and check_end:
+        problem = _check_end(db, walk, valid, head)
     if forged is not None and (problem is None or forged.seq <= problem.seq):
         problem = forged
     return ChainReport(
@@ -222,9 +232,8 @@ def _walk(
     return walk
 
 
-def _check_end(db: Session, walk: _Walk, anchors: list[AuditAnchor]) -> ChainBreak | None:
+def _check_end(db: Session, walk: _Walk, anchors: list[AuditAnchor], head: AuditChainHead | None) -> ChainBreak | None:
     last_seq = walk.last_seq or 0
-    head = db.get(AuditChainHead, HEAD_ID)
     claims = [(anchor.seq, f"подписанный якорь от {_when(anchor.created_at)}",
                f"the signed anchor of {_when(anchor.created_at)}") for anchor in anchors]
     if head is not None:

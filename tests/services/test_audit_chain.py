@@ -166,6 +166,31 @@ def test_the_chain_head_is_the_last_lock_so_other_row_locks_cannot_deadlock_with
     assert verify(db_factory).intact
 
 
+def test_verifying_while_records_are_written_sees_an_intact_chain(anchored: sessionmaker[Session]) -> None:
+    """The head, the anchors and the records are read so that records committed meanwhile never
+    look like a deleted tail."""
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def keep_writing() -> None:
+        try:
+            while not stop.is_set():
+                write(anchored, 1)
+        except BaseException as error:
+            failures.append(error)
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        reports = [verify(anchored) for _ in range(40)]
+    finally:
+        stop.set()
+        writer.join(timeout=30)
+    assert not failures, failures
+    assert [report.line() for report in reports if not report.intact] == []
+    assert reports[-1].records > 0
+
+
 # --- Anchors -------------------------------------------------------------------------------------
 
 
