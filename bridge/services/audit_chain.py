@@ -49,12 +49,12 @@ from bridge.services.audit_settings import audit_settings_of
 from bridge.storage.models import AuditAnchor, AuditChainHead, AuditEvent
 
 GENESIS_HASH = "0" * 64
+HEAD_ID = 1
+_PENDING = "bridge.audit_pending"
 _INSERTED = (
     "at", "event", "outcome", "actor", "subject_staff_id", "organization_id", "address", "details",
     "seq", "prev_hash", "hash",
 )
-HEAD_ID = 1
-_PENDING = "bridge.audit_pending"
 
 
 class ChainedRecord(Protocol):
@@ -119,6 +119,9 @@ def link_at_commit(db: Session, entry: AuditEvent) -> None:
     if not event.contains(db, "before_commit", _link_pending):
         event.listen(db, "before_commit", _link_pending)
         event.listen(db, "after_soft_rollback", _drop_rolled_back)
+        event.listen(db, "after_transaction_end", _drop_unsaved)
+    if db.get_transaction() is None:
+        db.connection()  # begin now, so the records end with this transaction however it ends
     pending.append((db.get_nested_transaction(), entry))
 
 
@@ -175,6 +178,12 @@ def _drop_rolled_back(db: Session, previous: SessionTransaction) -> None:
         pending.clear()
         return
     pending[:] = [(parked_in, entry) for parked_in, entry in pending if not _within(parked_in, previous)]
+
+
+def _drop_unsaved(db: Session, transaction: SessionTransaction) -> None:
+    """The session's transaction ended without a commit that took them (closed, say)."""
+    if transaction.parent is None:
+        db.info.pop(_PENDING, None)
 
 
 def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:

@@ -74,6 +74,11 @@ def test_rolled_back_records_leave_no_gap(db_factory: sessionmaker[Session]) -> 
     with pytest.raises(RuntimeError), db_factory() as db, db.begin():
         record(db, SUPPORT, "test.rolled_back", "success")
         raise RuntimeError("the use case fails")
+    with db_factory() as db:
+        record(db, SUPPORT, "test.closed_without_commit", "success")
+        db.close()
+        with db.begin():
+            db.add(Organization(name="МБОУ СОШ № 2", kind="school"))
     with db_factory() as db, db.begin():
         record(db, SUPPORT, "test.kept", "success")
         savepoint = db.begin_nested()
