@@ -35,6 +35,7 @@ def run_audit(args: argparse.Namespace, settings: Settings) -> int:
         events: list[dict[str, Any]] = [
             {
                 "id": event.id,
+                "seq": event.seq,
                 "at": event.at.isoformat(),
                 "event": event.event,
                 "outcome": event.outcome,

@@ -58,7 +58,7 @@ _POSTGRESQL_TRIGGERS = [
     "CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events "
     "FOR EACH ROW EXECUTE FUNCTION audit_events_refuse_change()",
     """
-    CREATE FUNCTION audit_refuse_truncate() RETURNS trigger AS $$
+    CREATE FUNCTION audit_refuse_change() RETURNS trigger AS $$
     BEGIN
         RAISE EXCEPTION '% is append-only', TG_TABLE_NAME;
     END;
@@ -77,10 +77,10 @@ _POSTGRESQL_TRIGGERS = [
     "CREATE TRIGGER audit_chain_head_forward_only BEFORE UPDATE OR DELETE ON audit_chain_head "
     "FOR EACH ROW EXECUTE FUNCTION audit_chain_head_refuse_change()",
     "CREATE TRIGGER audit_anchors_append_only BEFORE UPDATE OR DELETE ON audit_anchors "
-    "FOR EACH ROW EXECUTE FUNCTION audit_refuse_truncate()",
+    "FOR EACH ROW EXECUTE FUNCTION audit_refuse_change()",
 ] + [
     f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-    "FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_truncate()"
+    "FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change()"
     for table in ("audit_events", "audit_anchors", "audit_chain_head")
 ]
 
@@ -203,7 +203,7 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER audit_chain_head_forward_only ON audit_chain_head")
         op.execute("DROP TRIGGER audit_events_append_only ON audit_events")
         op.execute("DROP FUNCTION audit_chain_head_refuse_change()")
-        op.execute("DROP FUNCTION audit_refuse_truncate()")
+        op.execute("DROP FUNCTION audit_refuse_change()")
         op.execute("DROP FUNCTION audit_events_refuse_change()")
     else:
         for trigger in (
