@@ -273,14 +273,15 @@ def _check_end(db: Session, walk: _Walk, anchors: list[AuditAnchor], head: Audit
 
 
 def _deleted(first: int, last: int, after: datetime | None, before: datetime) -> ChainBreak:
-    span = f"seq {first}" if first == last else f"seq {first}–{last}"
     when_ru = f"между {_when(after)} и {_when(before)}" if after else f"до {_when(before)}"
     when_en = f"between {_when(after)} and {_when(before)}" if after else f"before {_when(before)}"
-    return ChainBreak(
-        BreakKind.DELETED, first, after or before,
-        f"нет записей {span} ({when_ru}): удалены (DELETE)",
-        f"records {span} are missing ({when_en}): deleted (DELETE)",
-    )
+    if first == last:
+        russian = f"нет записи seq {first} ({when_ru}): удалена (DELETE)"
+        english = f"record seq {first} is missing ({when_en}): deleted (DELETE)"
+    else:
+        russian = f"нет записей seq {first}–{last} ({when_ru}): удалены (DELETE)"
+        english = f"records seq {first}–{last} are missing ({when_en}): deleted (DELETE)"
+    return ChainBreak(BreakKind.DELETED, first, after or before, russian, english)
 
 
 def _altered(seq: int, at: datetime) -> ChainBreak:

@@ -49,8 +49,8 @@ def test_verify_reports_an_intact_log_and_then_the_first_broken_link(
     code, out, _ = bridge_cli("audit", "verify")
     assert code == EXIT_BROKEN
     assert out.count("\n") == 1
-    assert out.startswith("Журнал аудита нарушен: нет записей seq 3 (между ")
-    assert "Audit trail broken: records seq 3 are missing" in out
+    assert out.startswith("Журнал аудита нарушен: нет записи seq 3 (между ")
+    assert "Audit trail broken: record seq 3 is missing" in out
 
     code, out, _ = bridge_cli("--json", "audit", "verify")
     assert code == EXIT_BROKEN
@@ -157,7 +157,7 @@ def test_purge_removes_old_records_behind_a_signed_anchor_and_the_chain_still_ve
     # The triggers still refuse anything younger than the purge anchor.
     as_database_owner(engine, "DELETE FROM audit_events WHERE seq = 6")
     code, out, _ = bridge_cli("audit", "verify")
-    assert code == EXIT_BROKEN and "нет записей seq 6" in out
+    assert code == EXIT_BROKEN and "нет записи seq 6" in out
 
 
 def test_an_interrupted_purge_verifies_and_is_finished_by_running_it_again(
