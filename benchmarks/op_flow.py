@@ -80,7 +80,7 @@ def prepare(folder: Path) -> tuple[TestClient, str]:
         from starlette.testclient import TestClient
 
     client = TestClient(create_app(settings, runtime=runtime), base_url=BRIDGE)
-    serializer = URLSafeSerializer(settings.secret_key.reveal(), salt="bridge.signin-session")
+    serializer = URLSafeSerializer(str(settings.secret_key), salt="bridge.signin-session")
     client.cookies.set(COOKIE_NAME, serializer.dumps(session_id))
     return client, session_id
 

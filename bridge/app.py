@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -15,10 +17,26 @@ from bridge.config import Settings
 from bridge.runtime import BridgeRuntime, build_runtime
 from bridge.web.access_log import AccessLogMiddleware
 from bridge.web.browser import BrowserIdMiddleware
+from bridge.web.csrf import CSRFMiddleware
 from bridge.web.errors import http_error, server_error
 from bridge.web.proxies import TrustedProxyMiddleware
 from bridge.web.security_headers import SecurityHeadersMiddleware
 from bridge.web.templating import TEMPLATES_DIR, build_environment
+
+# The only routes whose unsafe requests are not CSRF-checked (bridge/web/csrf.py), by route name.
+# Each proves its caller otherwise and acts on no cookie; a route added here needs a reason beside it.
+CSRF_EXEMPT = frozenset({
+    # Relying apps' servers, authenticated by their client secret or signed assertion.
+    "oidc_token",
+    # A bearer access token; browser-based apps call it cross-origin (CORS).
+    "oidc_userinfo",
+    # OIDC Core 3.1.2.1: an app may POST the authorization request from its own page; the answer is
+    # only a redirect to the same request as a GET, which any link could make.
+    "oidc_authorize",
+})
+
+
+log = logging.getLogger("bridge.mail")
 
 
 def collect_routes() -> list[BaseRoute]:
@@ -42,11 +60,18 @@ def create_app(settings: Settings, *, runtime: BridgeRuntime | None = None) -> S
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if app.state.runtime is None:
             app.state.runtime = build_runtime(settings)
-        try:
-            yield
-        finally:
-            if owns_runtime:
-                await app.state.runtime.aclose()
+        runtime: BridgeRuntime = app.state.runtime
+        async with anyio.create_task_group() as background:
+            if runtime.mail is not None and settings.mail.enabled:
+                background.start_soon(runtime.mail.run)
+            elif runtime.mail is not None:
+                log.warning("BRIDGE_SMTP_HOST is not set: mail waits in the outbox until a mail server is configured")
+            try:
+                yield
+            finally:
+                background.cancel_scope.cancel()
+                if owns_runtime:
+                    await runtime.aclose()
 
     app = Starlette(
         routes=collect_routes(),
@@ -59,6 +84,8 @@ def create_app(settings: Settings, *, runtime: BridgeRuntime | None = None) -> S
             Middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies),
             # The flow cookie carries only an opaque browser id; ceremonies live in auth_flows.
             Middleware(BrowserIdMiddleware, settings=settings),
+            # Every unsafe request carries this browser's token, unless its route is in CSRF_EXEMPT.
+            Middleware(CSRFMiddleware, exempt=CSRF_EXEMPT),
         ],
         exception_handlers={HTTPException: http_error, Exception: server_error},
         lifespan=lifespan,

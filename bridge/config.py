@@ -1,39 +1,32 @@
 """Settings, read once from the environment into one frozen value.
 
 Every entry point (web app, CLI, tests) builds a `Settings` and passes it down;
-nothing reads the environment later.
+nothing reads the environment later. The variables are looked up with Starlette's `Config`
+(`BRIDGE_*` in the environment, then in the file `BRIDGE_ENV_FILE` names, if any); parsing and
+validation are ours, so that a wrong value is named in one line. Secrets are Starlette's `Secret`:
+hidden from reprs and logs, `str(secret)` only where the value is used.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
+from starlette.config import Config
+from starlette.datastructures import Secret as Secret  # the type of every secret setting
+
+from bridge.mail.settings import MailSettings, MailSettingsError
+
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me"  # noqa: S105 - a known placeholder
+ENV_PREFIX = "BRIDGE_"
 
 
 class SettingsError(ValueError):
     """A configuration that must not be started with."""
-
-
-class Secret:
-    """Hides a secret from reprs and logs (Starlette's idea)."""
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def __repr__(self) -> str:
-        return "Secret('**********')"
-
-    def __str__(self) -> str:
-        return self._value
-
-    def reveal(self) -> str:
-        return self._value
 
 
 @dataclass(frozen=True)
@@ -70,6 +63,8 @@ class Settings:
     access_token_ttl: timedelta = timedelta(minutes=10)
     refresh_token_ttl: timedelta = timedelta(days=7)
     upstream_timeout_seconds: float = 10.0
+    # Outgoing mail (BRIDGE_SMTP_*); without a host, messages wait in the outbox.
+    mail: MailSettings = field(default_factory=MailSettings)
 
     @property
     def is_production(self) -> bool:
@@ -81,13 +76,13 @@ class Settings:
 
     def check_startable(self) -> None:
         """Refuse configurations that would be unsafe to run for real."""
-        if self.is_production and self.secret_key.reveal() == DEVELOPMENT_SECRET_KEY:
+        if self.is_production and str(self.secret_key) == DEVELOPMENT_SECRET_KEY:
             raise SettingsError(
                 "BRIDGE_SECRET_KEY is not set: production refuses to start with the development key. "
                 "Set BRIDGE_SECRET_KEY to a long random value (e.g. `python -c 'import secrets; "
                 "print(secrets.token_urlsafe(48))'`)."
             )
-        if self.is_production and len(self.secret_key.reveal()) < 32:
+        if self.is_production and len(str(self.secret_key)) < 32:
             raise SettingsError("BRIDGE_SECRET_KEY is too short: use at least 32 characters.")
         if self.session_idle_timeout <= timedelta(0) or self.remember_me_idle_timeout <= timedelta(0):
             raise SettingsError("BRIDGE_SESSION_IDLE_MINUTES and BRIDGE_REMEMBER_ME_IDLE_DAYS must be positive.")
@@ -103,11 +98,13 @@ class Settings:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
+        """Settings from `BRIDGE_*` variables of `environ` (default: the process environment)."""
+        config = _config(os.environ if environ is None else environ)
 
         def get(name: str) -> str | None:
-            value = env.get(f"BRIDGE_{name}")
-            return value if value not in (None, "") else None
+            value: str | None = config(name, default=None)
+            # An empty value means "not set": the default applies.
+            return value or None
 
         def flag(name: str, default: bool) -> bool:
             value = get(name)
@@ -117,7 +114,7 @@ class Settings:
                 return True
             if value.lower() in ("0", "false", "no", "off"):
                 return False
-            raise SettingsError(f"BRIDGE_{name} must be true or false, not {value!r}")
+            raise SettingsError(f"{ENV_PREFIX}{name} must be true or false, not {value!r}")
 
         def number(name: str, default: int) -> int:
             value = get(name)
@@ -126,7 +123,7 @@ class Settings:
             try:
                 return int(value)
             except ValueError:
-                raise SettingsError(f"BRIDGE_{name} must be a whole number, not {value!r}") from None
+                raise SettingsError(f"{ENV_PREFIX}{name} must be a whole number, not {value!r}") from None
 
         def networks(name: str) -> tuple[IPv4Network | IPv6Network, ...]:
             value = get(name)
@@ -136,7 +133,7 @@ class Settings:
                 return tuple(ip_network(item.strip()) for item in value.split(",") if item.strip())
             except ValueError as error:
                 raise SettingsError(
-                    f"BRIDGE_{name} must be comma-separated addresses or CIDR networks: {error}"
+                    f"{ENV_PREFIX}{name} must be comma-separated addresses or CIDR networks: {error}"
                 ) from None
 
         defaults = cls()
@@ -167,4 +164,25 @@ class Settings:
             access_token_ttl=timedelta(minutes=number("ACCESS_TOKEN_MINUTES", 10)),
             refresh_token_ttl=timedelta(days=number("REFRESH_TOKEN_DAYS", 7)),
             upstream_timeout_seconds=float(number("UPSTREAM_TIMEOUT_SECONDS", 10)),
+            mail=_mail_settings(lambda name: get(f"SMTP_{name}")),
         )
+
+
+def _mail_settings(get: Callable[[str], str | None]) -> MailSettings:
+    try:
+        return MailSettings.read(get)
+    except MailSettingsError as error:
+        raise SettingsError(str(error)) from None
+
+
+def _config(environ: Mapping[str, str]) -> Config:
+    """The environment, over the optional file of `BRIDGE_*=value` lines named by BRIDGE_ENV_FILE."""
+    # Empty variables are dropped, so that an empty one does not hide the file's value.
+    present = {name: value for name, value in environ.items() if value != ""}
+    env_file = present.get(f"{ENV_PREFIX}ENV_FILE")
+    if env_file is not None and not Path(env_file).is_file():
+        raise SettingsError(f"{ENV_PREFIX}ENV_FILE names no file: {env_file}")
+    try:
+        return Config(env_file, environ=present, env_prefix=ENV_PREFIX)
+    except (OSError, UnicodeDecodeError) as error:
+        raise SettingsError(f"{ENV_PREFIX}ENV_FILE cannot be read: {error.__class__.__name__}") from None

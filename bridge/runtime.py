@@ -10,6 +10,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.config import Settings
+from bridge.mail.dispatcher import OutboxDispatcher
+from bridge.mail.smtp import SmtpTransport
 from bridge.services.flow_state import PurgeSchedule
 from bridge.storage.database import build_engine, build_sessionmaker
 from bridge.upstream.registry import UpstreamRegistry
@@ -25,6 +27,8 @@ class BridgeRuntime:
     upstream: UpstreamRegistry = field(default_factory=UpstreamRegistry)
     # Expired sign-in steps are purged now and then by whichever request parks a new one.
     flow_purge: PurgeSchedule = field(default_factory=PurgeSchedule)
+    # Sends the mail outbox after commits and every poll; started by the app's lifespan.
+    mail: OutboxDispatcher | None = None
     # Filled by the parts that need them (upstream provider registry, OP key store, ...).
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -48,6 +52,7 @@ def build_runtime(
         from bridge.upstream.configuration import load_upstream_registry
 
         upstream = load_upstream_registry(settings)
-    return BridgeRuntime(
-        settings=settings, engine=engine, db=build_sessionmaker(engine), http=http, upstream=upstream
-    )
+    database = build_sessionmaker(engine)
+    mail = OutboxDispatcher(database, settings.mail, SmtpTransport(settings.mail).send)
+    mail.wake_after_commit(database)
+    return BridgeRuntime(settings=settings, engine=engine, db=database, http=http, upstream=upstream, mail=mail)

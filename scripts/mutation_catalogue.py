@@ -53,70 +53,46 @@ LOGS = "tests/e2e/test_logs_hold_no_secrets.py"
 FLOWS = "tests/e2e/test_flow_state.py"
 FLOW_STORE = "tests/services/test_flow_state.py"
 THROTTLE = "tests/e2e/test_throttle_race.py"
+CSRF_WEB = "tests/web/test_csrf.py"
+CSRF_ROUTES = "tests/routes/test_csrf.py"
 AUDIT_CHAIN = "tests/services/test_audit_chain.py"
 AUDIT_COMMANDS = "tests/cli/test_audit_trail_commands.py"
 
 
 CATALOGUE: tuple[Mutation, ...] = (
-    # --- CSRF on every form ------------------------------------------------------------------------
+    # --- CSRF on every unsafe request (bridge/web/csrf.py, CSRF_EXEMPT in bridge/app.py) ------------
     mutation(
-        "csrf.login_start", "CSRF check of POST /login/start", "bridge/routes/signin.py",
-        '    if not csrf_valid(request, form.get("csrf_token")):\n        return _bad_form(request)\n'
-        "    active = await to_thread.run_sync(current_signin, request)\n    started =",
-        "    active = await to_thread.run_sync(current_signin, request)\n    started =",
-        (*SIGNIN, ATTACKS, FLOWS),
+        "csrf.middleware", "CSRFMiddleware refuses an unsafe request without this browser's token",
+        "bridge/web/csrf.py",
+        "        if not csrf_valid(request, submitted):\n            await stale_form(request)(scope, receive, send)",
+        "        if False:\n            await stale_form(request)(scope, receive, send)",
+        (CSRF_WEB, CSRF_ROUTES, *SIGNIN, ATTACKS, FLOWS),
     ),
     mutation(
-        "csrf.login_password", "CSRF check of POST /login/first and /login/bind", "bridge/routes/signin.py",
-        '    if not csrf_valid(request, form.get("csrf_token")):\n        return _bad_form(request)\n'
-        '    login = str(form.get("login", ""))',
-        '    login = str(form.get("login", ""))',
-        (*SIGNIN, ATTACKS),
+        "csrf.header", "the X-CSRF-Token header must hold the token, not just be present", "bridge/web/csrf.py",
+        "        if csrf_valid(request, request.headers.get(CSRF_HEADER)):",
+        "        if request.headers.get(CSRF_HEADER):",
+        (CSRF_WEB, CSRF_ROUTES),
     ),
     mutation(
-        "csrf.login_role", "CSRF check of POST /login/role", "bridge/routes/signin.py",
-        '    if not csrf_valid(request, form.get("csrf_token")):\n        return _bad_form(request)\n'
-        "    active = current_signin(request)\n    if active is None:\n"
-        '        return RedirectResponse("/login", status_code=303)\n    try:',
-        '    active = current_signin(request)\n    if active is None:\n'
-        '        return RedirectResponse("/login", status_code=303)\n    try:',
-        (*SIGNIN, ATTACKS),
+        "csrf.methods", "PUT, PATCH and DELETE are checked like POST", "bridge/web/csrf.py",
+        'UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})',
+        'UNSAFE_METHODS = frozenset({"POST"})',
+        (CSRF_WEB,),
     ),
     mutation(
-        "csrf.logout", "CSRF check of POST /logout", "bridge/routes/signin.py",
-        '    if not csrf_valid(request, form.get("csrf_token")):\n        return _bad_form(request)\n'
-        "    active = current_signin(request)\n    if active is not None:\n"
-        "        from bridge.flows.role_choice import sign_out",
-        "    active = current_signin(request)\n    if active is not None:\n"
-        "        from bridge.flows.role_choice import sign_out",
-        (*SIGNIN, ATTACKS),
-    ),
-    mutation(
-        "csrf.oidc_logout", "CSRF check of the POST confirming /oidc/logout", "bridge/routes/oidc_provider.py",
-        '        if not csrf_valid(request, oauth_request.form.get("csrf_token")):',
-        "        if False:",
-        (*REFRESH, ATTACKS),
-    ),
-    mutation(
-        "csrf.admin_new_staff", "CSRF check of POST /admin/staff/new", "bridge/routes/admin.py",
-        '    if not csrf_valid(request, form.get("csrf_token")):\n        return _csrf_refused(request)\n'
-        "    values = _form_values(form)",
-        "    values = _form_values(form)",
-        (*ADMIN, ATTACKS),
-    ),
-    mutation(
-        "csrf.admin_staff_action", "CSRF check of the staff card's reset and add-role", "bridge/routes/admin.py",
-        '    if not csrf_valid(request, form.get("csrf_token")):\n        return _csrf_refused(request)\n'
-        "    choices = await run_in_threadpool(_choices, runtime, actor)\n    try:",
-        "    choices = await run_in_threadpool(_choices, runtime, actor)\n    try:",
-        (*ADMIN, ATTACKS),
+        "csrf.exempt", "only the OAuth endpoints named in CSRF_EXEMPT go unchecked (here /oidc/logout too)",
+        "bridge/app.py",
+        '    "oidc_token",\n',
+        '    "oidc_token",\n    "oidc_logout",\n',
+        (CSRF_ROUTES, ATTACKS, *REFRESH),
     ),
     mutation(
         "csrf.compare", "the CSRF token must be the HMAC of this browser's id", "bridge/web/csrf.py",
         "    return isinstance(submitted, str) and hmac.compare_digest("
         "_expected(request).encode(), submitted.encode())",
         "    return isinstance(submitted, str)",
-        (*SIGNIN, *ADMIN, ATTACKS, FLOWS),
+        (CSRF_WEB, CSRF_ROUTES, *SIGNIN, *ADMIN, ATTACKS, FLOWS),
     ),
     # --- authorization codes and refresh tokens -----------------------------------------------------
     mutation(
@@ -361,7 +337,7 @@ CATALOGUE: tuple[Mutation, ...] = (
         (LOGS, "tests/web/test_access_log.py"),
     ),
     mutation(
-        "logs.mock_without_query", "the mock's access line never holds the query", "idp_mock/access_log.py",
+        "logs.mock_without_query", "the mock's access line never holds the query", "idp_mock/idp_mock/access_log.py",
         """            query = "?…" if scope.get("query_string") else \"\"\n""",
         """            query = "?" + bytes(scope.get("query_string", b"")).decode("latin-1")\n""",
         (LOGS, "tests/idp_mock/test_access_log.py"),
@@ -397,6 +373,13 @@ CATALOGUE: tuple[Mutation, ...] = (
         "bridge/services/audit_verification.py",
         "    if beyond is not None and beyond[0] > last_seq:",
         "    if False:",
+        (AUDIT_CHAIN,),
+    ),
+    mutation(
+        "audit.verify_bounded_by_head", "verify reads the records only up to the head it read first",
+        "bridge/services/audit_verification.py",
+        "        through_seq, check_end = head.seq, True",
+        "        check_end = True",
         (AUDIT_CHAIN,),
     ),
     mutation(

@@ -41,6 +41,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # Parametrized storage tests have ids ending in [sqlite] / [postgresql]; the rest run either way.
 SQLITE_ONLY = "not postgresql"
 TIMEOUT_SECONDS = 900
+# Each distribution's folder in the repository, and the package it holds (see pyproject.toml files).
+SOURCE_ROOTS = {
+    "bridge": ".", "gost_jws": "gost_jws", "idp_mock": "idp_mock", "bridge_demo": "demo", "mail_sink": "mail_sink",
+}
 
 
 @dataclass(frozen=True)
@@ -96,8 +100,7 @@ def run_pytest(copy: Path, tests: Sequence[str], keyword: str | None) -> tuple[i
     command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
     if keyword:
         command += ["-k", keyword]
-    # The copy, not the editable install, must be what `import bridge` finds.
-    env = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = copy_environment(copy)
     with subprocess.Popen(
         command, cwd=copy, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,  # its own process group: servers a test starts are stopped with it
@@ -131,14 +134,20 @@ def first_failure(output: str) -> str:
     return output.strip().splitlines()[-1][:160] if output.strip() else ""
 
 
+def copy_environment(copy: Path) -> dict[str, str]:
+    """The copy, not the editable installs, must be what `import bridge` (`idp_mock`, …) finds."""
+    path = os.pathsep.join(str(copy / folder) for folder in SOURCE_ROOTS.values())
+    return {**os.environ, "PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "1"}
+
+
 def check_imports_from(copy: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"}
-    where = subprocess.run(
-        [sys.executable, "-c", "import bridge; print(bridge.__file__)"],
-        cwd=copy, env=env, check=True, capture_output=True, text=True,
-    ).stdout.strip()
-    if not Path(where).resolve().is_relative_to(copy.resolve()):
-        raise SystemExit(f"`import bridge` in the copy finds {where}: the mutations would not be tested")
+    for package in SOURCE_ROOTS:
+        where = subprocess.run(
+            [sys.executable, "-c", f"import {package}; print({package}.__file__)"],
+            cwd=copy, env=copy_environment(copy), check=True, capture_output=True, text=True,
+        ).stdout.strip()
+        if not Path(where).resolve().is_relative_to(copy.resolve()):
+            raise SystemExit(f"`import {package}` in the copy finds {where}: the mutations would not be tested")
 
 
 def run_one(mutation: Mutation, snapshot: Path, keyword: str | None) -> Result:

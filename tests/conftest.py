@@ -179,7 +179,7 @@ def bridge_cli(
 ) -> Callable[..., tuple[int, str, str]]:
     """The `bridge` command in-process against this test's database: (exit code, stdout, stderr)."""
     monkeypatch.setenv("BRIDGE_DATABASE_URL", database_url)
-    monkeypatch.setenv("BRIDGE_SECRET_KEY", settings.secret_key.reveal())
+    monkeypatch.setenv("BRIDGE_SECRET_KEY", str(settings.secret_key))
 
     def run(*argv: str) -> tuple[int, str, str]:
         capsys.readouterr()

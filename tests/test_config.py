@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+import starlette.datastructures
 
 from bridge.app import create_app
 from bridge.config import Settings, SettingsError
@@ -69,3 +71,35 @@ def test_an_unknown_proxy_header_or_an_empty_budget_refuses_to_start() -> None:
         create_app(Settings.from_environ({"BRIDGE_PROXY_HEADER": "x-real-ip"}))
     with pytest.raises(SettingsError, match="at least 1"):
         create_app(Settings.from_environ({"BRIDGE_LOGIN_MAX_FAILURES": "0"}))
+
+
+def test_the_secret_key_is_starlettes_secret_hidden_from_reprs() -> None:
+    settings = Settings.from_environ({"BRIDGE_SECRET_KEY": "s" * 40})
+    assert isinstance(settings.secret_key, starlette.datastructures.Secret)
+    assert str(settings.secret_key) == "s" * 40 and "s" * 40 not in repr(settings.secret_key)
+
+
+def test_an_env_file_supplies_what_the_environment_does_not_set(tmp_path: Path) -> None:
+    env_file = tmp_path / "bridge.env"
+    env_file.write_text(
+        "# the bridge\nBRIDGE_SECRET_KEY='" + "f" * 40 + "'\nBRIDGE_CREDENTIAL_TTL_DAYS=7\nBRIDGE_SIGNING_ALG=RS256\n"
+    )
+    settings = Settings.from_environ(
+        {"BRIDGE_ENV_FILE": str(env_file), "BRIDGE_SIGNING_ALG": "ES256", "BRIDGE_CREDENTIAL_TTL_DAYS": ""}
+    )
+    assert str(settings.secret_key) == "f" * 40
+    # An empty variable is unset, so the file's value applies; a set one wins over the file.
+    assert settings.credential_ttl == timedelta(days=7)
+    assert settings.signing_alg == "ES256"
+
+
+def test_a_bad_value_in_the_env_file_is_named_like_one_in_the_environment(tmp_path: Path) -> None:
+    env_file = tmp_path / "bridge.env"
+    env_file.write_text("BRIDGE_REQUIRE_NAME_MATCH=maybe\n")
+    with pytest.raises(SettingsError, match="BRIDGE_REQUIRE_NAME_MATCH must be true or false, not 'maybe'"):
+        Settings.from_environ({"BRIDGE_ENV_FILE": str(env_file)})
+
+
+def test_a_missing_env_file_refuses_to_start(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="BRIDGE_ENV_FILE names no file"):
+        Settings.from_environ({"BRIDGE_ENV_FILE": str(tmp_path / "absent.env")})

@@ -4,15 +4,14 @@ are in bridge.cli.audit_trail."""
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict
 from typing import Any
 
+from bridge.application import audit_log
 from bridge.cli.audit_trail import register_chain_commands
+from bridge.cli.directory import acting_as, directory_database
 from bridge.cli.output import emit, visible
-from bridge.cli.staff import directory_database
 from bridge.config import Settings
-from bridge.services.audit_log import recent_audit_events
-from bridge.services.errors import PermissionDenied
-from bridge.storage.database import transaction
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
@@ -27,26 +26,11 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
 
 
 def run_audit(args: argparse.Namespace, settings: Settings) -> int:
-    if args.acting_as:
-        raise PermissionDenied(
-            "support_only", "Журнал аудита читает техническая поддержка: выполните команду без --acting-as."
+    with directory_database(settings) as database:
+        records = audit_log.read_audit_log(
+            database, acting_as(args), limit=args.limit, login=args.login, event_prefix=args.event
         )
-    with directory_database(settings) as factory, transaction(factory) as db:
-        events: list[dict[str, Any]] = [
-            {
-                "id": event.id,
-                "seq": event.seq,
-                "at": event.at.isoformat(),
-                "event": event.event,
-                "outcome": event.outcome,
-                "actor": event.actor,
-                "subject_staff_id": event.subject_staff_id,
-                "organization_id": event.organization_id,
-                "address": event.address,
-                "details": event.details,
-            }
-            for event in recent_audit_events(db, limit=args.limit, login=args.login, event_prefix=args.event)
-        ]
+    events: list[dict[str, Any]] = [{**asdict(record), "at": record.at.isoformat()} for record in records]
     # Every field goes through `visible`: actors, logins and redirect URIs come from outside.
     lines = [
         f"{visible(event['at'][:19])}  {visible(event['event']):<22} {visible(event['outcome']):<8} "

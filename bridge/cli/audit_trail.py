@@ -18,17 +18,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bridge.application import audit_trail
+from bridge.cli.directory import acting_as, directory_database
 from bridge.cli.output import emit
-from bridge.cli.staff import audit_context_of, directory_database
 from bridge.config import Settings
 from bridge.services.audit_anchors import trusted_keys_from_jwks
-from bridge.services.audit_chain import anchor_head
-from bridge.services.audit_export import ExportFormat, export_audit_trail
-from bridge.services.audit_retention import purge_audit_trail, purge_cutoff
+from bridge.services.audit_export import ExportFormat
 from bridge.services.audit_settings import AuditSettings, configure_audit
-from bridge.services.audit_verification import verify_chain
-from bridge.services.errors import InvalidInput, PermissionDenied
-from bridge.storage.database import transaction
+from bridge.services.errors import InvalidInput
 
 EXIT_BROKEN = 3
 
@@ -66,40 +63,42 @@ def register_chain_commands(actions: argparse._SubParsersAction[Any]) -> None:
 
 
 def run_verify(args: argparse.Namespace, settings: Settings) -> int:
-    _support_only(args)
     trusted = _read_jwks(args.jwks) if args.jwks else None
-    with _audit_database(settings) as factory, transaction(factory) as db:
-        report = verify_chain(db, trusted_keys=trusted, from_last_anchor=args.from_last_anchor)
-        data = report.as_json()
-    emit(args, data, report.line())
+    with _audit_database(settings) as database:
+        report = audit_trail.verify_audit_trail(
+            database, acting_as(args), trusted_keys=trusted, from_last_anchor=args.from_last_anchor
+        )
+    emit(args, report.as_json(), report.line())
     return 0 if report.intact else EXIT_BROKEN
 
 
 def run_anchor(args: argparse.Namespace, settings: Settings) -> int:
-    _support_only(args)
-    with _audit_database(settings) as factory, transaction(factory) as db:
-        anchor = anchor_head(db)
-        if anchor is None:
-            raise InvalidInput("audit_empty", "Журнал аудита пуст: закреплять нечего.")
-        data = {"seq": anchor.seq, "hash": anchor.hash, "kid": anchor.kid, "jws": anchor.jws,
-                "created_at": anchor.created_at.isoformat()}
+    with _audit_database(settings) as database:
+        anchor = audit_trail.anchor_audit_trail(database, acting_as(args))
+    data = {
+        "seq": anchor.seq, "hash": anchor.hash, "kid": anchor.kid, "jws": anchor.jws,
+        "created_at": anchor.created_at.isoformat(),
+    }
     emit(
         args, data,
-        f"Якорь записан: seq {data['seq']}, хеш {data['hash']}, ключ {data['kid']}.\n"
-        f"Сохраните его вне базы данных:\n{data['jws']}",
+        f"Якорь записан: seq {anchor.seq}, хеш {anchor.hash}, ключ {anchor.kid}.\n"
+        f"Сохраните его вне базы данных:\n{anchor.jws}",
     )
     return 0
 
 
 def run_export(args: argparse.Namespace, settings: Settings) -> int:
-    _support_only(args)
     format = ExportFormat(args.format)
-    with _audit_database(settings) as factory, transaction(factory) as db:
+    with _audit_database(settings) as database:
         if args.output is None:
-            summary = export_audit_trail(db, sys.stdout, format, since=args.since, after_seq=args.after_seq)
+            summary = audit_trail.export_audit_trail(
+                database, acting_as(args), sys.stdout, format, since=args.since, after_seq=args.after_seq
+            )
         else:
             with args.output.open("w", encoding="utf-8", newline="") as out:
-                summary = export_audit_trail(db, out, format, since=args.since, after_seq=args.after_seq)
+                summary = audit_trail.export_audit_trail(
+                    database, acting_as(args), out, format, since=args.since, after_seq=args.after_seq
+                )
     span = f"seq {summary.first_seq}–{summary.last_seq}" if summary.records else "—"
     # The records own standard output when no file is given: the summary goes to standard error.
     print(f"Выгружено записей: {summary.records} ({span}).", file=sys.stderr if args.output is None else sys.stdout)
@@ -107,42 +106,35 @@ def run_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_purge(args: argparse.Namespace, settings: Settings) -> int:
-    _support_only(args)
-    cutoff = purge_cutoff(_audit_settings(), args.before)
-    with _audit_database(settings) as factory:
-        result = purge_audit_trail(factory, audit_context_of(args), cutoff)
+    with _audit_database(settings) as database:
+        result = audit_trail.purge_audit_trail(database, acting_as(args), _audit_settings(), args.before)
     data = {
         "before": result.cutoff.isoformat(),
         "through_seq": result.through_seq,
         "deleted": result.deleted,
         "anchor": None if result.anchor is None else {"seq": result.anchor.seq, "jws": result.anchor.jws},
     }
-    text = (
-        f"Удалено записей старше {result.cutoff.date().isoformat()}: {result.deleted}; "
-        f"журнал теперь начинается после seq {result.through_seq}."
-    )
+    day = result.cutoff.date().isoformat()
     if result.anchor is None and result.deleted == 0:
-        text = f"Записей старше {result.cutoff.date().isoformat()} нет: ничего не удалено."
+        text = f"Записей старше {day} нет: ничего не удалено."
+    else:
+        text = (
+            f"Удалено записей старше {day}: {result.deleted}; "
+            f"журнал теперь начинается после seq {result.through_seq}."
+        )
     emit(args, data, text)
     return 0
 
 
 def _audit_settings() -> AuditSettings:
-    # Read here until Settings carries it (settings.audit), like BRIDGE_SMTP_* today.
+    # Read here until Settings carries them (settings.audit, like settings.mail).
     return AuditSettings.from_environ(os.environ)
 
 
 @contextmanager
 def _audit_database(settings: Settings) -> Iterator[sessionmaker[Session]]:
-    with directory_database(settings) as factory:
-        yield configure_audit(factory, _audit_settings())
-
-
-def _support_only(args: argparse.Namespace) -> None:
-    if args.acting_as:
-        raise PermissionDenied(
-            "support_only", "Журналом аудита занимается техническая поддержка: выполните команду без --acting-as."
-        )
+    with directory_database(settings) as database:
+        yield configure_audit(database, _audit_settings())
 
 
 def _read_jwks(path: Path) -> dict[str, dict[str, Any]]:

@@ -6,29 +6,14 @@ import argparse
 from datetime import timedelta
 from typing import Any
 
+from bridge.application import relying_apps, signing_keys
+from bridge.application.relying_apps import NewRelyingApp, RelyingApp
+from bridge.application.signing_keys import SigningKeyView
+from bridge.cli.directory import acting_as, directory_database
 from bridge.cli.output import emit
-from bridge.cli.staff import audit_context_of, directory_database
 from bridge.config import Settings
-from bridge.services import audit
-from bridge.services.clients import (
-    CONFIDENTIAL_AUTH_METHODS,
-    DEFAULT_SCOPE,
-    ID_TOKEN_ALGORITHMS,
-    client_web_origins,
-    disable_client,
-    list_clients,
-    register_client,
-)
-from bridge.services.oauth_tokens import revoke_client_tokens
-from bridge.services.signing_keys import (
-    DEFAULT_PUBLISH_AFTER_ROTATION,
-    SUPPORTED_ALGORITHMS,
-    all_signing_keys,
-    rotate_signing_key,
-)
-from bridge.storage.database import transaction
-from bridge.storage.models import OAuthClient, SigningKey
-from bridge.storage.types import utcnow
+from bridge.services.clients import CONFIDENTIAL_AUTH_METHODS, DEFAULT_SCOPE, ID_TOKEN_ALGORITHMS
+from bridge.services.signing_keys import DEFAULT_PUBLISH_AFTER_ROTATION, SUPPORTED_ALGORITHMS, KeyState
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
@@ -79,46 +64,42 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     key_list.set_defaults(handler=run_key_list)
 
 
-def client_json(client: OAuthClient) -> dict[str, Any]:
+def client_json(app: RelyingApp) -> dict[str, Any]:
     return {
-        "client_id": client.client_id,
-        "name": client.name,
-        "token_endpoint_auth_method": client.token_endpoint_auth_method,
-        "public": client.secret_hash is None,
-        "redirect_uris": list(client.redirect_uris),
-        "post_logout_redirect_uris": list(client.post_logout_redirect_uris or []),
-        "scope": client.scope,
-        "id_token_signed_response_alg": client.id_token_signed_response_alg,
-        "web_origins": sorted(client_web_origins(client)),
-        "created_at": client.created_at.isoformat(),
-        "disabled_at": client.disabled_at.isoformat() if client.disabled_at else None,
+        "client_id": app.client_id,
+        "name": app.name,
+        "token_endpoint_auth_method": app.token_endpoint_auth_method,
+        "public": app.public,
+        "redirect_uris": list(app.redirect_uris),
+        "post_logout_redirect_uris": list(app.post_logout_redirect_uris),
+        "scope": app.scope,
+        "id_token_signed_response_alg": app.id_token_signed_response_alg,
+        "web_origins": list(app.web_origins),
+        "created_at": app.created_at.isoformat(),
+        "disabled_at": app.disabled_at.isoformat() if app.disabled_at else None,
     }
 
 
 def run_add(args: argparse.Namespace, settings: Settings) -> int:
-    with directory_database(settings) as factory, transaction(factory) as db:
-        registered = register_client(
-            db,
-            settings.secret_key,
-            name=args.name,
-            redirect_uris=args.redirect_uris,
-            post_logout_redirect_uris=args.post_logout_redirect_uris,
-            public=args.public,
-            auth_method=args.auth_method,
-            client_id=args.client_id,
-            scope=args.scope,
-            id_token_alg=args.id_token_alg,
-            web_origins=args.web_origins,
+    new = NewRelyingApp(
+        name=args.name,
+        redirect_uris=tuple(args.redirect_uris),
+        post_logout_redirect_uris=tuple(args.post_logout_redirect_uris),
+        public=args.public,
+        auth_method=args.auth_method,
+        client_id=args.client_id,
+        scope=args.scope,
+        id_token_alg=args.id_token_alg,
+        web_origins=tuple(args.web_origins),
+    )
+    with directory_database(settings) as database:
+        registered = relying_apps.register_relying_app(
+            database, acting_as(args), new, secret_key=settings.secret_key
         )
-        audit.record(
-            db, audit_context_of(args), "oidc.client.registered", "success",
-            client_id=registered.client.client_id, auth_method=registered.client.token_endpoint_auth_method,
-            redirect_uris=registered.client.redirect_uris,
-        )
-        data = {"client": client_json(registered.client), "client_secret": registered.client_secret}
+    app = registered.app
     lines = [
         f"Приложение «{args.name}» зарегистрировано.",
-        f"client_id:     {registered.client.client_id}",
+        f"client_id:     {app.client_id}",
     ]
     if registered.client_secret:
         lines += [
@@ -127,84 +108,71 @@ def run_add(args: argparse.Namespace, settings: Settings) -> int:
         ]
     else:
         lines.append("Публичное приложение: без секрета, вход только с PKCE (S256).")
-    lines.append(f"Адреса возврата: {', '.join(registered.client.redirect_uris)}")
-    emit(args, data, "\n".join(lines))
+    lines.append(f"Адреса возврата: {', '.join(app.redirect_uris)}")
+    emit(args, {"client": client_json(app), "client_secret": registered.client_secret}, "\n".join(lines))
     return 0
 
 
 def run_list(args: argparse.Namespace, settings: Settings) -> int:
-    with directory_database(settings) as factory, transaction(factory) as db:
-        clients = list_clients(db)
-        data = {"clients": [client_json(client) for client in clients]}
+    with directory_database(settings) as database:
+        apps = relying_apps.list_relying_apps(database, acting_as(args))
     lines = [
-        f"{client.client_id}\t{client.name}\t{client.token_endpoint_auth_method}\t"
-        f"{'отключено' if client.disabled_at else 'активно'}\t{' '.join(client.redirect_uris)}"
-        for client in clients
+        f"{app.client_id}\t{app.name}\t{app.token_endpoint_auth_method}\t"
+        f"{'отключено' if app.disabled_at else 'активно'}\t{' '.join(app.redirect_uris)}"
+        for app in apps
     ]
-    emit(args, data, "\n".join(lines) if lines else "Зарегистрированных приложений нет.")
+    text = "\n".join(lines) if lines else "Зарегистрированных приложений нет."
+    emit(args, {"clients": [client_json(app) for app in apps]}, text)
     return 0
 
 
 def run_remove(args: argparse.Namespace, settings: Settings) -> int:
-    with directory_database(settings) as factory, transaction(factory) as db:
-        client = disable_client(db, args.client_id)
-        revoked = revoke_client_tokens(db, client.client_id)
-        audit.record(
-            db, audit_context_of(args), "oidc.client.disabled", "success",
-            client_id=client.client_id, revoked_refresh_tokens=revoked,
-        )
-        data = {"client": client_json(client), "revoked_refresh_tokens": revoked}
-    emit(args, data, f"Приложение {client.client_id} отключено; отозвано токенов обновления: {revoked}.")
+    with directory_database(settings) as database:
+        disabled = relying_apps.disable_relying_app(database, acting_as(args), args.client_id)
+    revoked = disabled.revoked_refresh_tokens
+    emit(
+        args, {"client": client_json(disabled.app), "revoked_refresh_tokens": revoked},
+        f"Приложение {disabled.app.client_id} отключено; отозвано токенов обновления: {revoked}.",
+    )
     return 0
 
 
-def key_json(key: SigningKey) -> dict[str, Any]:
-    now = utcnow()
-    if key.retired_at is None:
-        state = "active"
-    elif key.published_until is not None and key.published_until > now:
-        state = "published"
-    else:
-        state = "dropped"
+def key_json(key: SigningKeyView) -> dict[str, Any]:
     return {
         "kid": key.kid,
         "alg": key.alg,
-        "state": state,
+        "state": key.state,
         "created_at": key.created_at.isoformat(),
         "retired_at": key.retired_at.isoformat() if key.retired_at else None,
         "published_until": key.published_until.isoformat() if key.published_until else None,
     }
 
 
-_KEY_STATES = {"active": "подписывает", "published": "опубликован", "dropped": "снят"}
+_KEY_STATES = {KeyState.ACTIVE: "подписывает", KeyState.PUBLISHED: "опубликован", KeyState.DROPPED: "снят"}
 
 
 def run_rotate(args: argparse.Namespace, settings: Settings) -> int:
     keep = timedelta(days=max(args.keep_days, 0))
-    algorithms = list(dict.fromkeys(args.algorithms or SUPPORTED_ALGORITHMS))
-    with directory_database(settings) as factory, transaction(factory) as db:
-        keys = [rotate_signing_key(db, alg, keep_published=keep) for alg in algorithms]
-        for key in keys:
-            audit.record(
-                db, audit_context_of(args), "oidc.keys.rotated", "success", kid=key.kid, alg=key.alg,
-                keep_published_days=keep.days,
-            )
-        data = {"keys": [key_json(key) for key in keys]}
+    algorithms = tuple(dict.fromkeys(args.algorithms or SUPPORTED_ALGORITHMS))
+    with directory_database(settings) as database:
+        keys = signing_keys.rotate_signing_keys(database, acting_as(args), algorithms, keep_published=keep)
     lines = [f"Новый ключ {key.kid} ({key.alg}) подписывает токены." for key in keys]
     lines.append(
         f"Прежние ключи остаются в JWKS {keep.days} дн. Работающие экземпляры моста переключатся в течение минуты."
     )
-    emit(args, data, "\n".join(lines))
+    emit(args, {"keys": [key_json(key) for key in keys]}, "\n".join(lines))
     return 0
 
 
 def run_key_list(args: argparse.Namespace, settings: Settings) -> int:
-    with directory_database(settings) as factory, transaction(factory) as db:
-        keys = [key_json(key) for key in all_signing_keys(db)]
+    with directory_database(settings) as database:
+        keys = signing_keys.list_signing_keys(database, acting_as(args))
+    data = [key_json(key) for key in keys]
     lines = [
         f"{key['kid']}\t{key['alg']}\t{_KEY_STATES[key['state']]}\tсоздан {key['created_at']}"
-        + (f"\tв JWKS до {key['published_until']}" if key["state"] == "published" else "")
-        for key in keys
+        + (f"\tв JWKS до {key['published_until']}" if key["state"] == KeyState.PUBLISHED else "")
+        for key in data
     ]
-    emit(args, {"keys": keys}, "\n".join(lines) if lines else "Ключей ещё нет: первый создаётся при первом входе.")
+    text = "\n".join(lines) if lines else "Ключей ещё нет: первый создаётся при первом входе."
+    emit(args, {"keys": data}, text)
     return 0

@@ -1,19 +1,16 @@
-"""`bridge org ...`: the organizations of the directory (technical support only)."""
+"""`bridge org ...`: the organizations of the directory (technical support adds them)."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from bridge.application import organizations
+from bridge.application.organizations import NewOrganization, OrganizationView
+from bridge.cli.directory import acting_as, directory_database
 from bridge.cli.output import emit
-from bridge.cli.staff import audit_context_of, directory_database
 from bridge.config import Settings
-from bridge.services.errors import PermissionDenied
-from bridge.services.organizations import NewOrganization, create_organization, list_organizations
-from bridge.services.refusals import audited_refusals
-from bridge.services.roles import ORGANIZATION_KIND_TITLES, OrganizationKind
-from bridge.storage.database import transaction
-from bridge.storage.models import Organization
+from bridge.services.roles import OrganizationKind
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
@@ -35,7 +32,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     listing.set_defaults(handler=run_list)
 
 
-def organization_json(organization: Organization) -> dict[str, Any]:
+def organization_json(organization: OrganizationView) -> dict[str, Any]:
     return {
         "id": organization.id,
         "name": organization.name,
@@ -48,46 +45,31 @@ def organization_json(organization: Organization) -> dict[str, Any]:
     }
 
 
-def _kind_title(kind: str) -> str:
-    try:
-        return ORGANIZATION_KIND_TITLES[OrganizationKind(kind)]
-    except ValueError:
-        return kind
-
-
 def run_add(args: argparse.Namespace, settings: Settings) -> int:
     new = NewOrganization(
         name=args.name, kind=args.kind, district=args.district, inn=args.inn, ogrn=args.ogrn,
         parent_id=args.parent,
     )
-    context = audit_context_of(args)
-    with (
-        directory_database(settings) as factory,
-        audited_refusals(factory, context, "organization.create", kind=args.kind),
-        transaction(factory) as db,
-    ):
-        if args.acting_as:
-            raise PermissionDenied(
-                "support_only", "Организации заводит техническая поддержка: выполните команду без --acting-as."
-            )
-        organization = create_organization(db, context, new)
-        data = organization_json(organization)
-    emit(args, {"organization": data}, f"Организация добавлена: №{data['id']} «{data['name']}».")
+    with directory_database(settings) as database:
+        organization = organizations.create_organization(database, acting_as(args), new)
+    emit(
+        args, {"organization": organization_json(organization)},
+        f"Организация добавлена: №{organization.id} «{organization.name}».",
+    )
     return 0
 
 
 def run_list(args: argparse.Namespace, settings: Settings) -> int:
-    with directory_database(settings) as factory, transaction(factory) as db:
-        organizations = [
-            organization_json(organization)
-            for organization in list_organizations(db, parent_id=args.parent, district=args.district)
-        ]
+    with directory_database(settings) as database:
+        found = organizations.list_organizations(
+            database, acting_as(args), parent_id=args.parent, district=args.district
+        )
     lines = [
-        f"№{org['id']:<5} {org['name']} — {_kind_title(org['kind'])}"
-        + (f", район {org['district']}" if org["district"] else "")
-        + (f", подчинена №{org['parent_id']}" if org["parent_id"] else "")
-        + ("" if org["registry_status"] == "active" else " [исключена из реестра]")
-        for org in organizations
+        f"№{org.id:<5} {org.name} — {org.kind_title}"
+        + (f", район {org.district}" if org.district else "")
+        + (f", подчинена №{org.parent_id}" if org.parent_id else "")
+        + ("" if org.in_registry else " [исключена из реестра]")
+        for org in found
     ]
-    emit(args, {"organizations": organizations}, "\n".join(lines) or "Организаций нет.")
+    emit(args, {"organizations": [organization_json(org) for org in found]}, "\n".join(lines) or "Организаций нет.")
     return 0

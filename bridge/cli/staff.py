@@ -1,91 +1,31 @@
 """`bridge staff ...`: register staff, add roles, reset passwords, lift sign-in locks, show cards and lists.
 
-Every command runs in one transaction; a refusal rolls it back and is audited on its own.
-Also holds what the directory commands (org, audit) share: opening the database, the actor.
+An adapter: each command turns its arguments into one call of `bridge/application/` and prints
+what it returns. Who may do what is decided there, the same as on the administration pages.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import date
 from typing import Any
 
-from sqlalchemy import inspect
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, sessionmaker
-
+from bridge.application import role_grants, signin_recovery, staff_cards, staff_registry
+from bridge.application.role_grants import RoleGrant
+from bridge.application.staff_cards import StaffAdminPolicy
+from bridge.application.staff_registry import NewStaff
+from bridge.cli.directory import acting_as, directory_database, parse_date
 from bridge.cli.output import emit
 from bridge.config import Settings
-from bridge.services.actors import Actor, actor_for_login, cli_support_actor
-from bridge.services.audit import CLI_SUPPORT_ACTOR, AuditContext
 from bridge.services.credentials import IssuedCredential
-from bridge.services.errors import DomainError
-from bridge.services.refusals import audited_refusals
-from bridge.services.roles import Role, role_title
-from bridge.services.staff import (
-    NewStaff,
-    RoleGrant,
-    StaffCard,
-    add_role,
-    get_managed_staff,
-    managed_staff,
-    register_staff,
-    reset_password,
-    staff_card,
-    unlock_password_signin,
-)
-from bridge.storage.database import build_engine, build_sessionmaker, transaction
+from bridge.services.roles import Role
+from bridge.services.staff_cards import StaffCard
 
 SAVE_REMINDER = (
     "Сохраните логин и пароль: пароль показывается один раз. Они нужны для первого входа "
     "и привязки учётной записи к Госуслугам (РСАА)."
 )
-
-
-# --- shared by the directory commands --------------------------------------------------------
-
-
-@contextmanager
-def directory_database(settings: Settings) -> Iterator[sessionmaker[Session]]:
-    """A session factory for a database that has the bridge's schema, or a clear refusal."""
-    engine = build_engine(settings.database_url)
-    try:
-        try:
-            with engine.connect() as connection:
-                ready = inspect(connection).has_table("staff_members")
-        except OperationalError as error:
-            raise DomainError(
-                "database_unavailable",
-                f"Не удалось подключиться к базе данных ({error.__class__.__name__}). "
-                "Проверьте BRIDGE_DATABASE_URL.",
-            ) from None
-        if not ready:
-            raise DomainError(
-                "schema_missing", "В базе данных нет таблиц моста. Сначала выполните: bridge db upgrade"
-            )
-        yield build_sessionmaker(engine)
-    finally:
-        engine.dispose()
-
-
-def audit_context_of(args: argparse.Namespace) -> AuditContext:
-    acting_as: str | None = args.acting_as
-    return AuditContext(actor=acting_as or CLI_SUPPORT_ACTOR)
-
-
-def actor_of(db: Session, args: argparse.Namespace) -> Actor:
-    acting_as: str | None = args.acting_as
-    return actor_for_login(db, acting_as) if acting_as else cli_support_actor()
-
-
-def parse_date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"ожидается дата в виде ГГГГ-ММ-ДД, а не «{value}»") from None
 
 
 # --- commands --------------------------------------------------------------------------------
@@ -137,59 +77,41 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
 
 
 def run_add(args: argparse.Namespace, settings: Settings) -> int:
-    grant = RoleGrant(args.org, args.role, args.start or date.today(), args.end)
     new = NewStaff(
         surname=args.surname,
         name=args.name,
         patronymic=args.patronymic,
         no_patronymic=args.no_patronymic,
-        grant=grant,
+        grant=_grant(args),
         snils=args.snils,
         email=args.email,
         note=args.note,
     )
-    with (
-        directory_database(settings) as factory,
-        audited_refusals(
-            factory, audit_context_of(args), "staff.register", role=args.role, organization_id=args.org
-        ),
-        transaction(factory) as db,
-    ):
-        registration = register_staff(db, actor_of(db, args), new, credential_ttl=settings.credential_ttl)
-        card = staff_card(db, registration.staff)
-    _emit_credential(args, registration.credential, card, f"Сотрудник зарегистрирован: {card.full_name}")
+    with directory_database(settings) as database:
+        registered = staff_registry.register_staff(
+            database, acting_as(args), new, StaffAdminPolicy.of(settings)
+        )
+    card = registered.staff.card
+    _emit_credential(args, registered.credential, card, f"Сотрудник зарегистрирован: {card.full_name}")
     return 0
 
 
 def run_add_role(args: argparse.Namespace, settings: Settings) -> int:
-    grant = RoleGrant(args.org, args.role, args.start or date.today(), args.end)
-    with (
-        directory_database(settings) as factory,
-        audited_refusals(
-            factory, audit_context_of(args), "role.add", login=args.login, role=args.role,
-            organization_id=args.org,
-        ),
-        transaction(factory) as db,
-    ):
-        addition = add_role(db, actor_of(db, args), args.login, grant, credential_ttl=settings.credential_ttl)
-        card = staff_card(db, addition.staff)
-    headline = f"Роль «{role_title(addition.role.role)}» добавлена: {card.full_name} ({card.login})"
-    if addition.credential is not None:
-        _emit_credential(args, addition.credential, card, headline)
+    with directory_database(settings) as database:
+        added = role_grants.add_role(database, acting_as(args), args.login, _grant(args), StaffAdminPolicy.of(settings))
+    card = added.staff.card
+    headline = f"Роль «{added.role.title}» добавлена: {card.full_name} ({card.login})"
+    if added.credential is not None:
+        _emit_credential(args, added.credential, card, headline)
     else:
         emit(args, {"staff": _card_json(card), "credential": None}, headline)
     return 0
 
 
 def run_reset_password(args: argparse.Namespace, settings: Settings) -> int:
-    with (
-        directory_database(settings) as factory,
-        audited_refusals(factory, audit_context_of(args), "credential.reset", login=args.login),
-        transaction(factory) as db,
-    ):
-        reset = reset_password(db, actor_of(db, args), args.login, credential_ttl=settings.credential_ttl)
-        card = staff_card(db, reset.staff)
-    retirement = reset.retirement
+    with directory_database(settings) as database:
+        reset = signin_recovery.reset_password(database, acting_as(args), args.login, StaffAdminPolicy.of(settings))
+    card, retirement = reset.staff.card, reset.retirement
     headline = (
         f"Пароль сброшен: {card.full_name}. Привязок удалено: {retirement.bindings_removed}, "
         f"сеансов завершено: {retirement.sessions_ended}. При следующем входе нужна новая привязка."
@@ -199,31 +121,27 @@ def run_reset_password(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_unlock(args: argparse.Namespace, settings: Settings) -> int:
-    with (
-        directory_database(settings) as factory,
-        audited_refusals(factory, audit_context_of(args), "throttle.unlock", login=args.login),
-        transaction(factory) as db,
-    ):
-        lift = unlock_password_signin(db, actor_of(db, args), args.login)
-        card = staff_card(db, lift.staff)
+    with directory_database(settings) as database:
+        unlocked = signin_recovery.unlock_password_signin(database, acting_as(args), args.login)
+    card = unlocked.card
     headline = (
         f"Блокировка входа по паролю снята: {card.full_name} ({card.login}). "
-        f"Сброшено счётчиков неудачных попыток: {lift.counters_cleared}."
+        f"Сброшено счётчиков неудачных попыток: {unlocked.counters_cleared}."
     )
-    emit(args, {"staff": _card_json(card), "counters_cleared": lift.counters_cleared}, headline)
+    emit(args, {"staff": _card_json(card), "counters_cleared": unlocked.counters_cleared}, headline)
     return 0
 
 
 def run_show(args: argparse.Namespace, settings: Settings) -> int:
-    with directory_database(settings) as factory, transaction(factory) as db:
-        card = staff_card(db, get_managed_staff(db, actor_of(db, args), args.login))
-    emit(args, {"staff": _card_json(card)}, _card_text(card))
+    with directory_database(settings) as database:
+        view = staff_cards.show_staff_card(database, acting_as(args), args.login, StaffAdminPolicy.of(settings))
+    emit(args, {"staff": _card_json(view.card)}, _card_text(view.card))
     return 0
 
 
 def run_list(args: argparse.Namespace, settings: Settings) -> int:
-    with directory_database(settings) as factory, transaction(factory) as db:
-        cards = managed_staff(db, actor_of(db, args), organization_id=args.org)
+    with directory_database(settings) as database:
+        cards = staff_cards.list_managed_staff(database, acting_as(args), organization_id=args.org)
     lines = [
         f"{card.login:<20} {card.full_name:<40} "
         + "; ".join(f"{role.title} — {role.organization_name}" for role in card.roles)
@@ -231,6 +149,10 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
     ]
     emit(args, {"staff": [_card_json(card) for card in cards]}, "\n".join(lines) or "Сотрудников нет.")
     return 0
+
+
+def _grant(args: argparse.Namespace) -> RoleGrant:
+    return RoleGrant(args.org, args.role, args.start or date.today(), args.end)
 
 
 # --- output ----------------------------------------------------------------------------------
@@ -281,7 +203,7 @@ def _card_text(card: StaffCard) -> str:
     lines = [
         f"ФИО:      {card.full_name}" + (" (без отчества)" if card.no_patronymic else ""),
         f"Логин:    {card.login}",
-        f"Состояние: {'заблокирован' if card.status != 'active' else 'активен'}",
+        f"Состояние: {'заблокирован' if card.blocked else 'активен'}",
         f"СНИЛС:    {card.snils or '—'}",
         f"E-mail:   {card.email or '—'}",
         f"Примечание: {card.note or '—'}",

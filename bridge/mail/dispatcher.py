@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from anyio import to_thread
+from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.concurrency import run_in_threadpool
 
 from bridge.mail.settings import MailSettings
-from bridge.services.outbox import MailToSend, OutboxStatus, claim_due, mark_failed_attempt, mark_sent
+from bridge.services.outbox import MAIL_QUEUED, MailToSend, OutboxStatus, claim_due, mark_failed_attempt, mark_sent
 from bridge.storage.database import transaction
 
 log = logging.getLogger("bridge.mail")
@@ -38,20 +40,39 @@ class OutboxDispatcher:
         self.settings = settings
         self.send = send
         self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def wake(self) -> None:
-        """Something was just committed to the outbox: send it now rather than at the next poll."""
-        self._wake.set()
+        """Something was just committed to the outbox: send it now rather than at the next poll.
+
+        Safe from any thread (commits happen in worker threads); a no-op until `run` has started.
+        """
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake.set)
+
+    def wake_after_commit(self, database: sessionmaker[Session]) -> None:
+        """Wake whenever a session of `database` commits mail it queued (the flag `queue_mail` sets)."""
+
+        def committed(session: Session) -> None:
+            if session.info.pop(MAIL_QUEUED, False):
+                self.wake()
+
+        def rolled_back(session: Session) -> None:
+            session.info.pop(MAIL_QUEUED, None)
+
+        event.listen(database, "after_commit", committed)
+        event.listen(database, "after_soft_rollback", lambda session, previous: rolled_back(session))
 
     async def dispatch_due(self, *, limit: int = 20) -> DispatchReport:
         """Send what is due now (one claim); returns what happened to each claimed message."""
-        batch = await run_in_threadpool(self._claim, limit)
+        batch = await to_thread.run_sync(self._claim, limit)
         sent = retried = failed = 0
         for mail in batch:
             try:
                 await self.send(mail)
             except Exception as error:  # any failure of one message is retried later
-                outcome = await run_in_threadpool(self._settle_failure, mail, error)
+                outcome = await to_thread.run_sync(functools.partial(self._settle_failure, mail, error))
                 log.warning(
                     "mail %s not sent (attempt %s, %s): %s",
                     mail.id, mail.attempt, outcome.value, error.__class__.__name__,
@@ -61,12 +82,13 @@ class OutboxDispatcher:
                 else:
                     retried += 1
             else:
-                await run_in_threadpool(self._settle_sent, mail)
+                await to_thread.run_sync(self._settle_sent, mail)
                 sent += 1
         return DispatchReport(sent, retried, failed)
 
     async def run(self) -> None:
         """Until cancelled: dispatch, then wait for a wake-up or the poll interval."""
+        self._loop = asyncio.get_running_loop()
         interval = self.settings.poll_interval.total_seconds()
         while True:
             try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -44,10 +44,17 @@ class MailSettings:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> MailSettings:
+        """From `BRIDGE_SMTP_*` variables (the bridge's Settings reads them through its own lookup)."""
+
         def get(name: str) -> str | None:
             value = environ.get(f"BRIDGE_SMTP_{name}")
             return value if value not in (None, "") else None
 
+        return cls.read(get)
+
+    @classmethod
+    def read(cls, get: Callable[[str], str | None]) -> MailSettings:
+        """`get("HOST")` answers BRIDGE_SMTP_HOST (None when unset or empty)."""
         defaults = cls()
         raw_security = (get("SECURITY") or defaults.security.value).lower()
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -36,3 +37,9 @@ class MailTemplates:
 
 def _block(environment: Environment, template: Any, block: str, values: dict[str, Any]) -> str:
     return "".join(template.blocks[block](template.new_context(values)))
+
+
+@cache
+def mail_templates() -> MailTemplates:
+    """The templates, built on first use and shared (Jinja environments are thread-safe)."""
+    return MailTemplates()

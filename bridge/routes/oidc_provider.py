@@ -24,7 +24,6 @@ from bridge.services.audit import ANONYMOUS_ACTOR, AuditContext
 from bridge.services.signin_sessions import ActiveSignIn
 from bridge.web.browser import browser_id
 from bridge.web.context import client_address, current_signin, runtime_of, settings_of
-from bridge.web.csrf import csrf_valid
 from bridge.web.signin_cookie import clear_signin_cookie
 from bridge.web.templating import render
 
@@ -157,16 +156,8 @@ async def logout(request: Request) -> Response:
     provider = provider_of(request)
     settings = settings_of(request)
     oauth_request = await StarletteOAuth2Request.read(request, provider.issuer)
-    confirmed = False
-    if request.method == "POST":
-        if not csrf_valid(request, oauth_request.form.get("csrf_token")):
-            return render(
-                request,
-                "provider/logout_error.html",
-                {"description": "Страница выхода устарела. Откройте её заново из приложения."},
-                status_code=400,
-            )
-        confirmed = True
+    # A POST is our confirmation form, whose token CSRFMiddleware has checked.
+    confirmed = request.method == "POST"
     active = await run_in_threadpool(current_signin, request)
     outcome = await run_in_threadpool(
         provider.logout,
@@ -186,12 +177,12 @@ async def logout(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route("/.well-known/openid-configuration", discovery, methods=["GET"]),
+    Route("/.well-known/openid-configuration", discovery, methods=["GET"], name="oidc_discovery"),
     # RFC 8414: the same metadata for OAuth clients.
-    Route("/.well-known/oauth-authorization-server", discovery, methods=["GET"]),
-    Route("/oidc/jwks", jwks, methods=["GET"]),
-    Route("/oidc/authorize", authorize, methods=["GET", "POST"]),
-    Route("/oidc/token", token, methods=[*_TOKEN_METHODS, "OPTIONS"]),
-    Route("/oidc/userinfo", userinfo, methods=[*_USERINFO_METHODS, "OPTIONS"]),
-    Route("/oidc/logout", logout, methods=["GET", "POST"]),
+    Route("/.well-known/oauth-authorization-server", discovery, methods=["GET"], name="oauth_metadata"),
+    Route("/oidc/jwks", jwks, methods=["GET"], name="oidc_jwks"),
+    Route("/oidc/authorize", authorize, methods=["GET", "POST"], name="oidc_authorize"),
+    Route("/oidc/token", token, methods=[*_TOKEN_METHODS, "OPTIONS"], name="oidc_token"),
+    Route("/oidc/userinfo", userinfo, methods=[*_USERINFO_METHODS, "OPTIONS"], name="oidc_userinfo"),
+    Route("/oidc/logout", logout, methods=["GET", "POST"], name="oidc_logout"),
 ]

@@ -12,6 +12,7 @@ from bridge.services.audit import CLI_SUPPORT_ACTOR, AuditContext
 from bridge.services.errors import NotFound, PermissionDenied
 from bridge.services.roles import Role
 from bridge.services.signin_sessions import active_roles, is_role_active
+from bridge.storage.enums import StaffStatus
 from bridge.storage.models import RoleAssignment, StaffMember
 from bridge.storage.types import utcnow
 
@@ -61,7 +62,7 @@ def _acting(role: RoleAssignment) -> ActingRole:
 def _active_staff(db: Session, staff: StaffMember | None, login: str) -> StaffMember:
     if staff is None:
         raise NotFound("unknown_actor", f"Сотрудник с логином «{login}» не найден.", login=login)
-    if staff.status != "active":
+    if staff.status != StaffStatus.ACTIVE:
         raise PermissionDenied("actor_blocked", "Учётная запись заблокирована: действовать от её имени нельзя.")
     return staff
 

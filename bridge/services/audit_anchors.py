@@ -17,7 +17,6 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from joserfc import jws
@@ -26,6 +25,7 @@ from joserfc.jwk import ECKey, RSAKey
 from sqlalchemy.orm import Session
 
 from bridge.services.signing_keys import active_signing_key
+from bridge.storage.enums import AnchorReason
 from bridge.storage.models import AuditAnchor
 from bridge.storage.types import utcnow
 
@@ -33,10 +33,20 @@ ANCHOR_ALGORITHM = "ES256"
 ANCHOR_TYPE = "bridge-audit-anchor+jws"
 
 
-class AnchorReason(StrEnum):
-    PERIODIC = "periodic"
-    MANUAL = "manual"
-    PURGE = "purge"
+@dataclass(frozen=True)
+class AnchorSummary:
+    """An anchor as plain values, for whoever reports it."""
+
+    seq: int
+    hash: str
+    reason: AnchorReason
+    created_at: datetime
+    kid: str
+    jws: str
+
+    @classmethod
+    def of(cls, anchor: AuditAnchor) -> AnchorSummary:
+        return cls(anchor.seq, anchor.hash, AnchorReason(anchor.reason), anchor.created_at, anchor.kid, anchor.jws)
 
 
 @dataclass(frozen=True)
@@ -64,7 +74,7 @@ def write_anchor(
     anchor = AuditAnchor(
         seq=seq,
         hash=hash_,
-        reason=reason.value,
+        reason=reason,
         created_at=now,
         kid=str(key.kid),
         public_jwk=dict(key.as_dict(private=False)),

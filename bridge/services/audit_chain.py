@@ -1,12 +1,8 @@
 """The audit hash chain: every audit record carries the hash of the one before it.
 
-Format (version 1, fixed for ever: old records are verified with it).
-    hash = SHA-256(bytes.fromhex(prev_hash) || canonical(record))
-where canonical(record) is the UTF-8 JSON of {seq, at, event, outcome, actor, subject_staff_id,
-organization_id, address, details} with sorted keys and no whitespace (`at` as ISO 8601 UTC
-with microseconds); the first record's prev_hash is 64 zeros. The chain head (`audit_chain_head`,
-one row) holds the newest seq and hash. Signed anchors (bridge.services.audit_anchors) pin it
-from time to time.
+The format of a link is bridge.storage.audit_hash (the migration that chained the records
+written before the chain uses it too). The chain head (`audit_chain_head`, one row) holds the
+newest seq and hash. Signed anchors (bridge.services.audit_anchors) pin it from time to time.
 
 Order. A chain needs one total order over every writer: many requests at once, several nodes
 sharing PostgreSQL, and `record_independently` in transactions of its own. It comes from the head
@@ -34,81 +30,22 @@ parked inside a savepoint that rolls back are dropped with it.
 
 from __future__ import annotations
 
-import hashlib
-import json
-from datetime import UTC, datetime
-from typing import Any, Protocol
-
 from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, SessionTransaction
 
-from bridge.services.audit_anchors import AnchorReason, write_anchor
+from bridge.services.audit_anchors import write_anchor
 from bridge.services.audit_settings import audit_settings_of
+from bridge.storage.audit_hash import GENESIS_HASH, HEAD_ID, link_hash
+from bridge.storage.enums import AnchorReason
 from bridge.storage.models import AuditAnchor, AuditChainHead, AuditEvent
 
-GENESIS_HASH = "0" * 64
-HEAD_ID = 1
 _PENDING = "bridge.audit_pending"
 _INSERTED = (
     "at", "event", "outcome", "actor", "subject_staff_id", "organization_id", "address", "details",
     "seq", "prev_hash", "hash",
 )
-
-
-class ChainedRecord(Protocol):
-    """What the hash covers; an AuditEvent, a result row or an exported line all have it."""
-
-    @property
-    def seq(self) -> int: ...
-    @property
-    def at(self) -> datetime: ...
-    @property
-    def event(self) -> str: ...
-    @property
-    def outcome(self) -> str: ...
-    @property
-    def actor(self) -> str: ...
-    @property
-    def subject_staff_id(self) -> int | None: ...
-    @property
-    def organization_id(self) -> int | None: ...
-    @property
-    def address(self) -> str | None: ...
-    @property
-    def details(self) -> dict[str, Any]: ...
-
-
-def canonical_json(value: Any) -> bytes:
-    # surrogatepass: a lone surrogate typed into a form must not make a record unhashable.
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8", "surrogatepass"
-    )
-
-
-def canonical_record(record: ChainedRecord) -> bytes:
-    return canonical_json(
-        {
-            "seq": record.seq,
-            "at": canonical_time(record.at),
-            "event": record.event,
-            "outcome": record.outcome,
-            "actor": record.actor,
-            "subject_staff_id": record.subject_staff_id,
-            "organization_id": record.organization_id,
-            "address": record.address,
-            "details": record.details,
-        }
-    )
-
-
-def canonical_time(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def link_hash(prev_hash: str, record: ChainedRecord) -> str:
-    return hashlib.sha256(bytes.fromhex(prev_hash) + canonical_record(record)).hexdigest()
 
 
 def link_at_commit(db: Session, entry: AuditEvent) -> None:

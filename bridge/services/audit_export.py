@@ -18,7 +18,7 @@ from typing import Any, TextIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bridge.services.audit_chain import canonical_json, canonical_time
+from bridge.storage.audit_hash import canonical_json, canonical_time
 from bridge.storage.models import AuditEvent
 
 EXPORT_FIELDS = (

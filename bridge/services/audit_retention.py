@@ -18,11 +18,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.services.audit import AuditContext, record
-from bridge.services.audit_anchors import AnchorReason, write_anchor
+from bridge.services.audit_anchors import AnchorSummary, write_anchor
 from bridge.services.audit_settings import AuditSettings
 from bridge.services.audit_verification import verify_chain
 from bridge.services.errors import DomainError, InvalidInput
 from bridge.storage.database import transaction
+from bridge.storage.enums import AnchorReason
 from bridge.storage.models import AuditAnchor, AuditEvent
 from bridge.storage.types import utcnow
 
@@ -34,7 +35,7 @@ class PurgeResult:
     cutoff: datetime
     through_seq: int  # every record at or below it is gone (0: none ever purged)
     deleted: int
-    anchor: AuditAnchor | None  # the purge anchor written this time, if any
+    anchor: AnchorSummary | None  # the purge anchor written this time, if any
 
 
 def purge_cutoff(settings: AuditSettings, before: datetime | None, now: datetime | None = None) -> datetime:
@@ -63,7 +64,7 @@ def purge_cutoff(settings: AuditSettings, before: datetime | None, now: datetime
 def purge_audit_trail(
     factory: sessionmaker[Session], context: AuditContext, cutoff: datetime, *, batch: int = PURGE_BATCH
 ) -> PurgeResult:
-    anchor: AuditAnchor | None = None
+    anchor: AnchorSummary | None = None
     with transaction(factory) as db:
         purged_through = _purged_through(db)
         horizon = _horizon(db, cutoff)
@@ -77,11 +78,12 @@ def purge_audit_trail(
             hash_at = db.scalar(select(AuditEvent.hash).where(AuditEvent.seq == horizon))
             assert hash_at is not None  # verify_chain has just walked over it
             covered = db.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.seq <= horizon))
-            anchor = write_anchor(db, horizon, hash_at, AnchorReason.PURGE)
+            written = write_anchor(db, horizon, hash_at, AnchorReason.PURGE)
             record(
                 db, context, "audit.purged", "success",
-                before=cutoff.isoformat(), through_seq=horizon, records=covered or 0, anchor_id=anchor.id,
+                before=cutoff.isoformat(), through_seq=horizon, records=covered or 0, anchor_id=written.id,
             )
+            anchor = AnchorSummary.of(written)
             purged_through = horizon
     deleted = 0
     while True:

@@ -23,8 +23,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bridge.services.audit_anchors import AnchorReason, check_anchor
-from bridge.services.audit_chain import GENESIS_HASH, HEAD_ID, link_hash
+from bridge.services.audit_anchors import AnchorSummary, check_anchor
+from bridge.storage.audit_hash import GENESIS_HASH, HEAD_ID, link_hash
+from bridge.storage.enums import AnchorReason
 from bridge.storage.models import AuditAnchor, AuditChainHead, AuditEvent
 
 _ROWS_PER_FETCH = 1000
@@ -65,8 +66,8 @@ class ChainReport:
     last_seq: int | None
     records: int
     anchors: int
-    last_anchor: AuditAnchor | None
-    last_purge: AuditAnchor | None
+    last_anchor: AnchorSummary | None
+    last_purge: AnchorSummary | None
     problem: ChainBreak | None
 
     @property
@@ -160,8 +161,8 @@ def verify_chain(
         last_seq=walk.last_seq,
         records=walk.records,
         anchors=len(valid),
-        last_anchor=max(valid, key=lambda anchor: (anchor.seq, anchor.id), default=None),
-        last_purge=last_purge,
+        last_anchor=_summary(max(valid, key=lambda anchor: (anchor.seq, anchor.id), default=None)),
+        last_purge=_summary(last_purge),
         problem=problem,
     )
 
@@ -318,6 +319,10 @@ def _anchor_forged(anchor: AuditAnchor, problem: str | None) -> ChainBreak:
         f"якорь seq {anchor.seq} от {_when(anchor.created_at)} не проходит проверку подписи ({problem})",
         f"the anchor at seq {anchor.seq} of {_when(anchor.created_at)} fails its signature check ({problem})",
     )
+
+
+def _summary(anchor: AuditAnchor | None) -> AnchorSummary | None:
+    return AnchorSummary.of(anchor) if anchor is not None else None
 
 
 def _when(at: datetime | None) -> str:

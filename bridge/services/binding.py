@@ -22,6 +22,8 @@ from bridge.services.audit import AuditContext, record
 from bridge.services.credentials import check_issued_credential
 from bridge.services.errors import DomainError
 from bridge.services.external_identity import ExternalIdentity
+from bridge.services.person_names import same_name
+from bridge.storage.enums import StaffStatus
 from bridge.storage.models import ExternalBinding, StaffMember
 from bridge.storage.types import utcnow
 
@@ -91,7 +93,7 @@ def bind_external_identity(
     staff = db.get(StaffMember, proof.staff_id, with_for_update=True)
     if (
         staff is None
-        or staff.status != "active"
+        or staff.status != StaffStatus.ACTIVE
         or staff.password_hash is None
         or staff.credential_used_at is not None
         or staff.credential_issued_at != proof.credential_issued_at
@@ -188,18 +190,12 @@ def _check_policies(staff: StaffMember, identity: ExternalIdentity, policy: Bind
     # Without a code bound to this browser (ESIA not echoing the nonce), someone else's code could
     # have been injected: only the staff card's name and СНИЛС tell whose account this is.
     if policy.require_name_match or not identity.code_bound:
-        same_name = _same(staff.surname, identity.surname) and _same(staff.name, identity.name)
+        names_match = same_name(staff.surname, identity.surname) and same_name(staff.name, identity.name)
         snils_ok = staff.snils is None or staff.snils == identity.snils
-        if not (same_name and snils_ok):
+        if not (names_match and snils_ok):
             raise BindingRefused(
                 "identity_mismatch",
                 "Данные внешней учётной записи (фамилия, имя или СНИЛС) не совпадают с карточкой "
                 "сотрудника. Попросите администратора проверить карточку.",
             )
 
-
-def _same(left: str | None, right: str | None) -> bool:
-    def normal(value: str | None) -> str:
-        return (value or "").strip().casefold().replace("ё", "е")
-
-    return bool(normal(left)) and normal(left) == normal(right)

@@ -45,7 +45,7 @@ class RegisteredClient:
 
 def client_secret_digest(secret_key: Secret, client_secret: str) -> str:
     # A key of its own, derived from the bridge's secret, so no other use of the secret collides.
-    key = hmac.new(secret_key.reveal().encode(), b"bridge.oauth-client-secret", hashlib.sha256).digest()
+    key = hmac.new(str(secret_key).encode(), b"bridge.oauth-client-secret", hashlib.sha256).digest()
     return hmac.new(key, client_secret.encode(), hashlib.sha256).hexdigest()
 
 

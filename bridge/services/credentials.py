@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from bridge.services.audit import AuditContext, record
 from bridge.services.errors import DomainError
 from bridge.services.flow_state import discard_for_staff
 from bridge.services.passwords import generate_password, hash_password, verify_password
 from bridge.services.signin_sessions import end_all_signin_sessions
+from bridge.storage.enums import StaffStatus
 from bridge.storage.models import ExternalBinding, RefreshToken, StaffMember
 from bridge.storage.types import utcnow
 
@@ -114,7 +117,7 @@ def check_issued_credential(db: Session, login: str, password: str, now: datetim
         raise CredentialRefused("already_used" if has_ever_held_credential(staff) else "wrong_password")
     if not matches:
         raise CredentialRefused("wrong_password")
-    if staff.status != "active":
+    if staff.status != StaffStatus.ACTIVE:
         raise CredentialRefused("blocked")
     if staff.credential_used_at is not None:
         raise CredentialRefused("already_used")
@@ -123,21 +126,47 @@ def check_issued_credential(db: Session, login: str, password: str, now: datetim
     return staff
 
 
-def credential_status(staff: StaffMember, now: datetime | None = None) -> str:
-    """"not_issued", "issued", "expired" or "used" (bound: sign-in goes through the external ID)."""
-    now = now or utcnow()
-    if staff.credential_used_at is not None or (staff.password_hash is None and staff.bindings):
-        return "used"
-    if staff.password_hash is None:
-        return "not_issued"
-    if staff.credential_expires_at is not None and staff.credential_expires_at <= now:
-        return "expired"
-    return "issued"
+class CredentialStatus(StrEnum):
+    """Where a person's issued password stands (computed, not stored)."""
+
+    NOT_ISSUED = "not_issued"
+    ISSUED = "issued"
+    EXPIRED = "expired"
+    # Completed a binding: sign-in now goes through the external account.
+    USED = "used"
 
 
 CREDENTIAL_STATUS_TITLES = {
-    "not_issued": "не выдан",
-    "issued": "выдан, ещё не использован",
-    "expired": "срок действия истёк",
-    "used": "использован для привязки",
+    CredentialStatus.NOT_ISSUED: "не выдан",
+    CredentialStatus.ISSUED: "выдан, ещё не использован",
+    CredentialStatus.EXPIRED: "срок действия истёк",
+    CredentialStatus.USED: "использован для привязки",
 }
+
+
+def credential_status(staff: StaffMember, now: datetime | None = None) -> CredentialStatus:
+    now = now or utcnow()
+    if staff.credential_used_at is not None or (staff.password_hash is None and staff.bindings):
+        return CredentialStatus.USED
+    if staff.password_hash is None:
+        return CredentialStatus.NOT_ISSUED
+    if staff.credential_expires_at is not None and staff.credential_expires_at <= now:
+        return CredentialStatus.EXPIRED
+    return CredentialStatus.ISSUED
+
+
+def record_issued(
+    db: Session,
+    context: AuditContext,
+    staff: StaffMember,
+    credential: IssuedCredential,
+    *,
+    reason: str,
+    organization_id: int | None,
+) -> None:
+    """The audit record of an issued password ("credential.issued"); never the password itself."""
+    record(
+        db, context, "credential.issued", "success", subject_staff_id=staff.id,
+        organization_id=organization_id, login=staff.login, reason=reason,
+        expires_at=credential.expires_at.isoformat(),
+    )

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bridge.services.person_names import full_name
+
 
 @dataclass(frozen=True)
 class ExternalIdentity:
@@ -41,7 +43,7 @@ class ExternalIdentity:
 
     @property
     def display_name(self) -> str:
-        return " ".join(part for part in (self.surname, self.name, self.patronymic) if part)
+        return full_name(self.surname, self.name, self.patronymic)
 
     @property
     def masked_snils(self) -> str | None:

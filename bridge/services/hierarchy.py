@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 
 from bridge.services.actors import ActingRole, Actor
 from bridge.services.errors import DomainError, InvalidInput, PermissionDenied
-from bridge.services.roles import ROLES, OrganizationKind, Role, role_title
-from bridge.storage.models import Organization, RoleAssignment
+from bridge.services.roles import ROLES, Role, role_title
+from bridge.storage.enums import RegistryStatus
+from bridge.storage.models import Organization, RoleAssignment, StaffMember
 
-ACTIVE = "active"
 _DEPARTMENT_ROLES = frozenset({Role.EDUCATION_DEPARTMENT, Role.PRESCHOOL_DEPARTMENT})
 
 
@@ -31,11 +31,7 @@ def _power(acting: ActingRole | None) -> Role:
 
 
 def role_fits_organization(role: Role, organization: Organization) -> bool:
-    try:
-        kind = OrganizationKind(organization.kind)
-    except ValueError:
-        return False
-    return kind in ROLES[role].organization_kinds
+    return organization.kind in ROLES[role].organization_kinds
 
 
 def issuable_roles(actor: Actor) -> list[Role]:
@@ -45,7 +41,7 @@ def issuable_roles(actor: Actor) -> list[Role]:
 
 def check_organization_accepts(organization: Organization, role: Role) -> None:
     """Refusals that do not depend on who asks."""
-    if organization.registry_status != ACTIVE:
+    if organization.registry_status != RegistryStatus.ACTIVE:
         raise PermissionDenied(
             "organization_inactive",
             f"Организация «{organization.name}» исключена из реестра: учётные записи в ней не выдаются.",
@@ -73,7 +69,7 @@ def _refusal(
     if acting is None or power is Role.SUPPORT:
         return None
     own = db.get(Organization, acting.organization_id)
-    if own is None or own.registry_status != ACTIVE:
+    if own is None or own.registry_status != RegistryStatus.ACTIVE:
         return PermissionDenied(
             "actor_organization_inactive",
             "Ваша организация исключена из реестра: выдавать учётные записи от её имени нельзя.",
@@ -130,6 +126,21 @@ def may_manage_role(db: Session, actor: Actor, assignment: RoleAssignment) -> bo
     return any(_refusal(db, acting, role, organization) is None for acting in _acting_roles(actor))
 
 
+def manages_any(db: Session, actor: Actor, assignments: Iterable[RoleAssignment]) -> bool:
+    """Whether the actor is above at least one of these roles (technical support at the CLI: always)."""
+    return actor.is_cli_support or any(may_manage_role(db, actor, assignment) for assignment in assignments)
+
+
+def authorize_card(db: Session, actor: Actor, staff: StaffMember) -> None:
+    """A person's card, and any action on it, is for administrators above at least one of their roles."""
+    if not manages_any(db, actor, staff.roles):
+        raise PermissionDenied(
+            "staff_not_managed",
+            f"Сотрудник «{staff.login}» не относится к вашим подчинённым ролям.",
+            login=staff.login,
+        )
+
+
 def authorize_manage(db: Session, actor: Actor, assignments: Iterable[RoleAssignment]) -> None:
     """A reset hands over the whole account, so the actor must be above every role it holds."""
     foreign = [assignment for assignment in assignments if not may_manage_role(db, actor, assignment)]
@@ -150,10 +161,10 @@ def issuable_organizations(db: Session, actor: Actor) -> list[Organization]:
         issued = ROLES[power].issues
         if not issued:
             continue
-        query = select(Organization).where(Organization.registry_status == ACTIVE)
+        query = select(Organization).where(Organization.registry_status == RegistryStatus.ACTIVE)
         if acting is not None and power is not Role.SUPPORT:
             own = db.get(Organization, acting.organization_id)
-            if own is None or own.registry_status != ACTIVE:
+            if own is None or own.registry_status != RegistryStatus.ACTIVE:
                 continue
             if power in _DEPARTMENT_ROLES:
                 query = query.where(Organization.parent_id == own.id)

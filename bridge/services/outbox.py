@@ -19,6 +19,8 @@ from bridge.services.errors import InvalidInput
 from bridge.storage.models import OutgoingMail
 from bridge.storage.types import utcnow
 
+# Set in a session's `info` when it queued mail: its commit wakes the dispatcher.
+MAIL_QUEUED = "bridge.mail_queued"
 # How long a claimed message is the claimer's before another dispatcher may try it.
 SEND_LEASE = timedelta(minutes=2)
 # Waits after the 1st, 2nd, … failure; the last one repeats.
@@ -76,6 +78,8 @@ def queue_mail(
     )
     db.add(message)
     db.flush()
+    # The runtime's after-commit hook reads this to wake the dispatcher (bridge.mail.dispatcher).
+    db.info[MAIL_QUEUED] = True
     return message
 
 

@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session
 
 from bridge.services.actors import Actor
 from bridge.services.errors import DomainError, InvalidInput, NotFound, PermissionDenied
-from bridge.services.hierarchy import ACTIVE, authorize_issue, issuable_organizations, role_fits_organization
+from bridge.services.hierarchy import authorize_issue, issuable_organizations, role_fits_organization
 from bridge.services.roles import ROLES, Role
 from bridge.services.throttle import address_scope, take_from_budget
+from bridge.storage.enums import RegistryStatus
 from bridge.storage.models import Organization, RegistrationRequest
 from bridge.storage.types import utcnow
 
@@ -114,7 +115,7 @@ def submit_request(
     except ValueError:
         raise InvalidInput("requested_position_required", "Выберите: руководитель или сотрудник.") from None
     organization = db.get(Organization, form.organization_id) if form.organization_id else None
-    if organization is None or organization.registry_status != ACTIVE:
+    if organization is None or organization.registry_status != RegistryStatus.ACTIVE:
         raise NotFound(
             "organization_not_in_registry",
             "Организации нет в реестре. Сначала отправьте заявку на включение организации в реестр.",

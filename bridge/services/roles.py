@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
+from bridge.storage.enums import OrganizationKind, Role
 
-class OrganizationKind(StrEnum):
-    SUPPORT = "support"
-    EDUCATION_DEPARTMENT = "education_department"
-    PRESCHOOL_DEPARTMENT = "preschool_department"
-    SCHOOL = "school"
-    COLLEGE = "college"
-    KINDERGARTEN = "kindergarten"
-
+# The enums themselves are the stored vocabularies (bridge/storage/enums.py); their meaning is here.
+__all__ = ["ORGANIZATION_KIND_TITLES", "ROLES", "OrganizationKind", "Role", "RoleInfo", "role_title"]
 
 ORGANIZATION_KIND_TITLES: dict[OrganizationKind, str] = {
     OrganizationKind.SUPPORT: "Техническая поддержка",
@@ -23,19 +17,6 @@ ORGANIZATION_KIND_TITLES: dict[OrganizationKind, str] = {
     OrganizationKind.COLLEGE: "Колледж (СПО)",
     OrganizationKind.KINDERGARTEN: "Детский сад (ДОУ)",
 }
-
-
-class Role(StrEnum):
-    SUPPORT = "support"
-    EDUCATION_DEPARTMENT = "education_department"
-    PRESCHOOL_DEPARTMENT = "preschool_department"
-    SCHOOL_DIRECTOR = "school_director"
-    COLLEGE_DIRECTOR = "college_director"
-    KINDERGARTEN_HEAD = "kindergarten_head"
-    SCHOOL_DEPUTY = "school_deputy"
-    COLLEGE_DEPUTY = "college_deputy"
-    SOCIAL_PEDAGOGUE = "social_pedagogue"
-    RESPONSIBLE = "responsible"
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bridge.config import Settings
+from bridge.storage.enums import StaffStatus
 from bridge.storage.models import RoleAssignment, SignInSession, StaffMember
 from bridge.storage.types import utcnow
 
@@ -98,7 +99,11 @@ def load_active_signin(
     if record.last_seen_at + timeouts.idle_limit(record) <= now:
         return None
     staff = db.get(StaffMember, record.staff_id)
-    if staff is None or staff.status != "active" or staff.session_generation != record.session_generation:
+    if (
+        staff is None
+        or staff.status != StaffStatus.ACTIVE
+        or staff.session_generation != record.session_generation
+    ):
         return None
     role = db.get(RoleAssignment, record.role_assignment_id) if record.role_assignment_id else None
     if role is not None and not is_role_active(role, now):

@@ -8,6 +8,7 @@ signed still verify at relying apps.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from joserfc.jwk import ECKey, RSAKey
 from sqlalchemy import or_, select
@@ -81,3 +82,18 @@ def _create_key(db: Session, alg: str, now: datetime, keep_published: timedelta)
     db.add(key)
     db.flush()
     return key
+
+
+class KeyState(StrEnum):
+    ACTIVE = "active"  # signs new tokens
+    PUBLISHED = "published"  # retired, still in JWKS so tokens it signed verify
+    DROPPED = "dropped"  # retired and gone from JWKS
+
+
+def key_state(key: SigningKey, now: datetime | None = None) -> KeyState:
+    now = now or utcnow()
+    if key.retired_at is None:
+        return KeyState.ACTIVE
+    if key.published_until is not None and key.published_until > now:
+        return KeyState.PUBLISHED
+    return KeyState.DROPPED

@@ -21,7 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from bridge.storage.types import UTCDateTime, utcnow
+from bridge.storage.enums import AnchorReason, OrganizationKind, RegistryStatus, Role, StaffStatus
+from bridge.storage.types import UTCDateTime, stored_by_value, utcnow
 
 # Stable constraint names so Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -49,16 +50,15 @@ class Organization(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(500))
-    # OrganizationKind value: education_department, preschool_department, school, college,
-    # kindergarten, support.
-    kind: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[OrganizationKind] = mapped_column(stored_by_value(OrganizationKind, length=40))
     district: Mapped[str | None] = mapped_column(String(200))
     inn: Mapped[str | None] = mapped_column(String(12), unique=True)
     ogrn: Mapped[str | None] = mapped_column(String(15), unique=True)
     # An education department is the parent of the schools of its district.
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
-    # "active" while the organization is in the registry; "excluded" keeps history but issues nothing.
-    registry_status: Mapped[str] = mapped_column(String(20), default="active")
+    registry_status: Mapped[RegistryStatus] = mapped_column(
+        stored_by_value(RegistryStatus, length=20), default=RegistryStatus.ACTIVE
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     parent: Mapped[Organization | None] = relationship(remote_side=[id])
@@ -88,8 +88,7 @@ class StaffMember(Base):
     credential_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Set when the issued password completed a binding: that password can never bind again.
     credential_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # "active" or "blocked".
-    status: Mapped[str] = mapped_column(String(20), default="active")
+    status: Mapped[StaffStatus] = mapped_column(stored_by_value(StaffStatus, length=20), default=StaffStatus.ACTIVE)
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Bumped on every credential reset; sign-in sessions of an older generation are dead.
@@ -111,8 +110,7 @@ class RoleAssignment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff_members.id"), index=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
-    # A Role value (bridge.services.roles).
-    role: Mapped[str] = mapped_column(String(40))
+    role: Mapped[Role] = mapped_column(stored_by_value(Role, length=40))
     start_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date | None] = mapped_column(Date)
     # NULL when granted by technical support through the CLI.
@@ -448,8 +446,8 @@ class AuditAnchor(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, index=True)
     hash: Mapped[str] = mapped_column(String(64))
-    # AnchorReason value: periodic, manual, purge. A purge anchor allows deleting the rows it covers.
-    reason: Mapped[str] = mapped_column(String(20))
+    # A purge anchor allows deleting the records it covers (the triggers look for 'purge').
+    reason: Mapped[AnchorReason] = mapped_column(stored_by_value(AnchorReason, length=20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     kid: Mapped[str] = mapped_column(String(64))
     # The public half of the signing key, so an anchor stays checkable after its key is dropped.

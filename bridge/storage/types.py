@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Enum
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -36,3 +37,18 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def stored_by_value(enum_class: type[StrEnum], *, length: int) -> Enum:
+    """A column holding `enum_class` as its values in a VARCHAR(length), as the schema already has it.
+
+    No CHECK constraint and no native ENUM type, so adding a member needs no migration; plain
+    strings still bind (a query may compare with "active"), and rows read back as enum members.
+    """
+    return Enum(
+        enum_class,
+        native_enum=False,
+        create_constraint=False,
+        length=length,
+        values_callable=lambda members: [member.value for member in members],
+    )

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from authlib.common.urls import add_params_to_uri
 from joserfc.errors import JoseError
+from starlette.concurrency import run_in_threadpool
 
 from bridge.config import SettingsError
 from bridge.services.external_identity import ExternalIdentity
@@ -101,7 +102,10 @@ class EsiaProvider:
     ) -> AuthorizationStart:
         # ESIA wants a UUID state; the nonce is 128 random bits in the same 32-hex-digit shape.
         state, nonce, timestamp = str(uuid.uuid4()), secrets.token_hex(16), esia_timestamp()
-        secret = client_secret(self.signer, self.client_id, self.scope, self.scope_org, timestamp, state, redirect_uri)
+        # GOST signing and verification are CPU work: off the event loop (issue 12).
+        secret = await run_in_threadpool(
+            client_secret, self.signer, self.client_id, self.scope, self.scope_org, timestamp, state, redirect_uri
+        )
         params = [
             ("client_id", self.client_id),
             ("client_secret", secret),
@@ -137,7 +141,7 @@ class EsiaProvider:
     ) -> ExternalIdentity:
         code = authorization_code(self.title, self.issuer, callback_params, parked)
         token = await self._redeem(http, code, redirect_uri)
-        claims = self._verify_id_token(str(token["id_token"]), parked.get("nonce"))
+        claims = await run_in_threadpool(self._verify_id_token, str(token["id_token"]), parked.get("nonce"))
         auth_time = authentication_time(self.title, claims, parked, time.time())
         oid = str(claims["sub"])
         person = await self._person(http, oid, str(token.get("access_token", "")))
@@ -165,8 +169,8 @@ class EsiaProvider:
     async def _redeem(self, http: httpx.AsyncClient, code: str, redirect_uri: str) -> dict[str, Any]:
         # ESIA wants a fresh state for the token request and echoes it back.
         state, timestamp = str(uuid.uuid4()), esia_timestamp()
-        secret = client_secret(
-            self.signer, self.client_id, self.scope, self.scope_org, timestamp, state, redirect_uri, code
+        secret = await run_in_threadpool(
+            client_secret, self.signer, self.client_id, self.scope, self.scope_org, timestamp, state, redirect_uri, code
         )
         form = {
             "client_id": self.client_id,

@@ -173,9 +173,9 @@ class OidcProvider:
         }
         headers = {"Accept": "application/json"}
         if self.auth_method == "client_secret_post":
-            form |= {"client_id": self.client_id, "client_secret": self.client_secret.reveal()}
+            form |= {"client_id": self.client_id, "client_secret": str(self.client_secret)}
         else:
-            headers["Authorization"] = _basic_authorization(self.client_id, self.client_secret.reveal())
+            headers["Authorization"] = _basic_authorization(self.client_id, str(self.client_secret))
         try:
             response = await http.post(metadata["token_endpoint"], data=form, headers=headers)
         except httpx.HTTPError as error:

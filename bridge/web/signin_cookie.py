@@ -21,7 +21,7 @@ def signin_cookie_name(settings: Settings) -> str:
 
 
 def _serializer(settings: Settings) -> URLSafeSerializer:
-    return URLSafeSerializer(settings.secret_key.reveal(), salt="bridge.signin-session")
+    return URLSafeSerializer(str(settings.secret_key), salt="bridge.signin-session")
 
 
 def read_signin_session_id(request: Request, settings: Settings) -> str | None:

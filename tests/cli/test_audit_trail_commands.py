@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from bridge.cli.audit_trail import EXIT_BROKEN
 from bridge.services import audit, audit_retention
 from bridge.services.audit import AuditContext, record
-from bridge.services.audit_anchors import AnchorReason, write_anchor
+from bridge.services.audit_anchors import write_anchor
 from bridge.services.signing_keys import generate_private_jwk
+from bridge.storage.enums import AnchorReason
 from bridge.storage.models import AuditAnchor, AuditEvent
 from bridge.storage.types import utcnow
 from tests.support.audit_tamper import as_database_owner

@@ -104,6 +104,8 @@ def test_refusals_are_json_errors_with_exit_1_and_change_nothing(
         (["--acting-as", "ghost", "staff", "list"], "unknown_actor"),
         (["--acting-as", directory.logins["dept_a"], "org", "add", "--name", "Школа", "--kind", "school"],
          "support_only"),
+        (["--acting-as", directory.logins["dept_a"], "client", "list"], "support_only"),
+        (["--acting-as", directory.logins["dept_a"], "keys", "rotate"], "support_only"),
         (["org", "add", "--name", "Школа", "--kind", "school", "--inn", "1234567890"], "invalid_inn"),
     ]
     for argv, code in cases:

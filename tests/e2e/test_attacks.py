@@ -134,12 +134,12 @@ async def test_a_cross_site_form_cannot_start_a_sign_in(world: World) -> None:
         for token in FORGED_OR_MISSING:
             page = await victim.post(f"{BRIDGE}/login/start", data=with_token(form.submission("Госуслуги"), token),
                                      follow_redirects=False)
-            assert page.status_code == 400 and STALE_FORM in page.text
+            assert page.status_code == 403 and STALE_FORM in page.text
             assert "location" not in page.headers
     async with world.browser() as fresh:  # a browser that never saw a bridge page
         page = await fresh.post(f"{BRIDGE}/login/start", data={"provider": "esia", "csrf_token": "forged"},
                                 follow_redirects=False)
-        assert page.status_code == 400 and "location" not in page.headers
+        assert page.status_code == 403 and "location" not in page.headers
 
 
 async def test_a_cross_site_form_cannot_post_the_password_forms(world: World) -> None:
@@ -151,7 +151,7 @@ async def test_a_cross_site_form_cannot_post_the_password_forms(world: World) ->
             for token in FORGED_OR_MISSING:
                 data = with_token(form.submission(login=login, password=PASSWORD), token)
                 page = await victim.post(f"{BRIDGE}{path}", data=data)
-                assert page.status_code == 400 and STALE_FORM in page.text, path
+                assert page.status_code == 403 and STALE_FORM in page.text, path
         assert world.bindings() == []
         assert not await signed_in(victim)
         # The page's own form still works: the refusals spent nothing.
@@ -170,7 +170,7 @@ async def test_a_cross_site_form_cannot_choose_a_role(world: World) -> None:
         assert chosen.url.path == "/account" and "Директор школы" in chosen.text
         for token in FORGED_OR_MISSING:
             page = await victim.post(f"{BRIDGE}/login/role", data=with_token({**form.fields, "role_id": deputy}, token))
-            assert page.status_code == 400 and STALE_FORM in page.text
+            assert page.status_code == 403 and STALE_FORM in page.text
         account = await victim.get(f"{BRIDGE}/account")
         assert "Директор школы" in account.text and "Завуч школы ·" not in account.text
 
@@ -182,12 +182,12 @@ async def test_a_cross_site_form_cannot_sign_a_person_out(world: World) -> None:
         assert account.url.path == "/account"
         for token in FORGED_OR_MISSING:
             page = await victim.post(f"{BRIDGE}/logout", data=with_token({}, token))
-            assert page.status_code == 400 and STALE_FORM in page.text
+            assert page.status_code == 403 and STALE_FORM in page.text
         assert await signed_in(victim)
         # The confirmation of a relying app's logout is a form too.
         for token in FORGED_OR_MISSING:
             page = await victim.post(f"{BRIDGE}/oidc/logout", data=with_token({}, token))
-            assert page.status_code == 400
+            assert page.status_code == 403 and STALE_FORM in page.text
         assert await signed_in(victim)
 
 

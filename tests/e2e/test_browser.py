@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from mail_sink.smtp import smtp_controller
 
-from bridge.demo.stack import DemoStack, prepare_demo
+from bridge_demo.stack import DemoStack, prepare_demo
 
 pytestmark = pytest.mark.browser
 
@@ -35,12 +36,15 @@ def free_port() -> int:
 
 @pytest.fixture
 def served_demo(tmp_path: Path) -> Iterator[DemoStack]:
-    stack = prepare_demo(tmp_path, bridge_port=free_port(), mock_port=free_port(), app_port=free_port())
+    stack = prepare_demo(tmp_path, bridge_port=free_port(), mock_port=free_port(), app_port=free_port(),
+                         mail_port=free_port(), smtp_port=free_port())
     servers = [
         uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=int(url.rsplit(":", 1)[1]), log_level="warning"))
         for app, url in ((stack.bridge, stack.bridge_url), (stack.mock, stack.mock_url),
-                         (stack.relying_app, stack.app_url))
+                         (stack.relying_app, stack.app_url), (stack.mail_sink, stack.mail_url))
     ]
+    smtp = smtp_controller(stack.mailbox, port=stack.smtp_port)
+    smtp.start()
 
     async def serve() -> None:
         await asyncio.gather(*(server.serve() for server in servers))
@@ -57,6 +61,7 @@ def served_demo(tmp_path: Path) -> Iterator[DemoStack]:
         for server in servers:
             server.should_exit = True
         thread.join(timeout=10)
+        smtp.stop()
 
 
 def chromium(profile: Path):  # type: ignore[no-untyped-def]

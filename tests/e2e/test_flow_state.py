@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bridge.services.actors import cli_support_actor
 from bridge.services.roles import Role
-from bridge.services.staff import reset_password
+from bridge.services.signin_recovery import reset_password
 from bridge.storage.models import AuditEvent, AuthFlow
 from tests.e2e.world import (
     BRIDGE,
@@ -191,7 +191,7 @@ async def test_a_forged_csrf_token_is_refused_on_every_sign_in_form(world: World
             for token in (forged, None, ""):
                 body = {**data, **({"csrf_token": token} if token is not None else {})}
                 page = await browser.post(f"{BRIDGE}{path}", data=body, follow_redirects=False)
-                assert page.status_code == 400 and "Страница устарела" in page.text, (path, token)
+                assert page.status_code == 403 and "Страница устарела" in page.text, (path, token)
     assert flow_rows(world) == [] and world.bindings() == []
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from bridge.demo.relying_app import create_relying_app
 from bridge.services.clients import register_client
 from bridge.services.roles import Role
+from bridge_demo.relying_app import create_relying_app
 from tests.e2e.world import BRIDGE, IDP, World, enter_password, sign_in_at_provider
 from tests.support.html_forms import read_forms
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bridge.services.actors import cli_support_actor
 from bridge.services.roles import OrganizationKind, Role
-from bridge.services.staff import reset_password
+from bridge.services.signin_recovery import reset_password
 from bridge.storage.models import AuditEvent, RoleAssignment, SignInSession, StaffMember
 from bridge.web.signin_cookie import COOKIE_BASE
 from tests.e2e.world import (

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from gost_jws import GostPrivateKey, export_public
 from idp_mock.cli import build_banner, build_config, parse_args
-from idp_mock.config import demo_esia_private_key
 from idp_mock.persons import PersonDirectory, read_persons_text
 
 
@@ -54,6 +53,7 @@ def test_demo_clients_use_the_shipped_demo_key() -> None:
     esia = config.esia_client("bridge-demo")
     assert esia is not None and esia.redirect_uris == ("http://bridge.test/login/callback/esia",)
     assert '"kty": "GOST"' in esia.public_key
-    assert json.loads(demo_esia_private_key())["d"]
+    # The mock holds the public half only; the private one is the demo's (tests/demo/test_keys.py).
+    assert "d" not in json.loads(esia.public_key)
     rsaa = config.rsaa_client("bridge-demo")
     assert rsaa is not None and rsaa.redirect_uris == ("http://bridge.test/login/callback/rsaa",)

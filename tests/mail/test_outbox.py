@@ -10,6 +10,9 @@ from datetime import timedelta
 import anyio
 import pytest
 from aiosmtpd.controller import Controller
+from mail_sink.smtp import free_port, smtp_controller
+from mail_sink.store import Mailbox
+from mail_sink.web import build_sink_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
@@ -23,9 +26,6 @@ from bridge.services.outbox import MailKind, OutboxStatus, claim_due, outbox_cou
 from bridge.storage.database import transaction
 from bridge.storage.models import OutgoingMail
 from bridge.storage.types import utcnow
-from mail_sink.smtp import free_port, smtp_controller
-from mail_sink.store import Mailbox
-from mail_sink.web import build_sink_app
 from tests.support.mail import MailReader
 
 

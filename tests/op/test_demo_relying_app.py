@@ -12,8 +12,8 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from bridge.config import Settings
-from bridge.demo.relying_app import create_relying_app
 from bridge.services.clients import register_client
+from bridge_demo.relying_app import create_relying_app
 from tests.op.conftest import Person, query_of
 from tests.support.browser import sign_in_browser
 

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from bridge.config import Settings
 from bridge.services.actors import cli_support_actor
 from bridge.services.roles import OrganizationKind, Role
-from bridge.services.staff import reset_password
+from bridge.services.signin_recovery import reset_password
 from bridge.storage.models import AuditEvent, OAuthGrant, SigningKey
 from tests.op.conftest import (
     App,
@@ -106,7 +106,7 @@ def test_removing_an_app_recalls_its_access_tokens(
 
     tokens = signed_in_tokens(client, settings, db_factory, confidential_app, director)
     monkeypatch.setenv("BRIDGE_DATABASE_URL", database_url)
-    monkeypatch.setenv("BRIDGE_SECRET_KEY", settings.secret_key.reveal())
+    monkeypatch.setenv("BRIDGE_SECRET_KEY", str(settings.secret_key))
     assert main(["client", "remove", "kontingent"]) == 0
     assert _userinfo(client, tokens["access_token"]).status_code == 401
 

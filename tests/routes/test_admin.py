@@ -69,7 +69,10 @@ def test_a_stranger_is_sent_to_sign_in(client: TestClient) -> None:
         response = client.get(path, follow_redirects=False)
         assert response.status_code == 303
         assert response.headers["location"] == f"/login?next={path}"
-    response = client.post("/admin/staff/someone/reset-password", follow_redirects=False)
+    # CSRF is checked before anything else: a stranger's POST needs a token to reach the sign-in check.
+    assert client.post("/admin/staff/someone/reset-password", follow_redirects=False).status_code == 403
+    token = _csrf(client, "/login/first")
+    response = client.post("/admin/staff/someone/reset-password", data={"csrf_token": token}, follow_redirects=False)
     assert response.status_code == 303
 
 

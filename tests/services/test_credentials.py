@@ -13,8 +13,9 @@ from bridge.config import Settings
 from bridge.services.actors import cli_support_actor
 from bridge.services.credentials import CredentialRefused, check_issued_credential
 from bridge.services.roles import OrganizationKind, Role
+from bridge.services.signin_recovery import reset_password
 from bridge.services.signin_sessions import SessionTimeouts, load_active_signin, start_signin_session
-from bridge.services.staff import NewStaff, RoleGrant, register_staff, reset_password
+from bridge.services.staff import NewStaff, RoleGrant, register_staff
 from bridge.storage.database import transaction
 from bridge.storage.models import AuditEvent, ExternalBinding, RefreshToken, StaffMember
 from bridge.storage.types import utcnow

@@ -15,7 +15,9 @@ from bridge.services.audit import AuditContext
 from bridge.services.errors import DomainError
 from bridge.services.refusals import audited_refusals
 from bridge.services.roles import Role
-from bridge.services.staff import NewStaff, RoleGrant, add_role, register_staff, reset_password, staff_card
+from bridge.services.signin_recovery import reset_password
+from bridge.services.staff import NewStaff, RoleGrant, add_role, register_staff
+from bridge.services.staff_cards import staff_card
 from bridge.storage.database import transaction
 from bridge.storage.models import AuditEvent, StaffMember
 from tests.services.directory import VALID_SNILS, Directory, build_directory, row_counts
@@ -205,16 +207,29 @@ def test_adding_a_role_to_someone_never_issued_issues_their_first_credential(
     db_factory: sessionmaker[Session],
 ) -> None:
     directory = build_directory(db_factory)
-    with transaction(db_factory) as db:
-        make_staff(db, surname="Иванов", login="ivanov")
+    # The test directory made the deputy without a credential.
+    deputy = directory.logins["deputy_a"]
     with transaction(db_factory) as db:
         added = add_role(
-            db, _as(db, directory, "director_a"), "ivanov",
+            db, _as(db, directory, "director_a"), deputy,
             RoleGrant(directory.orgs["school_a"], "responsible", TODAY), credential_ttl=TTL,
         )
         assert added.credential is not None
-        assert added.credential.login == "ivanov"
+        assert added.credential.login == deputy
     assert [event.event for event in _events(db_factory)][-2:] == ["role.added", "credential.issued"]
+
+
+def test_a_person_with_no_role_is_nobodys_to_claim(db_factory: sessionmaker[Session]) -> None:
+    """A role (and with it the first password) for someone no administrator is above: refused."""
+    directory = build_directory(db_factory)
+    with transaction(db_factory) as db:
+        make_staff(db, surname="Иванов", login="ivanov")
+    with transaction(db_factory) as db, pytest.raises(DomainError) as refused:
+        add_role(
+            db, _as(db, directory, "director_a"), "ivanov",
+            RoleGrant(directory.orgs["school_a"], "responsible", TODAY), credential_ttl=TTL,
+        )
+    assert refused.value.code == "staff_not_managed"
 
 
 def test_duplicate_and_overlapping_roles_are_refused(db_factory: sessionmaker[Session]) -> None:

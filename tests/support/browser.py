@@ -39,6 +39,6 @@ def sign_in_browser(
         if role is not None:
             session.role_assignment_id = role.id
         session_id = session.id
-    serializer = URLSafeSerializer(settings.secret_key.reveal(), salt="bridge.signin-session")
+    serializer = URLSafeSerializer(str(settings.secret_key), salt="bridge.signin-session")
     client.cookies.set(signin_cookie_name(settings), serializer.dumps(session_id))
     return session_id

@@ -51,7 +51,7 @@ provider_key_file = "esia.json"
     gosuslugi, rsaa = registry.get("esia"), registry.get("rsaa")
     assert isinstance(gosuslugi, EsiaProvider) and isinstance(rsaa, OidcProvider)
     assert gosuslugi.certificate_hash == key_fingerprint(client_key).upper()
-    assert rsaa.client_secret.reveal() == "from-the-environment"
+    assert str(rsaa.client_secret) == "from-the-environment"
     assert "from-the-environment" not in repr(rsaa)
     assert rsaa.auth_method == "client_secret_post"
     assert [provider.title for provider in registry] == ["Госуслуги", "РСАА"]

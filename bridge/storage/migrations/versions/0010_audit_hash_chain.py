@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import bridge.storage.types
-from bridge.services.audit_chain import GENESIS_HASH, HEAD_ID, link_hash
+from bridge.storage.audit_hash import GENESIS_HASH, HEAD_ID, link_hash
 
 revision = "0010"
 down_revision = "0007"

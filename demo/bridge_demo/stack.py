@@ -1,9 +1,9 @@
 """The demo: the bridge, the mock Gosuslugi/РСАА and a relying app, seeded and wired together.
 
 `prepare_demo` builds everything from scratch in a work folder (a fresh SQLite database, fresh
-keys, a providers file) and returns the three ASGI apps and what a newcomer needs to try a first
-sign-in. `bridge demo` serves them with uvicorn; the browser test serves them on free ports.
-The mock is a testing tool: it is imported here only, never by the bridge proper.
+keys, a providers file) and returns the three ASGI apps, the mail sink and what a newcomer needs to try a first
+sign-in. `bridge-demo` (`./dev demo`) serves them with uvicorn; the browser test serves them on free
+ports. The mock is a testing tool: it is imported here and in tests, never by the bridge proper.
 """
 
 from __future__ import annotations
@@ -11,14 +11,17 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import date
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mail_sink.store import Mailbox
+from mail_sink.web import build_sink_app
 from starlette.applications import Starlette
 
 from bridge.app import create_app
 from bridge.config import Secret, Settings
-from bridge.demo.relying_app import create_relying_app
+from bridge.mail.settings import MailSettings, SmtpSecurity
 from bridge.services.actors import actor_for_login, cli_support_actor
 from bridge.services.clients import register_client
 from bridge.services.credentials import IssuedCredential
@@ -27,6 +30,7 @@ from bridge.services.roles import OrganizationKind, Role
 from bridge.services.staff import NewStaff, RoleGrant, register_staff
 from bridge.storage.database import build_engine, build_sessionmaker, transaction
 from bridge.storage.migrate import upgrade
+from bridge_demo.relying_app import create_relying_app
 
 if TYPE_CHECKING:
     from idp_mock.persons import Person
@@ -48,9 +52,14 @@ class DemoStack:
     bridge: Starlette
     mock: Starlette
     relying_app: Starlette
+    # The mail sink: every letter the bridge sends lands here (SMTP on `smtp_port`, read at `mail_url`).
+    mail_sink: Starlette
+    mailbox: Mailbox
     bridge_url: str
     mock_url: str
     app_url: str
+    mail_url: str
+    smtp_port: int
     director: IssuedCredential = field(repr=False)
     department_head: IssuedCredential = field(repr=False)
     person: DemoPerson
@@ -63,6 +72,7 @@ class DemoStack:
                 f"  «Демо: ИС Контингент»    {self.app_url}",
                 f"  Мост (единый вход)       {self.bridge_url}",
                 f"  Тестовые Госуслуги/РСАА  {self.mock_url}/_mock/",
+                f"  Почта (тестовый ящик)    {self.mail_url}/   (SMTP 127.0.0.1:{self.smtp_port})",
                 "",
                 "Первый вход директора школы (логин и пароль ИС показываются один раз):",
                 f"  логин   {self.director.login}",
@@ -81,14 +91,17 @@ class DemoStack:
 
 
 def prepare_demo(
-    workdir: Path, *, host: str = "127.0.0.1", bridge_port: int = 8000, mock_port: int = 9000, app_port: int = 8001
+    workdir: Path, *, host: str = "127.0.0.1", bridge_port: int = 8000, mock_port: int = 9000, app_port: int = 8001,
+    mail_port: int = 8025, smtp_port: int = 1025,
 ) -> DemoStack:
     from gost_jws import GostPrivateKey, export_private, export_public
     from idp_mock.app import create_app as create_mock_app
-    from idp_mock.config import DEMO_CLIENT_ID, DEMO_RSAA_SECRET, MockConfig, demo_esia_private_key
+    from idp_mock.config import DEMO_CLIENT_ID, DEMO_RSAA_SECRET, MockConfig
     from idp_mock.persons import PersonDirectory, read_persons_text
 
-    bridge_url, mock_url, app_url = (f"http://{host}:{port}" for port in (bridge_port, mock_port, app_port))
+    bridge_url, mock_url, app_url, mail_url = (
+        f"http://{host}:{port}" for port in (bridge_port, mock_port, app_port, mail_port)
+    )
     workdir.mkdir(parents=True, exist_ok=True)
     database = workdir / "demo.db"
     for stale in workdir.glob("demo.db*"):
@@ -111,6 +124,8 @@ def prepare_demo(
         database_url=f"sqlite:///{database}",
         public_url=bridge_url,
         providers_file=workdir / "providers.toml",
+        mail=MailSettings(host=host, port=smtp_port, security=SmtpSecurity.NONE,
+                          sender="Мост идентификации (демо) <no-reply@bridge.demo>"),
     )
     engine = build_engine(settings.database_url)
     upgrade(engine)
@@ -163,6 +178,7 @@ def prepare_demo(
         )
     engine.dispose()
     assert app_client.client_secret is not None
+    mailbox = Mailbox()
 
     return DemoStack(
         bridge=create_app(settings),
@@ -174,9 +190,13 @@ def prepare_demo(
             redirect_uri=f"{app_url}/callback",
             secret_key=secrets.token_urlsafe(32),
         ),
+        mail_sink=build_sink_app(mailbox),
+        mailbox=mailbox,
         bridge_url=bridge_url,
         mock_url=mock_url,
         app_url=app_url,
+        mail_url=mail_url,
+        smtp_port=smtp_port,
         director=director.credential,
         department_head=head.credential,
         person=DemoPerson(
@@ -185,6 +205,15 @@ def prepare_demo(
             password=persons.default_password,
         ),
     )
+
+
+def demo_esia_private_key() -> str:
+    """The demo bridge's ESIA client key (GOST, test only, published on purpose).
+
+    The mock registers its public half (``idp_mock.config.demo_esia_public_key``); it lives in this
+    distribution so that neither the bridge's image nor the mock holds a private key.
+    """
+    return resources.files("bridge_demo").joinpath("keys/bridge-demo-esia-key.json").read_text(encoding="utf-8")
 
 
 def _card_of(person: Person, grant: RoleGrant) -> NewStaff:
@@ -199,7 +228,7 @@ def _card_of(person: Person, grant: RoleGrant) -> NewStaff:
 
 
 def _providers_toml(mock_url: str, client_id: str, rsaa_secret: str) -> str:
-    return f"""# Written by `bridge demo`: the mock Gosuslugi and РСАА on {mock_url}.
+    return f"""# Written by `bridge-demo`: the mock Gosuslugi and РСАА on {mock_url}.
 [[provider]]
 key = "esia"
 kind = "esia"

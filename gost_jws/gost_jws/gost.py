@@ -8,6 +8,8 @@ Byte layout, the contract shared by the mock and the bridge:
 - signature: 64 bytes ``s || r``, each a 32-byte **big-endian** integer. This is the OpenSSL GOST
   engine's output and the byte-reversed CryptoPro CSP output (CryptoPro writes the signature
   little-endian; ESIA's recommendations tell CryptoPro-based clients to reverse it).
+
+The arithmetic is ``backend.py``'s: OpenSSL's gost engine when it loads, else gostcrypto on GMP.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from functools import cache
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import gostcrypto
+from .backend import SigningKey, VerifyingKey, arithmetic, gost_backend
 
 ALG = "GOST3410_2012_256"
 KEY_TYPE = "GOST"
@@ -40,21 +42,14 @@ class GostKeyError(ValueError):
 
 def streebog256(data: bytes) -> bytes:
     """Streebog-256 digest, bytes in the order OpenSSL's ``md_gost12_256`` prints them."""
-    return bytes(gostcrypto.gosthash.new("streebog256", data=bytearray(data)).digest())
+    return gost_backend().streebog256(data)
 
 
-@cache
-def _engine(curve: str) -> Any:
+def _curve(curve: str) -> Any:
+    """The curve's parameters (``_p``, ``_a``, ``_b``, ``_q``) as gostcrypto holds them."""
     if curve not in CURVES:
         raise GostKeyError(f"unsupported curve {curve!r}")
-    return gostcrypto.gostsignature.new(
-        gostcrypto.gostsignature.MODE_256, gostcrypto.gostsignature.CURVES_R_1323565_1_024_2019[curve]
-    )
-
-
-def _signing_digest(message: bytes) -> bytearray:
-    # gostcrypto reads the digest big-endian; GOST reads the Streebog output little-endian.
-    return bytearray(streebog256(message)[::-1])
+    return arithmetic().engine(curve)
 
 
 def _hex(value: int) -> str:
@@ -81,10 +76,15 @@ class GostPublicKey:
     alg: str = ALG
 
     def __post_init__(self) -> None:
-        engine = _engine(self.curve)
-        p, a, b = engine._p, engine._a, engine._b
+        curve = _curve(self.curve)
+        p, a, b = int(curve._p), int(curve._a), int(curve._b)
         if not (0 < self.x < p and 0 < self.y < p) or (self.y * self.y - self.x**3 - a * self.x - b) % p:
             raise GostKeyError("the public key is not a point on the curve")
+
+    @cached_property
+    def _verifying_key(self) -> VerifyingKey:
+        # Prepared once per key object (for the engine: an EVP_PKEY freed with the object).
+        return gost_backend().verifying_key(self.curve, self.x, self.y)
 
     def point_bytes(self) -> bytes:
         """``x || y``, each 32 bytes big-endian."""
@@ -94,12 +94,7 @@ class GostPublicKey:
         """Check an ``s || r`` signature (see the module doc) over ``message``."""
         if len(signature) != 2 * SIZE:
             return False
-        s, r = signature[:SIZE], signature[SIZE:]
-        try:
-            return bool(_engine(self.curve).verify(bytearray(self.point_bytes()), _signing_digest(message),
-                                                   bytearray(r + s)))
-        except gostcrypto.gostsignature.GOSTSignatureError:
-            return False
+        return self._verifying_key.verify(message, signature)
 
     def to_json_dict(self) -> dict[str, str]:
         return {"kty": KEY_TYPE, "crv": self.curve, "x": _hex(self.x), "y": _hex(self.y)}
@@ -131,25 +126,22 @@ class GostPrivateKey:
 
     @classmethod
     def generate(cls, curve: str = DEFAULT_CURVE) -> GostPrivateKey:
-        engine = _engine(curve)
-        while True:
-            d = int.from_bytes(os.urandom(SIZE), "big")
-            if 0 < d < engine._q:
-                return cls.from_secret(d, curve)
+        _curve(curve)
+        return cls.from_secret(arithmetic().random_secret(curve), curve)
 
     @classmethod
     def from_secret(cls, d: int, curve: str = DEFAULT_CURVE) -> GostPrivateKey:
-        engine = _engine(curve)
-        if not 0 < d < engine._q:
+        if not 0 < d < _curve(curve)._q:
             raise GostKeyError("the private key is out of range")
-        point = bytes(engine.public_key_generate(bytearray(d.to_bytes(SIZE, "big"))))
-        public = GostPublicKey(int.from_bytes(point[:SIZE], "big"), int.from_bytes(point[SIZE:], "big"), curve)
-        return cls(d, public)
+        return cls(d, GostPublicKey(*arithmetic().public_point(curve, d), curve))
+
+    @cached_property
+    def _signing_key(self) -> SigningKey:
+        return gost_backend().signing_key(self.curve, self.d)
 
     def sign(self, message: bytes) -> bytes:
         """Sign ``message``; 64 bytes ``s || r`` (see the module doc)."""
-        r_s = bytes(_engine(self.curve).sign(bytearray(self.d.to_bytes(SIZE, "big")), _signing_digest(message)))
-        return r_s[SIZE:] + r_s[:SIZE]
+        return self._signing_key.sign(message)
 
     def verifier(self) -> GostPublicKey:
         return self.public_key

@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from gost_jws import export_public, key_fingerprint, load_signer, load_verifier
+from gost_jws import key_fingerprint, load_signer, load_verifier
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:9000"
 DEFAULT_BRIDGE_URL = "http://127.0.0.1:8000"
@@ -176,9 +176,9 @@ def load_clients_file(path: Path) -> tuple[tuple[EsiaClient, ...], tuple[RsaaCli
     return esia, rsaa
 
 
-def demo_esia_private_key() -> str:
-    """The demo client's GOST private key (test only, published in the package on purpose)."""
-    return resources.files("idp_mock").joinpath("demo/bridge-demo-esia-key.json").read_text(encoding="utf-8")
+def demo_esia_public_key() -> str:
+    """The demo client's GOST public key. Its private half belongs to the demo (``bridge_demo``), not here."""
+    return resources.files("idp_mock").joinpath("demo/bridge-demo-esia-public.json").read_text(encoding="utf-8")
 
 
 def demo_clients(bridge_url: str = DEFAULT_BRIDGE_URL) -> tuple[EsiaClient, RsaaClient]:
@@ -187,7 +187,7 @@ def demo_clients(bridge_url: str = DEFAULT_BRIDGE_URL) -> tuple[EsiaClient, Rsaa
     esia = EsiaClient(
         client_id=DEMO_CLIENT_ID,
         redirect_uris=(f"{base}/login/callback/esia",),
-        public_key=export_public(load_signer(demo_esia_private_key())),
+        public_key=demo_esia_public_key(),
         logout_redirect_uris=(f"{base}/", f"{base}/logout/done"),
     )
     rsaa = RsaaClient(

@@ -1,0 +1,131 @@
+"""Relying apps: the OAuth clients of our OpenID Provider, which technical support registers at the CLI.
+
+An app's secret is shown once at registration; disabling an app revokes its refresh tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bridge.application.principals import Principal, audit_context_of, require_cli_support
+from bridge.config import Secret
+from bridge.services import audit, clients
+from bridge.services.oauth_tokens import revoke_client_tokens
+from bridge.storage.database import transaction
+from bridge.storage.models import OAuthClient
+
+
+@dataclass(frozen=True)
+class NewRelyingApp:
+    name: str
+    redirect_uris: tuple[str, ...]
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    # A public app has no secret and signs in with PKCE only.
+    public: bool = False
+    auth_method: str = "client_secret_basic"
+    # None: a random one.
+    client_id: str | None = None
+    scope: str = clients.DEFAULT_SCOPE
+    # None: the bridge's default signing algorithm.
+    id_token_alg: str | None = None
+    web_origins: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RelyingApp:
+    client_id: str
+    name: str
+    token_endpoint_auth_method: str
+    public: bool
+    redirect_uris: tuple[str, ...]
+    post_logout_redirect_uris: tuple[str, ...]
+    scope: str
+    id_token_signed_response_alg: str | None
+    # Origins whose browser scripts may call the token and userinfo endpoints.
+    web_origins: tuple[str, ...]
+    created_at: datetime
+    disabled_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RelyingAppRegistered:
+    app: RelyingApp
+    # Shown once, stored only as a keyed digest; None for a public app.
+    client_secret: str | None = field(repr=False)
+
+
+@dataclass(frozen=True)
+class RelyingAppDisabled:
+    app: RelyingApp
+    revoked_refresh_tokens: int
+
+
+def _support_only(principal: Principal) -> None:
+    require_cli_support(
+        principal, "Приложения ведёт техническая поддержка: выполните команду без --acting-as."
+    )
+
+
+def _app(client: OAuthClient) -> RelyingApp:
+    return RelyingApp(
+        client_id=client.client_id,
+        name=client.name,
+        token_endpoint_auth_method=client.token_endpoint_auth_method,
+        public=client.secret_hash is None,
+        redirect_uris=tuple(client.redirect_uris),
+        post_logout_redirect_uris=tuple(client.post_logout_redirect_uris or []),
+        scope=client.scope,
+        id_token_signed_response_alg=client.id_token_signed_response_alg,
+        web_origins=tuple(sorted(clients.client_web_origins(client))),
+        created_at=client.created_at,
+        disabled_at=client.disabled_at,
+    )
+
+
+def register_relying_app(
+    database: sessionmaker[Session], principal: Principal, new: NewRelyingApp, *, secret_key: Secret
+) -> RelyingAppRegistered:
+    _support_only(principal)
+    with transaction(database) as db:
+        registered = clients.register_client(
+            db,
+            secret_key,
+            name=new.name,
+            redirect_uris=list(new.redirect_uris),
+            post_logout_redirect_uris=list(new.post_logout_redirect_uris),
+            public=new.public,
+            auth_method=new.auth_method,
+            client_id=new.client_id,
+            scope=new.scope,
+            id_token_alg=new.id_token_alg,
+            web_origins=list(new.web_origins),
+        )
+        client = registered.client
+        audit.record(
+            db, audit_context_of(principal), "oidc.client.registered", "success",
+            client_id=client.client_id, auth_method=client.token_endpoint_auth_method,
+            redirect_uris=client.redirect_uris,
+        )
+        return RelyingAppRegistered(app=_app(client), client_secret=registered.client_secret)
+
+
+def list_relying_apps(database: sessionmaker[Session], principal: Principal) -> tuple[RelyingApp, ...]:
+    _support_only(principal)
+    with database() as db:
+        return tuple(_app(client) for client in clients.list_clients(db))
+
+
+def disable_relying_app(database: sessionmaker[Session], principal: Principal, client_id: str) -> RelyingAppDisabled:
+    """The app can no longer sign anyone in; its refresh tokens are revoked."""
+    _support_only(principal)
+    with transaction(database) as db:
+        client = clients.disable_client(db, client_id)
+        revoked = revoke_client_tokens(db, client.client_id)
+        audit.record(
+            db, audit_context_of(principal), "oidc.client.disabled", "success",
+            client_id=client.client_id, revoked_refresh_tokens=revoked,
+        )
+        return RelyingAppDisabled(app=_app(client), revoked_refresh_tokens=revoked)

@@ -1,0 +1,53 @@
+"""What the directory commands share: the database they work on and whom they act for."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+
+from sqlalchemy import inspect
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bridge.application.principals import ActingAs
+from bridge.config import Settings
+from bridge.services.errors import DomainError
+from bridge.storage.database import build_engine, build_sessionmaker
+
+
+@contextmanager
+def directory_database(settings: Settings) -> Iterator[sessionmaker[Session]]:
+    """A session factory for a database that has the bridge's schema, or a clear refusal."""
+    engine = build_engine(settings.database_url)
+    try:
+        try:
+            with engine.connect() as connection:
+                ready = inspect(connection).has_table("staff_members")
+        except OperationalError as error:
+            raise DomainError(
+                "database_unavailable",
+                f"Не удалось подключиться к базе данных ({error.__class__.__name__}). "
+                "Проверьте BRIDGE_DATABASE_URL.",
+            ) from None
+        if not ready:
+            raise DomainError(
+                "schema_missing", "В базе данных нет таблиц моста. Сначала выполните: bridge db upgrade"
+            )
+        yield build_sessionmaker(engine)
+    finally:
+        engine.dispose()
+
+
+def acting_as(args: argparse.Namespace) -> ActingAs:
+    """`--acting-as LOGIN`, or technical support; the use case checks it against the directory."""
+    login: str | None = args.acting_as
+    return ActingAs(login or None)
+
+
+def parse_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"ожидается дата в виде ГГГГ-ММ-ДД, а не «{value}»") from None

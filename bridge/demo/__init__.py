@@ -1,1 +1,0 @@
-"""A demo relying app that signs people in through the bridge, as a real school registry would."""

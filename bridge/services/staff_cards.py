@@ -1,0 +1,136 @@
+"""What an administrator reads about staff: one person's card, and the people they manage.
+
+A card is plain values built inside the transaction, so nothing above the services ever holds an
+ORM object (or a password hash) after the session closes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bridge.services.actors import Actor
+from bridge.services.credentials import CREDENTIAL_STATUS_TITLES, CredentialStatus, credential_status
+from bridge.services.hierarchy import manages_any
+from bridge.services.person_names import full_name, starts_like
+from bridge.services.roles import Role, role_title
+from bridge.services.signin_sessions import is_role_active
+from bridge.storage.enums import StaffStatus
+from bridge.storage.models import RoleAssignment, StaffMember
+from bridge.storage.types import utcnow
+
+
+@dataclass(frozen=True)
+class RoleView:
+    id: int
+    role: Role
+    title: str
+    organization_id: int
+    organization_name: str
+    start_date: date
+    end_date: date | None
+    active: bool
+
+
+@dataclass(frozen=True)
+class BindingView:
+    provider: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StaffCard:
+    """What an administrator sees about a person; never a password or its hash."""
+
+    id: int
+    login: str
+    surname: str
+    name: str
+    patronymic: str | None
+    no_patronymic: bool
+    full_name: str
+    snils: str | None
+    email: str | None
+    note: str | None
+    status: StaffStatus
+    credential_status: CredentialStatus
+    credential_status_title: str
+    credential_issued_at: datetime | None
+    credential_expires_at: datetime | None
+    credential_used_at: datetime | None
+    roles: tuple[RoleView, ...]
+    bindings: tuple[BindingView, ...]
+
+    @property
+    def blocked(self) -> bool:
+        return self.status != StaffStatus.ACTIVE
+
+
+def role_view(assignment: RoleAssignment, now: datetime) -> RoleView:
+    return RoleView(
+        id=assignment.id,
+        role=assignment.role,
+        title=role_title(assignment.role),
+        organization_id=assignment.organization_id,
+        organization_name=assignment.organization.name,
+        start_date=assignment.start_date,
+        end_date=assignment.end_date,
+        active=is_role_active(assignment, now),
+    )
+
+
+def staff_card(db: Session, staff: StaffMember, now: datetime | None = None) -> StaffCard:
+    now = now or utcnow()
+    bindings = tuple(
+        BindingView(provider=binding.provider, created_at=binding.created_at, last_used_at=binding.last_used_at)
+        for binding in sorted(staff.bindings, key=lambda binding: binding.id)
+    )
+    status = credential_status(staff, now)
+    return StaffCard(
+        id=staff.id,
+        login=staff.login,
+        surname=staff.surname,
+        name=staff.name,
+        patronymic=staff.patronymic,
+        no_patronymic=staff.no_patronymic,
+        full_name=full_name(staff.surname, staff.name, staff.patronymic),
+        snils=staff.snils,
+        email=staff.email,
+        note=staff.note,
+        status=staff.status,
+        credential_status=status,
+        credential_status_title=CREDENTIAL_STATUS_TITLES[status],
+        credential_issued_at=staff.credential_issued_at,
+        credential_expires_at=staff.credential_expires_at,
+        credential_used_at=staff.credential_used_at,
+        roles=tuple(role_view(assignment, now) for assignment in staff.roles),
+        bindings=bindings,
+    )
+
+
+def managed_staff(
+    db: Session,
+    actor: Actor,
+    *,
+    surname: str | None = None,
+    organization_id: int | None = None,
+    now: datetime | None = None,
+) -> list[StaffCard]:
+    """People holding at least one role the actor could issue (technical support at the CLI: all)."""
+    query = select(RoleAssignment).order_by(RoleAssignment.id)
+    if organization_id is not None:
+        query = query.where(RoleAssignment.organization_id == organization_id)
+    found: dict[int, StaffMember] = {}
+    for assignment in db.scalars(query):
+        if assignment.staff_id not in found and manages_any(db, actor, [assignment]):
+            found[assignment.staff_id] = assignment.staff
+    if actor.is_cli_support and organization_id is None:
+        for staff in db.scalars(select(StaffMember)):
+            found.setdefault(staff.id, staff)
+    people = [staff for staff in found.values() if not surname or starts_like(staff.surname, surname)]
+    people.sort(key=lambda staff: (staff.surname.casefold(), staff.name.casefold(), staff.id))
+    return [staff_card(db, staff, now) for staff in people]
