@@ -97,25 +97,26 @@ CATALOGUE: tuple[Mutation, ...] = (
     # --- authorization codes and refresh tokens -----------------------------------------------------
     mutation(
         "code.claim_once", "used_at IS NULL guard of the code claim (parallel redemption)",
-        "bridge/services/oauth_tokens.py",
+        "bridge/services/authorization_codes.py",
         ".where(AuthorizationCode.id == record.id, AuthorizationCode.used_at.is_(None))",
         ".where(AuthorizationCode.id == record.id)",
         (*CODES, ATTACKS),
     ),
     mutation(
-        "code.reuse_detected", "a used code is recognised as reuse at look-up", "bridge/services/oauth_tokens.py",
+        "code.reuse_detected", "a used code is recognised as reuse at look-up",
+        "bridge/services/authorization_codes.py",
         "    if record.used_at is not None:\n        revoked = revoke_family(",
         "    if False:\n        revoked = revoke_family(",
         (*CODES, ATTACKS),
     ),
     mutation(
-        "code.expiry", "an expired code is refused", "bridge/services/oauth_tokens.py",
+        "code.expiry", "an expired code is refused", "bridge/services/authorization_codes.py",
         "    if record.expires_at <= now:\n        return CodeLookup(CodeState.EXPIRED, record)",
         "    if False:\n        return CodeLookup(CodeState.EXPIRED, record)",
         (*CODES, ATTACKS),
     ),
     mutation(
-        "code.client", "a code is redeemed only by its client", "bridge/services/oauth_tokens.py",
+        "code.client", "a code is redeemed only by its client", "bridge/services/authorization_codes.py",
         "    if record.client_id != client_id:\n        return CodeLookup(CodeState.WRONG_CLIENT, record)",
         "    if False:\n        return CodeLookup(CodeState.WRONG_CLIENT, record)",
         (*CODES, ATTACKS),
@@ -309,10 +310,10 @@ CATALOGUE: tuple[Mutation, ...] = (
         (*SIGNIN, THROTTLE, ATTACKS),
     ),
     mutation(
-        "throttle.consulted", "an attempt is reserved before the password is tried", "bridge/flows/signin.py",
-        "                throttle.reserve_attempt("
-        "db, login, self.audit.address, throttle.ThrottlePolicy.of(self.settings))",
-        "                pass",
+        "throttle.consulted", "an attempt is reserved before the password is tried",
+        "bridge/application/first_signin.py",
+        "            reserve_attempt(db, login, audit.address, throttle)",
+        "            pass",
         (*SIGNIN, THROTTLE),
     ),
     # --- nothing secret in logs or forged in the audit view ----------------------------------------

@@ -1,4 +1,4 @@
-"""What a step of the sign-in flow tells the route to show next."""
+"""What a step of a sign-in ceremony tells the route to do next: the flows' one result shape."""
 
 from __future__ import annotations
 
@@ -17,6 +17,13 @@ class SignedIn:
 
 
 @dataclass(frozen=True)
+class GoUpstream:
+    """Send the browser to the upstream provider's authorization endpoint."""
+
+    url: str
+
+
+@dataclass(frozen=True)
 class NeedsLocalPassword:
     """External identity not bound yet: ask for the issued login and password (external first)."""
 
@@ -32,8 +39,8 @@ class NeedsProvider:
 class Refused:
     code: str
     message: str
-    # Where "Повторить" leads; None when retrying cannot help.
-    retry_url: str | None = "/login"
+    # Whether starting the sign-in over can help ("Повторить"); not for a refused password or policy.
+    retryable: bool = True
 
 
-Outcome = SignedIn | NeedsLocalPassword | NeedsProvider | Refused
+Outcome = SignedIn | GoUpstream | NeedsLocalPassword | NeedsProvider | Refused

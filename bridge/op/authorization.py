@@ -1,10 +1,11 @@
 """The authorization endpoint: Authlib validates the request; we decide whether the person must
 sign in, re-authenticate or choose a role first, and send the browser to the sign-in pages.
 
-Contract with the sign-in pages (they bring the browser back to `next` when done):
-  /login?next=<path+query>[&provider=<key>][&login_hint=<hint>][&reauth=1][&max_age=<seconds>]
+Contract with the sign-in pages (they bring the browser back to `next` when done; their paths
+come from the route table, see bridge/op/paths.py):
+  <login>?next=<path+query>[&provider=<key>][&login_hint=<hint>][&reauth=1][&max_age=<seconds>]
   (reauth=1 and max_age reach the upstream provider: prompt=login / max_age, see bridge/upstream)
-  /login/role?next=<path+query>
+  <role choice>?next=<path+query>
 An authorization request that needs a page first is parked on the server (the route's
 business, bridge.flows.authorization_request) with the interactions already asked for, and `next`
 names only its tab id; so coming back cannot loop, and nothing of the request rides in a cookie.
@@ -13,43 +14,23 @@ names only its tab id; so coming back cannot loop, and nothing of the request ri
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlencode
 
 from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
 from authlib.oidc.core.errors import InteractionRequiredError, LoginRequiredError
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import RedirectResponse
 
 from bridge.op.context import ProviderContext
+from bridge.op.outcomes import Outcome, Page
 from bridge.op.request_checks import check_id_token_hint, check_parameters, check_sizes
 from bridge.op.requests import StarletteOAuth2Request
 from bridge.op.server import BridgeAuthorizationServer
 from bridge.services import audit
 from bridge.services.signin_sessions import ActiveSignIn
 
-LOGIN_PATH = "/login"
-ROLE_CHOICE_PATH = "/login/role"
 # auth_time is the upstream's, in whole seconds and by its clock: an upstream authentication this
 # close before we asked still counts as after (the upstream connector holds it to the same leeway).
 _AUTH_TIME_LEEWAY_SECONDS = 60
-
-
-@dataclass(frozen=True)
-class Page:
-    """A page for the person (in Russian) instead of a redirect back to the app."""
-
-    template: str
-    context: dict[str, Any]
-    status_code: int
-
-
-@dataclass
-class AuthorizeOutcome:
-    response: Response | None = None
-    page: Page | None = None
-    # Interactions asked for so far while the request waits for a page; None once it is answered.
-    pending: dict[str, float] | None = None
 
 
 def authorize(
@@ -59,7 +40,7 @@ def authorize(
     return_path: str,
     active: ActiveSignIn | None,
     done: dict[str, float],
-) -> AuthorizeOutcome:
+) -> Outcome:
     server = BridgeAuthorizationServer(context)
     try:
         check_sizes(request)
@@ -68,7 +49,7 @@ def authorize(
         try:
             check_parameters(request)
             check_id_token_hint(context, request, active)
-            need = _interaction_needed(request, active, done, context)
+            kind = _interaction_needed(request, active, done, context)
         except OAuth2Error as error:
             # The client and its redirect_uri are known good by now: the app hears of it.
             error.redirect_uri = redirect_uri
@@ -77,11 +58,10 @@ def authorize(
         error.state = request.payload.state
         _audit_refusal(context, request, error, active)
         if error.redirect_uri:
-            return AuthorizeOutcome(response=server.handle_error_response(request, error))
-        return AuthorizeOutcome(page=error_page(error))
+            return Outcome(response=server.handle_error_response(request, error))
+        return Outcome(page=error_page(error))
 
-    if need is not None:
-        kind, location = need
+    if kind is not None:
         prompts = _prompts(request)
         if "none" in prompts or kind in done:
             # prompt=none forbids showing pages; and an interaction we already asked for that
@@ -89,13 +69,13 @@ def authorize(
             error_cls = InteractionRequiredError if kind == "role" else LoginRequiredError
             refusal = error_cls(redirect_uri=redirect_uri, state=request.payload.state)
             _audit_refusal(context, request, refusal, active)
-            return AuthorizeOutcome(response=server.handle_error_response(request, refusal))
+            return Outcome(response=server.handle_error_response(request, refusal))
         now = time.time()
         # Whatever the person does on the page we send them to also satisfies what follows it:
         # a fresh sign-in is a re-authentication, and choosing a role is choosing an account.
         satisfied = {"login": ("login", "reauth"), "reauth": ("reauth",), "role": ("role", "select_account")}
-        return AuthorizeOutcome(
-            response=RedirectResponse(_sign_in_url(location, return_path, request, kind), status_code=303),
+        return Outcome(
+            response=RedirectResponse(_sign_in_url(context, return_path, request, kind), status_code=303),
             pending={**done, **dict.fromkeys(satisfied.get(kind, (kind,)), now)},
         )
 
@@ -105,12 +85,12 @@ def authorize(
     )
     if grantee is None or grantee.role is None:
         # The session or its role ended a moment ago: start over at the page that fixes it.
-        path, kind = (LOGIN_PATH, "login") if grantee is None else (ROLE_CHOICE_PATH, "role")
-        return AuthorizeOutcome(
-            response=RedirectResponse(_sign_in_url(path, return_path, request, kind), status_code=303),
+        kind = "login" if grantee is None else "role"
+        return Outcome(
+            response=RedirectResponse(_sign_in_url(context, return_path, request, kind), status_code=303),
             pending=done,
         )
-    return AuthorizeOutcome(response=server.create_authorization_response(request, grant_user=grantee, grant=grant))
+    return Outcome(response=server.create_authorization_response(request, grant_user=grantee, grant=grant))
 
 
 def _prompts(request: StarletteOAuth2Request) -> set[str]:
@@ -122,14 +102,14 @@ def _interaction_needed(
     active: ActiveSignIn | None,
     done: dict[str, float],
     context: ProviderContext,
-) -> tuple[str, str] | None:
-    """Which page the person must see first, as (kind, path); None if a code can be issued."""
+) -> str | None:
+    """Which interaction the person must go through first (its kind); None if a code can be issued."""
     prompts = _prompts(request)
     if "none" in prompts and len(prompts) > 1:
         raise InvalidRequestError("'prompt=none' cannot be combined with other values.")
     max_age = _max_age(request)
     if active is None:
-        return ("login", LOGIN_PATH)
+        return "login"
     auth_time = active.session.auth_time.timestamp()
     too_old = max_age is not None and context.now.timestamp() - auth_time > max_age
     if "login" in prompts or too_old:
@@ -141,11 +121,11 @@ def _interaction_needed(
             or active.session.created_at.timestamp() < asked_at
             or auth_time < asked_at - _AUTH_TIME_LEEWAY_SECONDS
         ):
-            return ("reauth", LOGIN_PATH)
+            return "reauth"
     if active.role is None:
-        return ("role", ROLE_CHOICE_PATH)
+        return "role"
     if "select_account" in prompts and "select_account" not in done:
-        return ("select_account", ROLE_CHOICE_PATH)
+        return "select_account"
     return None
 
 
@@ -162,9 +142,12 @@ def _max_age(request: StarletteOAuth2Request) -> int | None:
     return max_age
 
 
-def _sign_in_url(path: str, return_path: str, request: StarletteOAuth2Request, kind: str) -> str:
+def _sign_in_url(context: ProviderContext, return_path: str, request: StarletteOAuth2Request, kind: str) -> str:
+    """The page for an interaction: signing in (again) is the login page, a role the role page."""
     params: dict[str, str] = {"next": return_path}
-    if path == LOGIN_PATH:
+    signs_in = kind in ("login", "reauth")
+    path = context.paths.login if signs_in else context.paths.role_choice
+    if signs_in:
         data = request.payload.data
         provider = data.get("idp_hint") or data.get("kc_idp_hint")
         if provider:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from bridge.op.amr import rfc8176_amr
+from bridge.services.grantees import GrantedRole, Grantee
+from bridge.services.person_names import full_name
 from bridge.services.roles import ROLES, Role, role_title
-from bridge.storage.models import RoleAssignment, SignInSession, StaffMember
 
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "openid": ("sub", "sid", "auth_time", "acr", "amr", "idp"),
@@ -22,23 +21,7 @@ CLAIMS_SUPPORTED = (
 )
 
 
-@dataclass(frozen=True)
-class Grantee:
-    """The person an app acts for: the sign-in session and the role frozen at authorization."""
-
-    staff: StaffMember
-    session: SignInSession
-    role: RoleAssignment | None
-    auth_time: datetime
-    active_roles: list[RoleAssignment] = field(default_factory=list)
-    # The grant (refresh family) tokens are issued under; set at the token endpoint.
-    grant_id: str | None = None
-
-    def get_user_id(self) -> str:
-        return self.staff.subject
-
-
-def role_claim(role: RoleAssignment) -> dict[str, Any]:
+def role_claim(role: GrantedRole) -> dict[str, Any]:
     try:
         is_head = ROLES[Role(role.role)].is_head
     except ValueError:
@@ -46,13 +29,12 @@ def role_claim(role: RoleAssignment) -> dict[str, Any]:
     return {"code": role.role, "title": role_title(role.role), "is_head": is_head}
 
 
-def organization_claim(role: RoleAssignment) -> dict[str, Any]:
-    organization = role.organization
+def organization_claim(role: GrantedRole) -> dict[str, Any]:
     return {
-        "id": organization.id,
-        "name": organization.name,
-        "kind": organization.kind,
-        "district": organization.district,
+        "id": role.organization_id,
+        "name": role.organization_name,
+        "kind": role.organization_kind,
+        "district": role.organization_district,
     }
 
 
@@ -72,7 +54,7 @@ def person_claims(grantee: Grantee, scope: str) -> dict[str, Any]:
         # The external ID that verified the person (not an amr value: RFC 8176 has none for it).
         claims["idp"] = grantee.session.provider
     if "profile" in scopes:
-        claims["name"] = " ".join(part for part in (staff.surname, staff.name, staff.patronymic) if part)
+        claims["name"] = full_name(staff.surname, staff.name, staff.patronymic)
         claims["family_name"] = staff.surname
         claims["given_name"] = staff.name
         if staff.patronymic:

@@ -15,24 +15,27 @@ from authlib.oidc.core.grants.util import is_openid_scope, validate_nonce
 from joserfc.jwk import KeySet
 
 from bridge.op.amr import rfc8176_amr
-from bridge.op.claims import Grantee, person_claims
+from bridge.op.claims import person_claims
 from bridge.op.context import ProviderContext
 from bridge.op.models import ClientModel, CodeModel, RefreshModel
 from bridge.services import audit
-from bridge.services.oauth_tokens import (
+from bridge.services.authorization_codes import (
     CodeGrant,
     CodeState,
-    RefreshState,
     claim_authorization_code,
+    look_up_authorization_code,
+    store_authorization_code,
+)
+from bridge.services.grantees import Grantee
+from bridge.services.oauth_tokens import (
+    RefreshState,
     claim_refresh_token,
     create_grant,
     family_of_code,
     live_grant,
-    look_up_authorization_code,
     look_up_refresh_token,
     new_bearer_value,
     revoke_family,
-    store_authorization_code,
 )
 from bridge.services.signin_sessions import record_activity
 
@@ -223,7 +226,7 @@ class _SignsIdTokens:
 
     def get_client_algorithm(self, client: ClientModel) -> str:
         # The app's registered id_token_signed_response_alg, else the bridge's default.
-        return client.record.id_token_signed_response_alg or self.context.settings.signing_alg
+        return client.app.id_token_signed_response_alg or self.context.settings.signing_alg
 
     def get_client_claims(self, client: ClientModel) -> dict[str, Any]:
         now = int(time.time())

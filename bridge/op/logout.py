@@ -76,5 +76,4 @@ class BridgeEndSessionEndpoint(EndSessionEndpoint):  # type: ignore[misc]
         sid, subject = claims.get("sid"), claims.get("sub")
         if not isinstance(sid, str) or not isinstance(subject, str):
             return None
-        session = self.context.session_of_sid(subject, sid)
-        return session.id if session else None
+        return self.context.session_of_sid(subject, sid)

@@ -8,7 +8,6 @@ detected token reuse stays revoked; an unexpected error rolls everything back.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from authlib.oauth2.rfc6749 import OAuth2Error
@@ -16,11 +15,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import RedirectResponse, Response
 
 from bridge.config import Settings
-from bridge.op.authorization import AuthorizeOutcome, Page, authorize
+from bridge.op.authorization import authorize
 from bridge.op.claims import CLAIMS_SUPPORTED
 from bridge.op.context import ProviderContext
 from bridge.op.cors import add_cors_headers, preflight_response
 from bridge.op.keys import KeyStore
+from bridge.op.outcomes import Outcome, Page
+from bridge.op.paths import ProviderPaths
 from bridge.op.requests import StarletteOAuth2Request
 from bridge.op.server import BridgeAuthorizationServer, named_client_id
 from bridge.op.userinfo import userinfo_response
@@ -32,19 +33,11 @@ from bridge.services.signing_keys import SUPPORTED_ALGORITHMS
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class LogoutOutcome:
-    """Either a redirect back to the app or a page; `completed` once the logout happened."""
-
-    response: Response | None
-    page: Page | None
-    completed: bool
-
-
 class OpenIDProvider:
-    def __init__(self, settings: Settings, factory: sessionmaker[Session]) -> None:
+    def __init__(self, settings: Settings, factory: sessionmaker[Session], paths: ProviderPaths) -> None:
         self.settings = settings
         self.factory = factory
+        self.paths = paths
         self.keys = KeyStore(factory)
 
     @property
@@ -56,19 +49,21 @@ class OpenIDProvider:
         # SQLite allows one writer, and the key is written in a transaction of its own.
         self.keys.reload_if_stale()
         with self.factory() as db, db.begin():
-            return work(ProviderContext(db=db, settings=self.settings, keys=self.keys, audit=audit_context))
+            return work(
+                ProviderContext(db=db, settings=self.settings, keys=self.keys, audit=audit_context, paths=self.paths)
+            )
 
     # --- public documents --------------------------------------------------------------------
 
     def discovery(self) -> dict[str, Any]:
-        issuer = self.issuer
+        issuer, paths = self.issuer, self.paths
         return {
             "issuer": issuer,
-            "authorization_endpoint": f"{issuer}/oidc/authorize",
-            "token_endpoint": f"{issuer}/oidc/token",
-            "userinfo_endpoint": f"{issuer}/oidc/userinfo",
-            "jwks_uri": f"{issuer}/oidc/jwks",
-            "end_session_endpoint": f"{issuer}/oidc/logout",
+            "authorization_endpoint": f"{issuer}{paths.authorize}",
+            "token_endpoint": f"{issuer}{paths.token}",
+            "userinfo_endpoint": f"{issuer}{paths.userinfo}",
+            "jwks_uri": f"{issuer}{paths.jwks}",
+            "end_session_endpoint": f"{issuer}{paths.end_session}",
             "scopes_supported": list(SUPPORTED_SCOPES),
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
@@ -105,7 +100,7 @@ class OpenIDProvider:
         return_path: str,
         active: ActiveSignIn | None,
         done: dict[str, float],
-    ) -> AuthorizeOutcome:
+    ) -> Outcome:
         return self._in_transaction(
             audit_context,
             lambda context: authorize(context, request, return_path=return_path, active=active, done=done),
@@ -140,7 +135,7 @@ class OpenIDProvider:
         *,
         browser_session_id: str | None,
         confirmed: bool,
-    ) -> LogoutOutcome:
+    ) -> Outcome:
         return self._in_transaction(
             audit_context, lambda context: _logout(context, request, browser_session_id, confirmed)
         )
@@ -148,17 +143,13 @@ class OpenIDProvider:
 
 def _logout(
     context: ProviderContext, request: StarletteOAuth2Request, browser_session_id: str | None, confirmed: bool
-) -> LogoutOutcome:
+) -> Outcome:
     server = BridgeAuthorizationServer(context)
     try:
         validated = server.validate_endpoint_request("end_session", request)
     except OAuth2Error as error:
         # Never redirect on a bad logout request (the spec forbids it): explain instead.
-        return LogoutOutcome(
-            None,
-            Page("provider/logout_error.html", {"description": error.description}, 400),
-            completed=False,
-        )
+        return Outcome(page=Page("provider/logout_error.html", {"description": error.description}, 400))
     if _must_confirm(context, validated.id_token_claims, browser_session_id) and not confirmed:
         # Without a valid id_token_hint for the person signed in here, anyone could link here
         # (with their own token as the hint): ask the person first.
@@ -168,18 +159,14 @@ def _logout(
             for name in ("client_id", "post_logout_redirect_uri", "state", "ui_locales")
             if data.get(name)
         }
-        client_name = validated.client.record.name if validated.client else None
-        return LogoutOutcome(
-            None, Page("provider/logout_confirm.html", {"fields": fields, "client_name": client_name}, 200), False
-        )
+        client_name = validated.client.app.name if validated.client else None
+        return Outcome(page=Page("provider/logout_confirm.html", {"fields": fields, "client_name": client_name}, 200))
     server.end_session_endpoint.browser_session_id = browser_session_id
     response = server.create_endpoint_response("end_session", validated)
     if isinstance(response, Response) and response.status_code in (301, 302, 303):
         # A plain redirect to the app's registered address (Authlib answers 302; 303 after a POST).
-        return LogoutOutcome(
-            RedirectResponse(response.headers["location"], status_code=303), None, completed=True
-        )
-    return LogoutOutcome(None, Page("provider/logged_out.html", {}, 200), completed=True)
+        return Outcome(response=RedirectResponse(response.headers["location"], status_code=303), signed_out=True)
+    return Outcome(page=Page("provider/logged_out.html", {}, 200), signed_out=True)
 
 
 def _must_confirm(context: ProviderContext, hint_claims: dict[str, Any] | None, browser_session_id: str | None) -> bool:

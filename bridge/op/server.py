@@ -17,7 +17,6 @@ from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secre
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from starlette.responses import Response
 
-from bridge.op.claims import Grantee
 from bridge.op.context import ProviderContext
 from bridge.op.grants import (
     AccessTokenGenerator,
@@ -31,7 +30,8 @@ from bridge.op.logout import BridgeEndSessionEndpoint
 from bridge.op.models import ClientModel
 from bridge.op.requests import StarletteOAuth2Request
 from bridge.services import audit
-from bridge.services.clients import SUPPORTED_SCOPES, find_enabled_client
+from bridge.services.clients import SUPPORTED_SCOPES, find_relying_app
+from bridge.services.grantees import Grantee
 from bridge.services.oauth_tokens import RefreshGrant, store_refresh_token, token_hash
 
 
@@ -71,8 +71,8 @@ class BridgeAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def query_client(self, client_id: str) -> ClientModel | None:
         if not isinstance(client_id, str) or not client_id:
             return None
-        record = find_enabled_client(self.context.db, client_id)
-        return ClientModel(record, self.context.settings.secret_key) if record else None
+        app = find_relying_app(self.context.db, client_id)
+        return ClientModel(app, self.context.settings.secret_key) if app else None
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         context = self.context

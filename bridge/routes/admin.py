@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
-from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -32,10 +31,6 @@ from bridge.web.context import client_address, current_signin, runtime_of, setti
 from bridge.web.templating import render
 from bridge.web.urls import path_for
 
-# The sign-in page's path, until the sign-in routes have names (then: path_for(request, "login")).
-SIGNIN_PATH = "/login"
-
-
 # --- who is asking ---------------------------------------------------------------------------
 
 
@@ -47,7 +42,7 @@ async def _administrator(request: Request) -> Actor | Response:
     """The signed-in administrator acting in the session's role, or the answer to send instead."""
     signin = current_signin(request)
     if signin is None:
-        return RedirectResponse(f"{SIGNIN_PATH}?next={quote(request.url.path, safe='/')}", status_code=303)
+        return RedirectResponse(path_for(request, "login", query={"next": request.url.path}), status_code=303)
     role_id = signin.role.id if signin.role is not None else None
     try:
         return await run_in_threadpool(

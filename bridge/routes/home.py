@@ -7,12 +7,12 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bridge.web.context import current_signin
+from bridge.web.urls import path_for
 
 
 async def home(request: Request) -> Response:
-    if current_signin(request) is None:
-        return RedirectResponse("/login", status_code=303)
-    return RedirectResponse("/account", status_code=303)
+    target = "login" if current_signin(request) is None else "account"
+    return RedirectResponse(path_for(request, target), status_code=303)
 
 
 async def health(request: Request) -> Response:
@@ -20,6 +20,6 @@ async def health(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route("/", home, methods=["GET"]),
-    Route("/healthz", health, methods=["GET"]),
+    Route("/", home, methods=["GET"], name="home"),
+    Route("/healthz", health, methods=["GET"], name="health"),
 ]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from functools import partial
 from typing import Any
-from urllib.parse import urlencode
 
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from starlette.concurrency import run_in_threadpool
@@ -16,16 +15,20 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bridge.flows import authorization_request
-from bridge.op.authorization import Page, error_page
+from bridge.op.authorization import error_page
 from bridge.op.openid_provider import OpenIDProvider
+from bridge.op.outcomes import Page
+from bridge.op.paths import ProviderPaths
 from bridge.op.request_checks import get_target_of_post
 from bridge.op.requests import StarletteOAuth2Request
+from bridge.routes.dependencies import signin_dependencies
 from bridge.services.audit import ANONYMOUS_ACTOR, AuditContext
 from bridge.services.signin_sessions import ActiveSignIn
 from bridge.web.browser import browser_id
 from bridge.web.context import client_address, current_signin, runtime_of, settings_of
 from bridge.web.signin_cookie import clear_signin_cookie
 from bridge.web.templating import render
+from bridge.web.urls import path_for
 
 _PROVIDER_KEY = "openid_provider"
 RELYING_APP_ACTOR = "relying-app"
@@ -35,9 +38,21 @@ def provider_of(request: Request) -> OpenIDProvider:
     runtime = runtime_of(request)
     provider = runtime.extras.get(_PROVIDER_KEY)
     if not isinstance(provider, OpenIDProvider):
-        provider = OpenIDProvider(runtime.settings, runtime.db)
+        provider = OpenIDProvider(runtime.settings, runtime.db, _paths(request))
         runtime.extras[_PROVIDER_KEY] = provider
     return provider
+
+
+def _paths(request: Request) -> ProviderPaths:
+    return ProviderPaths(
+        authorize=path_for(request, "oidc_authorize"),
+        token=path_for(request, "oidc_token"),
+        userinfo=path_for(request, "oidc_userinfo"),
+        jwks=path_for(request, "oidc_jwks"),
+        end_session=path_for(request, "oidc_logout"),
+        login=path_for(request, "login"),
+        role_choice=path_for(request, "login_role"),
+    )
 
 
 def _audit_context(request: Request, active: ActiveSignIn | None = None, actor: str = ANONYMOUS_ACTOR) -> AuditContext:
@@ -67,13 +82,13 @@ async def authorize(request: Request) -> Response:
     if request.method == "POST":
         return await _authorize_by_post(request)
     provider = provider_of(request)
-    runtime = runtime_of(request)
+    steps = signin_dependencies(request)
     browser = browser_id(request)
     tab_id = request.query_params.get(authorization_request.TAB_PARAMETER)
     resumed = tab_id is not None
     if tab_id is not None:
         # Back from our sign-in pages: the request is the one parked for this browser and tab.
-        parked = await run_in_threadpool(authorization_request.load, runtime, browser, tab_id)
+        parked = await run_in_threadpool(authorization_request.load, steps, browser, tab_id)
         if parked is None:
             return render(request, "provider/authorize_stale.html", {}, status_code=400)
         oauth_request = StarletteOAuth2Request.parked(provider.issuer, request.url.path, request.headers, parked.params)
@@ -82,7 +97,7 @@ async def authorize(request: Request) -> Response:
         tab_id = authorization_request.new_tab_id()
         parked = authorization_request.ParkedAuthorization(oauth_request.parameters(), {})
     active = await run_in_threadpool(current_signin, request)
-    return_path = f"{request.url.path}?{urlencode({authorization_request.TAB_PARAMETER: tab_id})}"
+    return_path = path_for(request, "oidc_authorize", query={authorization_request.TAB_PARAMETER: tab_id})
     outcome = await run_in_threadpool(
         provider.authorize,
         oauth_request,
@@ -93,10 +108,10 @@ async def authorize(request: Request) -> Response:
     )
     if outcome.pending is not None:
         waiting = authorization_request.ParkedAuthorization(parked.params, outcome.pending)
-        await run_in_threadpool(authorization_request.keep, runtime, browser, tab_id, waiting)
+        await run_in_threadpool(authorization_request.keep, steps, browser, tab_id, waiting)
     elif resumed:
         # Answered (a code or an error for the app): the parked request is spent.
-        await run_in_threadpool(authorization_request.forget, runtime, browser, tab_id)
+        await run_in_threadpool(authorization_request.forget, steps, browser, tab_id)
     if outcome.page is not None:
         return _render_page(request, outcome.page)
     assert outcome.response is not None
@@ -170,7 +185,7 @@ async def logout(request: Request) -> Response:
     if response is None:
         assert outcome.page is not None
         response = _render_page(request, outcome.page)
-    if outcome.completed:
+    if outcome.signed_out:
         clear_signin_cookie(response, settings)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -1,58 +1,73 @@
-"""Sign-in pages: provider choice, upstream callback, first sign-in, role choice, account, logout."""
+"""Sign-in pages: provider choice, upstream callback, first sign-in, role choice, account, logout.
+
+HTTP only: read the request, hand it to the sign-in flow (bridge/flows/signin.py) or a use case
+(bridge/application/signin.py), and turn the answer into a page or a redirect.
+"""
 
 from __future__ import annotations
-
-from urllib.parse import urlencode
 
 from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bridge.flows.outcomes import NeedsLocalPassword, NeedsProvider, Outcome, Refused, SignedIn
-from bridge.flows.role_choice import RoleOption, choose_role, role_options
+from bridge.application.signin import RoleUnavailable, choose_role, role_options, sign_out
+from bridge.flows.outcomes import GoUpstream, NeedsLocalPassword, NeedsProvider, Outcome, Refused, SignedIn
 from bridge.flows.signin import BINDING_EXPIRED, SignInFlow, safe_next
+from bridge.routes.dependencies import signin_dependencies
 from bridge.services.audit import ANONYMOUS_ACTOR, AuditContext
 from bridge.services.signin_sessions import ActiveSignIn
 from bridge.web.browser import browser_id, browser_of
 from bridge.web.context import client_address, current_signin, runtime_of
-from bridge.web.csrf import csrf_valid
 from bridge.web.signin_cookie import clear_signin_cookie, set_signin_cookie
 from bridge.web.templating import render
+from bridge.web.urls import path_for
 
 
 def _flow(request: Request, active: ActiveSignIn | None = None) -> SignInFlow:
     actor = active.staff.login if active else ANONYMOUS_ACTOR
-    return SignInFlow(runtime_of(request), browser_id(request), AuditContext(actor, client_address(request)))
+    return SignInFlow(signin_dependencies(request), browser_id(request), AuditContext(actor, client_address(request)))
+
+
+def _next(request: Request, value: str | None) -> str:
+    return safe_next(value, path_for(request, "account"))
+
+
+def _audit(request: Request, active: ActiveSignIn) -> AuditContext:
+    return AuditContext(active.staff.login, client_address(request))
 
 
 def _providers(request: Request) -> list[tuple[str, str]]:
     return [(provider.key, provider.title) for provider in runtime_of(request).upstream]
 
 
-def _with_query(path: str, **params: str | None) -> str:
-    present = {key: value for key, value in params.items() if value}
-    return f"{path}?{urlencode(present)}" if present else path
+def _see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
 
 
 def _respond(request: Request, outcome: Outcome) -> Response:
     if isinstance(outcome, SignedIn):
         target = (
-            _with_query("/login/role", next=outcome.next_url) if outcome.needs_role_choice else outcome.next_url
+            path_for(request, "login_role", query={"next": outcome.next_url})
+            if outcome.needs_role_choice
+            else outcome.next_url
         )
-        response = RedirectResponse(target, status_code=303)
+        response = _see_other(target)
         set_signin_cookie(response, runtime_of(request).settings, outcome.signin_session_id, remember=outcome.remember)
         return response
+    if isinstance(outcome, GoUpstream):
+        return _see_other(outcome.url)
     if isinstance(outcome, NeedsLocalPassword):
-        return RedirectResponse("/login/bind", status_code=303)
+        return _see_other(path_for(request, "login_bind"))
     if isinstance(outcome, NeedsProvider):
-        return RedirectResponse("/login/first/provider", status_code=303)
+        return _see_other(path_for(request, "login_first_provider"))
     return _refused(request, outcome)
 
 
-def _refused(request: Request, refused: Refused) -> Response:
+def _refused(request: Request, refused: Refused, *, retry_at: str = "login") -> Response:
     status = 502 if refused.code.startswith("upstream_") else 400
-    return render(request, "signin/refused.html", {"refused": refused}, status_code=status)
+    retry_url = path_for(request, retry_at) if refused.retryable else None
+    return render(request, "signin/refused.html", {"refused": refused, "retry_url": retry_url}, status_code=status)
 
 
 def _max_age(value: object) -> int | None:
@@ -60,20 +75,18 @@ def _max_age(value: object) -> int | None:
     return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 9 else None
 
 
-def _bad_form(request: Request) -> Response:
-    return _refused(
-        request,
-        Refused("csrf", "Страница устарела. Откройте вход заново и повторите.", retry_url="/login"),
-    )
+def _replaced(active: ActiveSignIn | None, reauth: bool) -> str | None:
+    """After a re-authentication the old session ends: one browser, one sign-in session."""
+    return active.session.id if active is not None and reauth else None
 
 
 async def login_page(request: Request) -> Response:
-    next_url = safe_next(request.query_params.get("next"))
+    next_url = _next(request, request.query_params.get("next"))
     reauth = request.query_params.get("reauth") == "1"
     max_age = _max_age(request.query_params.get("max_age"))
     active = current_signin(request)
     if active is not None and not reauth:
-        return RedirectResponse(next_url, status_code=303)
+        return _see_other(next_url)
     provider = request.query_params.get("provider")
     if provider and runtime_of(request).upstream.get(provider) is not None:
         started = await _flow(request).start_upstream(
@@ -84,7 +97,7 @@ async def login_page(request: Request) -> Response:
             force_login=reauth,
             max_age=max_age,
         )
-        return RedirectResponse(started, status_code=303) if isinstance(started, str) else _refused(request, started)
+        return _respond(request, started)
     return render(
         request,
         "signin/login.html",
@@ -98,15 +111,8 @@ async def login_page(request: Request) -> Response:
     )
 
 
-def _replaced(active: ActiveSignIn | None, reauth: bool) -> str | None:
-    """After a re-authentication the old session ends: one browser, one sign-in session."""
-    return active.session.id if active is not None and reauth else None
-
-
 async def start_upstream(request: Request) -> Response:
     form = await request.form()
-    if not csrf_valid(request, form.get("csrf_token")):
-        return _bad_form(request)
     active = await to_thread.run_sync(current_signin, request)
     started = await _flow(request).start_upstream(
         str(form.get("provider", "")),
@@ -116,9 +122,7 @@ async def start_upstream(request: Request) -> Response:
         force_login=form.get("reauth") == "1",
         max_age=_max_age(form.get("max_age")),
     )
-    if isinstance(started, Refused):
-        return _refused(request, started)
-    return RedirectResponse(started, status_code=303)
+    return _respond(request, started)
 
 
 async def upstream_callback(request: Request) -> Response:
@@ -132,7 +136,7 @@ async def first_signin_page(request: Request) -> Response:
         request,
         "signin/first.html",
         {
-            "next": safe_next(request.query_params.get("next")),
+            "next": _next(request, request.query_params.get("next")),
             "login": request.query_params.get("login_hint", ""),
             "error": None,
         },
@@ -141,8 +145,6 @@ async def first_signin_page(request: Request) -> Response:
 
 async def submit_password(request: Request, *, binding_only: bool = False) -> Response:
     form = await request.form()
-    if not csrf_valid(request, form.get("csrf_token")):
-        return _bad_form(request)
     login = str(form.get("login", ""))
     flow = _flow(request)
     outcome = await to_thread.run_sync(
@@ -175,7 +177,7 @@ async def submit_binding_password(request: Request) -> Response:
 async def choose_provider_page(request: Request) -> Response:
     flow = _flow(request)
     if not await to_thread.run_sync(flow.has_local_proof):
-        return RedirectResponse("/login/first", status_code=303)
+        return _see_other(path_for(request, "login_first"))
     remember, next_url = await to_thread.run_sync(flow.parked_preferences)
     return render(
         request,
@@ -193,69 +195,62 @@ async def bind_page(request: Request) -> Response:
 
 async def role_page(request: Request) -> Response:
     active = current_signin(request)
-    next_url = safe_next(request.query_params.get("next"))
+    next_url = _next(request, request.query_params.get("next"))
     if active is None:
-        return RedirectResponse(_with_query("/login", next=_with_query("/login/role", next=next_url)), 303)
-    options: list[RoleOption] = await to_thread.run_sync(role_options, runtime_of(request), active.staff.id)
+        back_here = path_for(request, "login_role", query={"next": next_url})
+        return _see_other(path_for(request, "login", query={"next": back_here}))
+    options = await to_thread.run_sync(role_options, runtime_of(request).db, active.staff.id)
     return render(request, "signin/role.html", {"options": options, "next": next_url, "active": active})
 
 
 async def submit_role(request: Request) -> Response:
     form = await request.form()
-    if not csrf_valid(request, form.get("csrf_token")):
-        return _bad_form(request)
     active = current_signin(request)
     if active is None:
-        return RedirectResponse("/login", status_code=303)
+        return _see_other(path_for(request, "login"))
     try:
         role_id = int(str(form.get("role_id", "")))
     except ValueError:
         role_id = -1
-    audit = AuditContext(active.staff.login, client_address(request))
-    chosen = await to_thread.run_sync(choose_role, runtime_of(request), audit, active.session.id, role_id)
-    if not chosen:
-        return _refused(request, Refused("role_unavailable", "Эта роль сейчас недоступна. Выберите другую.",
-                                         retry_url="/login/role"))
-    return RedirectResponse(safe_next(str(form.get("next", ""))), status_code=303)
+    try:
+        await to_thread.run_sync(
+            choose_role, runtime_of(request).db, _audit(request, active), active.session.id, role_id
+        )
+    except RoleUnavailable as refusal:
+        return _refused(request, Refused(refusal.code, refusal.message), retry_at="login_role")
+    return _see_other(_next(request, str(form.get("next", ""))))
 
 
 async def account_page(request: Request) -> Response:
     active = current_signin(request)
     if active is None:
-        return RedirectResponse("/login?next=/account", status_code=303)
-    options = await to_thread.run_sync(role_options, runtime_of(request), active.staff.id)
+        return _see_other(path_for(request, "login", query={"next": path_for(request, "account")}))
+    options = await to_thread.run_sync(role_options, runtime_of(request).db, active.staff.id)
     return render(request, "signin/account.html", {"active": active, "options": options})
 
 
 async def logout(request: Request) -> Response:
-    form = await request.form()
-    if not csrf_valid(request, form.get("csrf_token")):
-        return _bad_form(request)
     active = current_signin(request)
     if active is not None:
-        from bridge.flows.role_choice import sign_out
-
-        await to_thread.run_sync(
-            sign_out, runtime_of(request), AuditContext(active.staff.login, client_address(request)), active.session.id
-        )
+        await to_thread.run_sync(sign_out, runtime_of(request).db, _audit(request, active), active.session.id)
     # A new browser id after sign-out: nothing parked under the old one is reachable any more.
     browser_of(request).renew()
-    response = RedirectResponse("/login", status_code=303)
+    response = _see_other(path_for(request, "login"))
     clear_signin_cookie(response, runtime_of(request).settings)
     return response
 
 
 routes: list[BaseRoute] = [
-    Route("/login", login_page, methods=["GET"]),
-    Route("/login/start", start_upstream, methods=["POST"]),
-    Route("/login/callback/{provider}", upstream_callback, methods=["GET"]),
-    Route("/login/first", first_signin_page, methods=["GET"]),
-    Route("/login/first", submit_password, methods=["POST"]),
-    Route("/login/first/provider", choose_provider_page, methods=["GET"]),
-    Route("/login/bind", bind_page, methods=["GET"]),
-    Route("/login/bind", submit_binding_password, methods=["POST"]),
-    Route("/login/role", role_page, methods=["GET"]),
-    Route("/login/role", submit_role, methods=["POST"]),
-    Route("/account", account_page, methods=["GET"]),
-    Route("/logout", logout, methods=["POST"]),
+    Route("/login", login_page, methods=["GET"], name="login"),
+    Route("/login/start", start_upstream, methods=["POST"], name="login_start"),
+    Route("/login/callback/{provider}", upstream_callback, methods=["GET"], name="login_callback"),
+    Route("/login/first", first_signin_page, methods=["GET"], name="login_first"),
+    Route("/login/first", submit_password, methods=["POST"], name="login_first_password"),
+    Route("/login/first/provider", choose_provider_page, methods=["GET"], name="login_first_provider"),
+    Route("/login/bind", bind_page, methods=["GET"], name="login_bind"),
+    Route("/login/bind", submit_binding_password, methods=["POST"], name="login_bind_password"),
+    Route("/login/role", role_page, methods=["GET"], name="login_role"),
+    Route("/login/role", submit_role, methods=["POST"], name="login_role_choice"),
+    Route("/account", account_page, methods=["GET"], name="account"),
+    Route("/logout", logout, methods=["POST"], name="logout"),
 ]

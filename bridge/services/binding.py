@@ -78,7 +78,7 @@ def find_bound_staff(db: Session, identity: ExternalIdentity) -> StaffMember | N
     return db.get(StaffMember, binding.staff_id)
 
 
-def bind_external_identity(
+def create_binding(
     db: Session,
     audit: AuditContext,
     proof: LocalProof,
@@ -88,7 +88,11 @@ def bind_external_identity(
     flow: str,
     now: datetime | None = None,
 ) -> ExternalBinding:
-    """Bind and retire the password, or raise BindingRefused leaving nothing written."""
+    """Bind and retire the password, or raise BindingRefused (the caller's transaction rolls back).
+
+    The first sign-in as a whole (this, then a sign-in session) is the application layer's
+    `bridge.application.first_signin.bind_external_identity`.
+    """
     now = now or utcnow()
     staff = db.get(StaffMember, proof.staff_id, with_for_update=True)
     if (

@@ -11,7 +11,7 @@ import hmac
 import re
 import secrets
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -43,13 +43,41 @@ class RegisteredClient:
     client_secret: str | None
 
 
+@dataclass(frozen=True)
+class RelyingApp:
+    """An enabled relying app as the OpenID Provider reads it at a request."""
+
+    client_id: str
+    name: str
+    # "client_secret_basic", "client_secret_post" or "none" (public client).
+    token_endpoint_auth_method: str
+    redirect_uris: tuple[str, ...]
+    post_logout_redirect_uris: tuple[str, ...]
+    scope: str
+    id_token_signed_response_alg: str | None
+    secret_hash: str | None = field(repr=False)
+
+    @classmethod
+    def of(cls, client: OAuthClient) -> RelyingApp:
+        return cls(
+            client_id=client.client_id,
+            name=client.name,
+            token_endpoint_auth_method=client.token_endpoint_auth_method,
+            redirect_uris=tuple(client.redirect_uris),
+            post_logout_redirect_uris=tuple(client.post_logout_redirect_uris or ()),
+            scope=client.scope,
+            id_token_signed_response_alg=client.id_token_signed_response_alg,
+            secret_hash=client.secret_hash,
+        )
+
+
 def client_secret_digest(secret_key: Secret, client_secret: str) -> str:
     # A key of its own, derived from the bridge's secret, so no other use of the secret collides.
     key = hmac.new(str(secret_key).encode(), b"bridge.oauth-client-secret", hashlib.sha256).digest()
     return hmac.new(key, client_secret.encode(), hashlib.sha256).hexdigest()
 
 
-def client_secret_matches(secret_key: Secret, client: OAuthClient, client_secret: str) -> bool:
+def client_secret_matches(secret_key: Secret, client: RelyingApp, client_secret: str) -> bool:
     if client.secret_hash is None:
         return False
     return hmac.compare_digest(client.secret_hash, client_secret_digest(secret_key, client_secret))
@@ -192,6 +220,11 @@ def find_enabled_client(db: Session, client_id: str) -> OAuthClient | None:
     if client is None or client.disabled_at is not None:
         return None
     return client
+
+
+def find_relying_app(db: Session, client_id: str) -> RelyingApp | None:
+    client = find_enabled_client(db, client_id)
+    return RelyingApp.of(client) if client is not None else None
 
 
 def list_clients(db: Session) -> list[OAuthClient]:

@@ -1,11 +1,10 @@
-"""Authorization codes, grants and refresh tokens issued to relying apps.
+"""Grants and refresh tokens issued to relying apps (their codes: authorization_codes.py).
 
-Codes and refresh tokens are random bearer values stored only as SHA-256 hashes. A code is
-single-use: it is claimed with a conditional UPDATE, so two concurrent redemptions cannot both
-win. Redeeming it creates the grant, keyed by the family id derived from the code; refresh
-tokens rotate on every use and keep that family, and every access token names the grant.
-Presenting a rotated token or a used code revokes the whole family: its refresh tokens and the
-grant, so the access tokens already issued from it are refused at userinfo too.
+Codes and refresh tokens are random bearer values stored only as SHA-256 hashes. Redeeming a
+code creates the grant, keyed by the family id derived from the code; refresh tokens rotate on
+every use and keep that family, and every access token names the grant. Presenting a rotated
+token or a used code revokes the whole family: its refresh tokens and the grant, so the access
+tokens already issued from it are refused at userinfo too.
 """
 
 from __future__ import annotations
@@ -20,11 +19,9 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
-from bridge.services.signin_sessions import is_role_active
-from bridge.storage.models import AuthorizationCode, OAuthGrant, RefreshToken, RoleAssignment, StaffMember
+from bridge.storage.models import OAuthGrant, RefreshToken
 from bridge.storage.types import utcnow
 
-CODE_TTL = timedelta(seconds=60)
 _FAMILY_NAMESPACE = uuid.UUID("6c1b3a52-5a43-4d7e-9a0e-0b1de2a7f0c1")
 
 
@@ -32,98 +29,13 @@ def token_hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def family_of_code(code_hash: str) -> str:
-    """The refresh-token family of a code: derivable from the code, so reuse can revoke it."""
-    return str(uuid.uuid5(_FAMILY_NAMESPACE, code_hash))
-
-
-# --- Authorization codes -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CodeGrant:
-    """What the person granted at the authorization endpoint, frozen into the code."""
-
-    client_id: str
-    staff_id: int
-    signin_session_id: str
-    role_assignment_id: int | None
-    redirect_uri: str
-    scope: str
-    nonce: str | None
-    code_challenge: str
-    code_challenge_method: str
-    auth_time: datetime
-
-
 def new_bearer_value() -> str:
     return secrets.token_urlsafe(32)
 
 
-def store_authorization_code(db: Session, code: str, grant: CodeGrant, now: datetime | None = None) -> None:
-    now = now or utcnow()
-    db.add(
-        AuthorizationCode(
-            code_hash=token_hash(code),
-            client_id=grant.client_id,
-            staff_id=grant.staff_id,
-            signin_session_id=grant.signin_session_id,
-            role_assignment_id=grant.role_assignment_id,
-            redirect_uri=grant.redirect_uri,
-            scope=grant.scope,
-            nonce=grant.nonce,
-            code_challenge=grant.code_challenge,
-            code_challenge_method=grant.code_challenge_method,
-            auth_time=grant.auth_time,
-            created_at=now,
-            expires_at=now + CODE_TTL,
-        )
-    )
-    db.flush()
-
-
-class CodeState(StrEnum):
-    VALID = "valid"
-    UNKNOWN = "unknown"
-    WRONG_CLIENT = "wrong_client"
-    EXPIRED = "expired"
-    REUSED = "reused"
-
-
-@dataclass(frozen=True)
-class CodeLookup:
-    state: CodeState
-    code: AuthorizationCode | None = None
-    revoked_tokens: int = 0
-
-
-def look_up_authorization_code(
-    db: Session, code: str, client_id: str, now: datetime | None = None
-) -> CodeLookup:
-    """The code if redeemable; a reused code revokes every token issued from it."""
-    now = now or utcnow()
-    record = db.scalar(select(AuthorizationCode).where(AuthorizationCode.code_hash == token_hash(code)))
-    if record is None:
-        return CodeLookup(CodeState.UNKNOWN)
-    if record.client_id != client_id:
-        return CodeLookup(CodeState.WRONG_CLIENT, record)
-    if record.used_at is not None:
-        revoked = revoke_family(db, family_of_code(record.code_hash), now)
-        return CodeLookup(CodeState.REUSED, record, revoked)
-    if record.expires_at <= now:
-        return CodeLookup(CodeState.EXPIRED, record)
-    return CodeLookup(CodeState.VALID, record)
-
-
-def claim_authorization_code(db: Session, record: AuthorizationCode, now: datetime | None = None) -> bool:
-    """Mark the code used; False if another request got there first."""
-    result = db.execute(
-        update(AuthorizationCode)
-        .where(AuthorizationCode.id == record.id, AuthorizationCode.used_at.is_(None))
-        .values(used_at=now or utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    return int(getattr(result, "rowcount", 0) or 0) == 1
+def family_of_code(code_hash: str) -> str:
+    """The refresh-token family of a code: derivable from the code, so reuse can revoke it."""
+    return str(uuid.uuid5(_FAMILY_NAMESPACE, code_hash))
 
 
 # --- Grants ------------------------------------------------------------------------------------
@@ -191,6 +103,32 @@ def store_refresh_token(
     return record
 
 
+@dataclass(frozen=True)
+class IssuedRefreshToken:
+    """A stored refresh token as it is read back (its hash; the token itself is never kept)."""
+
+    id: int
+    family: str
+    client_id: str
+    staff_id: int
+    signin_session_id: str
+    role_assignment_id: int | None
+    scope: str
+    auth_time: datetime
+    expires_at: datetime
+    rotated_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, record: RefreshToken) -> IssuedRefreshToken:
+        return cls(
+            id=record.id, family=record.family, client_id=record.client_id, staff_id=record.staff_id,
+            signin_session_id=record.signin_session_id, role_assignment_id=record.role_assignment_id,
+            scope=record.scope, auth_time=record.auth_time, expires_at=record.expires_at,
+            rotated_at=record.rotated_at, revoked_at=record.revoked_at,
+        )
+
+
 class RefreshState(StrEnum):
     VALID = "valid"
     UNKNOWN = "unknown"
@@ -203,7 +141,7 @@ class RefreshState(StrEnum):
 @dataclass(frozen=True)
 class RefreshLookup:
     state: RefreshState
-    token: RefreshToken | None = None
+    token: IssuedRefreshToken | None = None
     revoked_tokens: int = 0
 
 
@@ -212,9 +150,10 @@ def look_up_refresh_token(
 ) -> RefreshLookup:
     """The token if usable; presenting an already rotated token revokes its whole family."""
     now = now or utcnow()
-    record = db.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash(token)))
-    if record is None:
+    stored = db.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash(token)))
+    if stored is None:
         return RefreshLookup(RefreshState.UNKNOWN)
+    record = IssuedRefreshToken.of(stored)
     if record.client_id != client_id:
         return RefreshLookup(RefreshState.WRONG_CLIENT, record)
     if record.revoked_at is not None:
@@ -226,7 +165,7 @@ def look_up_refresh_token(
     return RefreshLookup(RefreshState.VALID, record)
 
 
-def claim_refresh_token(db: Session, record: RefreshToken, now: datetime | None = None) -> bool:
+def claim_refresh_token(db: Session, record: IssuedRefreshToken, now: datetime | None = None) -> bool:
     """Mark the token rotated; False if it was rotated or revoked meanwhile (a race = reuse)."""
     result = db.execute(
         update(RefreshToken)
@@ -273,22 +212,3 @@ def _revoke_grants(db: Session, condition: ColumnElement[bool], now: datetime | 
         .values(revoked_at=now or utcnow())
         .execution_options(synchronize_session=False)
     )
-
-
-# --- What a grant stands for ------------------------------------------------------------------
-
-
-def granted_role(
-    db: Session, staff_id: int, role_assignment_id: int | None, now: datetime | None = None
-) -> RoleAssignment | None:
-    """The role frozen into a grant, if it still belongs to the person and is still current."""
-    if role_assignment_id is None:
-        return None
-    role = db.get(RoleAssignment, role_assignment_id)
-    if role is None or role.staff_id != staff_id or not is_role_active(role, now or utcnow()):
-        return None
-    return role
-
-
-def staff_by_subject(db: Session, subject: str) -> StaffMember | None:
-    return db.scalar(select(StaffMember).where(StaffMember.subject == subject))

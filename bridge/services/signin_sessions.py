@@ -111,6 +111,11 @@ def load_active_signin(
     return ActiveSignIn(session=record, staff=staff, role=role)
 
 
+def find_signin_session(db: Session, session_id: str) -> SignInSession | None:
+    """A session by its id, whatever its state (callers judge liveness with load_active_signin)."""
+    return db.get(SignInSession, session_id)
+
+
 def find_signin_by_sid(db: Session, sid: str) -> SignInSession | None:
     """The session a token's or a hint's `sid` names: one indexed lookup."""
     return db.scalar(select(SignInSession).where(SignInSession.sid == sid))

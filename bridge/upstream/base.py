@@ -8,9 +8,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from bridge.services.external_identity import ExternalIdentity
-
-__all__ = ["AuthorizationStart", "ExternalIdentity", "UpstreamError", "UpstreamProvider"]
+from bridge.upstream.identity import UpstreamIdentity
 
 
 @dataclass(frozen=True)
@@ -60,7 +58,7 @@ class UpstreamProvider(Protocol):
         callback_params: Mapping[str, str],
         parked: Mapping[str, Any],
         redirect_uri: str,
-    ) -> ExternalIdentity:
+    ) -> UpstreamIdentity:
         """Check the callback against the parked state, redeem the code, verify every token.
 
         Raises UpstreamError on any failure: the person refused, the provider is down, slow or

@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from anyio import to_thread
 from authlib.common.urls import add_params_to_uri
 from joserfc.errors import JoseError
-from starlette.concurrency import run_in_threadpool
 
 from bridge.config import SettingsError
-from bridge.services.external_identity import ExternalIdentity
 from bridge.upstream import errors
 from bridge.upstream.base import AuthorizationStart
+from bridge.upstream.identity import UpstreamIdentity
 from bridge.upstream.parsing import (
     authentication_time,
     authorization_code,
@@ -103,7 +103,7 @@ class EsiaProvider:
         # ESIA wants a UUID state; the nonce is 128 random bits in the same 32-hex-digit shape.
         state, nonce, timestamp = str(uuid.uuid4()), secrets.token_hex(16), esia_timestamp()
         # GOST signing and verification are CPU work: off the event loop (issue 12).
-        secret = await run_in_threadpool(
+        secret = await to_thread.run_sync(
             client_secret, self.signer, self.client_id, self.scope, self.scope_org, timestamp, state, redirect_uri
         )
         params = [
@@ -138,10 +138,10 @@ class EsiaProvider:
         callback_params: Mapping[str, str],
         parked: Mapping[str, Any],
         redirect_uri: str,
-    ) -> ExternalIdentity:
+    ) -> UpstreamIdentity:
         code = authorization_code(self.title, self.issuer, callback_params, parked)
         token = await self._redeem(http, code, redirect_uri)
-        claims = await run_in_threadpool(self._verify_id_token, str(token["id_token"]), parked.get("nonce"))
+        claims = await to_thread.run_sync(self._verify_id_token, str(token["id_token"]), parked.get("nonce"))
         auth_time = authentication_time(self.title, claims, parked, time.time())
         oid = str(claims["sub"])
         person = await self._person(http, oid, str(token.get("access_token", "")))
@@ -149,7 +149,7 @@ class EsiaProvider:
         trusted = isinstance(subject_info, dict) and bool(subject_info.get("urn:esia:sbj:is_tru"))
         if isinstance(person.get("trusted"), bool):
             trusted = person["trusted"]
-        return ExternalIdentity(
+        return UpstreamIdentity(
             provider=self.key,
             issuer=self.issuer,
             subject=oid,
@@ -169,7 +169,7 @@ class EsiaProvider:
     async def _redeem(self, http: httpx.AsyncClient, code: str, redirect_uri: str) -> dict[str, Any]:
         # ESIA wants a fresh state for the token request and echoes it back.
         state, timestamp = str(uuid.uuid4()), esia_timestamp()
-        secret = await run_in_threadpool(
+        secret = await to_thread.run_sync(
             client_secret, self.signer, self.client_id, self.scope, self.scope_org, timestamp, state, redirect_uri, code
         )
         form = {

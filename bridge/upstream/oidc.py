@@ -26,9 +26,9 @@ from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
 from bridge.config import Secret
-from bridge.services.external_identity import ExternalIdentity
 from bridge.upstream import errors
 from bridge.upstream.base import AuthorizationStart, UpstreamError
+from bridge.upstream.identity import UpstreamIdentity
 from bridge.upstream.parsing import (
     authentication_time,
     authorization_code,
@@ -107,7 +107,7 @@ class OidcProvider:
         callback_params: Mapping[str, str],
         parked: Mapping[str, Any],
         redirect_uri: str,
-    ) -> ExternalIdentity:
+    ) -> UpstreamIdentity:
         metadata = await self._discover(http)
         code = authorization_code(
             self.title,
@@ -126,7 +126,7 @@ class OidcProvider:
             if userinfo.get("sub") != claims["sub"]:
                 raise errors.rejected(self.title, "userinfo sub differs from id_token sub")
             profile.update(userinfo)
-        return ExternalIdentity(
+        return UpstreamIdentity(
             provider=self.key,
             issuer=self.issuer,
             subject=str(claims["sub"]),

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from bridge.application import signin
 from bridge.config import Settings
 from bridge.runtime import BridgeRuntime
-from bridge.services.signin_sessions import ActiveSignIn, SessionTimeouts, load_active_signin, record_activity
+from bridge.services.signin_sessions import ActiveSignIn, SessionTimeouts
 from bridge.web.signin_cookie import read_signin_session_id
 
 
@@ -25,18 +26,9 @@ def client_address(request: Request) -> str | None:
 
 
 def current_signin(request: Request) -> ActiveSignIn | None:
-    """The live sign-in session of this browser, or None. Loaded objects are detached.
-
-    The browser at the bridge is activity: it pushes the session's idle timeout back.
-    """
+    """The live sign-in session named by this browser's cookie, or None (see application.signin)."""
     runtime = runtime_of(request)
     session_id = read_signin_session_id(request, runtime.settings)
     if session_id is None:
         return None
-    with runtime.db() as db, db.begin():
-        active = load_active_signin(db, session_id, timeouts=SessionTimeouts.of(runtime.settings))
-        if active is not None:
-            record_activity(db, active.session)
-            # Touch relationships needed by callers before the session closes.
-            _ = active.role.organization if active.role else None
-        return active
+    return signin.current_signin(runtime.db, session_id, SessionTimeouts.of(runtime.settings))

@@ -12,7 +12,7 @@ from bridge.services.audit import AuditContext
 from bridge.services.binding import (
     BindingPolicy,
     BindingRefused,
-    bind_external_identity,
+    create_binding,
     find_bound_staff,
     prove_local_credential,
 )
@@ -47,7 +47,7 @@ def bind(
 ) -> None:
     with db_factory() as db, db.begin():
         proof = prove_local_credential(db, login, PASSWORD)
-        bind_external_identity(db, AUDIT, proof, identity, policy=policy, flow="external_first")
+        create_binding(db, AUDIT, proof, identity, policy=policy, flow="external_first")
 
 
 def login_of(db_factory: sessionmaker[Session], staff_id: int) -> str:
@@ -96,7 +96,7 @@ def test_a_proof_dies_when_the_password_is_reset_in_between(db_factory: sessionm
         staff.credential_issued_at = utcnow() + timedelta(seconds=1)  # what a reset does
 
     with pytest.raises(BindingRefused) as refused, db_factory() as db, db.begin():
-        bind_external_identity(db, AUDIT, proof, esia(), policy=NO_POLICY, flow="local_first")
+        create_binding(db, AUDIT, proof, esia(), policy=NO_POLICY, flow="local_first")
     assert refused.value.code == "credential_no_longer_valid"
 
 

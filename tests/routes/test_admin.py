@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -68,7 +69,7 @@ def test_a_stranger_is_sent_to_sign_in(client: TestClient) -> None:
     for path in ("/admin/staff", "/admin/staff/new", "/admin/staff/someone"):
         response = client.get(path, follow_redirects=False)
         assert response.status_code == 303
-        assert response.headers["location"] == f"/login?next={path}"
+        assert response.headers["location"] == "/login?" + urlencode({"next": path})
     # CSRF is checked before anything else: a stranger's POST needs a token to reach the sign-in check.
     assert client.post("/admin/staff/someone/reset-password", follow_redirects=False).status_code == 403
     token = _csrf(client, "/login/first")

@@ -9,13 +9,14 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 from starlette.testclient import TestClient
 
 from bridge.config import Secret, Settings
 from bridge.web.browser import BrowserIdMiddleware
 from bridge.web.csrf import MAX_BODY_BYTES, CSRFMiddleware, csrf_token
-from bridge.web.templating import build_environment
+from bridge.web.templating import TEMPLATES_DIR, build_environment
 
 STALE = "Форма устарела"
 
@@ -46,6 +47,9 @@ def small_app() -> Starlette:
             Route("/json", echo_json, methods=["POST"], name="json"),
             Route("/token-endpoint", echo_form, methods=["POST"], name="exempt"),
             Route("/read-only", page, methods=["GET"], name="read_only"),
+            # The pages' layout links its stylesheet and the front page by route name.
+            Route("/", page, methods=["GET"], name="home"),
+            Mount("/static", app=StaticFiles(directory=TEMPLATES_DIR / "static"), name="static"),
         ],
         middleware=[
             Middleware(BrowserIdMiddleware, settings=settings),

@@ -1,0 +1,185 @@
+"""The first sign-in: prove the issued password once, bind the external ID, open a session.
+
+Both orders work (the flow, bridge/flows/signin.py, sequences them):
+- external first: the upstream vouched, nobody is bound → the identity waits as a pending binding
+  (`await_local_password`) → the password is proved → `bind_external_identity`;
+- local first: the password is proved and parked as a proof (`accept_local_password`) → the
+  upstream vouches → `bind_external_identity`.
+A parked step is taken (single use) before the binding is tried, so a refused binding spends it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bridge.application import flow_steps
+from bridge.application.signin import SessionStarted, SignInRules, open_session
+from bridge.application.signin_refusals import SignInRefused, signin_unit_of_work
+from bridge.services import flow_state
+from bridge.services.audit import AuditContext, record
+from bridge.services.binding import BindingRefused, LocalProof, create_binding, prove_local_credential
+from bridge.services.credentials import CredentialRefused
+from bridge.services.external_identity import ExternalIdentity
+from bridge.services.flow_state import FlowKind
+from bridge.services.throttle import Throttled, ThrottlePolicy, attempt_succeeded, reserve_attempt
+
+# One message for an unknown login, a wrong password, an expired and an already used credential:
+# the page must not tell an attacker which of them it was.
+CREDENTIAL_REFUSED_MESSAGE = (
+    "Неверный логин или пароль, либо срок действия пароля истёк или он уже был использован. "
+    "Проверьте данные; если не получается, попросите администратора сбросить пароль."
+)
+
+
+class BindingOrder(StrEnum):
+    """Which came first at the first sign-in (kept on the binding and in its audit record)."""
+
+    LOCAL_FIRST = "local_first"
+    EXTERNAL_FIRST = "external_first"
+
+
+@dataclass(frozen=True)
+class PendingBinding:
+    """An identity the upstream vouched for, waiting for the issued password in this browser."""
+
+    identity: ExternalIdentity
+    # What the flow parked with it (its own business: where to go next, remember me, ...).
+    flow_data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ParkedProof:
+    """The issued password proved in this browser, waiting for the upstream round trip."""
+
+    proof: LocalProof
+    flow_data: dict[str, Any]
+
+
+def prove_local_password(
+    database: sessionmaker[Session], audit: AuditContext, login: str, password: str, throttle: ThrottlePolicy
+) -> LocalProof:
+    """Check the issued login and password; raises SignInRefused (throttled, or refused).
+
+    Three short transactions by design: the attempt is reserved (and committed) before argon2 runs,
+    so parallel guesses on every node count; the check writes nothing; a success lifts the backoff.
+    """
+    with signin_unit_of_work(database, audit) as db:
+        try:
+            reserve_attempt(db, login, audit.address, throttle)
+        except Throttled as refusal:
+            raise SignInRefused(
+                "throttled", refusal.message, event="signin.throttled", retryable=True,
+                login=login, key=refusal.kind.value,
+            ) from refusal
+    with signin_unit_of_work(database, audit) as db:
+        try:
+            proof = prove_local_credential(db, login, password)
+        except CredentialRefused as refusal:
+            raise SignInRefused(
+                "password_refused", CREDENTIAL_REFUSED_MESSAGE, event="signin.password_refused",
+                login=login, reason=refusal.reason,
+            ) from refusal
+    with signin_unit_of_work(database, audit) as db:
+        attempt_succeeded(db, login, audit.address)
+    return proof
+
+
+def bind_external_identity(
+    database: sessionmaker[Session],
+    audit: AuditContext,
+    proof: LocalProof,
+    identity: ExternalIdentity,
+    *,
+    order: BindingOrder,
+    remember: bool,
+    replaces_session: str | None,
+    rules: SignInRules,
+) -> SessionStarted:
+    """Bind the proved staff account to the external identity and open the first session.
+
+    Raises SignInRefused (audited as `binding.refused`) and writes nothing when a binding rule
+    refuses: the credential changed since the proof, the identity is someone else's, a policy.
+    """
+    with signin_unit_of_work(database, audit) as db:
+        try:
+            binding = create_binding(db, audit, proof, identity, policy=rules.binding, flow=order.value)
+        except BindingRefused as refusal:
+            raise SignInRefused(
+                refusal.code, refusal.message, event="binding.refused",
+                provider=identity.provider, external_subject=identity.subject, reason=refusal.code,
+            ) from refusal
+        return open_session(
+            db, audit, binding.staff, identity,
+            remember=remember, replaces_session=replaces_session, via="first_signin", rules=rules,
+        )
+
+
+def await_local_password(
+    database: sessionmaker[Session],
+    audit: AuditContext,
+    browser_id: str,
+    identity: ExternalIdentity,
+    flow_data: dict[str, Any],
+    ttl: timedelta,
+) -> None:
+    """Park the identity nobody is bound to yet until this browser proves an issued password."""
+    with signin_unit_of_work(database, audit) as db:
+        flow_state.park(
+            db, browser_id, FlowKind.PENDING_BINDING, {"identity": identity.as_parked(), **flow_data}, ttl=ttl
+        )
+        record(
+            db, audit, "binding.pending", "success", provider=identity.provider, external_subject=identity.subject
+        )
+
+
+def accept_local_password(
+    database: sessionmaker[Session],
+    audit: AuditContext,
+    browser_id: str,
+    proof: LocalProof,
+    login: str,
+    flow_data: dict[str, Any],
+    ttl: timedelta,
+) -> None:
+    """Park the proof until this browser comes back from the upstream (a reset discards it)."""
+    with signin_unit_of_work(database, audit) as db:
+        flow_state.park(
+            db, browser_id, FlowKind.LOCAL_PROOF, {"proof": proof.as_parked(), **flow_data}, ttl=ttl,
+            staff_id=proof.staff_id,
+        )
+        record(db, audit, "signin.password_accepted", "success", subject_staff_id=proof.staff_id, login=login)
+
+
+def take_pending_binding(database: sessionmaker[Session], browser_id: str) -> PendingBinding | None:
+    return _pending(flow_steps.take(database, browser_id, FlowKind.PENDING_BINDING))
+
+
+def peek_pending_binding(database: sessionmaker[Session], browser_id: str) -> PendingBinding | None:
+    return _pending(flow_steps.peek(database, browser_id, FlowKind.PENDING_BINDING))
+
+
+def take_local_proof(database: sessionmaker[Session], browser_id: str) -> ParkedProof | None:
+    return _proof(flow_steps.take(database, browser_id, FlowKind.LOCAL_PROOF))
+
+
+def peek_local_proof(database: sessionmaker[Session], browser_id: str) -> ParkedProof | None:
+    return _proof(flow_steps.peek(database, browser_id, FlowKind.LOCAL_PROOF))
+
+
+def _pending(data: dict[str, Any] | None) -> PendingBinding | None:
+    if data is None:
+        return None
+    flow_data = dict(data)
+    return PendingBinding(ExternalIdentity.from_parked(flow_data.pop("identity")), flow_data)
+
+
+def _proof(data: dict[str, Any] | None) -> ParkedProof | None:
+    if data is None:
+        return None
+    flow_data = dict(data)
+    return ParkedProof(LocalProof.from_parked(flow_data.pop("proof")), flow_data)

@@ -1,0 +1,61 @@
+"""The steps of a sign-in ceremony parked on the server, for the flows: one transaction per call.
+
+What a step holds is the flow's business; how it is kept (hashed browser id and key, single use
+by DELETE … RETURNING, expiry) is bridge/services/flow_state.py.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bridge.services import flow_state
+from bridge.services.flow_state import FlowKind, PurgeSchedule
+from bridge.storage.database import transaction
+
+
+def park(
+    database: sessionmaker[Session],
+    purge: PurgeSchedule,
+    browser_id: str,
+    kind: FlowKind,
+    data: dict[str, Any],
+    *,
+    ttl: timedelta,
+    key: str,
+) -> None:
+    """Park a new keyed step (a fresh `state` or tab id); expired steps are purged now and then."""
+    with transaction(database) as db:
+        flow_state.park(db, browser_id, kind, data, ttl=ttl, key=key)
+        purge.maybe_purge(db)
+
+
+def keep(
+    database: sessionmaker[Session],
+    purge: PurgeSchedule,
+    browser_id: str,
+    kind: FlowKind,
+    data: dict[str, Any],
+    *,
+    ttl: timedelta,
+    key: str,
+) -> None:
+    """Park the step, or update the one already parked under this key (its expiry unchanged)."""
+    with transaction(database) as db:
+        if flow_state.replace_data(db, browser_id, kind, data, key=key):
+            return
+        flow_state.park(db, browser_id, kind, data, ttl=ttl, key=key)
+        purge.maybe_purge(db)
+
+
+def take(database: sessionmaker[Session], browser_id: str, kind: FlowKind, key: str = "") -> dict[str, Any] | None:
+    """The step, removed: whoever takes it first has it, nobody else ever will."""
+    with transaction(database) as db:
+        return flow_state.consume(db, browser_id, kind, key=key)
+
+
+def peek(database: sessionmaker[Session], browser_id: str, kind: FlowKind, key: str = "") -> dict[str, Any] | None:
+    with database() as db:
+        return flow_state.peek(db, browser_id, kind, key=key)

@@ -1,0 +1,230 @@
+"""Sign-in use cases: signing in with a bound external ID, the live session, its role, signing out.
+
+The first sign-in (proving the issued password, binding the external ID) is `first_signin.py`;
+the multi-step ceremony that sequences both (upstream round trips, parked steps) is
+`bridge/flows/signin.py`. Each function here owns its transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bridge.application.signin_refusals import SignInRefused, signin_unit_of_work
+from bridge.config import Settings
+from bridge.services.audit import AuditContext, record
+from bridge.services.binding import BindingPolicy, BindingRefused, check_identity_policy, find_bound_staff
+from bridge.services.errors import DomainError
+from bridge.services.external_identity import ExternalIdentity
+from bridge.services.roles import ROLES, Role, role_title
+from bridge.services.signin_sessions import (
+    ActiveSignIn,
+    SessionTimeouts,
+    active_roles,
+    choose_session_role,
+    end_signin_session,
+    find_signin_session,
+    load_active_signin,
+    record_activity,
+    start_signin_session,
+)
+from bridge.services.throttle import ThrottlePolicy
+from bridge.storage.database import transaction
+from bridge.storage.enums import StaffStatus
+from bridge.storage.models import StaffMember
+
+BLOCKED_MESSAGE = "Учётная запись заблокирована. Обратитесь к администратору вашей организации."
+
+
+@dataclass(frozen=True)
+class SignInRules:
+    """The settings every sign-in step is judged by, read once from Settings."""
+
+    binding: BindingPolicy
+    session_ttl: timedelta
+    remember_me_ttl: timedelta
+    timeouts: SessionTimeouts
+    throttle: ThrottlePolicy
+    # How long a parked step (round trip, pending binding, password proof) waits for the browser.
+    step_ttl: timedelta
+
+    @classmethod
+    def of(cls, settings: Settings) -> SignInRules:
+        return cls(
+            binding=BindingPolicy(
+                require_confirmed_esia_account=settings.require_confirmed_esia_account,
+                require_name_match=settings.require_name_match,
+            ),
+            session_ttl=settings.session_ttl,
+            remember_me_ttl=settings.remember_me_ttl,
+            timeouts=SessionTimeouts.of(settings),
+            throttle=ThrottlePolicy.of(settings),
+            step_ttl=settings.pending_binding_ttl,
+        )
+
+
+@dataclass(frozen=True)
+class SessionStarted:
+    signin_session_id: str
+    remember: bool
+    # True unless exactly one role is active: the person chooses one, or learns they have none.
+    needs_role_choice: bool
+
+
+@dataclass(frozen=True)
+class RoleOption:
+    role_assignment_id: int
+    role_title: str
+    # "руководитель" or "сотрудник", as the person sees it at the first sign-in in the seed.
+    status_title: str
+    organization_name: str
+
+
+@dataclass(frozen=True)
+class RoleChosen:
+    organization_id: int
+    role: str
+
+
+@dataclass(frozen=True)
+class SignedOut:
+    # False when the session had already ended (or never existed): nothing was written.
+    ended: bool
+
+
+class RoleUnavailable(DomainError):
+    """The role is not one of the person's active roles (ended meanwhile, or someone else's)."""
+
+    def __init__(self) -> None:
+        super().__init__("role_unavailable", "Эта роль сейчас недоступна. Выберите другую.")
+
+
+def sign_in_with_external_id(
+    database: sessionmaker[Session],
+    audit: AuditContext,
+    identity: ExternalIdentity,
+    *,
+    remember: bool,
+    replaces_session: str | None,
+    rules: SignInRules,
+) -> SessionStarted | None:
+    """A returning sign-in: the bound person gets a session; None when nobody is bound yet.
+
+    The provider's policies (confirmed account, acr) hold at every sign-in, not only at binding.
+    Raises SignInRefused (audited as `signin.refused`) for a policy or a blocked account.
+    """
+    with signin_unit_of_work(database, audit) as db:
+        staff = find_bound_staff(db, identity)
+        if staff is None:
+            return None
+        try:
+            check_identity_policy(identity, rules.binding)
+        except BindingRefused as refusal:
+            raise SignInRefused(
+                refusal.code, refusal.message, event="signin.refused", provider=identity.provider, reason=refusal.code
+            ) from refusal
+        if staff.status != StaffStatus.ACTIVE:
+            raise SignInRefused(
+                "blocked", BLOCKED_MESSAGE, event="signin.refused", provider=identity.provider, reason="blocked"
+            )
+        return open_session(
+            db, audit, staff, identity, remember=remember, replaces_session=replaces_session, via="binding", rules=rules
+        )
+
+
+def open_session(
+    db: Session,
+    audit: AuditContext,
+    staff: StaffMember,
+    identity: ExternalIdentity,
+    *,
+    remember: bool,
+    replaces_session: str | None,
+    via: str,
+    rules: SignInRules,
+) -> SessionStarted:
+    """Start the person's sign-in session inside the caller's unit of work (both sign-in kinds)."""
+    if replaces_session is not None:
+        # After a re-authentication the old session ends: one browser, one sign-in session.
+        end_signin_session(db, replaces_session)
+    session = start_signin_session(
+        db,
+        staff,
+        provider=identity.provider,
+        amr=["fed", *identity.amr],
+        acr=f"urn:edu-bridge:idp:{identity.provider}",
+        lifetime=rules.remember_me_ttl if remember else rules.session_ttl,
+        remember=remember,
+        auth_time=identity.auth_time,
+    )
+    roles = active_roles(db, staff.id)
+    if len(roles) == 1:
+        session.role_assignment_id = roles[0].id
+    record(
+        db, audit, "signin.success", "success",
+        subject_staff_id=staff.id, provider=identity.provider, via=via, remember=remember,
+    )
+    db.flush()
+    # Several roles: the person picks one. None: the role page says so rather than a bare account.
+    return SessionStarted(session.id, remember, needs_role_choice=len(roles) != 1)
+
+
+def current_signin(
+    database: sessionmaker[Session], signin_session_id: str, timeouts: SessionTimeouts
+) -> ActiveSignIn | None:
+    """The live sign-in session, or None. Loaded objects come back detached.
+
+    Being seen at the bridge is activity: it pushes the session's idle timeout back.
+    """
+    with transaction(database) as db:
+        active = load_active_signin(db, signin_session_id, timeouts=timeouts)
+        if active is not None:
+            record_activity(db, active.session)
+            # Load what callers read after the session closes.
+            _ = active.role.organization if active.role else None
+        return active
+
+
+def role_options(database: sessionmaker[Session], staff_id: int) -> list[RoleOption]:
+    with database() as db:
+        return [
+            RoleOption(
+                role_assignment_id=assignment.id,
+                role_title=role_title(assignment.role),
+                status_title="руководитель" if ROLES[Role(assignment.role)].is_head else "сотрудник",
+                organization_name=assignment.organization.name,
+            )
+            for assignment in active_roles(db, staff_id)
+        ]
+
+
+def choose_role(
+    database: sessionmaker[Session], audit: AuditContext, signin_session_id: str, role_assignment_id: int
+) -> RoleChosen:
+    """Set the session's role; raises RoleUnavailable unless it is one of the person's active roles."""
+    with transaction(database) as db:
+        session = find_signin_session(db, signin_session_id)
+        chosen = (
+            next((role for role in active_roles(db, session.staff_id) if role.id == role_assignment_id), None)
+            if session is not None
+            else None
+        )
+        if session is None or chosen is None:
+            raise RoleUnavailable()
+        choose_session_role(db, session, chosen)
+        record(
+            db, audit, "signin.role_chosen", "success",
+            subject_staff_id=session.staff_id, organization_id=chosen.organization_id, role=chosen.role,
+        )
+        return RoleChosen(chosen.organization_id, chosen.role)
+
+
+def sign_out(database: sessionmaker[Session], audit: AuditContext, signin_session_id: str) -> SignedOut:
+    with transaction(database) as db:
+        session = end_signin_session(db, signin_session_id)
+        if session is None:
+            return SignedOut(ended=False)
+        record(db, audit, "signin.logout", "success", subject_staff_id=session.staff_id)
+        return SignedOut(ended=True)

@@ -1,0 +1,134 @@
+"""Authorization codes issued to relying apps: stored as hashes, redeemed once.
+
+A code is single-use: it is claimed with a conditional UPDATE, so two concurrent redemptions
+cannot both win. Presenting a used code again revokes the family the code started (see
+oauth_tokens.py): the grant and every refresh token issued from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from bridge.services.oauth_tokens import family_of_code, revoke_family, token_hash
+from bridge.storage.models import AuthorizationCode
+from bridge.storage.types import utcnow
+
+CODE_TTL = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class CodeGrant:
+    """What the person granted at the authorization endpoint, frozen into the code."""
+
+    client_id: str
+    staff_id: int
+    signin_session_id: str
+    role_assignment_id: int | None
+    redirect_uri: str
+    scope: str
+    nonce: str | None
+    code_challenge: str
+    code_challenge_method: str
+    auth_time: datetime
+
+
+def store_authorization_code(db: Session, code: str, grant: CodeGrant, now: datetime | None = None) -> None:
+    now = now or utcnow()
+    db.add(
+        AuthorizationCode(
+            code_hash=token_hash(code),
+            client_id=grant.client_id,
+            staff_id=grant.staff_id,
+            signin_session_id=grant.signin_session_id,
+            role_assignment_id=grant.role_assignment_id,
+            redirect_uri=grant.redirect_uri,
+            scope=grant.scope,
+            nonce=grant.nonce,
+            code_challenge=grant.code_challenge,
+            code_challenge_method=grant.code_challenge_method,
+            auth_time=grant.auth_time,
+            created_at=now,
+            expires_at=now + CODE_TTL,
+        )
+    )
+    db.flush()
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    """A stored authorization code as it is read back (its hash; the code itself is never kept)."""
+
+    id: int
+    code_hash: str
+    client_id: str
+    staff_id: int
+    signin_session_id: str
+    role_assignment_id: int | None
+    redirect_uri: str
+    scope: str
+    nonce: str | None
+    code_challenge: str
+    code_challenge_method: str
+    auth_time: datetime
+    expires_at: datetime
+    used_at: datetime | None
+
+    @classmethod
+    def of(cls, record: AuthorizationCode) -> IssuedCode:
+        return cls(
+            id=record.id, code_hash=record.code_hash, client_id=record.client_id, staff_id=record.staff_id,
+            signin_session_id=record.signin_session_id, role_assignment_id=record.role_assignment_id,
+            redirect_uri=record.redirect_uri, scope=record.scope, nonce=record.nonce,
+            code_challenge=record.code_challenge, code_challenge_method=record.code_challenge_method,
+            auth_time=record.auth_time, expires_at=record.expires_at, used_at=record.used_at,
+        )
+
+
+class CodeState(StrEnum):
+    VALID = "valid"
+    UNKNOWN = "unknown"
+    WRONG_CLIENT = "wrong_client"
+    EXPIRED = "expired"
+    REUSED = "reused"
+
+
+@dataclass(frozen=True)
+class CodeLookup:
+    state: CodeState
+    code: IssuedCode | None = None
+    revoked_tokens: int = 0
+
+
+def look_up_authorization_code(
+    db: Session, code: str, client_id: str, now: datetime | None = None
+) -> CodeLookup:
+    """The code if redeemable; a reused code revokes every token issued from it."""
+    now = now or utcnow()
+    stored = db.scalar(select(AuthorizationCode).where(AuthorizationCode.code_hash == token_hash(code)))
+    if stored is None:
+        return CodeLookup(CodeState.UNKNOWN)
+    record = IssuedCode.of(stored)
+    if record.client_id != client_id:
+        return CodeLookup(CodeState.WRONG_CLIENT, record)
+    if record.used_at is not None:
+        revoked = revoke_family(db, family_of_code(record.code_hash), now)
+        return CodeLookup(CodeState.REUSED, record, revoked)
+    if record.expires_at <= now:
+        return CodeLookup(CodeState.EXPIRED, record)
+    return CodeLookup(CodeState.VALID, record)
+
+
+def claim_authorization_code(db: Session, record: IssuedCode, now: datetime | None = None) -> bool:
+    """Mark the code used; False if another request got there first."""
+    result = db.execute(
+        update(AuthorizationCode)
+        .where(AuthorizationCode.id == record.id, AuthorizationCode.used_at.is_(None))
+        .values(used_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0) == 1

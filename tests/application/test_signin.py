@@ -1,0 +1,138 @@
+"""The sign-in use cases without HTTP: each its own transaction, refusals audited by their event."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bridge.application.first_signin import BindingOrder, bind_external_identity, prove_local_password
+from bridge.application.signin import (
+    RoleUnavailable,
+    SignInRules,
+    choose_role,
+    current_signin,
+    role_options,
+    sign_in_with_external_id,
+    sign_out,
+)
+from bridge.application.signin_refusals import SignInRefused
+from bridge.config import Settings
+from bridge.services.audit import AuditContext
+from bridge.services.external_identity import ExternalIdentity
+from bridge.services.roles import Role
+from bridge.storage.models import AuditEvent, SignInSession, StaffMember
+from tests.support.factories import give_role, make_organization, make_staff
+
+AUDIT = AuditContext(actor="anonymous", address="127.0.0.1")
+PASSWORD = "Qw7!rtyPass9"
+
+
+def identity(subject: str = "1000001") -> ExternalIdentity:
+    return ExternalIdentity(provider="rsaa", issuer="https://rsaa.test/", subject=subject, surname="Иванова")
+
+
+def person(db_factory: sessionmaker[Session], roles: int = 1) -> tuple[int, str]:
+    with db_factory() as db, db.begin():
+        staff = make_staff(db, password=PASSWORD)
+        for _ in range(roles):
+            give_role(db, staff, make_organization(db), Role.SCHOOL_DEPUTY)
+        return staff.id, staff.login
+
+
+def events(db_factory: sessionmaker[Session], name: str) -> list[AuditEvent]:
+    with db_factory() as db:
+        return list(db.scalars(select(AuditEvent).where(AuditEvent.event == name)))
+
+
+def first_signin(db_factory: sessionmaker[Session], rules: SignInRules, login: str, subject: str = "1000001") -> str:
+    proof = prove_local_password(db_factory, AUDIT, login, PASSWORD, rules.throttle)
+    started = bind_external_identity(
+        db_factory, AUDIT, proof, identity(subject), order=BindingOrder.EXTERNAL_FIRST,
+        remember=False, replaces_session=None, rules=rules,
+    )
+    return started.signin_session_id
+
+
+def test_first_signin_binds_opens_a_session_and_later_sign_ins_need_only_the_external_id(
+    db_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    rules = SignInRules.of(settings)
+    staff_id, login = person(db_factory)
+    unbound = sign_in_with_external_id(
+        db_factory, AUDIT, identity(), remember=False, replaces_session=None, rules=rules
+    )
+    assert unbound is None
+
+    session_id = first_signin(db_factory, rules, login)
+    active = current_signin(db_factory, session_id, rules.timeouts)
+    assert active is not None and active.staff.id == staff_id and active.role is not None
+
+    again = sign_in_with_external_id(
+        db_factory, AUDIT, identity(), remember=True, replaces_session=session_id, rules=rules
+    )
+    assert again is not None and again.remember and not again.needs_role_choice
+    assert current_signin(db_factory, session_id, rules.timeouts) is None  # replaced
+    with pytest.raises(SignInRefused) as refused:
+        prove_local_password(db_factory, AUDIT, login, PASSWORD, rules.throttle)
+    assert refused.value.code == "password_refused"
+    assert [event.details["reason"] for event in events(db_factory, "signin.password_refused")] == ["already_used"]
+
+
+def test_a_refused_binding_writes_nothing_but_its_own_audit_record(
+    db_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    rules = SignInRules.of(settings)
+    _, first = person(db_factory)
+    _, second = person(db_factory)
+    first_signin(db_factory, rules, first)
+
+    with pytest.raises(SignInRefused) as refused:
+        first_signin(db_factory, rules, second)
+    assert (refused.value.code, refused.value.event) == ("identity_bound_to_another", "binding.refused")
+    [audited] = events(db_factory, "binding.refused")
+    assert audited.outcome == "refused" and audited.details["reason"] == "identity_bound_to_another"
+    with db_factory() as db:
+        assert db.scalar(select(func.count()).select_from(SignInSession)) == 1
+        assert db.scalars(select(StaffMember).where(StaffMember.login == second)).one().password_hash is not None
+
+
+def test_a_blocked_person_is_refused_at_sign_in_and_it_is_audited(
+    db_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    rules = SignInRules.of(settings)
+    staff_id, login = person(db_factory)
+    first_signin(db_factory, rules, login)
+    with db_factory() as db, db.begin():
+        staff = db.get(StaffMember, staff_id)
+        assert staff is not None
+        staff.status = "blocked"
+
+    with pytest.raises(SignInRefused) as refused:
+        sign_in_with_external_id(db_factory, AUDIT, identity(), remember=False, replaces_session=None, rules=rules)
+    assert refused.value.code == "blocked"
+    assert [event.details["reason"] for event in events(db_factory, "signin.refused")] == ["blocked"]
+
+
+def test_only_ones_own_active_role_can_be_chosen_and_sign_out_ends_the_session(
+    db_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    rules = SignInRules.of(settings)
+    _, login = person(db_factory, roles=2)
+    other_id, _ = person(db_factory)
+    session_id = first_signin(db_factory, rules, login)
+    with db_factory() as db:
+        other = db.get(StaffMember, other_id)
+        assert other is not None
+        others_role = other.roles[0].id
+
+    with pytest.raises(RoleUnavailable):
+        choose_role(db_factory, AUDIT, session_id, others_role)
+    assert events(db_factory, "signin.role_chosen") == []
+
+    active = current_signin(db_factory, session_id, rules.timeouts)
+    assert active is not None and active.role is None
+    [own_role, _] = role_options(db_factory, active.staff.id)
+    assert choose_role(db_factory, AUDIT, session_id, own_role.role_assignment_id).role == Role.SCHOOL_DEPUTY.value
+    assert sign_out(db_factory, AUDIT, session_id).ended
+    assert current_signin(db_factory, session_id, rules.timeouts) is None
