@@ -15,6 +15,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
+from mail_sink.smtp import free_port, smtp_controller
+from mail_sink.store import Mailbox
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
@@ -194,3 +197,25 @@ def bridge_cli(
         return code, captured.out, captured.err
 
     return run
+
+
+# --- the mail sink (tests send through real SMTP on loopback and read what arrived) ---------------
+
+
+@pytest.fixture
+def mailbox() -> Mailbox:
+    return Mailbox()
+
+
+@pytest.fixture
+def smtp_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def sink(mailbox: Mailbox, smtp_port: int) -> Iterator[Controller]:
+    """An SMTP server on loopback (`smtp_port`) that keeps every message in `mailbox`."""
+    controller = smtp_controller(mailbox, port=smtp_port)
+    controller.start()
+    yield controller
+    controller.stop()
