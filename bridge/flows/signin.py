@@ -227,7 +227,10 @@ class SignInFlow:
 
     @staticmethod
     def _signed_in(started: SessionStarted, next_url: str) -> SignedIn:
-        return SignedIn(started.signin_session_id, started.remember, started.needs_role_choice, next_url)
+        return SignedIn(
+            started.signin_session_id, started.remember, started.needs_role_choice, next_url,
+            profile_due=started.profile_due,
+        )
 
     async def _upstream_failed(self, provider_key: str, error: UpstreamError) -> Refused:
         # The detail may quote what the other side sent (error_description): repr keeps it one line.

@@ -34,6 +34,7 @@ from tests.e2e.world import (
     choose_provider,
     enter_password,
     mock_config,
+    past_profile,
     sign_in_at_provider,
     sign_in_through,
     upstream_registry,
@@ -160,6 +161,7 @@ async def test_retry_succeeds_once_the_fault_is_gone(world: World, provider: Pro
         if account.url.host == "idp.test":
             account = await sign_in_at_provider(browser, account, provider.email)
         # (The provider remembers its own sign-in and consent, so it may answer at once.)
+        account = await past_profile(browser, account)
         assert account.url.path == "/account", account.text[:500]
     [(bound_login, bound_provider, _subject)] = world.bindings()
     assert (bound_login, bound_provider) == (login, provider.key)
