@@ -167,12 +167,12 @@ class SignInFlow:
                 )
                 parked_next = local.flow_data.get("next")
                 return self._signed_in(started, self.safe_next(parked_next) if parked_next else next_url)
-            started = sign_in_with_external_id(
+            returning = sign_in_with_external_id(
                 deps.database, self.audit, identity, remember=remember, replaces_session=replaces_session,
                 rules=deps.rules,
             )
-            if started is not None:
-                return self._signed_in(started, next_url)
+            if returning is not None:
+                return self._signed_in(returning, next_url)
             await_local_password(
                 deps.database, self.audit, self.browser, identity,
                 {"remember": remember, "next": next_url, "replaces_session": replaces_session},
