@@ -380,6 +380,35 @@ CATALOGUE: tuple[Mutation, ...] = (
         """            query = "?" + bytes(scope.get("query_string", b"")).decode("latin-1")\n""",
         (LOGS, "tests/idp_mock/test_access_log.py"),
     ),
+    # --- the person's workplace data and the notices around a binding ------------------------------
+    mutation(
+        "profile.skip_only_when_filled", "«Пропустить» is refused while a position or the e-mail is missing",
+        "bridge/services/staff_profile.py",
+        "    if missing_fields(db, staff, now):\n        raise InvalidInput(\n            \"profile_incomplete\",",
+        "    if False:\n        raise InvalidInput(\n            \"profile_incomplete\",",
+        ("tests/e2e/test_profile_completion.py", "tests/application/test_staff_profile.py"),
+    ),
+    mutation(
+        "profile.own_only", "only the person themself confirms or skips their workplace data",
+        "bridge/services/staff_profile.py",
+        "    if actor.staff_id != staff.id:\n",
+        "    if False:\n",
+        ("tests/application/test_staff_profile.py",),
+    ),
+    mutation(
+        "alerts.refused_binding", "a binding refused as someone else's identity mails the person's administrators",
+        "bridge/application/first_signin.py",
+        "        if refusal.code in ALERTED_REFUSALS:\n",
+        "        if False:\n",
+        ("tests/e2e/test_profile_completion.py",),
+    ),
+    mutation(
+        "signin.proof_decides_account", "a password proved in this browser binds or is refused, never signs in another",
+        "bridge/flows/signin.py",
+        "            local = take_local_proof(deps.database, self.browser)\n            if local is not None:\n",
+        "            local = None\n            if local is not None:\n",
+        ("tests/e2e/test_profile_completion.py",),
+    ),
     mutation(
         "audit.text_escaped", "bridge audit's text view escapes control characters", "bridge/cli/output.py",
         "    if text.isprintable():\n        return text\n",

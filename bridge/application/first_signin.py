@@ -17,16 +17,24 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.application import flow_steps
+from bridge.application import flow_steps, notices
 from bridge.application.signin import SessionStarted, SignInRules, open_session
 from bridge.application.signin_refusals import SignInRefused, signin_unit_of_work
 from bridge.services import flow_state
 from bridge.services.audit import AuditContext, record
 from bridge.services.binding import BindingRefused, LocalProof, create_binding, prove_local_credential
+from bridge.services.binding_alerts import ALERTED_REFUSALS, SUSPICIOUS_FAILURES, AlertReason
 from bridge.services.credentials import CredentialRefused
 from bridge.services.external_identity import ExternalIdentity
 from bridge.services.flow_state import FlowKind
-from bridge.services.throttle import Throttled, ThrottlePolicy, attempt_succeeded, reserve_attempt
+from bridge.services.throttle import (
+    Throttled,
+    ThrottlePolicy,
+    attempt_succeeded,
+    failures_elsewhere,
+    reserve_attempt,
+)
+from bridge.storage.models import StaffMember
 
 # One message for an unknown login, a wrong password, an expired and an already used credential:
 # the page must not tell an attacker which of them it was.
@@ -85,7 +93,15 @@ def prove_local_password(
                 login=login, reason=refusal.reason,
             ) from refusal
     with signin_unit_of_work(database, audit) as db:
+        # Read before the success clears the counters: repeated failures elsewhere, then this.
+        failures = failures_elsewhere(db, login, audit.address, throttle)
         attempt_succeeded(db, login, audit.address)
+        if failures >= SUSPICIOUS_FAILURES:
+            staff = db.get(StaffMember, proof.staff_id)
+            if staff is not None:
+                notices.alert_administrators(
+                    db, audit, staff, AlertReason.PASSWORD_AFTER_FAILURES, failures=failures
+                )
     return proof
 
 
@@ -105,18 +121,24 @@ def bind_external_identity(
     Raises SignInRefused (audited as `binding.refused`) and writes nothing when a binding rule
     refuses: the credential changed since the proof, the identity is someone else's, a policy.
     """
-    with signin_unit_of_work(database, audit) as db:
-        try:
-            binding = create_binding(db, audit, proof, identity, policy=rules.binding, flow=order.value)
-        except BindingRefused as refusal:
-            raise SignInRefused(
-                refusal.code, refusal.message, event="binding.refused",
-                provider=identity.provider, external_subject=identity.subject, reason=refusal.code,
-            ) from refusal
-        return open_session(
-            db, audit, binding.staff, identity,
-            remember=remember, replaces_session=replaces_session, via="first_signin", rules=rules,
-        )
+    try:
+        with signin_unit_of_work(database, audit) as db:
+            try:
+                binding = create_binding(db, audit, proof, identity, policy=rules.binding, flow=order.value)
+            except BindingRefused as refusal:
+                raise SignInRefused(
+                    refusal.code, refusal.message, event="binding.refused", subject_staff_id=proof.staff_id,
+                    provider=identity.provider, external_subject=identity.subject, reason=refusal.code,
+                ) from refusal
+            notices.binding_created(db, binding.staff, identity, audit.address)
+            return open_session(
+                db, audit, binding.staff, identity,
+                remember=remember, replaces_session=replaces_session, via="first_signin", rules=rules,
+            )
+    except SignInRefused as refusal:
+        if refusal.code in ALERTED_REFUSALS:
+            notices.alert_refused_binding(database, audit, proof.staff_id, identity, refusal.code)
+        raise
 
 
 def await_local_password(

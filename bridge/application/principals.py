@@ -73,3 +73,8 @@ def administrator(
     if not any(ROLES[acting.role].issues for acting in actor.roles):
         raise PermissionDenied("role_issues_nothing", NO_ISSUING_ROLE)
     return actor
+
+
+def signed_in_person(staff_id: int, login: str, *, address: str | None) -> Actor:
+    """A signed-in person acting on their own account (the profile page): no role's powers."""
+    return Actor(login=login, staff_id=staff_id, roles=(), address=address)

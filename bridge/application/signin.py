@@ -30,11 +30,14 @@ from bridge.services.signin_sessions import (
     record_activity,
     start_signin_session,
 )
+from bridge.services.staff_profile import missing_fields
 from bridge.services.throttle import ThrottlePolicy
 from bridge.storage.database import transaction
 from bridge.storage.enums import StaffStatus
 from bridge.storage.models import StaffMember
 
+# `via` of a sign-in through a binding made earlier (any other `via` has just made one).
+RETURNING_SIGNIN = "binding"
 BLOCKED_MESSAGE = "Учётная запись заблокирована. Обратитесь к администратору вашей организации."
 
 
@@ -71,6 +74,8 @@ class SessionStarted:
     remember: bool
     # True unless exactly one role is active: the person chooses one, or learns they have none.
     needs_role_choice: bool
+    # «Проверьте данные о месте работы» comes first: just bound, or something required is missing.
+    profile_due: bool = False
 
 
 @dataclass(frozen=True)
@@ -130,7 +135,8 @@ def sign_in_with_external_id(
                 "blocked", BLOCKED_MESSAGE, event="signin.refused", provider=identity.provider, reason="blocked"
             )
         return open_session(
-            db, audit, staff, identity, remember=remember, replaces_session=replaces_session, via="binding", rules=rules
+            db, audit, staff, identity, remember=remember, replaces_session=replaces_session, via=RETURNING_SIGNIN,
+            rules=rules,
         )
 
 
@@ -167,8 +173,10 @@ def open_session(
         subject_staff_id=staff.id, provider=identity.provider, via=via, remember=remember,
     )
     db.flush()
+    # Every sign-in but a returning one has just made a binding: the person checks their workplace data.
+    profile_due = via != RETURNING_SIGNIN or bool(missing_fields(db, staff))
     # Several roles: the person picks one. None: the role page says so rather than a bare account.
-    return SessionStarted(session.id, remember, needs_role_choice=len(roles) != 1)
+    return SessionStarted(session.id, remember, needs_role_choice=len(roles) != 1, profile_due=profile_due)
 
 
 def current_signin(

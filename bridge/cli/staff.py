@@ -11,14 +11,18 @@ from dataclasses import asdict
 from datetime import date
 from typing import Any
 
-from bridge.application import role_grants, signin_recovery, staff_cards, staff_registry
+from bridge.application import role_grants, signin_recovery, staff_cards, staff_profile, staff_registry
 from bridge.application.role_grants import RoleGrant
 from bridge.application.staff_cards import StaffAdminPolicy
+from bridge.application.staff_profile import ProfileChanges, StaffProfile
 from bridge.application.staff_registry import NewStaff
 from bridge.cli.directory import acting_as, directory_database, parse_date
 from bridge.cli.output import emit
 from bridge.config import Settings
 from bridge.services.credentials import IssuedCredential
+from bridge.services.errors import DomainError
+from bridge.services.identifiers import formatted_snils
+from bridge.services.phones import formatted_phone
 from bridge.services.roles import Role
 from bridge.services.staff_cards import StaffCard
 
@@ -48,6 +52,8 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     add.add_argument("--end", type=parse_date, default=None, metavar="YYYY-MM-DD")
     add.add_argument("--snils")
     add.add_argument("--email")
+    add.add_argument("--phone", help="work phone, e.g. '+7 495 123-45-67, доб. 12'")
+    add.add_argument("--position", help="job title in that organization, e.g. 'учитель математики'")
     add.add_argument("--note")
     add.set_defaults(handler=run_add)
 
@@ -57,7 +63,24 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     add_role_parser.add_argument("--role", required=True, choices=role_values)
     add_role_parser.add_argument("--start", type=parse_date, default=None, metavar="YYYY-MM-DD")
     add_role_parser.add_argument("--end", type=parse_date, default=None, metavar="YYYY-MM-DD")
+    add_role_parser.add_argument("--position", help="job title in that organization")
     add_role_parser.set_defaults(handler=run_add_role)
+
+    profile = actions.add_parser(
+        "profile",
+        help="the person's own workplace data: show it, or confirm it (--acting-as the person themself)",
+    )
+    profile.add_argument("login")
+    profile.add_argument(
+        "--position", action="append", default=[], metavar="[ROLE_ID=]TITLE",
+        help="job title for a current role (ROLE_ID= may be left out when there is one role); repeatable",
+    )
+    profile.add_argument("--email", help="work e-mail (default: the one on the card)")
+    profile.add_argument("--phone", help="work phone (default: the one on the card; '' removes it)")
+    profile_action = profile.add_mutually_exclusive_group()
+    profile_action.add_argument("--confirm", action="store_true", help="save and confirm the data")
+    profile_action.add_argument("--skip", action="store_true", help="skip the check (only when nothing is missing)")
+    profile.set_defaults(handler=run_profile)
 
     reset = actions.add_parser("reset-password", help="issue a new password; bindings and sessions end")
     reset.add_argument("login")
@@ -86,6 +109,7 @@ def run_add(args: argparse.Namespace, settings: Settings) -> int:
         snils=args.snils,
         email=args.email,
         note=args.note,
+        phone=args.phone,
     )
     with directory_database(settings) as database:
         registered = staff_registry.register_staff(
@@ -151,8 +175,59 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def run_profile(args: argparse.Namespace, settings: Settings) -> int:
+    with directory_database(settings) as database:
+        principal = acting_as(args)
+        if args.skip:
+            profile = staff_profile.skip_profile(database, principal, args.login).profile
+            headline = "Проверка данных о месте работы пропущена."
+        elif args.confirm or args.position or args.email is not None or args.phone is not None:
+            current = staff_profile.show_profile(database, principal, args.login)
+            changes = _profile_changes(args, current)
+            profile = staff_profile.complete_profile(database, principal, args.login, changes).profile
+            headline = "Данные о месте работы сохранены."
+        else:
+            profile = staff_profile.show_profile(database, principal, args.login)
+            headline = "Данные о месте работы:"
+    emit(args, {"profile": asdict(profile)}, headline + "\n" + _profile_text(profile))
+    return 0
+
+
+def _profile_changes(args: argparse.Namespace, current: StaffProfile) -> ProfileChanges:
+    positions = {item.role_assignment_id: item.position or "" for item in current.positions}
+    for value in args.position:
+        role_id, separator, title = str(value).partition("=")
+        if separator and role_id.strip().isdigit():
+            positions[int(role_id)] = title
+        elif len(current.positions) == 1:
+            positions[current.positions[0].role_assignment_id] = str(value)
+        else:
+            raise DomainError(
+                "position_role_required",
+                "У сотрудника несколько ролей: укажите должность в виде --position НОМЕР_РОЛИ=ДОЛЖНОСТЬ "
+                "(номера ролей показывает `bridge staff profile ЛОГИН`).",
+            )
+    email = args.email if args.email is not None else current.email or ""
+    phone = args.phone if args.phone is not None else current.phone
+    return ProfileChanges(positions=positions, email=email, phone=phone or None)
+
+
+def _profile_text(profile: StaffProfile) -> str:
+    lines = [f"{profile.full_name} ({profile.login})"]
+    lines += [
+        f"  роль №{item.role_assignment_id} «{item.role_title}», {item.organization_name}: "
+        f"{item.position or 'должность не указана'}"
+        for item in profile.positions
+    ]
+    lines.append(f"  почта: {profile.email or 'не указана'}{' (подтверждена)' if profile.email_confirmed else ''}")
+    lines.append(f"  телефон: {formatted_phone(profile.phone) or 'не указан'}")
+    if profile.missing:
+        lines.append("Не заполнено обязательное: пропустить проверку нельзя.")
+    return "\n".join(lines)
+
+
 def _grant(args: argparse.Namespace) -> RoleGrant:
-    return RoleGrant(args.org, args.role, args.start or date.today(), args.end)
+    return RoleGrant(args.org, args.role, args.start or date.today(), args.end, position=args.position)
 
 
 # --- output ----------------------------------------------------------------------------------
@@ -204,8 +279,9 @@ def _card_text(card: StaffCard) -> str:
         f"ФИО:      {card.full_name}" + (" (без отчества)" if card.no_patronymic else ""),
         f"Логин:    {card.login}",
         f"Состояние: {'заблокирован' if card.blocked else 'активен'}",
-        f"СНИЛС:    {card.snils or '—'}",
+        f"СНИЛС:    {formatted_snils(card.snils) or '—'}",
         f"E-mail:   {card.email or '—'}",
+        f"Телефон:  {formatted_phone(card.phone) or '—'}",
         f"Примечание: {card.note or '—'}",
         f"Выданный пароль: {card.credential_status_title}; выдан {_when(card.credential_issued_at)}, "
         f"действует до {_when(card.credential_expires_at)}, использован {_when(card.credential_used_at)}",
@@ -213,7 +289,8 @@ def _card_text(card: StaffCard) -> str:
     ]
     lines += [
         f"  {role.title} — {role.organization_name} (№{role.organization_id}), "
-        f"с {_when(role.start_date)} по {_when(role.end_date)}{'' if role.active else ' [не действует]'}"
+        + (f"должность: {role.position}, " if role.position else "")
+        + f"с {_when(role.start_date)} по {_when(role.end_date)}{'' if role.active else ' [не действует]'}"
         for role in card.roles
     ] or ["  нет"]
     lines.append("Привязки:")

@@ -14,6 +14,8 @@ class SignedIn:
     # True unless exactly one role is active: the person chooses one, or learns they have none.
     needs_role_choice: bool
     next_url: str
+    # The person confirms their workplace data first (bridge/application/staff_profile.py).
+    profile_due: bool = False
 
 
 @dataclass(frozen=True)

@@ -153,15 +153,11 @@ class SignInFlow:
     def _after_identity(
         self, identity: ExternalIdentity, remember: bool, next_url: str, replaces_session: str | None
     ) -> Outcome:
-        """Sign in a bound person; bind with a parked local proof; or park a pending binding."""
+        """Bind with a parked local proof; sign in a bound person; or park a pending binding."""
         deps = self.deps
         try:
-            started = sign_in_with_external_id(
-                deps.database, self.audit, identity, remember=remember, replaces_session=replaces_session,
-                rules=deps.rules,
-            )
-            if started is not None:
-                return self._signed_in(started, next_url)
+            # A password proved in this browser names the account the identity must bind to: someone
+            # else's bound identity is refused (and their administrators told), never signed in instead.
             local = take_local_proof(deps.database, self.browser)
             if local is not None:
                 started = bind_external_identity(
@@ -171,6 +167,12 @@ class SignInFlow:
                 )
                 parked_next = local.flow_data.get("next")
                 return self._signed_in(started, self.safe_next(parked_next) if parked_next else next_url)
+            returning = sign_in_with_external_id(
+                deps.database, self.audit, identity, remember=remember, replaces_session=replaces_session,
+                rules=deps.rules,
+            )
+            if returning is not None:
+                return self._signed_in(returning, next_url)
             await_local_password(
                 deps.database, self.audit, self.browser, identity,
                 {"remember": remember, "next": next_url, "replaces_session": replaces_session},
@@ -227,7 +229,10 @@ class SignInFlow:
 
     @staticmethod
     def _signed_in(started: SessionStarted, next_url: str) -> SignedIn:
-        return SignedIn(started.signin_session_id, started.remember, started.needs_role_choice, next_url)
+        return SignedIn(
+            started.signin_session_id, started.remember, started.needs_role_choice, next_url,
+            profile_due=started.profile_due,
+        )
 
     async def _upstream_failed(self, provider_key: str, error: UpstreamError) -> Refused:
         # The detail may quote what the other side sent (error_description): repr keeps it one line.

@@ -13,7 +13,8 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "openid": ("sub", "sid", "auth_time", "acr", "amr", "idp"),
     "profile": ("name", "family_name", "given_name", "middle_name", "preferred_username"),
     "email": ("email", "email_verified"),
-    "roles": ("role", "organization", "roles"),
+    "phone": ("phone_number", "phone_number_verified"),
+    "roles": ("role", "organization", "roles", "position"),
 }
 CLAIMS_SUPPORTED = (
     "iss", "aud", "exp", "iat", "nonce", "at_hash",
@@ -36,6 +37,10 @@ def organization_claim(role: GrantedRole) -> dict[str, Any]:
         "kind": role.organization_kind,
         "district": role.organization_district,
     }
+
+
+def _position(role: GrantedRole) -> dict[str, str]:
+    return {"position": role.position} if role.position else {}
 
 
 def person_claims(grantee: Grantee, scope: str) -> dict[str, Any]:
@@ -62,13 +67,20 @@ def person_claims(grantee: Grantee, scope: str) -> dict[str, Any]:
         claims["preferred_username"] = staff.login
     if "email" in scopes and staff.email:
         claims["email"] = staff.email
+        # Confirmed by the person on the profile page is not proved: no message reached them there.
         claims["email_verified"] = False
+    if "phone" in scopes and staff.phone:
+        claims["phone_number"] = staff.phone
+        claims["phone_number_verified"] = False
     if "roles" in scopes:
         if grantee.role is not None:
             claims["role"] = role_claim(grantee.role)
             claims["organization"] = organization_claim(grantee.role)
+            if grantee.role.position:
+                claims["position"] = grantee.role.position
         claims["roles"] = [
-            {**role_claim(role), "organization": organization_claim(role)} for role in grantee.active_roles
+            {**role_claim(role), "organization": organization_claim(role), **_position(role)}
+            for role in grantee.active_roles
         ]
     return claims
 

@@ -87,7 +87,10 @@ def _form_grant(form: FormData) -> RoleGrant:
         raise InvalidInput("role_required", "Выберите роль.")
     start = _form_date(form, "start_date", "Начальная дата", default=date.today())
     assert start is not None
-    return RoleGrant(int(raw_organization), role, start, _form_date(form, "end_date", "Конечная дата", default=None))
+    return RoleGrant(
+        int(raw_organization), role, start, _form_date(form, "end_date", "Конечная дата", default=None),
+        position=_text(form, "position") or None,
+    )
 
 
 def _form_new_staff(form: FormData) -> NewStaff:
@@ -100,6 +103,7 @@ def _form_new_staff(form: FormData) -> NewStaff:
         snils=_text(form, "snils") or None,
         email=_text(form, "email") or None,
         note=_text(form, "note") or None,
+        phone=_text(form, "phone") or None,
     )
 
 

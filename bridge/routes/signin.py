@@ -47,11 +47,13 @@ def _see_other(url: str) -> RedirectResponse:
 
 def _respond(request: Request, outcome: Outcome) -> Response:
     if isinstance(outcome, SignedIn):
-        target = (
-            path_for(request, "login_role", query={"next": outcome.next_url})
-            if outcome.needs_role_choice
-            else outcome.next_url
-        )
+        # The workplace data (every role's position), then the role for this session, then where the
+        # person was going.
+        target = outcome.next_url
+        if outcome.needs_role_choice:
+            target = path_for(request, "login_role", query={"next": target})
+        if outcome.profile_due:
+            target = path_for(request, "login_profile", query={"next": target})
         response = _see_other(target)
         set_signin_cookie(response, runtime_of(request).settings, outcome.signin_session_id, remember=outcome.remember)
         return response

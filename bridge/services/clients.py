@@ -25,9 +25,9 @@ from bridge.storage.types import utcnow
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
 CONFIDENTIAL_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
-SUPPORTED_SCOPES = ("openid", "profile", "email", "roles")
+SUPPORTED_SCOPES = ("openid", "profile", "email", "phone", "roles")
 ID_TOKEN_ALGORITHMS = ("ES256", "RS256")
-DEFAULT_SCOPE = "openid profile email roles"
+DEFAULT_SCOPE = "openid profile email phone roles"
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 _CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,99}$")
 # Minted client ids: letters and digits only, so every one passes `check_client_id` (24 × ~5.95 bits).

@@ -34,6 +34,8 @@ class GrantedRole:
     organization_name: str
     organization_kind: str
     organization_district: str | None
+    # The person's job title in that organization, when known.
+    position: str | None = None
 
     @classmethod
     def of(cls, assignment: RoleAssignment) -> GrantedRole:
@@ -45,6 +47,7 @@ class GrantedRole:
             organization_name=organization.name,
             organization_kind=organization.kind,
             organization_district=organization.district,
+            position=assignment.position,
         )
 
 

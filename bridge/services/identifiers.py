@@ -78,3 +78,12 @@ def normalized_snils(value: str) -> str:
             "СНИЛС указан неверно: нужно 11 цифр (например, 112-233-445 95), контрольное число не сходится.",
         )
     return snils
+
+
+def formatted_snils(snils: str | None) -> str:
+    """СНИЛС as people write it, «123-456-789 01»; anything not eleven digits is shown as it is."""
+    if not snils:
+        return ""
+    if len(snils) != 11 or not snils.isdigit():
+        return snils
+    return f"{snils[:3]}-{snils[3:6]}-{snils[6:9]} {snils[9:]}"

@@ -34,6 +34,9 @@ class MailKind(StrEnum):
 
     TEST = "test"
     PASSWORD_RESET = "password_reset"  # noqa: S105 - a template name, not a password
+    BINDING_CREATED = "binding_created"
+    BINDING_ALERT = "binding_alert"
+    EMAIL_CHANGED = "email_changed"
 
 
 @dataclass(frozen=True)

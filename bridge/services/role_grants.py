@@ -28,6 +28,18 @@ class RoleGrant:
     role: str
     start_date: date
     end_date: date | None = None
+    # The job title in that organization, if the administrator knows it (else the person fills it in).
+    position: str | None = None
+
+
+POSITION_MAX = 200
+
+
+def cleaned_position(value: str | None) -> str | None:
+    position = " ".join((value or "").split())
+    if len(position) > POSITION_MAX:
+        raise InvalidInput("position_too_long", f"Должность длиннее {POSITION_MAX} символов: сократите её.")
+    return position or None
 
 
 def parse_role(value: str) -> Role:
@@ -50,6 +62,7 @@ def grant_target(db: Session, actor: Actor, grant: RoleGrant) -> tuple[Role, Org
     role = parse_role(grant.role)
     organization = get_organization(db, grant.organization_id)
     check_dates(grant.start_date, grant.end_date)
+    cleaned_position(grant.position)
     authorize_issue(db, actor, role, organization)
     return role, organization
 
@@ -69,6 +82,7 @@ def assign_role(
         role=role,
         start_date=grant.start_date,
         end_date=grant.end_date,
+        position=cleaned_position(grant.position),
         granted_by_id=actor.staff_id,
     )
     db.add(assignment)

@@ -20,6 +20,7 @@ from bridge.services.hierarchy import authorize_card, authorize_manage
 from bridge.services.identifiers import normalized_snils
 from bridge.services.logins import unique_login
 from bridge.services.person_names import comparable, full_name
+from bridge.services.phones import normalized_phone
 from bridge.services.role_grants import RoleGrant, assign_role, grant_target, overlaps, record_role_added
 from bridge.services.roles import role_title
 from bridge.storage.models import RoleAssignment, StaffMember
@@ -42,6 +43,8 @@ class NewStaff:
     snils: str | None = None
     email: str | None = None
     note: str | None = None
+    # The work phone, as typed (kept in E.164: bridge/services/phones.py).
+    phone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,9 @@ def register_staff(
         raise InvalidInput("patronymic_required", "Укажите отчество или отметьте «Без отчества».")
     snils_input = _clean(new.snils)
     snils = normalized_snils(snils_input) if snils_input else None
-    email = _check_email(new.email)
+    email = checked_email(new.email)
+    phone_input = _clean(new.phone)
+    phone = normalized_phone(phone_input) if phone_input else None
     role, organization = grant_target(db, actor, new.grant)
 
     if snils is not None and db.scalar(select(StaffMember.id).where(StaffMember.snils == snils)) is not None:
@@ -119,6 +124,7 @@ def register_staff(
         no_patronymic=new.no_patronymic,
         snils=snils,
         email=email,
+        phone=phone,
         note=_clean(new.note),
         login=unique_login(db, surname),
     )
@@ -182,7 +188,7 @@ def _clean(value: str | None) -> str | None:
     return cleaned or None
 
 
-def _check_email(email: str | None) -> str | None:
+def checked_email(email: str | None) -> str | None:
     email = _clean(email)
     if email is None:
         return None

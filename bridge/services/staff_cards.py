@@ -33,6 +33,8 @@ class RoleView:
     start_date: date
     end_date: date | None
     active: bool
+    # The job title in that organization (the profile's `position`).
+    position: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,10 @@ class StaffCard:
     credential_used_at: datetime | None
     roles: tuple[RoleView, ...]
     bindings: tuple[BindingView, ...]
+    # The workplace data the person confirmed (bridge/services/staff_profile.py).
+    phone: str | None = None
+    email_confirmed: bool = False
+    profile_confirmed_at: datetime | None = None
 
     @property
     def blocked(self) -> bool:
@@ -80,6 +86,7 @@ def role_view(assignment: RoleAssignment, now: datetime) -> RoleView:
         start_date=assignment.start_date,
         end_date=assignment.end_date,
         active=is_role_active(assignment, now),
+        position=assignment.position,
     )
 
 
@@ -109,6 +116,9 @@ def staff_card(db: Session, staff: StaffMember, now: datetime | None = None) -> 
         credential_used_at=staff.credential_used_at,
         roles=tuple(role_view(assignment, now) for assignment in staff.roles),
         bindings=bindings,
+        phone=staff.phone,
+        email_confirmed=bool(staff.email) and staff.confirmed_email == staff.email,
+        profile_confirmed_at=staff.profile_confirmed_at,
     )
 
 

@@ -323,3 +323,24 @@ def take_from_budget(db: Session, key: str, budget: int, window: timedelta, now:
     parallel submissions cannot overspend it.
     """
     return _take(db, _bounded(key), None, budget, window, now or utcnow())
+
+
+# --- what the counters say about a success ---------------------------------------------------
+
+
+def failures_elsewhere(
+    db: Session, login: str, address: str | None, policy: ThrottlePolicy, now: datetime | None = None
+) -> int:
+    """Failed attempts at `login` from other addresses, if none came from this one; else 0.
+
+    Read while the right password's own attempt is still reserved (before `attempt_succeeded`),
+    so that attempt is not counted. Attempts still in flight elsewhere count as failures.
+    """
+    now = now or utcnow()
+    at_login = db.get(ThrottleCounter, login_key(login))
+    if at_login is None or at_login.last_attempt_at <= now - policy.backoff_memory:
+        return 0
+    here = db.get(ThrottleCounter, login_address_key(login, address))
+    if here is not None and here.window_started_at > now - policy.window and here.attempts > 1:
+        return 0
+    return max(0, at_login.attempts - 1)

@@ -82,6 +82,13 @@ class StaffMember(Base):
     no_patronymic: Mapped[bool] = mapped_column(Boolean, default=False)
     snils: Mapped[str | None] = mapped_column(String(11), unique=True)
     email: Mapped[str | None] = mapped_column(String(320))
+    # The work phone, E.164 (+79161234567), an extension as RFC 3966 ";ext=123".
+    phone: Mapped[str | None] = mapped_column(String(40))
+    # The address the person confirmed on the profile page; confirmed while it equals `email`
+    # (an edit of the card by anyone makes it unconfirmed again without touching this column).
+    confirmed_email: Mapped[str | None] = mapped_column(String(320))
+    # When the person last confirmed or completed their workplace data (the profile page).
+    profile_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     login: Mapped[str] = mapped_column(String(100), unique=True)
     # argon2id hash of the issued password; NULL once retired by a binding (or never issued).
     password_hash: Mapped[str | None] = mapped_column(String(200))
@@ -114,6 +121,9 @@ class RoleAssignment(Base):
     role: Mapped[Role] = mapped_column(stored_by_value(Role, length=40))
     start_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date | None] = mapped_column(Date)
+    # The job title in that organization («учитель математики»): per role, since one person can work
+    # in two organizations under different titles; relying apps get it as the `position` claim.
+    position: Mapped[str | None] = mapped_column(String(200))
     # NULL when granted by technical support through the CLI.
     granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from bridge.services.identifiers import formatted_snils
+from bridge.services.moscow_time import moscow_datetime
+from bridge.services.phones import formatted_phone
 from bridge.web.csrf import csrf_token
 from bridge.web.urls import path_for
 
@@ -16,12 +20,22 @@ TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 
 def build_environment() -> Environment:
-    return Environment(
+    environment = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    # How a page writes a time, a СНИЛС and a phone: {{ card.created_at|moscow }}, {{ card.snils|snils }}.
+    environment.filters["moscow"] = moscow_time
+    environment.filters["snils"] = formatted_snils
+    environment.filters["phone"] = formatted_phone
+    return environment
+
+
+def moscow_time(moment: datetime | None) -> str:
+    """«1 декабря 2026, 10:00 (МСК)»; empty for no time."""
+    return f"{moscow_datetime(moment)} (МСК)" if moment is not None else ""
 
 
 def render(

@@ -49,7 +49,7 @@ def create_relying_app(
     http: httpx.AsyncClient | None = None,
     secret_key: str,
     post_logout_redirect_uri: str | None = None,
-    scope: str = "openid profile email roles",
+    scope: str = "openid profile email phone roles",
 ) -> Starlette:
     issuer = issuer.rstrip("/")
     parts = urlsplit(redirect_uri)

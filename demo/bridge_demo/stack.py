@@ -174,7 +174,7 @@ def prepare_demo(
             client_id=DEMO_APP_CLIENT_ID,
             redirect_uris=[f"{app_url}/callback"],
             post_logout_redirect_uris=[f"{app_url}/logged-out"],
-            scope="openid profile email roles",
+            scope="openid profile email phone roles",
         )
     engine.dispose()
     assert app_client.client_secret is not None
@@ -224,6 +224,8 @@ def _card_of(person: Person, grant: RoleGrant) -> NewStaff:
         patronymic=person.middle_name,
         no_patronymic=person.middle_name is None,
         grant=grant,
+        # Notices (a new binding, say) reach the demo's mailbox; the position is left for the person.
+        email=person.email,
     )
 
 

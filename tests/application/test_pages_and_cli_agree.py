@@ -40,6 +40,9 @@ PEOPLE = {
     "other_district": ("school_b", Role.SCHOOL_DEPUTY),
     # A deputy of two schools of the district: director A is above one of her roles only.
     "two_schools": ("school_a", Role.SCHOOL_DEPUTY),
+    # Their own workplace data: filled in by the administrator, or the position still missing.
+    "filled": ("school_a", Role.SCHOOL_DEPUTY),
+    "unfilled": ("school_a", Role.SCHOOL_DEPUTY),
 }
 
 
@@ -90,6 +93,14 @@ CASES = {
     "show one's superior's card": Case("director_a", "show", "dept_a", refused="staff_not_managed"),
     "show an unknown person's card": Case("director_a", "show", "nobody", refused="unknown_staff"),
     "list a director's staff": Case("director_a", "list"),
+    "skip one's own profile the administrator filled": Case("filled", "skip_profile", "filled"),
+    "skip one's own profile with the position missing": Case(
+        "unfilled", "skip_profile", "unfilled", refused="profile_incomplete"
+    ),
+    "confirm one's own profile as it stands": Case("filled", "complete_profile", "filled"),
+    "confirm one's own profile with the position missing": Case(
+        "unfilled", "complete_profile", "unfilled", refused="position_required"
+    ),
     "list a department's staff": Case("dept_a", "list"),
 }
 
@@ -118,7 +129,11 @@ class World:
                 person = make_staff(db, surname="Двойникова", login=key.replace("_", ""), password="Issued-1234")
                 organization = db.get(Organization, self.directory.orgs[school])
                 assert organization is not None
-                give_role(db, person, organization, role)
+                assignment = give_role(db, person, organization, role)
+                if key == "filled":
+                    person.email, assignment.position = "filled@school.test", "заместитель директора по УВР"
+                if key == "unfilled":
+                    person.email = "unfilled@school.test"
                 if key == "two_schools":
                     second = db.get(Organization, self.directory.orgs["school_a2"])
                     assert second is not None
@@ -173,7 +188,16 @@ class World:
             page = self.client.get("/admin/staff")
             listed = frozenset(re.findall(r'href="/admin/staff/([^"/]+)"', page.text)) - {"new"}
             return Answer(None, self.audit_since(before, login=login), listed)
-        if case.operation == "show":
+        if case.operation in ("skip_profile", "complete_profile"):
+            page = self.client.get("/login/profile")
+            fields = dict(re.findall(r'name="(position_\d+|email|phone)"[^>]*value="([^"]*)"', page.text))
+            token = CSRF.search(page.text)
+            assert token is not None
+            action = "skip" if case.operation == "skip_profile" else "save"
+            form = {**fields, "csrf_token": token.group(1), "next": "/account", "action": action}
+            response = self.client.post("/login/profile", data=form, follow_redirects=False)
+            allowed[case.operation] = 303
+        elif case.operation == "show":
             response = self.client.get(f"/admin/staff/{login}")
         elif case.operation == "register":
             form = {**grant, "csrf_token": self.csrf(), "surname": surname, "name": "Пётр", "patronymic": "",
@@ -207,6 +231,8 @@ class World:
             "unlock": (*acting, "unlock", login),
             "show": (*acting, "show", login),
             "list": (*acting, "list"),
+            "skip_profile": (*acting, "profile", login, "--skip"),
+            "complete_profile": (*acting, "profile", login, "--confirm"),
         }[case.operation]
         code, out, _ = self.bridge_cli(*argv)
         data = json.loads(out)

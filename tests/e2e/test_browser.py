@@ -139,10 +139,17 @@ def test_first_sign_in_then_later_sign_in_in_chromium(served_demo: DemoStack, tm
         driver.find_element(By.NAME, "login").send_keys(stack.director.login)
         driver.find_element(By.NAME, "password").send_keys(stack.director.password)
         click(driver, "Привязать и войти")
+        # Right after the binding: the workplace data, the position still to fill in.
+        wait_for_text(driver, "Проверьте данные о месте работы")
+        driver.save_screenshot(str(shots / "first-3-profile.png"))
+        position = driver.find_element(By.CSS_SELECTOR, "input[name^='position_']")
+        position.send_keys("директор")
+        click(driver, "Сохранить и продолжить")
         wait_for_text(driver, "Директор школы")
+        assert "директор" in driver.page_source
         assert driver.current_url.startswith(stack.app_url)
         assert "СОШ № 12" in driver.page_source and "Морозов" in driver.page_source
-        driver.save_screenshot(str(shots / "first-3-app.png"))
+        driver.save_screenshot(str(shots / "first-4-app.png"))
     finally:
         driver.quit()
 

@@ -42,7 +42,7 @@ COOKIE_NAME = "__Host-bridge_sid"
 SMIRNOVA = "e.smirnova@school1535.ru"
 SMIRNOVA_OID = "1005515483"
 REFUSED_TITLE = "Вход не выполнен"
-REJECTED = "Ответ Госуслуги не прошёл проверку безопасности"
+REJECTED = "Ответ Госуслуг не прошёл проверку безопасности"
 MISMATCH = "не совпадают с карточкой"
 
 pytestmark = pytest.mark.anyio

@@ -14,7 +14,7 @@ from bridge.services.roles import Role
 from bridge.web.cookies import cookie_name
 from bridge.web.signin_cookie import set_signin_cookie
 from tests.e2e.test_relying_app import APP, KUZNETSOV, relying_browser
-from tests.e2e.world import BRIDGE, World, enter_password, sign_in_at_provider
+from tests.e2e.world import BRIDGE, World, enter_password, past_profile, sign_in_at_provider
 from tests.support.html_forms import read_forms
 
 pytestmark = pytest.mark.anyio
@@ -36,11 +36,13 @@ async def test_an_app_sign_in_over_https_uses_host_cookies_hsts_and_rfc8176_amr(
         bridge_login = await browser.get(f"{APP}/login")
         start = next(form for form in read_forms(bridge_login.text) if "/login/start" in form.action)
         at_provider = await browser.post(f"{BRIDGE}/login/start", data=start.submission("РСАА"))
-        at_app = await enter_password(browser, await sign_in_at_provider(browser, at_provider, KUZNETSOV), login)
+        bind_page = await sign_in_at_provider(browser, at_provider, KUZNETSOV)
+        profile = await enter_password(browser, bind_page, login, through_profile=False)
+        at_app = await past_profile(browser, profile)
         assert at_app.url.host == "app.test", at_app.text[:300]
 
         bridge_answers = [*_bridge_responses(bridge_login), *_bridge_responses(at_provider),
-                          *_bridge_responses(at_app)]
+                          *_bridge_responses(profile), *_bridge_responses(at_app)]
         assert bridge_answers
         for response in bridge_answers:
             assert response.headers["strict-transport-security"] == "max-age=31536000", response.url

@@ -45,7 +45,7 @@ REDIRECT_URI = f"{APP}/callback"
 SMIRNOVA = "e.smirnova@school1535.ru"
 KUZNETSOV = "a.kuznetsov@school1535.ru"
 HOUR = 3600
-LOGIN_REQUIRED = "не спросили пароль ещё раз"
+LOGIN_REQUIRED = "но Госуслуги не спросили пароль ещё раз"
 
 pytestmark = pytest.mark.anyio
 

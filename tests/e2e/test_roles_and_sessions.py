@@ -23,6 +23,7 @@ from tests.e2e.world import (
     choose_provider,
     enter_password,
     only_form,
+    past_profile,
     sign_in_at_provider,
     sign_in_through,
     submit,
@@ -171,9 +172,10 @@ async def test_remember_me_makes_the_session_cookie_persistent(world: World) -> 
         form = only_form(login_page, "/login/start")
         assert "remember" in form.checkboxes and "remember" not in form.fields
         at_provider = await submit(browser, login_page, form, {**form.submission("РСАА"), "remember": "on"})
-        account = await enter_password(browser, await sign_in_at_provider(browser, at_provider, KUZNETSOV), login)
-        assert account.url.path == "/account"
-        cookie = session_cookie_header(account).lower()
+        bind_page = await sign_in_at_provider(browser, at_provider, KUZNETSOV)
+        profile = await enter_password(browser, bind_page, login, through_profile=False)
+        cookie = session_cookie_header(profile).lower()
+        assert (await past_profile(browser, profile)).url.path == "/account"
         assert f"max-age={days * 24 * 3600};" in cookie
         assert "httponly" in cookie and "secure" in cookie and "samesite=lax" in cookie
 
@@ -266,6 +268,7 @@ async def test_local_first_remember_me_survives_the_round_trip(world: World) -> 
         first = await browser.get(f"{BRIDGE}/login/first")
         choose = await enter_password(browser, first, login, remember="on")
         assert choose.url.path == "/login/first/provider"
-        account = await sign_in_at_provider(browser, await choose_provider(browser, choose, "РСАА"), KUZNETSOV)
-        assert account.url.path == "/account"
-        assert "max-age=" in session_cookie_header(account).lower()
+        at_provider = await choose_provider(browser, choose, "РСАА")
+        profile = await sign_in_at_provider(browser, at_provider, KUZNETSOV, through_profile=False)
+        assert "max-age=" in session_cookie_header(profile).lower()
+        assert (await past_profile(browser, profile)).url.path == "/account"

@@ -24,6 +24,7 @@ from tests.e2e.world import (
     answer_at_provider,
     authorization_url,
     enter_password,
+    past_profile,
     sign_in_through,
 )
 
@@ -183,7 +184,7 @@ async def test_a_wrong_or_missing_state_is_refused(world: World, provider: Provi
         assert world.bindings() == []
         assert [event["provider"] for event in audit(world, "upstream.no_flow")] == [provider.key]
         # The genuine answer still finds its step.
-        assert (await deliver(browser, provider, genuine)).url.path == "/account"
+        assert (await past_profile(browser, await deliver(browser, provider, genuine))).url.path == "/account"
     assert len(world.bindings()) == 1
 
 
@@ -215,6 +216,6 @@ async def test_the_same_answer_untouched_binds(world: World, provider: Provider)
     """The control for the tests above: their answers were good until they were tampered with."""
     async with world.browser() as browser:
         answer = await valid_answer(world, browser, provider)
-        page = await deliver(browser, provider, answer)
+        page = await past_profile(browser, await deliver(browser, provider, answer))
         assert page.url.path == "/account", page.text[:500]
     assert [bound for _, bound, _ in world.bindings()] == [provider.key]

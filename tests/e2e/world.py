@@ -198,16 +198,46 @@ async def choose_provider(browser: httpx.AsyncClient, page: httpx.Response, titl
 
 
 async def sign_in_at_provider(
-    browser: httpx.AsyncClient, page: httpx.Response, email: str, *, provider_host: str = "idp.test"
+    browser: httpx.AsyncClient,
+    page: httpx.Response,
+    email: str,
+    *,
+    provider_host: str = "idp.test",
+    through_profile: bool = True,
 ) -> httpx.Response:
-    """At the mock's login page pick the test person; give consent when asked."""
+    """At the mock's login page pick the test person; give consent when asked.
+
+    Back at the bridge after a binding, the person confirms their workplace data (unless
+    `through_profile` is False: the test looks at that page itself).
+    """
     assert page.url.host == provider_host, f"expected the provider's login page, got {page.url}"
     persons = next(form for form in read_forms(page.text) if any(b.name == "pick" for b in form.buttons))
     page = await submit(browser, page, persons, {**persons.fields, "pick": email})
     consent = [form for form in read_forms(page.text) if "consent" in form.action]
     if consent:
         page = await submit(browser, page, consent[0], {**consent[0].fields, "decision": "allow"})
-    return page
+    return await past_profile(browser, page) if through_profile else page
+
+
+PROFILE_PATH = "/login/profile"
+
+
+async def confirm_profile(browser: httpx.AsyncClient, page: httpx.Response, **values: str) -> httpx.Response:
+    """«Проверьте данные о месте работы»: keep what is there, fill what is missing, save and go on."""
+    assert page.url.path == PROFILE_PATH, f"expected the profile page, got {page.url}: {page.text[:300]}"
+    form = only_form(page, PROFILE_PATH)
+    data = dict(form.fields)
+    for name, value in data.items():
+        if name.startswith("position_") and not value:
+            data[name] = "учитель"
+    if not data.get("email"):
+        data["email"] = "staff@school.test"
+    data.update(values)
+    return await submit(browser, page, form, {**data, "action": "save"})
+
+
+async def past_profile(browser: httpx.AsyncClient, page: httpx.Response) -> httpx.Response:
+    return await confirm_profile(browser, page) if page.url.path == PROFILE_PATH else page
 
 
 async def authorization_url(browser: httpx.AsyncClient, page: httpx.Response, title: str) -> str:
@@ -241,10 +271,17 @@ async def answer_at_provider(browser: httpx.AsyncClient, url: str, email: str) -
 
 
 async def enter_password(
-    browser: httpx.AsyncClient, page: httpx.Response, login: str, password: str = PASSWORD, **extra: str
+    browser: httpx.AsyncClient,
+    page: httpx.Response,
+    login: str,
+    password: str = PASSWORD,
+    *,
+    through_profile: bool = True,
+    **extra: str,
 ) -> httpx.Response:
     form = next(form for form in read_forms(page.text) if "password" in form.fields)
-    return await submit(browser, page, form, form.submission(login=login, password=password, **extra))
+    answer = await submit(browser, page, form, form.submission(login=login, password=password, **extra))
+    return await past_profile(browser, answer) if through_profile else answer
 
 
 async def sign_in_through(browser: httpx.AsyncClient, title: str, email: str, next_url: str = "") -> httpx.Response:

@@ -323,3 +323,22 @@ def test_unlock_is_refused_outside_the_hierarchy_and_the_lock_stays(
             ("throttle.unlock", "staff_not_managed")
         ] * 2
         assert db.scalars(select(AuditEvent).where(AuditEvent.event == "throttle.unlocked")).all() == []
+
+
+def test_the_card_writes_snils_phone_position_and_moscow_time(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session]
+) -> None:
+    directory = build_directory(db_factory)
+    _sign_in_as(client, settings, db_factory, directory.logins["director_a"])
+    form = _new_deputy_form(
+        directory, _csrf(client, "/admin/staff/new"), snils="11223344595", phone="8 (495) 123-45-67, доб. 12",
+        position="заместитель директора по УВР",
+    )
+    card = client.post("/admin/staff/new", data=form)
+    assert card.status_code == 200, card.text[:500]
+    assert "<p>112-233-445 95</p>" in card.text
+    assert "+7 495 123-45-67, доб. 12" in card.text and "заместитель директора по УВР" in card.text
+    # Times are Moscow's, with Russian month names; never UTC.
+    assert "(МСК)" in card.text and " UTC" not in card.text
+    assert re.search(r"Пароль действует до \d{1,2} [а-я]+ \d{4}, \d\d:\d\d \(МСК\)\.", card.text)
+    assert "Сотрудник ещё не подтверждал данные о месте работы" in card.text

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from joserfc import jwt
-from sqlalchemy import Engine, select, text, update
+from sqlalchemy import Engine, MetaData, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,7 +26,7 @@ from bridge.services.signing_keys import (
     public_jwk,
     rewrap_signing_keys,
 )
-from bridge.storage.models import AuditEvent, Base, SigningKey
+from bridge.storage.models import AuditEvent, SigningKey
 from bridge.storage.types import utcnow
 
 ROTATION = timedelta(days=90)
@@ -45,7 +45,10 @@ def assert_no_private_material(engine: Engine, secrets: set[str]) -> None:
     """No column of any table holds a private JWK member, nor any of these private values."""
     assert secrets
     with engine.connect() as connection:
-        for table in Base.metadata.sorted_tables:
+        # The tables the database has (a test may stop the migrations short of the head).
+        present = MetaData()
+        present.reflect(connection)
+        for table in present.sorted_tables:
             for row in connection.execute(table.select()).mappings():
                 for column, value in row.items():
                     shown = json.dumps(value, default=str) if not isinstance(value, str) else value

@@ -1,0 +1,106 @@
+"""«Проверьте данные о месте работы»: the page the sign-in sends a person to after binding.
+
+HTTP only: the person signed in here acts on their own data through bridge/application/staff_profile.py;
+`next` (where the sign-in was going: the account, or the relying app's parked request) is kept
+through the form and checked to be a local path.
+"""
+
+from __future__ import annotations
+
+from anyio import to_thread
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bridge.application.principals import signed_in_person
+from bridge.application.staff_profile import ProfileChanges, complete_profile, show_profile, skip_profile
+from bridge.flows.signin import safe_next
+from bridge.services.actors import Actor
+from bridge.services.errors import DomainError
+from bridge.services.signin_sessions import ActiveSignIn
+from bridge.web.context import client_address, current_signin, runtime_of
+from bridge.web.templating import render
+from bridge.web.urls import path_for
+
+POSITION_FIELD = "position_"
+
+
+def _next(request: Request, value: object) -> str:
+    return safe_next(value if isinstance(value, str) else None, path_for(request, "account"))
+
+
+def _person(request: Request, active: ActiveSignIn) -> Actor:
+    return signed_in_person(active.staff.id, active.staff.login, address=client_address(request))
+
+
+def _to_signin(request: Request) -> RedirectResponse:
+    back_here = path_for(request, "login_profile")
+    return RedirectResponse(path_for(request, "login", query={"next": back_here}), status_code=303)
+
+
+def _unavailable(request: Request, refusal: DomainError) -> Response:
+    return render(request, "error.html", {"title": "Данные недоступны", "message": refusal.message}, status_code=403)
+
+
+def _changes(form: FormData) -> ProfileChanges:
+    positions: dict[int, str] = {}
+    for name, value in form.multi_items():
+        suffix = name.removeprefix(POSITION_FIELD)
+        if name.startswith(POSITION_FIELD) and suffix.isascii() and suffix.isdigit() and len(suffix) < 12:
+            positions[int(suffix)] = str(value)
+    phone = str(form.get("phone", ""))
+    return ProfileChanges(positions=positions, email=str(form.get("email", "")), phone=phone or None)
+
+
+async def profile_page(request: Request) -> Response:
+    active = await to_thread.run_sync(current_signin, request)
+    if active is None:
+        return _to_signin(request)
+    database = runtime_of(request).db
+    principal = _person(request, active)
+    try:
+        profile = await to_thread.run_sync(show_profile, database, principal, active.staff.login)
+    except DomainError as refusal:
+        return _unavailable(request, refusal)
+    return render(
+        request,
+        "signin/profile.html",
+        {"profile": profile, "next": _next(request, request.query_params.get("next")), "error": None, "values": None},
+    )
+
+
+async def submit_profile(request: Request) -> Response:
+    form = await request.form()
+    active = await to_thread.run_sync(current_signin, request)
+    if active is None:
+        return _to_signin(request)
+    database = runtime_of(request).db
+    principal = _person(request, active)
+    next_url = _next(request, form.get("next"))
+    try:
+        if form.get("action") == "skip":
+            await to_thread.run_sync(skip_profile, database, principal, active.staff.login)
+        else:
+            changes = _changes(form)
+            await to_thread.run_sync(complete_profile, database, principal, active.staff.login, changes)
+    except DomainError as refusal:
+        try:
+            profile = await to_thread.run_sync(show_profile, database, principal, active.staff.login)
+        except DomainError:
+            return _unavailable(request, refusal)
+        # Stay on the form, keeping what was typed.
+        values = {name: str(value) for name, value in form.multi_items() if name != "csrf_token"}
+        return render(
+            request,
+            "signin/profile.html",
+            {"profile": profile, "next": next_url, "error": refusal.message, "values": values},
+            status_code=400,
+        )
+    return RedirectResponse(next_url, status_code=303)
+
+
+routes: list[BaseRoute] = [
+    Route("/login/profile", profile_page, methods=["GET"], name="login_profile"),
+    Route("/login/profile", submit_profile, methods=["POST"], name="login_profile_save"),
+]

@@ -1,0 +1,182 @@
+"""The person's workplace data (seed 003, step 5): a position per role, the work e-mail and phone.
+
+After the first binding, and at later sign-ins while something required is missing, the person
+sees «Проверьте данные о месте работы» and confirms or completes it. Required: a position for
+every role active today (one person can hold roles in two organizations under two titles) and a
+work e-mail (the address notices go to). The phone is optional. The page may be skipped only when
+nothing required is missing — that is, when the administrator filled it all in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from bridge.services.actors import Actor
+from bridge.services.audit import record
+from bridge.services.errors import InvalidInput, PermissionDenied
+from bridge.services.person_names import full_name
+from bridge.services.phones import normalized_phone
+from bridge.services.role_grants import POSITION_MAX
+from bridge.services.roles import role_title
+from bridge.services.signin_sessions import active_roles
+from bridge.services.staff import checked_email, get_staff
+from bridge.storage.enums import StaffStatus
+from bridge.storage.models import RoleAssignment, StaffMember
+from bridge.storage.types import utcnow
+
+EMAIL_FIELD = "email"
+
+
+@dataclass(frozen=True)
+class PositionView:
+    role_assignment_id: int
+    role_title: str
+    organization_name: str
+    position: str | None
+
+
+@dataclass(frozen=True)
+class StaffProfile:
+    """What the profile page shows and relying apps are told; plain values."""
+
+    login: str
+    full_name: str
+    positions: tuple[PositionView, ...]
+    email: str | None
+    # The person confirmed this very address on the profile page.
+    email_confirmed: bool
+    phone: str | None
+    confirmed_at: datetime | None
+    # Required and empty: "email", or "position:<role assignment id>".
+    missing: tuple[str, ...]
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+
+@dataclass(frozen=True)
+class ProfileChanges:
+    """What the person submitted: a position per active role (by assignment id), e-mail, phone."""
+
+    positions: Mapping[int, str]
+    email: str
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class ProfileSaved:
+    staff: StaffMember
+    # Names of the fields that changed ("position", "email", "phone"): the audit keeps no values.
+    changed: tuple[str, ...]
+    # The address before, when the e-mail changed (it hears of the change).
+    previous_email: str | None
+
+
+def missing_fields(db: Session, staff: StaffMember, now: datetime | None = None) -> tuple[str, ...]:
+    missing = [f"position:{role.id}" for role in active_roles(db, staff.id, now) if not role.position]
+    if not staff.email:
+        missing.append(EMAIL_FIELD)
+    return tuple(missing)
+
+
+def profile_of(db: Session, staff: StaffMember, now: datetime | None = None) -> StaffProfile:
+    roles = active_roles(db, staff.id, now)
+    return StaffProfile(
+        login=staff.login,
+        full_name=full_name(staff.surname, staff.name, staff.patronymic),
+        positions=tuple(_position_view(role) for role in roles),
+        email=staff.email,
+        email_confirmed=bool(staff.email) and staff.confirmed_email == staff.email,
+        phone=staff.phone,
+        confirmed_at=staff.profile_confirmed_at,
+        missing=missing_fields(db, staff, now),
+    )
+
+
+def own_profile(db: Session, actor: Actor, login: str) -> StaffMember:
+    """The person's own record: nobody confirms workplace data for someone else."""
+    staff = get_staff(db, login)
+    if actor.staff_id != staff.id:
+        raise PermissionDenied(
+            "own_profile_only",
+            "Данные о месте работы подтверждает сам сотрудник после входа. "
+            "Администратор меняет их в карточке сотрудника.",
+            login=login,
+        )
+    if staff.status != StaffStatus.ACTIVE:
+        raise PermissionDenied("actor_blocked", "Учётная запись заблокирована: изменить данные нельзя.")
+    return staff
+
+
+def complete_profile(
+    db: Session, actor: Actor, staff: StaffMember, changes: ProfileChanges, now: datetime | None = None
+) -> ProfileSaved:
+    """Write what the person confirmed; every required field must be filled (InvalidInput if not)."""
+    now = now or utcnow()
+    roles = {role.id: role for role in active_roles(db, staff.id, now)}
+    unknown = set(changes.positions) - set(roles)
+    if unknown:
+        raise InvalidInput("unknown_role_assignment", "Эта роль больше не действует. Обновите страницу.")
+    positions: dict[int, str] = {}
+    for role_id, role in roles.items():
+        position = " ".join((changes.positions.get(role_id) or "").split())
+        if not position:
+            raise InvalidInput(
+                "position_required",
+                f"Укажите должность в организации «{role.organization.name}» "
+                f"(роль «{role_title(role.role)}»), например: учитель математики.",
+            )
+        if len(position) > POSITION_MAX:
+            raise InvalidInput("position_too_long", f"Должность длиннее {POSITION_MAX} символов: сократите её.")
+        positions[role_id] = position
+    email = checked_email(changes.email)
+    if email is None:
+        raise InvalidInput("email_required", "Укажите рабочую электронную почту: на неё приходят уведомления.")
+    phone = normalized_phone(changes.phone) if changes.phone and changes.phone.strip() else None
+
+    changed: list[str] = []
+    if any(roles[role_id].position != position for role_id, position in positions.items()):
+        changed.append("position")
+    for role_id, position in positions.items():
+        roles[role_id].position = position
+    previous_email = staff.email if staff.email != email else None
+    if staff.email != email:
+        changed.append("email")
+        staff.email = email
+    if staff.phone != phone:
+        changed.append("phone")
+        staff.phone = phone
+    staff.confirmed_email = email
+    staff.profile_confirmed_at = now
+    db.flush()
+    record(
+        db, actor.audit_context, "profile.completed", "success", subject_staff_id=staff.id,
+        login=staff.login, changed=changed,
+    )
+    return ProfileSaved(staff=staff, changed=tuple(changed), previous_email=previous_email)
+
+
+def skip_profile(db: Session, actor: Actor, staff: StaffMember, now: datetime | None = None) -> None:
+    """«Пропустить»: only when the administrator filled in everything required."""
+    if missing_fields(db, staff, now):
+        raise InvalidInput(
+            "profile_incomplete",
+            "Пропустить нельзя: не заполнены обязательные поля (должность и рабочая электронная почта). "
+            "Заполните их — это займёт минуту.",
+            login=staff.login,
+        )
+    record(db, actor.audit_context, "profile.skipped", "success", subject_staff_id=staff.id, login=staff.login)
+
+
+def _position_view(role: RoleAssignment) -> PositionView:
+    return PositionView(
+        role_assignment_id=role.id,
+        role_title=role_title(role.role),
+        organization_name=role.organization.name,
+        position=role.position,
+    )
