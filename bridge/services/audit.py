@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bridge.storage.models import AuditEvent
+from bridge.storage.models import AuditEvent, AuditPersonalDetails
 
 logger = logging.getLogger("bridge.audit")
 
@@ -19,6 +20,8 @@ _SECRET_KEYS = frozenset(
 )
 
 CLI_SUPPORT_ACTOR = "cli:support"
+# The background housekeeping (the removal of a deactivated person's data).
+HOUSEKEEPING_ACTOR = "system:housekeeping"
 ANONYMOUS_ACTOR = "anonymous"
 
 
@@ -38,11 +41,16 @@ def record(
     *,
     subject_staff_id: int | None = None,
     organization_id: int | None = None,
+    personal: Mapping[str, Any] | None = None,
     **details: Any,
 ) -> AuditEvent:
-    leaked = _SECRET_KEYS.intersection(details)
+    """One audit record. `personal`: what it says about the person's data (ФИО old → new, a
+    reason typed about them), kept beside the record and erased with their data (152-ФЗ)."""
+    leaked = _SECRET_KEYS.intersection(details) | _SECRET_KEYS.intersection(personal or {})
     if leaked:
         raise ValueError(f"refusing to audit secret fields: {sorted(leaked)}")
+    if personal and subject_staff_id is None:
+        raise ValueError("personal details belong to a person: give subject_staff_id")
     entry = AuditEvent(
         event=event,
         outcome=outcome,
@@ -54,7 +62,12 @@ def record(
     )
     db.add(entry)
     db.flush()
-    logger.info("audit %s %s actor=%s staff=%s %s", event, outcome, context.actor, subject_staff_id, details)
+    if personal and subject_staff_id is not None:
+        db.add(AuditPersonalDetails(event_id=entry.id, staff_id=subject_staff_id, details=dict(personal)))
+        db.flush()
+    # The log names the personal fields, never their values: logs outlive the retention period.
+    shown = {**details, "personal": sorted(personal)} if personal else details
+    logger.info("audit %s %s actor=%s staff=%s %s", event, outcome, context.actor, subject_staff_id, shown)
     return entry
 
 

@@ -78,3 +78,10 @@ def normalized_snils(value: str) -> str:
             "СНИЛС указан неверно: нужно 11 цифр (например, 112-233-445 95), контрольное число не сходится.",
         )
     return snils
+
+
+def formatted_snils(snils: str | None) -> str | None:
+    """«112-233-445 95» for a stored «11223344595», as documents write it."""
+    if not snils or len(snils) != 11 or not snils.isdigit():
+        return snils
+    return f"{snils[:3]}-{snils[3:6]}-{snils[6:9]} {snils[9:]}"

@@ -34,6 +34,9 @@ class MailKind(StrEnum):
 
     TEST = "test"
     PASSWORD_RESET = "password_reset"  # noqa: S105 - a template name, not a password
+    BINDING_REMOVED = "binding_removed"
+    ACCOUNT_BLOCKED = "account_blocked"
+    ACCOUNT_DEACTIVATED = "account_deactivated"
 
 
 @dataclass(frozen=True)

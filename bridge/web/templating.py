@@ -9,6 +9,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from bridge.services.moscow_time import moscow_date, moscow_datetime
 from bridge.web.csrf import csrf_token
 from bridge.web.urls import path_for
 
@@ -16,12 +17,16 @@ TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 
 def build_environment() -> Environment:
-    return Environment(
+    environment = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    # {{ moment | moscow }} → «1 декабря 2026, 10:00»; {{ moment | moscow_date }} → «1 декабря 2026».
+    environment.filters["moscow"] = moscow_datetime
+    environment.filters["moscow_date"] = moscow_date
+    return environment
 
 
 def render(

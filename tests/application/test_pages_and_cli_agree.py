@@ -168,7 +168,7 @@ class World:
             "organization_id": str(self.directory.orgs[case.organization]), "role": case.role,
             "start_date": "2024-09-01", "end_date": "",
         }
-        allowed = {"register": 200, "add_role": 200, "reset": 200, "unlock": 303, "show": 200, "list": 200}
+        allowed = {"register": 200, "add_role": 303, "reset": 303, "unlock": 303, "show": 200, "list": 200}
         if case.operation == "list":
             page = self.client.get("/admin/staff")
             listed = frozenset(re.findall(r'href="/admin/staff/([^"/]+)"', page.text)) - {"new"}
