@@ -66,7 +66,9 @@ def deactivate_staff(
     database: sessionmaker[Session], principal: Principal, login: str, reason: str, policy: StaffAdminPolicy
 ) -> StaffDeactivated:
     """Final: access ends now, the person is mailed, their data goes after the retention period."""
-    with unit_of_work(database, audit_context_of(principal), "staff.deactivate", login=login, reason=reason) as db:
+    with unit_of_work(
+        database, audit_context_of(principal), "staff.deactivate", login=login, deactivation_reason=reason
+    ) as db:
         now = utcnow()
         deactivated = staff_lifecycle.deactivate_staff(
             db, resolve(db, principal), login, reason, retention=policy.deactivated_retention, now=now
