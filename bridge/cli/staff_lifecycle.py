@@ -76,24 +76,15 @@ def register(actions: argparse._SubParsersAction[Any]) -> None:
 
 
 def run_edit(args: argparse.Namespace, settings: Settings) -> int:
-    policy = StaffAdminPolicy.of(settings)
-    principal = acting_as(args)
+    edit = CardEdit(
+        surname=args.surname, name=args.name, patronymic=args.patronymic,
+        no_patronymic=True if args.no_patronymic else None, email=args.email, phone=args.phone, note=args.note,
+    )
     with directory_database(settings) as database:
-        card = staff_cards.show_staff_card(database, principal, args.login, policy).card
-        no_patronymic = args.no_patronymic or (card.no_patronymic and args.patronymic is None)
-        edit = CardEdit(
-            surname=_given(args.surname, card.surname),
-            name=_given(args.name, card.name),
-            patronymic=None if no_patronymic else _given(args.patronymic, card.patronymic or ""),
-            no_patronymic=no_patronymic,
-            email=_given(args.email, card.email or ""),
-            phone=_given(args.phone, card.phone or ""),
-            note=_given(args.note, card.note or ""),
-        )
-        saved = staff_cards.edit_staff_card(database, principal, args.login, edit, policy)
-    changed = ", ".join(saved.changed)
-    headline = f"Данные сохранены: {saved.staff.card.login} (изменено: {changed})" if saved.changed else (
-        f"Изменений нет: {saved.staff.card.login}"
+        saved = staff_cards.edit_staff_card(database, acting_as(args), args.login, edit, StaffAdminPolicy.of(settings))
+    login = saved.staff.card.login
+    headline = f"Данные сохранены: {login} (изменено: {', '.join(saved.changed)})" if saved.changed else (
+        f"Изменений нет: {login}"
     )
     emit(args, {"staff": asdict(saved.staff.card), "changed": list(saved.changed)}, headline)
     return 0
@@ -186,8 +177,3 @@ def run_end_sessions(args: argparse.Namespace, settings: Settings) -> int:
     )
     emit(args, {"staff": asdict(ended.staff.card), "sessions": asdict(ended.sessions)}, headline)
     return 0
-
-
-def _given(value: str | None, current: str) -> str:
-    """A flag's value when given (even empty: that clears the field), else what the card holds."""
-    return current if value is None else value

@@ -61,11 +61,11 @@ async def edit_page(request: Request) -> Response:
         return posted
     actor, form = posted
     login = request.path_params["login"]
+    # Every field as the form left it: an emptied field is cleared.
     edit = CardEdit(
-        surname=form_text(form, "surname"), name=form_text(form, "name"),
-        patronymic=form_text(form, "patronymic") or None, no_patronymic=form.get("no_patronymic") == "1",
-        email=form_text(form, "email") or None, phone=form_text(form, "phone") or None,
-        note=form_text(form, "note") or None,
+        surname=form_text(form, "surname"), name=form_text(form, "name"), patronymic=form_text(form, "patronymic"),
+        no_patronymic=form.get("no_patronymic") == "1", email=form_text(form, "email"),
+        phone=form_text(form, "phone"), note=form_text(form, "note"),
     )
     try:
         saved = await run_in_threadpool(

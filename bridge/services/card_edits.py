@@ -30,12 +30,14 @@ EDITABLE_FIELDS = ("surname", "name", "patronymic", "no_patronymic", "email", "p
 
 @dataclass(frozen=True)
 class CardEdit:
-    """The card's editable fields as the administrator left them (all of them, changed or not)."""
+    """What the administrator changes. None keeps the card's value (the CLI names only what changes);
+    an empty string clears an optional field (the page sends every field as it was left)."""
 
-    surname: str
-    name: str
-    patronymic: str | None
-    no_patronymic: bool
+    surname: str | None = None
+    name: str | None = None
+    patronymic: str | None = None
+    # None: «без отчества» follows the patronymic (typing one unsets it), else stays as it was.
+    no_patronymic: bool | None = None
     email: str | None = None
     phone: str | None = None
     note: str | None = None
@@ -52,13 +54,25 @@ def edit_card(db: Session, actor: Actor, login: str, edit: CardEdit, now: dateti
     now = now or utcnow()
     staff = get_wholly_managed_staff(db, actor, login, now)
     require_not_deactivated(staff)
-    surname, name, patronymic = checked_names(edit.surname, edit.name, edit.patronymic, edit.no_patronymic)
-    note = " ".join(edit.note.split()) if edit.note else None
+    no_patronymic = edit.no_patronymic
+    if no_patronymic is None:
+        no_patronymic = staff.no_patronymic if edit.patronymic is None else False
+    patronymic = edit.patronymic
+    if patronymic is None:
+        patronymic = None if no_patronymic else staff.patronymic
+    surname, name, patronymic = checked_names(
+        staff.surname if edit.surname is None else edit.surname,
+        staff.name if edit.name is None else edit.name,
+        patronymic, no_patronymic,
+    )
+    note = staff.note if edit.note is None else (" ".join(edit.note.split()) or None)
     if note is not None and len(note) > NOTE_MAX_LENGTH:
         raise InvalidInput("note_too_long", f"Примечание длиннее {NOTE_MAX_LENGTH} знаков: сократите его.")
     wanted: dict[str, Any] = {
-        "surname": surname, "name": name, "patronymic": patronymic, "no_patronymic": edit.no_patronymic,
-        "email": normalized_email(edit.email), "phone": normalized_phone(edit.phone), "note": note or None,
+        "surname": surname, "name": name, "patronymic": patronymic, "no_patronymic": no_patronymic,
+        "email": staff.email if edit.email is None else normalized_email(edit.email),
+        "phone": staff.phone if edit.phone is None else normalized_phone(edit.phone),
+        "note": note,
     }
     changes = {
         field: {"old": getattr(staff, field), "new": wanted[field]}
