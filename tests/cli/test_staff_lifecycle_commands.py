@@ -110,3 +110,15 @@ def test_unbind_and_end_sessions(bridge_cli: Any, db_factory: sessionmaker[Sessi
     assert code == 0 and ended["sessions"] == {"sessions_ended": 0, "tokens_revoked": 0}
     code, refused = run_json(bridge_cli, "--acting-as", director, "staff", "end-sessions", directory.logins["dept_a"])
     assert code == 1 and refused["error"] == "staff_not_managed"
+
+
+def test_the_audit_log_shows_old_and_new_while_they_are_kept(
+    bridge_cli: Any, db_factory: sessionmaker[Session]
+) -> None:
+    directory = build_directory(db_factory)
+    director = directory.logins["director_a"]
+    code, _, _ = bridge_cli("--acting-as", directory.logins["dept_a"], "staff", "edit", director, "--surname", "Иная")
+    assert code == 0
+    code, out, _ = bridge_cli("audit", "--event", "staff.edited")
+    assert "changed=[\"surname\"]" in out
+    assert 'personal.surname={"new": "Иная", "old": "Админов4"}' in out
