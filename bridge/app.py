@@ -43,13 +43,14 @@ log = logging.getLogger("bridge.mail")
 
 
 def collect_routes() -> list[BaseRoute]:
-    from bridge.routes import admin, home, oidc_provider, profile, signin
+    from bridge.routes import admin, admin_lifecycle, home, oidc_provider, profile, signin
 
     return [
         *home.routes,
         *signin.routes,
         *profile.routes,
         *admin.routes,
+        *admin_lifecycle.routes,
         *oidc_provider.routes,
         Mount("/static", app=StaticFiles(directory=TEMPLATES_DIR / "static"), name="static"),
     ]

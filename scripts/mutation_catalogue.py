@@ -59,6 +59,7 @@ CSRF_WEB = "tests/web/test_csrf.py"
 CSRF_ROUTES = "tests/routes/test_csrf.py"
 AUDIT_CHAIN = "tests/services/test_audit_chain.py"
 AUDIT_COMMANDS = "tests/cli/test_audit_trail_commands.py"
+LIFECYCLE = ("tests/application/test_staff_lifecycle.py", "tests/e2e/test_blocked_and_deactivated.py")
 
 
 CATALOGUE: tuple[Mutation, ...] = (
@@ -408,6 +409,41 @@ CATALOGUE: tuple[Mutation, ...] = (
         "            local = take_local_proof(deps.database, self.browser)\n            if local is not None:\n",
         "            local = None\n            if local is not None:\n",
         ("tests/e2e/test_profile_completion.py",),
+    ),
+    # --- a staff account's life: block, deactivation, removal of personal data, the password slip ---
+    mutation(
+        "lifecycle.block_cuts_access", "a block ends every session, grant, refresh token, link and parked step",
+        "bridge/services/staff_lifecycle.py",
+        "    staff.blocked_by = actor.audit_context.actor\n    access = cut_access(db, staff, now)\n",
+        "    staff.blocked_by = actor.audit_context.actor\n    access = AccessCut(0, 0, 0, 0)\n",
+        LIFECYCLE,
+    ),
+    mutation(
+        "lifecycle.block_needs_whole_account", "only an administrator above every current role blocks",
+        "bridge/services/staff_lifecycle.py",
+        '    """Blocked until unblocked: every session ends now, nothing signs in, the bindings stay."""\n'
+        "    now = now or utcnow()\n    staff = get_wholly_managed_staff(db, actor, login, now)\n",
+        '    """Blocked until unblocked: every session ends now, nothing signs in, the bindings stay."""\n'
+        "    now = now or utcnow()\n    staff = get_managed_staff(db, actor, login)\n",
+        (*LIFECYCLE, "tests/application/test_pages_and_cli_agree.py"),
+        also=(Edit("bridge/services/staff_lifecycle.py",
+                   "from bridge.services.staff import get_wholly_managed_staff, require_not_deactivated\n",
+                   "from bridge.services.staff import get_managed_staff, get_wholly_managed_staff, "
+                   "require_not_deactivated\n"),),
+    ),
+    mutation(
+        "lifecycle.personal_audit_erased", "the personal details beside audit records go with the person's data",
+        "bridge/services/staff_lifecycle.py",
+        "    db.execute(delete(AuditPersonalDetails).where(AuditPersonalDetails.staff_id == staff_id))\n",
+        "",
+        LIFECYCLE,
+    ),
+    mutation(
+        "slip.single_use", "an issued password is shown once: the slip's GET takes it",
+        "bridge/services/credential_slips.py",
+        "    step = flow_state.consume(db, browser_id, FlowKind.CREDENTIAL_SLIP, key=slip_id, now=now or utcnow())\n",
+        "    step = flow_state.peek(db, browser_id, FlowKind.CREDENTIAL_SLIP, key=slip_id, now=now or utcnow())\n",
+        (*ADMIN, "tests/services/test_staff_lifecycle.py"),
     ),
     mutation(
         "audit.text_escaped", "bridge audit's text view escapes control characters", "bridge/cli/output.py",

@@ -93,7 +93,22 @@ RULES = (
         "the administrative adapters parse, call one use case and render: no session, no ORM object",
     ),
     Rule(
+        "bridge.routes.admin_common",
+        ("sqlalchemy", "bridge.storage", "bridge.runtime", "bridge.services.refusals"),
+        "the administrative adapters parse, call one use case and render: no session, no ORM object",
+    ),
+    Rule(
+        "bridge.routes.admin_lifecycle",
+        ("sqlalchemy", "bridge.storage", "bridge.runtime", "bridge.services.refusals"),
+        "the administrative adapters parse, call one use case and render: no session, no ORM object",
+    ),
+    Rule(
         "bridge.cli.staff",
+        ("sqlalchemy", "bridge.storage", "bridge.runtime", "bridge.services.refusals"),
+        "the administrative adapters parse, call one use case and print: no session, no ORM object",
+    ),
+    Rule(
+        "bridge.cli.staff_lifecycle",
         ("sqlalchemy", "bridge.storage", "bridge.runtime", "bridge.services.refusals"),
         "the administrative adapters parse, call one use case and print: no session, no ORM object",
     ),

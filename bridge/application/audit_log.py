@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.application.principals import Principal, require_cli_support
-from bridge.services.audit_log import recent_audit_events
+from bridge.services.audit_log import personal_details, recent_audit_events
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,8 @@ class AuditRecord:
     organization_id: int | None
     address: str | None
     details: dict[str, Any]
+    # ФИО old → new, a block's reason: kept beside the record until the person's data is removed.
+    personal: dict[str, Any] | None = None
 
 
 def read_audit_log(
@@ -38,11 +40,13 @@ def read_audit_log(
         principal, "Журнал аудита читает техническая поддержка: выполните команду без --acting-as."
     )
     with database() as db:
+        events = recent_audit_events(db, limit=limit, login=login, event_prefix=event_prefix)
+        personal = personal_details(db, [event.id for event in events])
         return tuple(
             AuditRecord(
                 id=event.id, at=event.at, event=event.event, outcome=event.outcome, actor=event.actor,
                 subject_staff_id=event.subject_staff_id, organization_id=event.organization_id,
-                address=event.address, details=dict(event.details),
+                address=event.address, details=dict(event.details), personal=personal.get(event.id),
             )
-            for event in recent_audit_events(db, limit=limit, login=login, event_prefix=event_prefix)
+            for event in events
         )

@@ -88,9 +88,11 @@ def prove_local_password(
         try:
             proof = prove_local_credential(db, login, password)
         except CredentialRefused as refusal:
+            # A blocked account is said as such: only after the right password (the check's order),
+            # so it tells nothing to someone guessing.
+            message = refusal.message if refusal.reason == "blocked" else CREDENTIAL_REFUSED_MESSAGE
             raise SignInRefused(
-                "password_refused", CREDENTIAL_REFUSED_MESSAGE, event="signin.password_refused",
-                login=login, reason=refusal.reason,
+                "password_refused", message, event="signin.password_refused", login=login, reason=refusal.reason,
             ) from refusal
     with signin_unit_of_work(database, audit) as db:
         # Read before the success clears the counters: repeated failures elsewhere, then this.

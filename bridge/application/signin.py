@@ -39,6 +39,10 @@ from bridge.storage.models import StaffMember
 # `via` of a sign-in through a binding made earlier (any other `via` has just made one).
 RETURNING_SIGNIN = "binding"
 BLOCKED_MESSAGE = "Учётная запись заблокирована. Обратитесь к администратору вашей организации."
+DEACTIVATED_MESSAGE = (
+    "Личный кабинет отключён: войти с этой учётной записью нельзя. "
+    "Если это ошибка, обратитесь к администратору вашей организации."
+)
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,11 @@ def sign_in_with_external_id(
             raise SignInRefused(
                 refusal.code, refusal.message, event="signin.refused", provider=identity.provider, reason=refusal.code
             ) from refusal
+        if staff.status == StaffStatus.DEACTIVATED:
+            raise SignInRefused(
+                "deactivated", DEACTIVATED_MESSAGE, event="signin.refused", provider=identity.provider,
+                reason="deactivated",
+            )
         if staff.status != StaffStatus.ACTIVE:
             raise SignInRefused(
                 "blocked", BLOCKED_MESSAGE, event="signin.refused", provider=identity.provider, reason="blocked"

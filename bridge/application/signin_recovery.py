@@ -1,4 +1,5 @@
-"""Giving a person their sign-in back: «Сбросить пароль» and «Снять блокировку входа»."""
+"""Giving a person their sign-in back, or a part of it away: «Сбросить пароль», «Снять блокировку входа»,
+«Отвязать» and «Завершить сеансы»."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.application.principals import Principal, audit_context_of, resolve
 from bridge.application.staff_cards import StaffAdminPolicy, StaffView, view_of
+from bridge.application.staff_notices import notify_binding_removed
 from bridge.application.unit_of_work import unit_of_work
 from bridge.mail.templates import mail_templates
 from bridge.services import signin_recovery
+from bridge.services.account_access import SessionsEnded
 from bridge.services.credentials import CredentialRetirement, IssuedCredential
 from bridge.services.moscow_time import moscow_datetime
 from bridge.services.outbox import MailKind, queue_mail
@@ -32,6 +35,19 @@ class PasswordReset:
 class SigninUnlocked:
     card: StaffCard
     counters_cleared: int
+
+
+@dataclass(frozen=True)
+class IdentityUnbound:
+    staff: StaffView
+    provider: str
+    sessions: SessionsEnded
+
+
+@dataclass(frozen=True)
+class StaffSessionsEnded:
+    staff: StaffView
+    sessions: SessionsEnded
 
 
 def reset_password(
@@ -64,3 +80,25 @@ def unlock_password_signin(database: sessionmaker[Session], principal: Principal
     with unit_of_work(database, audit_context_of(principal), "throttle.unlock", login=login) as db:
         lift = signin_recovery.unlock_password_signin(db, resolve(db, principal), login)
         return SigninUnlocked(card=staff_card(db, lift.staff), counters_cleared=lift.counters_cleared)
+
+
+def unbind_external_identity(
+    database: sessionmaker[Session], principal: Principal, login: str, provider: str, policy: StaffAdminPolicy
+) -> IdentityUnbound:
+    """«Отвязать» (`bridge staff unbind`): one provider's binding, without a reset; the person is mailed."""
+    with unit_of_work(
+        database, audit_context_of(principal), "binding.remove", login=login, provider=provider
+    ) as db:
+        now = utcnow()
+        unbound = signin_recovery.unbind_external_identity(db, resolve(db, principal), login, provider, now)
+        notify_binding_removed(db, unbound.staff, unbound.provider, now)
+        return IdentityUnbound(staff=view_of(db, unbound.staff, policy), provider=provider, sessions=unbound.sessions)
+
+
+def end_staff_sessions(
+    database: sessionmaker[Session], principal: Principal, login: str, policy: StaffAdminPolicy
+) -> StaffSessionsEnded:
+    """«Завершить сеансы» (`bridge staff end-sessions`): signed out everywhere, apps' grants revoked."""
+    with unit_of_work(database, audit_context_of(principal), "signin.end_sessions", login=login) as db:
+        ended = signin_recovery.end_staff_sessions(db, resolve(db, principal), login)
+        return StaffSessionsEnded(staff=view_of(db, ended.staff, policy), sessions=ended.sessions)

@@ -36,6 +36,9 @@ def run_audit(args: argparse.Namespace, settings: Settings) -> int:
         f"{visible(event['at'][:19])}  {visible(event['event']):<22} {visible(event['outcome']):<8} "
         f"{visible(event['actor']):<20} "
         + " ".join(f"{visible(key)}={visible(value)}" for key, value in sorted(event["details"].items()))
+        + "".join(
+            f" personal.{visible(key)}={visible(value)}" for key, value in sorted((event["personal"] or {}).items())
+        )
         for event in events
     ]
     emit(args, {"events": events}, "\n".join(lines) or "Записей нет.")

@@ -14,7 +14,8 @@ from bridge.services.housekeeping import RetentionPolicy, count_purgeable, purge
 def register(commands: argparse._SubParsersAction[Any]) -> None:
     purge = commands.add_parser(
         "purge",
-        help="delete expired codes, flow steps, sessions, tokens, activation links, throttle counters and old mail",
+        help="delete expired codes, flow steps, sessions, tokens, activation links, throttle counters and old mail; "
+        "remove the personal data of cabinets deactivated longer ago than the retention period",
     )
     purge.add_argument("--dry-run", action="store_true", help="count what would be deleted; delete nothing")
     purge.set_defaults(handler=run_purge)

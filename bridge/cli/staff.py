@@ -1,4 +1,5 @@
-"""`bridge staff ...`: register staff, add roles, reset passwords, lift sign-in locks, show cards and lists.
+"""`bridge staff ...`: register staff, add roles, reset passwords, lift sign-in locks, show cards and lists;
+the lifecycle commands (edit, end-role, block, deactivate, …) are `bridge/cli/staff_lifecycle.py`.
 
 An adapter: each command turns its arguments into one call of `bridge/application/` and prints
 what it returns. Who may do what is decided there, the same as on the administration pages.
@@ -16,12 +17,12 @@ from bridge.application.role_grants import RoleGrant
 from bridge.application.staff_cards import StaffAdminPolicy
 from bridge.application.staff_profile import ProfileChanges, StaffProfile
 from bridge.application.staff_registry import NewStaff
+from bridge.cli import staff_lifecycle
 from bridge.cli.directory import acting_as, directory_database, parse_date
-from bridge.cli.output import emit
+from bridge.cli.output import emit, visible
 from bridge.config import Settings
 from bridge.services.credentials import IssuedCredential
 from bridge.services.errors import DomainError
-from bridge.services.identifiers import formatted_snils
 from bridge.services.phones import formatted_phone
 from bridge.services.roles import Role
 from bridge.services.staff_cards import StaffCard
@@ -97,6 +98,8 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     listing = actions.add_parser("list", help="staff members you manage")
     listing.add_argument("--org", type=int, metavar="ID")
     listing.set_defaults(handler=run_list)
+
+    staff_lifecycle.register(actions)
 
 
 def run_add(args: argparse.Namespace, settings: Settings) -> int:
@@ -276,10 +279,11 @@ def _when(value: Any) -> str:
 
 def _card_text(card: StaffCard) -> str:
     lines = [
-        f"ФИО:      {card.full_name}" + (" (без отчества)" if card.no_patronymic else ""),
+        f"ФИО:      {card.full_name or '— (персональные данные удалены)'}"
+        + (" (без отчества)" if card.no_patronymic else ""),
         f"Логин:    {card.login}",
-        f"Состояние: {'заблокирован' if card.blocked else 'активен'}",
-        f"СНИЛС:    {formatted_snils(card.snils) or '—'}",
+        f"Состояние: {card.status_title}" + _status_details(card),
+        f"СНИЛС:    {card.snils_formatted or '—'}",
         f"E-mail:   {card.email or '—'}",
         f"Телефон:  {formatted_phone(card.phone) or '—'}",
         f"Примечание: {card.note or '—'}",
@@ -288,7 +292,7 @@ def _card_text(card: StaffCard) -> str:
         "Роли:",
     ]
     lines += [
-        f"  {role.title} — {role.organization_name} (№{role.organization_id}), "
+        f"  [роль {role.id}] {role.title} — {role.organization_name} (№{role.organization_id}), "
         + (f"должность: {role.position}, " if role.position else "")
         + f"с {_when(role.start_date)} по {_when(role.end_date)}{'' if role.active else ' [не действует]'}"
         for role in card.roles
@@ -299,3 +303,12 @@ def _card_text(card: StaffCard) -> str:
         for binding in card.bindings
     ] or ["  нет"]
     return "\n".join(lines)
+
+
+def _status_details(card: StaffCard) -> str:
+    if card.blocked_at is not None:
+        return f" с {_when(card.blocked_at)} ({visible(card.blocked_by or '—')}): {visible(card.blocked_reason or '—')}"
+    if card.deactivated_at is not None:
+        removed = f", данные удалены {_when(card.personal_data_removed_at)}" if card.personal_data_removed_at else ""
+        return f" {_when(card.deactivated_at)} ({card.deactivation_reason_title}){removed}"
+    return ""

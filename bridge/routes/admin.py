@@ -1,17 +1,18 @@
-"""Administration pages: the staff an administrator manages, new staff, staff cards, resets, unlocks.
+"""Administration pages: the staff an administrator manages, new staff, staff cards, roles, resets, unlocks.
 
 HTTP only: each handler reads the form, calls one use case of `bridge/application/` (in a thread:
 argon2 hashing is deliberately slow) and renders what it returns. Who may do what is decided
-there, the same for these pages and for `bridge staff ...`.
+there, the same for these pages and for `bridge staff ...`. The card's other actions (edit, roles'
+dates, block, deactivate, unbind, end sessions) are `bridge/routes/admin_lifecycle.py`.
 
-A one-time password is rendered straight into the POST response (Cache-Control: no-store by
-`render`); it never goes into a URL, a cookie or the session, so no later page can show it again.
+A one-time password is never rendered into the POST that issued it: the POST parks it for this
+browser, sealed (`application/credential_slips.py`), and redirects; the GET that follows shows it
+once, as a printable slip. A refresh of that page finds nothing and issues nothing.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -19,145 +20,117 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bridge.application import role_grants, signin_recovery, staff_cards, staff_registry
-from bridge.application.principals import administrator
-from bridge.application.role_grants import IssuingChoices, RoleGrant
-from bridge.application.staff_cards import StaffAdminPolicy, StaffView
+from bridge.application import credential_slips, role_grants, signin_recovery, staff_cards, staff_registry
+from bridge.application.credential_slips import CredentialSlip, SlipOccasion
+from bridge.application.role_grants import RoleGrant
 from bridge.application.staff_registry import NewStaff
-from bridge.services.actors import Actor
+from bridge.routes.admin_common import (
+    NOTICES,
+    administrator,
+    card_redirect,
+    form_date,
+    form_text,
+    form_values,
+    posted_on_card,
+    refused_on_card,
+    refused_on_page,
+    render_card,
+    shown_card,
+    staff_policy,
+)
 from bridge.services.credentials import IssuedCredential
-from bridge.services.errors import DomainError, InvalidInput, NotFound
-from bridge.web.context import client_address, current_signin, runtime_of, settings_of
+from bridge.services.errors import DomainError, InvalidInput
+from bridge.web.browser import browser_id
+from bridge.web.context import runtime_of, settings_of
 from bridge.web.templating import render
 from bridge.web.urls import path_for
-
-# --- who is asking ---------------------------------------------------------------------------
-
-
-def _forbidden(request: Request, message: str) -> Response:
-    return render(request, "error.html", {"title": "Доступ запрещён", "message": message}, status_code=403)
-
-
-async def _administrator(request: Request) -> Actor | Response:
-    """The signed-in administrator acting in the session's role, or the answer to send instead."""
-    signin = current_signin(request)
-    if signin is None:
-        return RedirectResponse(path_for(request, "login", query={"next": request.url.path}), status_code=303)
-    role_id = signin.role.id if signin.role is not None else None
-    try:
-        return await run_in_threadpool(
-            administrator, runtime_of(request).db, signin.staff.id, role_id, address=client_address(request)
-        )
-    except DomainError as error:
-        return _forbidden(request, error.message)
-
-
-def _not_found(request: Request, error: DomainError) -> Response:
-    return render(request, "error.html", {"title": "Сотрудник не найден", "message": error.message}, status_code=404)
-
-
-def _policy(request: Request) -> StaffAdminPolicy:
-    return StaffAdminPolicy.of(settings_of(request))
-
 
 # --- form parsing ----------------------------------------------------------------------------
 
 
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _form_date(form: FormData, name: str, title: str, *, default: date | None) -> date | None:
-    raw = _text(form, name)
-    if not raw:
-        return default
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise InvalidInput("invalid_date", f"Поле «{title}»: дата указана неверно.") from None
-
-
 def _form_grant(form: FormData) -> RoleGrant:
-    raw_organization = _text(form, "organization_id")
+    raw_organization = form_text(form, "organization_id")
     if not raw_organization.isdigit():
         raise InvalidInput("organization_required", "Выберите организацию.")
-    role = _text(form, "role")
+    role = form_text(form, "role")
     if not role:
         raise InvalidInput("role_required", "Выберите роль.")
-    start = _form_date(form, "start_date", "Начальная дата", default=date.today())
+    start = form_date(form, "start_date", "Начальная дата", default=date.today())
     assert start is not None
     return RoleGrant(
-        int(raw_organization), role, start, _form_date(form, "end_date", "Конечная дата", default=None),
-        position=_text(form, "position") or None,
+        int(raw_organization), role, start, form_date(form, "end_date", "Конечная дата", default=None),
+        position=form_text(form, "position") or None,
     )
 
 
 def _form_new_staff(form: FormData) -> NewStaff:
     return NewStaff(
-        surname=_text(form, "surname"),
-        name=_text(form, "name"),
-        patronymic=_text(form, "patronymic") or None,
+        surname=form_text(form, "surname"),
+        name=form_text(form, "name"),
+        patronymic=form_text(form, "patronymic") or None,
         no_patronymic=form.get("no_patronymic") == "1",
         grant=_form_grant(form),
-        snils=_text(form, "snils") or None,
-        email=_text(form, "email") or None,
-        note=_text(form, "note") or None,
-        phone=_text(form, "phone") or None,
+        snils=form_text(form, "snils") or None,
+        email=form_text(form, "email") or None,
+        note=form_text(form, "note") or None,
+        phone=form_text(form, "phone") or None,
     )
 
 
-def _form_values(form: FormData) -> dict[str, Any]:
-    return {key: value for key, value in form.items() if isinstance(value, str) and key != "csrf_token"}
+# --- the one-time password -------------------------------------------------------------------
 
 
-# --- rendering -------------------------------------------------------------------------------
-
-
-def _render_card(
-    request: Request,
-    actor: Actor,
-    choices: IssuingChoices,
-    view: StaffView,
-    *,
-    credential: IssuedCredential | None = None,
-    notice: str | None = None,
-    error: str | None = None,
-    values: dict[str, Any] | None = None,
-    status_code: int = 200,
+async def _show_once(
+    request: Request, credential: IssuedCredential, staff_id: int, full_name: str, occasion: SlipOccasion,
+    *, notice: str = "", then_list: bool = False,
 ) -> Response:
-    window = settings_of(request).login_throttle_window
+    """Park the password for this browser and send it to the page that shows it, once."""
+    slip = CredentialSlip(
+        credential=credential, staff_id=staff_id, full_name=full_name, occasion=occasion, notice=notice,
+        then_list=then_list,
+    )
+    slip_id = await run_in_threadpool(
+        credential_slips.keep_credential_slip, runtime_of(request).db, browser_id(request), slip
+    )
+    target = path_for(request, "admin_staff_credential", login=credential.login, slip=slip_id)
+    return RedirectResponse(target, status_code=303)
+
+
+async def credential_slip(request: Request) -> Response:
+    """The login, password, expiry and how to sign in, once; printable. A refresh shows it no more."""
+    actor = await administrator(request)
+    if isinstance(actor, Response):
+        return actor
+    login = request.path_params["login"]
+    slip = await run_in_threadpool(
+        credential_slips.take_credential_slip, runtime_of(request).db, browser_id(request), request.path_params["slip"]
+    )
+    if slip is not None and slip.credential.login != login:
+        slip = None
+    settings = settings_of(request)
     context = {
-        "actor": actor, "card": view.card, "credential": credential, "notice": notice, "error": error,
-        "choices": choices, "values": values or {"start_date": date.today().isoformat()},
-        "throttle": view.signin_lock, "throttle_window_minutes": int(window.total_seconds() // 60),
+        "actor": actor, "login": login, "slip": slip,
+        "signin_url": settings.public_url + path_for(request, "login"),
     }
-    return render(request, "admin/staff_card.html", context, status_code=status_code)
-
-
-async def _render_list(
-    request: Request, actor: Actor, query: str, *, credential: IssuedCredential | None = None,
-    notice: str | None = None,
-) -> Response:
-    cards = await run_in_threadpool(
-        staff_cards.list_managed_staff, runtime_of(request).db, actor, surname=query or None
-    )
-    context = {"actor": actor, "cards": cards, "query": query, "credential": credential, "notice": notice}
-    return render(request, "admin/staff_list.html", context)
+    return render(request, "admin/credential_slip.html", context, status_code=200 if slip else 410)
 
 
 # --- pages -----------------------------------------------------------------------------------
 
 
 async def staff_list(request: Request) -> Response:
-    actor = await _administrator(request)
+    actor = await administrator(request)
     if isinstance(actor, Response):
         return actor
-    return await _render_list(request, actor, request.query_params.get("q", "").strip())
+    query = request.query_params.get("q", "").strip()
+    cards = await run_in_threadpool(
+        staff_cards.list_managed_staff, runtime_of(request).db, actor, surname=query or None
+    )
+    return render(request, "admin/staff_list.html", {"actor": actor, "cards": cards, "query": query})
 
 
 async def new_staff(request: Request) -> Response:
-    actor = await _administrator(request)
+    actor = await administrator(request)
     if isinstance(actor, Response):
         return actor
     database = runtime_of(request).db
@@ -167,113 +140,94 @@ async def new_staff(request: Request) -> Response:
         return render(request, "admin/staff_new.html", {"actor": actor, "choices": choices, "values": values})
 
     form = await request.form()
-    values = _form_values(form)
+    values = form_values(form)
     try:
         registered = await run_in_threadpool(
-            staff_registry.register_staff, database, actor, _form_new_staff(form), _policy(request)
+            staff_registry.register_staff, database, actor, _form_new_staff(form), staff_policy(request)
         )
     except DomainError as error:
         context = {"actor": actor, "choices": choices, "values": values, "error": error.message}
         return render(request, "admin/staff_new.html", context, status_code=400)
-    notice = "Сотрудник зарегистрирован."
-    if form.get("action") == "save_close":
-        return await _render_list(request, actor, "", credential=registered.credential, notice=notice)
-    return _render_card(request, actor, choices, registered.staff, credential=registered.credential, notice=notice)
+    card = registered.staff.card
+    return await _show_once(
+        request, registered.credential, card.id, card.full_name, SlipOccasion.REGISTERED,
+        then_list=form.get("action") == "save_close",
+    )
 
 
 async def staff_page(request: Request) -> Response:
-    actor = await _administrator(request)
+    actor = await administrator(request)
     if isinstance(actor, Response):
         return actor
-    database = runtime_of(request).db
-    try:
-        view = await run_in_threadpool(
-            staff_cards.show_staff_card, database, actor, request.path_params["login"], _policy(request)
-        )
-    except NotFound as error:
-        return _not_found(request, error)
-    except DomainError as error:
-        return _forbidden(request, error.message)
-    choices = await run_in_threadpool(role_grants.issuing_choices, database, actor)
-    return _render_card(request, actor, choices, view)
-
-
-async def _posted_on_card(request: Request) -> tuple[Actor, FormData, IssuingChoices] | Response:
-    """What every form on the card starts with: the administrator, the form (CSRF-checked), the selects."""
-    actor = await _administrator(request)
-    if isinstance(actor, Response):
-        return actor
-    form = await request.form()
+    view = await shown_card(request, actor, request.path_params["login"])
+    if isinstance(view, Response):
+        return view
     choices = await run_in_threadpool(role_grants.issuing_choices, runtime_of(request).db, actor)
-    return actor, form, choices
+    return render_card(request, actor, choices, view, notice=NOTICES.get(request.query_params.get("done", "")))
 
 
 async def add_role_action(request: Request) -> Response:
-    posted = await _posted_on_card(request)
+    posted = await posted_on_card(request)
     if isinstance(posted, Response):
         return posted
-    actor, form, choices = posted
+    actor, form = posted
     login = request.path_params["login"]
     try:
         added = await run_in_threadpool(
-            role_grants.add_role, runtime_of(request).db, actor, login, _form_grant(form), _policy(request)
+            role_grants.add_role, runtime_of(request).db, actor, login, _form_grant(form), staff_policy(request)
         )
     except DomainError as error:
-        return await _refused_on_card(request, actor, choices, login, error, values=_form_values(form))
-    notice = f"Роль «{added.role.title}» добавлена."
-    return _render_card(request, actor, choices, added.staff, credential=added.credential, notice=notice)
+        return await refused_on_card(request, actor, login, error, values=form_values(form))
+    if added.credential is None:
+        return card_redirect(request, login, "role_added")
+    card = added.staff.card
+    notice = f"Роль «{added.role.title}» добавлена; это первая учётная запись сотрудника."
+    return await _show_once(request, added.credential, card.id, card.full_name, SlipOccasion.ROLE_ADDED, notice=notice)
 
 
 async def reset_password_action(request: Request) -> Response:
-    """«Сбросить пароль»: the new password is shown once, in this response."""
-    posted = await _posted_on_card(request)
+    """«Сбросить пароль»: GET asks to confirm; POST resets and redirects to the slip, shown once."""
+    if request.method == "GET":
+        actor = await administrator(request)
+        if isinstance(actor, Response):
+            return actor
+        view = await shown_card(request, actor, request.path_params["login"])
+        if isinstance(view, Response):
+            return view
+        return render(request, "admin/staff_reset.html", {"actor": actor, "card": view.card, "view": view})
+    posted = await posted_on_card(request)
     if isinstance(posted, Response):
         return posted
-    actor, _, choices = posted
+    actor, _ = posted
     login = request.path_params["login"]
     try:
         reset = await run_in_threadpool(
-            signin_recovery.reset_password, runtime_of(request).db, actor, login, _policy(request)
+            signin_recovery.reset_password, runtime_of(request).db, actor, login, staff_policy(request)
         )
     except DomainError as error:
-        return await _refused_on_card(request, actor, choices, login, error)
+        return await refused_on_page(request, actor, login, "admin/staff_reset.html", error)
     retirement = reset.retirement
     notice = (
         f"Пароль сброшен. Привязок к внешним учётным записям удалено: {retirement.bindings_removed}, "
         f"сеансов завершено: {retirement.sessions_ended}. При следующем входе сотрудник заново "
         "привяжет учётную запись."
     )
-    return _render_card(request, actor, choices, reset.staff, credential=reset.credential, notice=notice)
+    card = reset.staff.card
+    return await _show_once(request, reset.credential, card.id, card.full_name, SlipOccasion.RESET, notice=notice)
 
 
 async def unlock_action(request: Request) -> Response:
     """«Снять блокировку входа»: POST, then back to the card (GET), which shows the counters as they are."""
-    posted = await _posted_on_card(request)
+    posted = await posted_on_card(request)
     if isinstance(posted, Response):
         return posted
-    actor, _, choices = posted
+    actor, _ = posted
     login = request.path_params["login"]
     try:
         await run_in_threadpool(signin_recovery.unlock_password_signin, runtime_of(request).db, actor, login)
     except DomainError as error:
-        return await _refused_on_card(request, actor, choices, login, error)
-    return RedirectResponse(path_for(request, "admin_staff_card", login=login), status_code=303)
-
-
-async def _refused_on_card(
-    request: Request, actor: Actor, choices: IssuingChoices, login: str, error: DomainError,
-    *, values: dict[str, Any] | None = None,
-) -> Response:
-    """The refusal over the person's card; a person the actor may not see gets no card at all."""
-    try:
-        view = await run_in_threadpool(
-            staff_cards.show_staff_card, runtime_of(request).db, actor, login, _policy(request)
-        )
-    except NotFound as missing:
-        return _not_found(request, missing)
-    except DomainError as hidden:
-        return _forbidden(request, hidden.message)
-    return _render_card(request, actor, choices, view, error=error.message, values=values, status_code=400)
+        return await refused_on_card(request, actor, login, error)
+    return card_redirect(request, login, "unlocked")
 
 
 routes: list[BaseRoute] = [
@@ -282,8 +236,9 @@ routes: list[BaseRoute] = [
     Route("/admin/staff/{login}", staff_page, methods=["GET"], name="admin_staff_card"),
     Route("/admin/staff/{login}/roles", add_role_action, methods=["POST"], name="admin_staff_add_role"),
     Route(
-        "/admin/staff/{login}/reset-password", reset_password_action, methods=["POST"],
+        "/admin/staff/{login}/reset-password", reset_password_action, methods=["GET", "POST"],
         name="admin_staff_reset_password",
     ),
+    Route("/admin/staff/{login}/password/{slip}", credential_slip, methods=["GET"], name="admin_staff_credential"),
     Route("/admin/staff/{login}/unlock", unlock_action, methods=["POST"], name="admin_staff_unlock"),
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,8 @@ _SECRET_KEYS = frozenset(
 )
 
 CLI_SUPPORT_ACTOR = "cli:support"
+# The background housekeeping (the removal of a deactivated person's data).
+HOUSEKEEPING_ACTOR = "system:housekeeping"
 ANONYMOUS_ACTOR = "anonymous"
 
 
@@ -45,11 +48,16 @@ def record(
     *,
     subject_staff_id: int | None = None,
     organization_id: int | None = None,
+    personal: Mapping[str, Any] | None = None,
     **details: Any,
 ) -> AuditEvent:
-    leaked = _SECRET_KEYS.intersection(details)
+    """One audit record. `personal`: what it says about the person's data (ФИО old → new, a
+    reason typed about them), kept beside the record and erased with their data (152-ФЗ)."""
+    leaked = _SECRET_KEYS.intersection(details) | _SECRET_KEYS.intersection(personal or {})
     if leaked:
         raise ValueError(f"refusing to audit secret fields: {sorted(leaked)}")
+    if personal and subject_staff_id is None:
+        raise ValueError("personal details belong to a person: give subject_staff_id")
     entry = AuditEvent(
         at=utcnow(),
         event=event,
@@ -61,8 +69,11 @@ def record(
         # As the database will give them back (tuples become lists), so the hash taken now holds.
         details=json.loads(json.dumps(details, allow_nan=False)),
     )
-    link_at_commit(db, entry)
-    logger.info("audit %s %s actor=%s staff=%s %s", event, outcome, context.actor, subject_staff_id, details)
+    # Chained and inserted at commit, with the personal details beside it (bridge.services.audit_chain).
+    link_at_commit(db, entry, personal=(subject_staff_id, dict(personal)) if personal and subject_staff_id else None)
+    # The log names the personal fields, never their values: logs outlive the retention period.
+    shown = {**details, "personal": sorted(personal)} if personal else details
+    logger.info("audit %s %s actor=%s staff=%s %s", event, outcome, context.actor, subject_staff_id, shown)
     return entry
 
 

@@ -30,6 +30,8 @@ parked inside a savepoint that rolls back are dropped with it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -39,7 +41,7 @@ from bridge.services.audit_anchors import write_anchor
 from bridge.services.audit_settings import audit_settings_of
 from bridge.storage.audit_hash import GENESIS_HASH, HEAD_ID, link_hash
 from bridge.storage.enums import AnchorReason
-from bridge.storage.models import AuditAnchor, AuditChainHead, AuditEvent
+from bridge.storage.models import AuditAnchor, AuditChainHead, AuditEvent, AuditPersonalDetails
 
 _PENDING = "bridge.audit_pending"
 _INSERTED = (
@@ -48,9 +50,18 @@ _INSERTED = (
 )
 
 
-def link_at_commit(db: Session, entry: AuditEvent) -> None:
-    """Park `entry`; it is chained and inserted when the session's transaction commits."""
-    pending: list[tuple[SessionTransaction | None, AuditEvent]] | None = db.info.get(_PENDING)
+# What a parked record says about a person's data: (staff id, details), stored beside the record.
+Personal = tuple[int, dict[str, Any]]
+Parked = tuple[SessionTransaction | None, AuditEvent, Personal | None]
+
+
+def link_at_commit(db: Session, entry: AuditEvent, *, personal: Personal | None = None) -> None:
+    """Park `entry`; it is chained and inserted when the session's transaction commits.
+
+    `personal` goes to audit_personal_details right after the record, under the same lock: a row
+    only this transaction has, so the chain head stays the last lock anything waits for.
+    """
+    pending: list[Parked] | None = db.info.get(_PENDING)
     if pending is None:
         pending = db.info[_PENDING] = []
     if not event.contains(db, "before_commit", _link_pending):
@@ -59,7 +70,7 @@ def link_at_commit(db: Session, entry: AuditEvent) -> None:
         event.listen(db, "after_transaction_end", _drop_unsaved)
     if db.get_transaction() is None:
         db.connection()  # begin now, so the records end with this transaction however it ends
-    pending.append((db.get_nested_transaction(), entry))
+    pending.append((db.get_nested_transaction(), entry, personal))
 
 
 def _link_pending(db: Session) -> None:
@@ -69,13 +80,20 @@ def _link_pending(db: Session) -> None:
     if not pending:
         return
     db.flush()  # every other change first, so the head is the last lock this transaction takes
-    entries = [entry for _, entry in pending]
+    entries = [entry for _, entry, _ in pending]
     first_seq, prev_hash = _claim_seqs(db, len(entries))
     for offset, entry in enumerate(entries):
         entry.seq = first_seq + offset
         entry.prev_hash = prev_hash
         entry.hash = prev_hash = link_hash(prev_hash, entry)
     _insert_and_advance(db, entries, prev_hash)
+    beside = [
+        {"event_id": entry.id, "staff_id": personal[0], "details": personal[1]}
+        for _, entry, personal in pending
+        if personal is not None
+    ]
+    if beside:
+        db.connection().execute(insert(AuditPersonalDetails), beside)
     last_seq = first_seq + len(entries) - 1
     every = audit_settings_of(db).anchor_every
     if every and last_seq // every > (first_seq - 1) // every:
@@ -108,13 +126,13 @@ def _insert_and_advance(db: Session, entries: list[AuditEvent], head_hash: str) 
 
 
 def _drop_rolled_back(db: Session, previous: SessionTransaction) -> None:
-    pending: list[tuple[SessionTransaction | None, AuditEvent]] | None = db.info.get(_PENDING)
+    pending: list[Parked] | None = db.info.get(_PENDING)
     if not pending:
         return
     if not previous.nested:
         pending.clear()
         return
-    pending[:] = [(parked_in, entry) for parked_in, entry in pending if not _within(parked_in, previous)]
+    pending[:] = [parked for parked in pending if not _within(parked[0], previous)]
 
 
 def _drop_unsaved(db: Session, transaction: SessionTransaction) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from bridge.storage.models import AuditEvent, StaffMember
+from bridge.storage.models import AuditEvent, AuditPersonalDetails, StaffMember
 
 
 def recent_audit_events(
@@ -22,3 +24,11 @@ def recent_audit_events(
     if event_prefix:
         query = query.where(AuditEvent.event.startswith(event_prefix, autoescape=True))
     return list(db.scalars(query))
+
+
+def personal_details(db: Session, event_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """What these records say about people's data, while it is kept (by event id)."""
+    if not event_ids:
+        return {}
+    rows = db.scalars(select(AuditPersonalDetails).where(AuditPersonalDetails.event_id.in_(event_ids)))
+    return {row.event_id: dict(row.details) for row in rows}

@@ -10,16 +10,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from bridge.services.account_access import cut_access
 from bridge.services.audit import AuditContext, record
 from bridge.services.errors import DomainError
-from bridge.services.flow_state import discard_for_staff
 from bridge.services.passwords import generate_password, hash_password, verify_password
-from bridge.services.signin_sessions import end_all_signin_sessions
 from bridge.storage.enums import StaffStatus
-from bridge.storage.models import ExternalBinding, RefreshToken, StaffMember
+from bridge.storage.models import ExternalBinding, StaffMember
 from bridge.storage.types import utcnow
 
 
@@ -82,21 +81,14 @@ def retire_federation(db: Session, staff: StaffMember, now: datetime | None = No
     """After a reset the person binds again: bindings go, sessions end, refresh tokens die."""
     now = now or utcnow()
     bindings = db.execute(delete(ExternalBinding).where(ExternalBinding.staff_id == staff.id))
-    staff.session_generation = staff.session_generation + 1
-    sessions = end_all_signin_sessions(db, staff.id, now)
-    # A local-password proof parked before the reset rests on the old credential: gone too.
-    discard_for_staff(db, staff.id)
-    tokens = db.execute(
-        update(RefreshToken)
-        .where(RefreshToken.staff_id == staff.id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
-    db.flush()
+    # Sessions, grants and refresh tokens; a local-password proof parked before the reset rests on
+    # the old credential, and an unused activation link on the old account: gone too.
+    access = cut_access(db, staff, now)
     db.expire(staff, ["bindings"])
     return CredentialRetirement(
         bindings_removed=int(getattr(bindings, "rowcount", 0) or 0),
-        sessions_ended=sessions,
-        tokens_revoked=int(getattr(tokens, "rowcount", 0) or 0),
+        sessions_ended=access.sessions_ended,
+        tokens_revoked=access.tokens_revoked,
     )
 
 

@@ -33,6 +33,8 @@ class FlowKind(StrEnum):
     PENDING_BINDING = "pending_binding"
     LOCAL_PROOF = "local_proof"
     AUTHORIZATION = "authorization"
+    # An issued password waiting for the one page that shows it (bridge.services.credential_slips).
+    CREDENTIAL_SLIP = "credential_slip"
 
 
 def digest(value: str) -> str:

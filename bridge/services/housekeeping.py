@@ -17,6 +17,11 @@ What is kept, and why:
 - **flow steps** until they expire; **activation links** and sent or failed **mail** for `retention`;
 - **throttle counters** as long as the throttle remembers them: a login's backoff for
   `backoff_memory` (24 h) after its last failure, so a sprayer who pauses does not start afresh.
+
+One rule is not a deletion: the **personal data of a deactivated person** (ФИО, СНИЛС, contacts,
+bindings, the personal details beside audit records, their mail) is removed `deactivated_retention`
+(`BRIDGE_DEACTIVATED_RETENTION_DAYS`, 180 days) after the deactivation; the staff row stays, with
+its id, login and `sub`, as the pseudonym of the audit trail (bridge.services.staff_lifecycle).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from bridge.config import Settings, SettingsError
 from bridge.services.outbox import OutboxStatus
+from bridge.services.staff_lifecycle import removal_due, remove_due_personal_data
 from bridge.services.throttle import ThrottlePolicy
 from bridge.storage.database import transaction
 from bridge.storage.models import (
@@ -42,10 +48,13 @@ from bridge.storage.models import (
     OutgoingMail,
     RefreshToken,
     SignInSession,
+    StaffMember,
     ThrottleCounter,
 )
 from bridge.storage.types import utcnow
 
+# The report's name for the people whose data was removed (not a table's rows deleted: the staff row stays).
+PERSONAL_DATA = "staff_members.personal_data"
 # A used code is remembered this long after it expired, so a late replay still revokes its tokens.
 CODE_REPLAY_MEMORY = timedelta(days=1)
 # Budgets of public forms (`throttle.take_from_budget`) must not use longer windows than this:
@@ -63,6 +72,8 @@ class HousekeepingSettings:
     # How long finished records stay for operators to look at: ended sessions, revoked tokens and
     # grants, used or expired activation links, sent or failed mail.
     retention: timedelta = timedelta(days=30)
+    # How long a deactivated person's data stays before it is removed.
+    deactivated_retention: timedelta = timedelta(days=180)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> HousekeepingSettings:
@@ -77,6 +88,7 @@ class HousekeepingSettings:
             interval=timedelta(minutes=minutes) if minutes else None,
             batch_size=number("PURGE_BATCH_SIZE", 500, 1),
             retention=timedelta(days=number("PURGE_RETENTION_DAYS", 30, 1)),
+            deactivated_retention=timedelta(days=number("DEACTIVATED_RETENTION_DAYS", 180, 0)),
         )
 
 
@@ -88,12 +100,15 @@ class RetentionPolicy:
     # Throttle counters: as long as any budget or backoff can still read them.
     throttle_memory: timedelta = timedelta(hours=24)
     code_memory: timedelta = CODE_REPLAY_MEMORY
+    # A deactivated person's data, from the deactivation on.
+    deactivated_retention: timedelta = timedelta(days=180)
 
     @classmethod
     def of(cls, housekeeping: HousekeepingSettings, settings: Settings) -> RetentionPolicy:
         throttle = ThrottlePolicy.of(settings)
         return cls(
             retention=housekeeping.retention,
+            deactivated_retention=housekeeping.deactivated_retention,
             throttle_memory=max(throttle.window, throttle.backoff_memory, throttle.backoff_max_delay,
                                 FORM_BUDGET_MEMORY),
         )
@@ -193,7 +208,17 @@ def purge_pass(
     for rule in purge_rules(policy):
         with transaction(factory) as db:
             counts[rule.table] = purge_batch(db, rule, now, batch_size)
-    return PurgeReport(counts, full=any(count >= batch_size for count in counts.values()))
+    # Fewer at once: each person is a handful of statements over several tables.
+    with transaction(factory) as db:
+        counts[PERSONAL_DATA] = remove_due_personal_data(
+            db, policy.deactivated_retention, now, limit=_personal_batch(batch_size)
+        )
+    full = any(count >= batch_size for table, count in counts.items() if table != PERSONAL_DATA)
+    return PurgeReport(counts, full=full or counts[PERSONAL_DATA] >= _personal_batch(batch_size))
+
+
+def _personal_batch(batch_size: int) -> int:
+    return max(1, batch_size // 10)
 
 
 def purge_until_done(
@@ -218,4 +243,6 @@ def count_purgeable(
         for rule in purge_rules(policy):
             eligible = select(func.count()).select_from(rule.key.class_).where(rule.done(now))
             counts[rule.table] = int(db.scalar(eligible) or 0)
+        due = select(func.count()).select_from(StaffMember).where(removal_due(policy.deactivated_retention, now))
+        counts[PERSONAL_DATA] = int(db.scalar(due) or 0)
     return PurgeReport(counts)

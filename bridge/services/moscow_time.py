@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 # A fixed offset rather than tzdata: Moscow has kept UTC+3 since 2014, and a slim image may lack tzdata.
 MOSCOW = timezone(timedelta(hours=3), "МСК")
@@ -23,3 +23,14 @@ def moscow_datetime(moment: datetime) -> str:
     """«1 декабря 2026, 10:00»."""
     local = in_moscow(moment)
     return f"{local.day} {_MONTHS[local.month - 1]} {local.year}, {local:%H:%M}"
+
+
+def moscow_date(moment: datetime) -> str:
+    """«1 декабря 2026»: the day it is in Moscow at that moment."""
+    local = in_moscow(moment)
+    return f"{local.day} {_MONTHS[local.month - 1]} {local.year}"
+
+
+def moscow_today() -> date:
+    """Today as a calendar in Moscow reads it (what «по сегодня» means on a form)."""
+    return datetime.now(MOSCOW).date()

@@ -190,6 +190,12 @@ def revoke_session_tokens(db: Session, signin_session_id: str, now: datetime | N
     return _revoke(db, RefreshToken.signin_session_id == signin_session_id, now)
 
 
+def revoke_staff_tokens(db: Session, staff_id: int, now: datetime | None = None) -> int:
+    """Every grant and refresh token of a person (a block, a deactivation, «Завершить сеансы»)."""
+    _revoke_grants(db, OAuthGrant.staff_id == staff_id, now)
+    return _revoke(db, RefreshToken.staff_id == staff_id, now)
+
+
 def revoke_client_tokens(db: Session, client_id: str, now: datetime | None = None) -> int:
     _revoke_grants(db, OAuthGrant.client_id == client_id, now)
     return _revoke(db, RefreshToken.client_id == client_id, now)

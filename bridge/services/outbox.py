@@ -37,6 +37,9 @@ class MailKind(StrEnum):
     BINDING_CREATED = "binding_created"
     BINDING_ALERT = "binding_alert"
     EMAIL_CHANGED = "email_changed"
+    BINDING_REMOVED = "binding_removed"
+    ACCOUNT_BLOCKED = "account_blocked"
+    ACCOUNT_DEACTIVATED = "account_deactivated"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from bridge.services.actors import Actor
 from bridge.services.audit import record
+from bridge.services.contacts import normalized_email
 from bridge.services.credentials import IssuedCredential, has_ever_held_credential, issue_credential, record_issued
 from bridge.services.errors import Conflict, InvalidInput, NotFound
 from bridge.services.hierarchy import authorize_card, authorize_manage
@@ -23,14 +24,19 @@ from bridge.services.person_names import comparable, full_name
 from bridge.services.phones import normalized_phone
 from bridge.services.role_grants import RoleGrant, assign_role, grant_target, overlaps, record_role_added
 from bridge.services.roles import role_title
+from bridge.storage.enums import StaffStatus
 from bridge.storage.models import RoleAssignment, StaffMember
 from bridge.storage.types import utcnow
 
 # RoleGrant is part of what callers of `register_staff` and `add_role` pass.
 __all__ = [
-    "NewStaff", "Registration", "RoleAddition", "RoleGrant", "add_role", "get_managed_staff", "get_staff",
-    "register_staff",
+    "NewStaff", "Registration", "RoleAddition", "RoleGrant", "add_role", "checked_names", "current_roles",
+    "get_managed_staff", "get_staff", "get_wholly_managed_staff", "register_staff", "require_not_deactivated",
 ]
+
+
+# The columns' width (bridge.storage.models.StaffMember).
+NAME_MAX_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -76,22 +82,58 @@ def get_managed_staff(db: Session, actor: Actor, login: str) -> StaffMember:
     return staff
 
 
+def get_wholly_managed_staff(db: Session, actor: Actor, login: str, now: datetime | None = None) -> StaffMember:
+    """The person if the actor is above every role they hold now: what hands over, takes away or
+    rewrites the whole account (a reset, a block, an edit of the card) needs that much."""
+    staff = get_managed_staff(db, actor, login)
+    authorize_manage(db, actor, current_roles(staff, now or utcnow()))
+    return staff
+
+
+def current_roles(staff: StaffMember, now: datetime) -> list[RoleAssignment]:
+    """Roles not yet ended; a person whose roles all ended is judged by their past roles."""
+    today = now.date()
+    current = [role for role in staff.roles if role.end_date is None or role.end_date >= today]
+    return current or list(staff.roles)
+
+
+def require_not_deactivated(staff: StaffMember) -> None:
+    """A switched-off cabinet takes no new password, role or data: it only waits for its data to go."""
+    if staff.status == StaffStatus.DEACTIVATED:
+        raise Conflict(
+            "staff_deactivated",
+            f"Кабинет сотрудника «{staff.login}» отключён: изменить его нельзя. "
+            "Если человек вернулся, зарегистрируйте его заново.",
+            login=staff.login,
+        )
+
+
+def checked_names(
+    surname: str | None, name: str | None, patronymic: str | None, no_patronymic: bool
+) -> tuple[str, str, str | None]:
+    """Фамилия, имя and отчество (or «без отчества») with spacing tidied; InvalidInput when incomplete."""
+    surname, name, patronymic = _clean(surname), _clean(name), _clean(patronymic)
+    if surname is None:
+        raise InvalidInput("surname_required", "Укажите фамилию.")
+    if name is None:
+        raise InvalidInput("name_required", "Укажите имя.")
+    if patronymic is not None and no_patronymic:
+        raise InvalidInput(
+            "patronymic_conflict", "Отчество указано, но отмечено «Без отчества»: оставьте что-то одно."
+        )
+    if patronymic is None and not no_patronymic:
+        raise InvalidInput("patronymic_required", "Укажите отчество или отметьте «Без отчества».")
+    if max(len(surname), len(name), len(patronymic or "")) > NAME_MAX_LENGTH:
+        raise InvalidInput("name_too_long", f"Фамилия, имя и отчество — не длиннее {NAME_MAX_LENGTH} знаков каждое.")
+    return surname, name, patronymic
+
+
 def register_staff(
     db: Session, actor: Actor, new: NewStaff, *, credential_ttl: timedelta, now: datetime | None = None
 ) -> Registration:
     """A new staff member with a first role and a freshly issued login and password."""
     now = now or utcnow()
-    surname, name, patronymic = _clean(new.surname), _clean(new.name), _clean(new.patronymic)
-    if surname is None:
-        raise InvalidInput("surname_required", "Укажите фамилию.")
-    if name is None:
-        raise InvalidInput("name_required", "Укажите имя.")
-    if patronymic is not None and new.no_patronymic:
-        raise InvalidInput(
-            "patronymic_conflict", "Отчество указано, но отмечено «Без отчества»: оставьте что-то одно."
-        )
-    if patronymic is None and not new.no_patronymic:
-        raise InvalidInput("patronymic_required", "Укажите отчество или отметьте «Без отчества».")
+    surname, name, patronymic = checked_names(new.surname, new.name, new.patronymic, new.no_patronymic)
     snils_input = _clean(new.snils)
     snils = normalized_snils(snils_input) if snils_input else None
     email = checked_email(new.email)
@@ -155,6 +197,7 @@ def add_role(
     """Another role for a person the actor manages; their first credential if they never had one."""
     now = now or utcnow()
     staff = get_managed_staff(db, actor, login)
+    require_not_deactivated(staff)
     role, organization = grant_target(db, actor, grant)
     for existing in staff.roles:
         if (
@@ -189,10 +232,9 @@ def _clean(value: str | None) -> str | None:
 
 
 def checked_email(email: str | None) -> str | None:
-    email = _clean(email)
-    if email is None:
-        return None
-    local, _, domain = email.partition("@")
-    if not local or "." not in domain or " " in email or "@" in domain:
-        raise InvalidInput("invalid_email", f"Адрес электронной почты «{email}» указан неверно.")
-    return email
+    """The address as typed, or None when empty; InvalidInput when it cannot be one (one rule: contacts)."""
+    return normalized_email(email)
+
+
+def _check_email(email: str | None) -> str | None:
+    return checked_email(email)

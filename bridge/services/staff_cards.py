@@ -15,10 +15,11 @@ from sqlalchemy.orm import Session
 from bridge.services.actors import Actor
 from bridge.services.credentials import CREDENTIAL_STATUS_TITLES, CredentialStatus, credential_status
 from bridge.services.hierarchy import manages_any
+from bridge.services.identifiers import formatted_snils
 from bridge.services.person_names import full_name, starts_like
 from bridge.services.roles import Role, role_title
 from bridge.services.signin_sessions import is_role_active
-from bridge.storage.enums import StaffStatus
+from bridge.storage.enums import DeactivationReason, StaffStatus
 from bridge.storage.models import RoleAssignment, StaffMember
 from bridge.storage.types import utcnow
 
@@ -37,11 +38,23 @@ class RoleView:
     position: str | None = None
 
 
+# How pages and letters name the external accounts a person binds.
+PROVIDER_TITLES = {"esia": "Госуслуги (ЕСИА)", "rsaa": "РСАА"}
+
+
+def provider_title(provider: str) -> str:
+    return PROVIDER_TITLES.get(provider, provider)
+
+
 @dataclass(frozen=True)
 class BindingView:
     provider: str
     created_at: datetime
     last_used_at: datetime | None
+
+    @property
+    def title(self) -> str:
+        return provider_title(self.provider)
 
 
 @dataclass(frozen=True)
@@ -59,6 +72,14 @@ class StaffCard:
     email: str | None
     note: str | None
     status: StaffStatus
+    status_title: str
+    blocked_at: datetime | None
+    blocked_reason: str | None
+    # Who blocked: a login, or "cli:support".
+    blocked_by: str | None
+    deactivated_at: datetime | None
+    deactivation_reason: DeactivationReason | None
+    personal_data_removed_at: datetime | None
     credential_status: CredentialStatus
     credential_status_title: str
     credential_issued_at: datetime | None
@@ -66,14 +87,42 @@ class StaffCard:
     credential_used_at: datetime | None
     roles: tuple[RoleView, ...]
     bindings: tuple[BindingView, ...]
-    # The workplace data the person confirmed (bridge/services/staff_profile.py).
+    # The workplace data the person confirmed (bridge/services/staff_profile.py); the phone as stored,
+    # E.164 («+74952760420»): pages show it with the `phone` filter, the CLI with formatted_phone.
     phone: str | None = None
     email_confirmed: bool = False
     profile_confirmed_at: datetime | None = None
 
     @property
     def blocked(self) -> bool:
+        """Cannot sign in: blocked or deactivated."""
         return self.status != StaffStatus.ACTIVE
+
+    @property
+    def deactivated(self) -> bool:
+        return self.status == StaffStatus.DEACTIVATED
+
+    @property
+    def snils_formatted(self) -> str | None:
+        return formatted_snils(self.snils)
+
+    @property
+    def deactivation_reason_title(self) -> str | None:
+        if self.deactivation_reason is None:
+            return None
+        return DEACTIVATION_REASON_TITLES.get(self.deactivation_reason, self.deactivation_reason.value)
+
+
+STATUS_TITLES = {
+    StaffStatus.ACTIVE: "активен",
+    StaffStatus.BLOCKED: "заблокирован",
+    StaffStatus.DEACTIVATED: "кабинет отключён",
+}
+
+DEACTIVATION_REASON_TITLES = {
+    DeactivationReason.PERSON_ASKED: "по просьбе сотрудника",
+    DeactivationReason.LEFT: "сотрудник уволился",
+}
 
 
 def role_view(assignment: RoleAssignment, now: datetime) -> RoleView:
@@ -109,6 +158,13 @@ def staff_card(db: Session, staff: StaffMember, now: datetime | None = None) -> 
         email=staff.email,
         note=staff.note,
         status=staff.status,
+        status_title=STATUS_TITLES[staff.status],
+        blocked_at=staff.blocked_at,
+        blocked_reason=staff.blocked_reason,
+        blocked_by=staff.blocked_by,
+        deactivated_at=staff.deactivated_at,
+        deactivation_reason=staff.deactivation_reason,
+        personal_data_removed_at=staff.personal_data_removed_at,
         credential_status=status,
         credential_status_title=CREDENTIAL_STATUS_TITLES[status],
         credential_issued_at=staff.credential_issued_at,

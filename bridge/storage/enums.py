@@ -12,7 +12,17 @@ from enum import StrEnum
 
 class StaffStatus(StrEnum):
     ACTIVE = "active"
+    # Reversible: «Разблокировать» restores sign-in through the bindings the person has.
     BLOCKED = "blocked"
+    # Final: the personal data goes after the retention period (`BRIDGE_DEACTIVATED_RETENTION_DAYS`).
+    DEACTIVATED = "deactivated"
+
+
+class DeactivationReason(StrEnum):
+    """Why a cabinet was switched off (seed 003: the person asked, or left the organization)."""
+
+    PERSON_ASKED = "person_asked"
+    LEFT = "left"
 
 
 class RegistryStatus(StrEnum):

@@ -22,7 +22,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from bridge.storage.enums import AnchorReason, OrganizationKind, RegistryStatus, Role, StaffStatus
+from bridge.storage.enums import (
+    AnchorReason,
+    DeactivationReason,
+    OrganizationKind,
+    RegistryStatus,
+    Role,
+    StaffStatus,
+)
 from bridge.storage.types import UTCDateTime, stored_by_value, utcnow
 
 # Stable constraint names so Alembic migrations are the same on SQLite and PostgreSQL.
@@ -98,6 +105,18 @@ class StaffMember(Base):
     credential_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     status: Mapped[StaffStatus] = mapped_column(stored_by_value(StaffStatus, length=20), default=StaffStatus.ACTIVE)
     note: Mapped[str | None] = mapped_column(Text)
+    # "+7XXXXXXXXXX" (bridge.services.contacts).
+    # The current block: when, why and by whom (an audit actor: a login or "cli:support").
+    blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    blocked_reason: Mapped[str | None] = mapped_column(Text)
+    blocked_by: Mapped[str | None] = mapped_column(String(200))
+    # Set once the cabinet is switched off; the housekeeping removes the personal data
+    # (ФИО, СНИЛС, contacts) a retention period later and sets personal_data_removed_at.
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    deactivation_reason: Mapped[DeactivationReason | None] = mapped_column(
+        stored_by_value(DeactivationReason, length=20)
+    )
+    personal_data_removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Bumped on every credential reset; sign-in sessions of an older generation are dead.
     session_generation: Mapped[int] = mapped_column(Integer, default=0)
@@ -448,13 +467,29 @@ class AuditEvent(Base):
     subject_staff_id: Mapped[int | None] = mapped_column(Integer, index=True)
     organization_id: Mapped[int | None] = mapped_column(Integer)
     address: Mapped[str | None] = mapped_column(String(100))
-    # Structured details; never secrets (no passwords, tokens or codes).
+    # Structured details; never secrets (no passwords, tokens or codes), never personal data
+    # (that goes to AuditPersonalDetails, which can be erased).
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # The record's place in the hash chain: gapless, given at commit under the chain head's lock.
     seq: Mapped[int] = mapped_column(Integer, unique=True)
     # SHA-256 (hex) of the previous record, and of prev_hash plus this record's canonical form.
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditPersonalDetails(Base):
+    """The personal data an audit record is about (ФИО old → new, a block's reason), kept beside it.
+
+    The audit log is append-only and must stay pseudonymous (152-ФЗ): it names a person by staff id
+    and login only. What a record needs to say about a person's data lives here, one row per
+    record, and is deleted with the rest of the person's data after a deactivation's retention.
+    """
+
+    __tablename__ = "audit_personal_details"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("audit_events.id"), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(Integer, index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class AuditChainHead(Base):

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from bridge.services.identifiers import formatted_snils
-from bridge.services.moscow_time import moscow_datetime
+from bridge.services.moscow_time import moscow_date, moscow_datetime
 from bridge.services.phones import formatted_phone
 from bridge.web.csrf import csrf_token
 from bridge.web.urls import path_for
@@ -26,8 +26,10 @@ def build_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    # How a page writes a time, a СНИЛС and a phone: {{ card.created_at|moscow }}, {{ card.snils|snils }}.
+    # How a page writes a time, a date, a СНИЛС and a phone: {{ card.created_at|moscow }},
+    # {{ role.end_date|moscow_date }}, {{ card.snils|snils }}, {{ card.phone|phone }}.
     environment.filters["moscow"] = moscow_time
+    environment.filters["moscow_date"] = moscow_date
     environment.filters["snils"] = formatted_snils
     environment.filters["phone"] = formatted_phone
     return environment

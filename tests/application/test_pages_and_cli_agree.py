@@ -12,17 +12,20 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from bridge.config import Settings
 from bridge.services.roles import Role
-from bridge.storage.models import AuditEvent, Organization, StaffMember
+from bridge.storage.database import transaction
+from bridge.storage.enums import StaffStatus
+from bridge.storage.models import AuditEvent, ExternalBinding, Organization, StaffMember
 from tests.services.directory import Directory, build_directory
 from tests.support.browser import sign_in_browser
 from tests.support.factories import give_role, make_staff
@@ -43,7 +46,13 @@ PEOPLE = {
     # Their own workplace data: filled in by the administrator, or the position still missing.
     "filled": ("school_a", Role.SCHOOL_DEPUTY),
     "unfilled": ("school_a", Role.SCHOOL_DEPUTY),
+    # Director and deputy of school A: the department issues the first role, director A the second.
+    "head_and_deputy": ("school_a", Role.SCHOOL_DEPUTY),
 }
+TODAY = date.today().isoformat()
+
+
+TWINS = {"pages": "twin_pages", "cli": "twin_cli"}
 
 
 @dataclass(frozen=True)
@@ -102,6 +111,35 @@ CASES = {
         "unfilled", "complete_profile", "unfilled", refused="position_required"
     ),
     "list a department's staff": Case("dept_a", "list"),
+    # Issue 10: editing, ending, blocking, deactivating.
+    "edit a subordinate's card": Case("director_a", "edit", TWINS),
+    "edit one's superior's card": Case("director_a", "edit", "dept_a", refused="staff_not_managed"),
+    "edit without authority over every role": Case("director_a", "edit", "two_schools", refused="staff_not_managed"),
+    "end a subordinate's role": Case("director_a", "end_role", TWINS),
+    "end a role one does not issue": Case(
+        "director_a", "end_role", "head_and_deputy", role="school_director", refused="role_not_managed"
+    ),
+    "end a role of another district's person": Case(
+        "director_a", "end_role", "other_district", refused="staff_not_managed"
+    ),
+    "change a subordinate's role dates": Case("director_a", "role_dates", TWINS),
+    "change the dates of a role one does not issue": Case(
+        "director_a", "role_dates", "head_and_deputy", role="school_director", refused="role_not_managed"
+    ),
+    "block a subordinate": Case("director_a", "block", TWINS),
+    "block one's superior": Case("director_a", "block", "dept_a", refused="staff_not_managed"),
+    "block without authority over every role": Case("director_a", "block", "two_schools",
+                                                    refused="staff_not_managed"),
+    "unblock a subordinate": Case("director_a", "unblock", TWINS),
+    "unblock someone not blocked": Case("dept_a", "unblock", "director_a", refused="not_blocked"),
+    "deactivate a subordinate": Case("director_a", "deactivate", TWINS),
+    "deactivate someone of a neighbouring department": Case("preschool", "deactivate", "director_a",
+                                                            refused="staff_not_managed"),
+    "unbind a subordinate's account": Case("director_a", "unbind", TWINS),
+    "unbind without authority over every role": Case("director_a", "unbind", "two_schools",
+                                                     refused="staff_not_managed"),
+    "end a subordinate's sessions": Case("director_a", "end_sessions", TWINS),
+    "end one's superior's sessions": Case("director_a", "end_sessions", "dept_a", refused="staff_not_managed"),
 }
 
 
@@ -138,6 +176,12 @@ class World:
                     second = db.get(Organization, self.directory.orgs["school_a2"])
                     assert second is not None
                     give_role(db, person, second, role)
+                if key == "head_and_deputy":
+                    give_role(db, person, organization, Role.SCHOOL_DIRECTOR)
+                if key.startswith("twin"):
+                    # Something to unbind, the same for both.
+                    db.add(ExternalBinding(staff_id=person.id, provider="esia", issuer="https://esia.test",
+                                           subject=f"esia-{key}", flow="local_first"))
                 self.logins[key] = person.login
         self.logins["nobody"] = "nobody"
 
@@ -152,7 +196,7 @@ class World:
             return [
                 (event.event, event.outcome, event.actor, event.organization_id,
                  {key: ("<person>" if value == login else value) for key, value in event.details.items()
-                  if key not in ("expires_at", "counters_cleared", "start_date")})
+                  if key not in ("expires_at", "counters_cleared", "start_date", "personal_data_removal_due")})
                 for event in events
             ]
 
@@ -183,7 +227,7 @@ class World:
             "organization_id": str(self.directory.orgs[case.organization]), "role": case.role,
             "start_date": "2024-09-01", "end_date": "",
         }
-        allowed = {"register": 200, "add_role": 200, "reset": 200, "unlock": 303, "show": 200, "list": 200}
+        allowed = {"register": 200, "show": 200, "list": 200}
         if case.operation == "list":
             page = self.client.get("/admin/staff")
             listed = frozenset(re.findall(r'href="/admin/staff/([^"/]+)"', page.text)) - {"new"}
@@ -205,17 +249,40 @@ class World:
             response = self.client.post("/admin/staff/new", data=form)
             login = _registered_login(response.text) or login
         else:
-            path = {"add_role": "roles", "reset": "reset-password", "unlock": "unlock"}[case.operation]
-            form = {"csrf_token": self.csrf(), **(grant if case.operation == "add_role" else {})}
+            path, fields = self.card_action(case, login, grant)
+            form = {"csrf_token": self.csrf(), **fields}
             response = self.client.post(f"/admin/staff/{login}/{path}", data=form, follow_redirects=False)
         audit = self.audit_since(before, login=login)
-        if response.status_code == allowed[case.operation]:
+        if response.status_code == allowed.get(case.operation, 303):
             return Answer(None, audit)
         assert response.status_code in (400, 403, 404), response.text
         if case.operation == "show":
             return Answer({403: "staff_not_managed", 404: "unknown_staff"}[response.status_code], audit)
         [refusal] = [record for record in audit if record[0] == "issuance.refused"]
         return Answer(refusal[4]["reason"], audit)
+
+    def card_action(self, case: Case, login: str, grant: dict[str, str]) -> tuple[str, dict[str, str]]:
+        """The path under the person's card and the form a page posts for `case.operation`."""
+        role = self.role_id(login, case.role) if case.operation in ("end_role", "role_dates") else 0
+        return {
+            "add_role": ("roles", grant),
+            "reset": ("reset-password", {}),
+            "unlock": ("unlock", {}),
+            "edit": ("edit", {"surname": "Правленая", "name": "Мария", "patronymic": "Петровна", "email": "",
+                              "phone": "", "note": ""}),
+            "end_role": (f"roles/{role}/end", {"end_date": TODAY}),
+            "role_dates": (f"roles/{role}/dates", {"start_date": "2024-09-01", "new_end_date": ""}),
+            "block": ("block", {"reason": "Служебная проверка"}),
+            "unblock": ("unblock", {}),
+            "deactivate": ("deactivate", {"reason": "left"}),
+            "unbind": ("bindings/esia/unbind", {}),
+            "end_sessions": ("end-sessions", {}),
+        }[case.operation]
+
+    def role_id(self, login: str, role: str) -> int:
+        with self.db_factory() as db:
+            staff = db.scalars(select(StaffMember).where(StaffMember.login == login)).one()
+            return next(assignment.id for assignment in staff.roles if assignment.role == role)
 
     # --- the CLI -----------------------------------------------------------------------------
 
@@ -224,6 +291,7 @@ class World:
         before = self.last_audit_id()
         acting = ("--json", "--acting-as", self.logins[case.actor], "staff")
         grant = ("--org", str(self.directory.orgs[case.organization]), "--role", case.role, "--start", "2024-09-01")
+        role = str(self.role_id(login, case.role)) if case.operation in ("end_role", "role_dates") else ""
         argv: tuple[str, ...] = {
             "register": (*acting, "add", *grant, "--surname", surname, "--name", "Пётр", "--no-patronymic"),
             "add_role": (*acting, "add-role", login, *grant),
@@ -233,6 +301,14 @@ class World:
             "list": (*acting, "list"),
             "skip_profile": (*acting, "profile", login, "--skip"),
             "complete_profile": (*acting, "profile", login, "--confirm"),
+            "edit": (*acting, "edit", login, "--surname", "Правленая"),
+            "end_role": (*acting, "end-role", login, role, "--end", TODAY),
+            "role_dates": (*acting, "role-dates", login, role, "--start", "2024-09-01", "--no-end"),
+            "block": (*acting, "block", login, "--reason", "Служебная проверка"),
+            "unblock": (*acting, "unblock", login),
+            "deactivate": (*acting, "deactivate", login, "--reason", "left"),
+            "unbind": (*acting, "unbind", login, "esia"),
+            "end_sessions": (*acting, "end-sessions", login),
         }[case.operation]
         code, out, _ = self.bridge_cli(*argv)
         data = json.loads(out)
@@ -258,6 +334,10 @@ def test_pages_and_cli_give_the_same_answer(
     world = World(client, settings, db_factory, app, bridge_cli)
     if case.operation == "unlock":
         lock_out(app, world.login_of(case, "pages"))
+    if case.operation == "unblock" and case.refused is None:
+        with transaction(db_factory) as db:
+            db.execute(update(StaffMember).where(StaffMember.login.in_(["twinpages", "twincli"]))
+                       .values(status=StaffStatus.BLOCKED))
     # Two new people of different names, so the second registration is not a duplicate of the first.
     pages = world.on_pages(case, surname="Страничный")
     cli = world.at_cli(case, surname="Консольный")

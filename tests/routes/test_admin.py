@@ -1,4 +1,4 @@
-"""Administration pages: one-time passwords, limited selects, CSRF, sign-in required."""
+"""Administration pages: one-time passwords shown once after a redirect, limited selects, CSRF, sign-in required."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from bridge.config import Settings
 from bridge.services.credentials import check_issued_credential
 from bridge.services.roles import Role
 from bridge.storage.database import transaction
-from bridge.storage.models import AuditEvent, ExternalBinding, Organization, StaffMember
+from bridge.storage.models import AuditEvent, AuthFlow, ExternalBinding, Organization, StaffMember
+from bridge.web.signin_cookie import signin_cookie_name
 from tests.services.directory import Directory, build_directory, organization_name, row_counts
 from tests.support.browser import sign_in_browser
 from tests.support.factories import give_role, make_staff
@@ -88,22 +89,38 @@ def test_a_role_that_issues_nothing_gets_a_russian_403(
     assert "нельзя выдавать учётные записи" in response.text
 
 
-def test_the_password_is_shown_once_in_the_post_response_only(
+def test_the_password_is_shown_once_on_the_page_after_the_redirect(
     client: TestClient, settings: Settings, db_factory: sessionmaker[Session]
 ) -> None:
     directory = build_directory(db_factory)
     _sign_in_as(client, settings, db_factory, directory.logins["director_a"])
     csrf = _csrf(client, "/admin/staff/new")
-    response = client.post("/admin/staff/new", data=_new_deputy_form(directory, csrf))
+    posted = client.post("/admin/staff/new", data=_new_deputy_form(directory, csrf), follow_redirects=False)
+    assert posted.status_code == 303
+    slip_url = posted.headers["location"]
+    assert slip_url.startswith("/admin/staff/novyi/password/")
+    # While it waits, the database holds the password sealed for this browser only, never in clear.
+    with db_factory() as db:
+        parked = db.scalars(select(AuthFlow).where(AuthFlow.kind == "credential_slip")).one()
+        assert set(parked.data) == {"sealed"}
+
+    response = client.get(slip_url)
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
     password = _issued_password(response.text)
-    assert "Новый пароль" in response.text
-    assert "novyi" in response.text
-    assert "Госуслугам (РСАА)" in response.text
+    assert password not in posted.text and password not in slip_url and password not in str(parked.data)
+    assert "Пароль показывается один раз" in response.text and "novyi" in response.text
+    assert "Как войти" in response.text and "https://bridge.test/login" in response.text
     with transaction(db_factory) as db:
         assert check_issued_credential(db, "novyi", password).note == "учитель математики"
+        assert db.scalars(select(AuthFlow)).all() == []
 
+    # A refresh shows it no more, and issues nothing.
+    refreshed = client.get(slip_url)
+    assert refreshed.status_code == 410
+    assert "Пароль уже был показан" in refreshed.text and password not in refreshed.text
+    with transaction(db_factory) as db:
+        check_issued_credential(db, "novyi", password)
     card = client.get("/admin/staff/novyi")
     assert card.status_code == 200
     assert "Новый Пётр" in card.text
@@ -113,7 +130,24 @@ def test_the_password_is_shown_once_in_the_post_response_only(
     assert password not in str(client.cookies)
 
 
-def test_save_and_close_shows_the_password_over_the_list(
+def test_the_slip_opens_only_in_the_browser_that_issued_it(
+    client: TestClient, app: Starlette, settings: Settings, db_factory: sessionmaker[Session]
+) -> None:
+    directory = build_directory(db_factory)
+    _sign_in_as(client, settings, db_factory, directory.logins["director_a"])
+    csrf = _csrf(client, "/admin/staff/new")
+    slip_url = client.post(
+        "/admin/staff/new", data=_new_deputy_form(directory, csrf), follow_redirects=False
+    ).headers["location"]
+    # Another browser of the same administrator (same sign-in, another flow cookie) finds nothing.
+    with TestClient(app, base_url="https://bridge.test") as other:
+        other.cookies.set(signin_cookie_name(settings), client.cookies[signin_cookie_name(settings)])
+        stolen = other.get(slip_url)
+        assert stolen.status_code == 410 and 'id="issued-password"' not in stolen.text
+    assert 'id="issued-password"' in client.get(slip_url).text
+
+
+def test_save_and_close_shows_the_password_then_returns_to_the_list(
     client: TestClient, settings: Settings, db_factory: sessionmaker[Session]
 ) -> None:
     directory = build_directory(db_factory)
@@ -121,8 +155,8 @@ def test_save_and_close_shows_the_password_over_the_list(
     csrf = _csrf(client, "/admin/staff/new")
     response = client.post("/admin/staff/new", data=_new_deputy_form(directory, csrf, action="save_close"))
     assert response.status_code == 200
-    assert "Поиск по фамилии" in response.text
     password = _issued_password(response.text)
+    assert 'class="button" href="/admin/staff">Готово' in response.text
     assert password not in client.get("/admin/staff").text
 
 
@@ -138,20 +172,32 @@ def test_reset_shows_a_new_password_once_and_removes_bindings(
     _sign_in_as(client, settings, db_factory, directory.logins["director_a"])
     card = client.get(f"/admin/staff/{deputy}")
     assert "Госуслуги (ЕСИА)" in card.text
-    csrf = CSRF.search(card.text)
+    # The card links to a confirmation; asking for it changes nothing.
+    assert f'href="/admin/staff/{deputy}/reset-password"' in card.text
+    confirm = client.get(f"/admin/staff/{deputy}/reset-password")
+    assert confirm.status_code == 200 and "Сбросить пароль?" in confirm.text
+    assert db_factory().scalars(select(ExternalBinding)).all() != []
+    csrf = CSRF.search(confirm.text)
     assert csrf is not None
-    response = client.post(f"/admin/staff/{deputy}/reset-password", data={"csrf_token": csrf.group(1)})
-    assert response.status_code == 200
+    posted = client.post(f"/admin/staff/{deputy}/reset-password", data={"csrf_token": csrf.group(1)},
+                         follow_redirects=False)
+    assert posted.status_code == 303
+    response = client.get(posted.headers["location"])
     password = _issued_password(response.text)
     assert "Привязок к внешним учётным записям удалено: 1" in response.text
     with transaction(db_factory) as db:
         check_issued_credential(db, deputy, password)
         assert db.scalars(select(ExternalBinding)).all() == []
         events = [event.event for event in db.scalars(select(AuditEvent))]
-    assert "credential.reset" in events
+    assert events.count("credential.reset") == 1
+    # Refreshing the slip neither shows the password again nor resets again.
+    assert password not in client.get(posted.headers["location"]).text
     again = client.get(f"/admin/staff/{deputy}")
     assert password not in again.text
     assert "Привязок нет" in again.text
+    with transaction(db_factory) as db:
+        check_issued_credential(db, deputy, password)
+        assert [event.event for event in db.scalars(select(AuditEvent))].count("credential.reset") == 1
 
 
 def test_the_selects_list_only_what_the_actor_may_issue(
@@ -239,7 +285,7 @@ def test_adding_a_role_on_the_card(
             "role": "social_pedagogue", "start_date": "2024-09-01", "end_date": ""}
     response = client.post(f"/admin/staff/{deputy}/roles", data=form)
     assert response.status_code == 200
-    assert "Роль «Социальный педагог» добавлена." in response.text
+    assert "Роль «Социальный педагог» добавлена; это первая учётная запись сотрудника." in response.text
     # The test directory made this deputy without a credential: the addition issues the first one.
     password = _issued_password(response.text)
     with transaction(db_factory) as db:
@@ -287,8 +333,9 @@ def test_unlock_on_the_card_lifts_the_lock_post_redirect_get(
 
     lifted = client.post(f"/admin/staff/{director}/unlock", data={"csrf_token": csrf.group(1)},
                          follow_redirects=False)
-    assert lifted.status_code == 303 and lifted.headers["location"] == f"/admin/staff/{director}"
+    assert lifted.status_code == 303 and lifted.headers["location"] == f"/admin/staff/{director}?done=unlocked"
     after = client.get(lifted.headers["location"])
+    assert "Блокировка входа по паролю снята" in after.text
     assert "Неудачных попыток ввода пароля нет" in after.text and "Снять блокировку входа" not in after.text
     assert not is_locked(app, director)
     with db_factory() as db:
@@ -334,11 +381,14 @@ def test_the_card_writes_snils_phone_position_and_moscow_time(
         directory, _csrf(client, "/admin/staff/new"), snils="11223344595", phone="8 (495) 123-45-67, доб. 12",
         position="заместитель директора по УВР",
     )
-    card = client.post("/admin/staff/new", data=form)
-    assert card.status_code == 200, card.text[:500]
+    slip = client.post("/admin/staff/new", data=form, follow_redirects=True)
+    assert slip.status_code == 200, slip.text[:500]
+    # Times are Moscow's, with Russian month names; never UTC.
+    assert re.search(r"Пароль действует до \d{1,2} [а-я]+ \d{4}, \d\d:\d\d \(МСК\)", slip.text)
+    with db_factory() as db:
+        login = db.scalars(select(StaffMember.login).where(StaffMember.snils == "11223344595")).one()
+    card = client.get(f"/admin/staff/{login}")
     assert "<p>112-233-445 95</p>" in card.text
     assert "+7 495 123-45-67, доб. 12" in card.text and "заместитель директора по УВР" in card.text
-    # Times are Moscow's, with Russian month names; never UTC.
     assert "(МСК)" in card.text and " UTC" not in card.text
-    assert re.search(r"Пароль действует до \d{1,2} [а-я]+ \d{4}, \d\d:\d\d \(МСК\)\.", card.text)
     assert "Сотрудник ещё не подтверждал данные о месте работы" in card.text

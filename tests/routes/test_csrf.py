@@ -45,7 +45,9 @@ def unsafe_routes(app: Starlette, directory: Directory) -> list[tuple[str, str]]
     for route in app.routes:
         if not isinstance(route, Route) or route.name in CSRF_EXEMPT:
             continue
-        path = re.sub(r"\{[^}]+\}", directory.logins[TARGET], route.path_format)
+        # A number where the route takes one (a role's id): the token is checked before anything is looked up.
+        path = re.sub(r"\{[^}]+:int\}", "1", route.path)
+        path = re.sub(r"\{[^}]+\}", directory.logins[TARGET], path)
         found.extend((method, path) for method in sorted((route.methods or set()) & UNSAFE_METHODS))
     return found
 
