@@ -43,11 +43,13 @@ log = logging.getLogger("bridge.mail")
 
 
 def collect_routes() -> list[BaseRoute]:
-    from bridge.routes import admin, home, oidc_provider, signin
+    from bridge.routes import activation, admin, home, oidc_provider, registration, signin
 
     return [
         *home.routes,
         *signin.routes,
+        *registration.routes,
+        *activation.routes,
         *admin.routes,
         *oidc_provider.routes,
         Mount("/static", app=StaticFiles(directory=TEMPLATES_DIR / "static"), name="static"),

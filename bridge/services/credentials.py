@@ -13,6 +13,7 @@ from enum import StrEnum
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from bridge.services.activation_links import revoke_activation_links
 from bridge.services.audit import AuditContext, record
 from bridge.services.errors import DomainError
 from bridge.services.flow_state import discard_for_staff
@@ -86,6 +87,8 @@ def retire_federation(db: Session, staff: StaffMember, now: datetime | None = No
     sessions = end_all_signin_sessions(db, staff.id, now)
     # A local-password proof parked before the reset rests on the old credential: gone too.
     discard_for_staff(db, staff.id)
+    # So does a mailed activation link: after a reset only the new password binds.
+    revoke_activation_links(db, staff.id, now)
     tokens = db.execute(
         update(RefreshToken)
         .where(RefreshToken.staff_id == staff.id, RefreshToken.revoked_at.is_(None))

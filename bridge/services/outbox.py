@@ -34,6 +34,12 @@ class MailKind(StrEnum):
 
     TEST = "test"
     PASSWORD_RESET = "password_reset"  # noqa: S105 - a template name, not a password
+    # «Заявка на подключение»: approved with an activation link, approved as a role for a person
+    # already bound, rejected with the reason; a new activation link sent again.
+    REQUEST_APPROVED = "request_approved"
+    REQUEST_ROLE_GRANTED = "request_role_granted"
+    REQUEST_REJECTED = "request_rejected"
+    ACTIVATION_LINK = "activation_link"
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,8 @@ def unsafe_routes(app: Starlette, directory: Directory) -> list[tuple[str, str]]
     for route in app.routes:
         if not isinstance(route, Route) or route.name in CSRF_EXEMPT:
             continue
-        path = re.sub(r"\{[^}]+\}", directory.logins[TARGET], route.path_format)
+        numbered = re.sub(r"\{[^}]+:int\}", "1", route.path)
+        path = re.sub(r"\{[^}]+\}", directory.logins[TARGET], numbered)
         found.extend((method, path) for method in sorted((route.methods or set()) & UNSAFE_METHODS))
     return found
 
@@ -62,6 +63,12 @@ def _forms(directory: Directory, session_role: int) -> dict[str, dict[str, str]]
         "/login/bind": {"login": directory.logins[TARGET], "password": "Wrong-password-1"},
         "/login/role": {"role_id": str(session_role)},
         "/oidc/logout": {"client_id": "kontingent"},
+        "/register": {"organization_id": str(directory.orgs["school_a"]), "surname": "Новый", "name": "Пётр",
+                      "no_patronymic": "1", "position": "учитель", "email": "new@school.test",
+                      "requested": "employee"},
+        "/register/organization": {"name": "Новая школа", "inn": "7707083893", "contact_email": "a@school.test"},
+        "/admin/requests/1/reject": {"reason": "не работает у нас"},
+        "/admin/requests/1/approve": {"role": "school_deputy"},
     }
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from joserfc import jwt
-from sqlalchemy import Engine, select, text, update
+from sqlalchemy import Engine, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -45,7 +45,11 @@ def assert_no_private_material(engine: Engine, secrets: set[str]) -> None:
     """No column of any table holds a private JWK member, nor any of these private values."""
     assert secrets
     with engine.connect() as connection:
+        # A database migrated to an older revision lacks the tables added after it.
+        present = set(inspect(connection).get_table_names())
         for table in Base.metadata.sorted_tables:
+            if table.name not in present:
+                continue
             for row in connection.execute(table.select()).mappings():
                 for column, value in row.items():
                     shown = json.dumps(value, default=str) if not isinstance(value, str) else value
