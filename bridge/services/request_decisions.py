@@ -21,7 +21,6 @@ from bridge.services.actors import Actor
 from bridge.services.audit import record
 from bridge.services.errors import Conflict, InvalidInput
 from bridge.services.hierarchy import authorize_manage, manages_any
-from bridge.services.moscow_time import in_moscow
 from bridge.services.person_names import comparable, full_name
 from bridge.services.registration_requests import (
     RequestedPosition,
@@ -77,7 +76,8 @@ def approve(
             f"Роль «{role_title(role)}» не подходит к этой заявке: выберите одну из предложенных.",
             role=role.value,
         )
-    grant = RoleGrant(organization.id, role.value, in_moscow(now).date())
+    # Today as the role checks judge it (signin_sessions): the person can sign in at once.
+    grant = RoleGrant(organization.id, role.value, now.date())
     if existing_login:
         staff, assignment = _give_role(db, actor, request, existing_login, grant, now)
     else:
