@@ -1,7 +1,7 @@
 """Every administrative permission rule gives the same answer on the pages and at the CLI.
 
 Each case is run twice against the same directory: once by a signed-in administrator through
-the pages, once by `bridge --acting-as <the same person> staff ...`. Both must allow or both
+the pages, once by `bridge --acting-as <the same person> staff ...` (or `requests ...`). Both must allow or both
 refuse, with the expected answer, and leave the same audit records (the refusal record exactly,
 but for the address a browser has and a terminal has not).
 """
@@ -21,8 +21,9 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from bridge.config import Settings
+from bridge.services.registration_requests import RequestForm, submit_request
 from bridge.services.roles import Role
-from bridge.storage.models import AuditEvent, Organization, StaffMember
+from bridge.storage.models import AuditEvent, Organization, RegistrationRequest, StaffMember
 from tests.services.directory import Directory, build_directory
 from tests.support.browser import sign_in_browser
 from tests.support.factories import give_role, make_staff
@@ -58,6 +59,18 @@ class Case:
     refused: str | None = None
 
 
+# Registration requests filed before each case, one per front end, so neither sees the other's decision.
+REQUESTS = {
+    "own_pages": ("school_a", "Страничная"),
+    "own_cli": ("school_a", "Консольная"),
+    "foreign_pages": ("school_b", "Страничная"),
+    "foreign_cli": ("school_b", "Консольная"),
+}
+OWN_REQUEST = {"pages": "own_pages", "cli": "own_cli"}
+FOREIGN_REQUEST = {"pages": "foreign_pages", "cli": "foreign_cli"}
+# What differs between the twins' audit records although the same thing happened.
+NUMBERED = frozenset({"request_id", "link_id"})
+
 CASES = {
     "register in own school": Case("director_a", "register"),
     "register in another district's school": Case(
@@ -91,6 +104,21 @@ CASES = {
     "show an unknown person's card": Case("director_a", "show", "nobody", refused="unknown_staff"),
     "list a director's staff": Case("director_a", "list"),
     "list a department's staff": Case("dept_a", "list"),
+    # «Заявки на подключение»: the request is the target, one per front end.
+    "approve an employee's request in own school": Case("director_a", "approve", OWN_REQUEST,
+                                                        role="social_pedagogue"),
+    "approve a request of another district": Case("director_a", "approve", FOREIGN_REQUEST,
+                                                  refused="unknown_request"),
+    "department approves an employee's request": Case("dept_a", "approve", OWN_REQUEST,
+                                                      refused="unknown_request"),
+    "approve with a role that does not fit the request": Case("director_a", "approve", OWN_REQUEST,
+                                                              role="school_director",
+                                                              refused="role_not_for_request"),
+    "reject a request of own school": Case("director_a", "reject", OWN_REQUEST),
+    "reject a request of another district": Case("director_a", "reject", FOREIGN_REQUEST,
+                                                 refused="unknown_request"),
+    "resend a link to a subordinate": Case("director_a", "resend", {"pages": "twin_pages", "cli": "twin_cli"}),
+    "resend a link to one's superior": Case("director_a", "resend", "dept_a", refused="staff_not_managed"),
 }
 
 
@@ -123,8 +151,20 @@ class World:
                     second = db.get(Organization, self.directory.orgs["school_a2"])
                     assert second is not None
                     give_role(db, person, second, role)
+                # An address for «Выслать ссылку повторно».
+                person.email = f"{key}@school.test"
                 self.logins[key] = person.login
         self.logins["nobody"] = "nobody"
+        with db_factory() as db, db.begin():
+            for key, (school, surname) in REQUESTS.items():
+                form = RequestForm(
+                    surname=surname, name="Анна", patronymic=None, no_patronymic=True,
+                    organization_id=self.directory.orgs[school], position="Учитель",
+                    email=f"{key}@school.test", requested="employee",
+                )
+                filed = submit_request(db, form, f"192.0.2.{len(self.logins)}")
+                assert filed is not None
+                self.logins[key] = str(filed.id)
 
     def login_of(self, case: Case, front: str) -> str:
         target = case.target[front] if isinstance(case.target, dict) else case.target
@@ -136,8 +176,9 @@ class World:
             # The person acted on is named alike, whichever twin (or new person) it was.
             return [
                 (event.event, event.outcome, event.actor, event.organization_id,
-                 {key: ("<person>" if value == login else value) for key, value in event.details.items()
-                  if key not in ("expires_at", "counters_cleared", "start_date")})
+                 {key: ("<person>" if value == login else "<number>" if key in NUMBERED else value)
+                 for key, value in event.details.items()
+                 if key not in ("expires_at", "counters_cleared", "start_date")})
                 for event in events
             ]
 
@@ -168,7 +209,8 @@ class World:
             "organization_id": str(self.directory.orgs[case.organization]), "role": case.role,
             "start_date": "2024-09-01", "end_date": "",
         }
-        allowed = {"register": 200, "add_role": 200, "reset": 200, "unlock": 303, "show": 200, "list": 200}
+        allowed = {"register": 200, "add_role": 200, "reset": 200, "unlock": 303, "show": 200, "list": 200,
+                   "approve": 303, "reject": 303, "resend": 303}
         if case.operation == "list":
             page = self.client.get("/admin/staff")
             listed = frozenset(re.findall(r'href="/admin/staff/([^"/]+)"', page.text)) - {"new"}
@@ -180,8 +222,14 @@ class World:
                     "no_patronymic": "1", "action": "save"}
             response = self.client.post("/admin/staff/new", data=form)
             login = _registered_login(response.text) or login
+        elif case.operation in ("approve", "reject"):
+            form = {"csrf_token": self.csrf(), "role": case.role, "reason": "Не работает у нас"}
+            response = self.client.post(f"/admin/requests/{login}/{case.operation}", data=form,
+                                        follow_redirects=False)
+            login = self.approved_login(login) or login
         else:
-            path = {"add_role": "roles", "reset": "reset-password", "unlock": "unlock"}[case.operation]
+            path = {"add_role": "roles", "reset": "reset-password", "unlock": "unlock",
+                    "resend": "activation-link"}[case.operation]
             form = {"csrf_token": self.csrf(), **(grant if case.operation == "add_role" else {})}
             response = self.client.post(f"/admin/staff/{login}/{path}", data=form, follow_redirects=False)
         audit = self.audit_since(before, login=login)
@@ -192,6 +240,13 @@ class World:
             return Answer({403: "staff_not_managed", 404: "unknown_staff"}[response.status_code], audit)
         [refusal] = [record for record in audit if record[0] == "issuance.refused"]
         return Answer(refusal[4]["reason"], audit)
+
+    def approved_login(self, request_id: str) -> str | None:
+        """The login of the person an approval of this request registered (None while it waits)."""
+        with self.db_factory() as db:
+            request = db.get(RegistrationRequest, int(request_id))
+            staff = db.get(StaffMember, request.staff_id) if request is not None and request.staff_id else None
+            return staff.login if staff is not None else None
 
     # --- the CLI -----------------------------------------------------------------------------
 
@@ -207,6 +262,9 @@ class World:
             "unlock": (*acting, "unlock", login),
             "show": (*acting, "show", login),
             "list": (*acting, "list"),
+            "approve": (*acting[:-1], "requests", "approve", login, "--role", case.role),
+            "reject": (*acting[:-1], "requests", "reject", login, "--reason", "Не работает у нас"),
+            "resend": (*acting[:-1], "requests", "resend", login),
         }[case.operation]
         code, out, _ = self.bridge_cli(*argv)
         data = json.loads(out)
@@ -214,6 +272,8 @@ class World:
             return Answer(data["error"], self.audit_since(before, login=login))
         if case.operation == "register":
             login = data["credential"]["login"]
+        if case.operation == "approve":
+            login = data["approved"]["login"]
         listed = frozenset(card["login"] for card in data["staff"]) if case.operation == "list" else frozenset()
         return Answer(None, self.audit_since(before, login=login), listed)
 
