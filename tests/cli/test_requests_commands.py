@@ -15,7 +15,8 @@ from tests.services.directory import Directory, build_directory
 
 
 def _file(
-    db_factory: sessionmaker[Session], directory: Directory, surname: str = "Петрова", email: str = "petrova@school.test"
+    db_factory: sessionmaker[Session], directory: Directory, surname: str = "Петрова",
+    email: str = "petrova@school.test",
 ) -> int:
     with transaction(db_factory) as db:
         filed = submit_request(

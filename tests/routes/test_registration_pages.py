@@ -89,8 +89,9 @@ def test_the_request_pages_are_for_administrators_and_show_only_their_requests(
     # Another district's request reads exactly like one that does not exist.
     assert client.get(f"/admin/requests/{foreign}/reject").status_code == 404
     csrf = _csrf(client, "/admin/requests")
-    approve_foreign = client.post(f"/admin/requests/{foreign}/approve", data={"csrf_token": csrf, "role": "responsible"})
-    approve_missing = client.post("/admin/requests/999999/approve", data={"csrf_token": csrf, "role": "responsible"})
+    form = {"csrf_token": csrf, "role": "responsible"}
+    approve_foreign = client.post(f"/admin/requests/{foreign}/approve", data=form)
+    approve_missing = client.post("/admin/requests/999999/approve", data=form)
     assert approve_foreign.status_code == approve_missing.status_code == 404
     alert = re.compile(r'role="alert">([^<]+)<')
     assert alert.findall(approve_foreign.text) == alert.findall(approve_missing.text)
