@@ -217,3 +217,35 @@ def test_a_password_reset_and_a_password_binding_revoke_unused_links(
 def _identity(surname: str, name: str) -> ExternalIdentity:
     return ExternalIdentity(provider="esia", issuer="https://esia.test", subject=f"oid-{surname}",
                             provider_kind="esia", surname=surname, name=name)
+
+
+def test_a_link_binds_nobody_who_is_bound_already_and_only_a_matching_name(
+    db_factory: sessionmaker[Session],
+) -> None:
+    from bridge.services.activation_links import ActivationProof
+    from bridge.services.binding import BindingRefused, create_binding_through_link
+
+    with transaction(db_factory) as db:
+        staff = make_staff(db, surname="Иванова", name="Мария", login="ivanova", password="Issued-1234",
+                           snils="11223344595")
+        proof = LocalProof(staff.id, staff.credential_issued_at)  # type: ignore[arg-type]
+        create_binding(db, SUPPORT, proof, _identity("Иванова", "Мария"), policy=BindingPolicy(), flow="local_first")
+        # However a usable link came to exist beside the binding, it binds no second account.
+        link = issue_activation_link(db, staff.id, "ivanova@school.test")
+        rsaa = ExternalIdentity(provider="rsaa", issuer="https://rsaa.test", subject="r-1", surname="Иванова",
+                                name="Мария", snils="11223344595")
+        with pytest.raises(BindingRefused) as bound:
+            create_binding_through_link(db, SUPPORT, ActivationProof(link.link_id, staff.id), rsaa,
+                                        policy=BindingPolicy(), flow="activation_link")
+        assert bound.value.code == "already_bound"
+    with transaction(db_factory) as db:
+        other = make_staff(db, surname="Петрова", name="Анна", login="petrova", snils="11223344595"[:-2] + "00")
+        link = issue_activation_link(db, other.id, "petrova@school.test")
+        # The СНИЛС of the card must match too, when the card has one.
+        wrong_snils = ExternalIdentity(provider="esia", issuer="https://esia.test", subject="p-1",
+                                       surname="Петрова", name="Анна", snils="11223344595")
+        with pytest.raises(BindingRefused) as mismatch:
+            create_binding_through_link(db, SUPPORT, ActivationProof(link.link_id, other.id), wrong_snils,
+                                        policy=BindingPolicy(), flow="activation_link")
+        assert mismatch.value.code == "identity_mismatch"
+        assert check_activation_link(db, link.token).state is LinkState.USABLE
