@@ -23,6 +23,7 @@ from starlette.datastructures import Secret as Secret  # the type of every secre
 from bridge.mail.settings import MailSettings, MailSettingsError
 
 if TYPE_CHECKING:
+    from bridge.services.audit_settings import AuditSettings
     from bridge.services.housekeeping import HousekeepingSettings
     from bridge.services.signing_key_settings import SigningKeySettings
 
@@ -74,6 +75,8 @@ class Settings:
     signing_keys: SigningKeySettings = field(default_factory=lambda: _signing_key_settings({}))
     # The purge of expired rows (BRIDGE_PURGE_*).
     housekeeping: HousekeepingSettings = field(default_factory=lambda: _housekeeping_settings({}))
+    # The audit trail's anchors and retention (BRIDGE_AUDIT_*).
+    audit: AuditSettings = field(default_factory=lambda: _audit_settings({}))
 
     @property
     def is_production(self) -> bool:
@@ -177,6 +180,7 @@ class Settings:
             mail=_mail_settings(lambda name: get(f"SMTP_{name}")),
             signing_keys=_signing_key_settings(_Prefixed(get)),
             housekeeping=_housekeeping_settings(_Prefixed(get)),
+            audit=_audit_settings(_Prefixed(get)),
         )
 
 
@@ -213,6 +217,12 @@ def _housekeeping_settings(environ: Mapping[str, str]) -> HousekeepingSettings:
     from bridge.services.housekeeping import HousekeepingSettings
 
     return HousekeepingSettings.from_environ(environ)
+
+
+def _audit_settings(environ: Mapping[str, str]) -> AuditSettings:
+    from bridge.services.audit_settings import AuditSettings
+
+    return AuditSettings.from_environ(environ)
 
 
 def _mail_settings(get: Callable[[str], str | None]) -> MailSettings:

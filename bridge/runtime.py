@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bridge.config import Settings
 from bridge.mail.dispatcher import OutboxDispatcher
 from bridge.mail.smtp import SmtpTransport
+from bridge.services.audit_settings import configure_audit
 from bridge.services.flow_state import PurgeSchedule
 from bridge.storage.database import build_engine, build_sessionmaker
 from bridge.upstream.registry import UpstreamRegistry
@@ -52,7 +53,10 @@ def build_runtime(
         from bridge.upstream.configuration import load_upstream_registry
 
         upstream = load_upstream_registry(settings)
-    database = build_sessionmaker(engine)
+    # Audit anchors are signed with the OP's key, which the keyring unwraps.
+    database = configure_audit(
+        build_sessionmaker(engine), settings.audit, settings.signing_keys.policy(settings).keyring
+    )
     mail = OutboxDispatcher(database, settings.mail, SmtpTransport(settings.mail).send)
     mail.wake_after_commit(database)
     return BridgeRuntime(settings=settings, engine=engine, db=database, http=http, upstream=upstream, mail=mail)

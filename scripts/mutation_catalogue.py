@@ -59,6 +59,8 @@ CSRF_WEB = "tests/web/test_csrf.py"
 REGISTRATION = "tests/e2e/test_registration_activation.py"
 REQUESTS = ("tests/services/test_request_decisions.py", "tests/application/test_registration.py")
 CSRF_ROUTES = "tests/routes/test_csrf.py"
+AUDIT_CHAIN = "tests/services/test_audit_chain.py"
+AUDIT_COMMANDS = "tests/cli/test_audit_trail_commands.py"
 
 
 CATALOGUE: tuple[Mutation, ...] = (
@@ -460,5 +462,59 @@ CATALOGUE: tuple[Mutation, ...] = (
         "    if text.isprintable():\n        return text\n",
         "    return text\n",
         ("tests/cli/test_audit_command.py",),
+    ),
+    # --- the audit hash chain ----------------------------------------------------------------------
+    mutation(
+        "audit.head_locked_last", "the chain head is locked at commit, after the transaction's other locks",
+        "bridge/services/audit_chain.py",
+        "    pending.append((db.get_nested_transaction(), entry))\n",
+        "    pending.append((db.get_nested_transaction(), entry))\n    lock_head(db, 0)\n",
+        (AUDIT_CHAIN,),
+    ),
+    mutation(
+        "audit.verify_content", "verify recomputes each record's hash", "bridge/services/audit_verification.py",
+        "        if link_hash(walk.running, row) != row.hash:",
+        "        if False:",
+        (AUDIT_CHAIN,),
+    ),
+    mutation(
+        "audit.verify_gapless", "verify names a missing seq", "bridge/services/audit_verification.py",
+        "        if row.seq != expected:",
+        "        if False:",
+        (AUDIT_CHAIN, AUDIT_COMMANDS),
+    ),
+    mutation(
+        "audit.verify_tail", "verify compares the last record with the head and the anchors",
+        "bridge/services/audit_verification.py",
+        "    if beyond is not None and beyond[0] > last_seq:",
+        "    if False:",
+        (AUDIT_CHAIN,),
+    ),
+    mutation(
+        "audit.verify_bounded_by_head", "verify reads the records only up to the head it read first",
+        "bridge/services/audit_verification.py",
+        "        through_seq, check_end = head.seq, True",
+        "        check_end = True",
+        (AUDIT_CHAIN,),
+    ),
+    mutation(
+        "audit.anchor_payload", "an anchor's columns must be what was signed", "bridge/services/audit_anchors.py",
+        '    if (payload.get("seq"), payload.get("hash"), payload.get("reason")) != '
+        "(anchor.seq, anchor.hash, anchor.reason):",
+        "    if False:",
+        (AUDIT_CHAIN,),
+    ),
+    mutation(
+        "audit.purge_verifies_first", "a purge refuses to anchor a tampered log", "bridge/services/audit_retention.py",
+        "            if report.problem is not None:",
+        "            if False:",
+        (AUDIT_COMMANDS,),
+    ),
+    mutation(
+        "audit.delete_only_under_purge_anchor", "the database lets a DELETE through only under a purge anchor",
+        "bridge/storage/migrations/versions/0010_audit_hash_chain.py",
+        '"WHEN NOT EXISTS (',
+        '"WHEN 0 AND NOT EXISTS (',
+        (AUDIT_CHAIN,),
     ),
 )

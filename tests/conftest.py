@@ -15,6 +15,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
+from mail_sink.smtp import free_port, smtp_controller
+from mail_sink.store import Mailbox
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
@@ -25,6 +28,7 @@ from bridge.cli.main import main
 from bridge.config import Secret, Settings
 from bridge.runtime import BridgeRuntime, build_runtime
 from bridge.services import signing_keys
+from bridge.services.audit_settings import configure_audit
 from bridge.services.housekeeping import HousekeepingSettings
 from bridge.storage.database import build_engine, build_sessionmaker, normalized_url
 from bridge.storage.migrate import upgrade
@@ -82,8 +86,11 @@ def postgres_url() -> Iterator[str]:
 def _empty_postgres(engine: Engine) -> None:
     tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
     with engine.begin() as connection:
-        # TRUNCATE fires no row triggers, so the append-only audit table can be emptied here.
+        # The audit tables refuse TRUNCATE through triggers; replica mode fires none (superuser only).
+        connection.execute(text("SET LOCAL session_replication_role = replica"))
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        # As a fresh migration leaves it: the audit chain's head at seq 0.
+        connection.execute(text("INSERT INTO audit_chain_head (id, seq, hash) VALUES (1, 0, repeat('0', 64))"))
 
 
 @pytest.fixture(params=BACKENDS)
@@ -109,8 +116,9 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def db_factory(engine: Engine) -> sessionmaker[Session]:
-    return build_sessionmaker(engine)
+def db_factory(engine: Engine, settings: Settings) -> sessionmaker[Session]:
+    """Sessions configured as the running bridge's are: audit anchors signed under the test keyring."""
+    return configure_audit(build_sessionmaker(engine), settings.audit, settings.signing_keys.policy(settings).keyring)
 
 
 @pytest.fixture
@@ -189,3 +197,25 @@ def bridge_cli(
         return code, captured.out, captured.err
 
     return run
+
+
+# --- the mail sink (tests send through real SMTP on loopback and read what arrived) ---------------
+
+
+@pytest.fixture
+def mailbox() -> Mailbox:
+    return Mailbox()
+
+
+@pytest.fixture
+def smtp_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def sink(mailbox: Mailbox, smtp_port: int) -> Iterator[Controller]:
+    """An SMTP server on loopback (`smtp_port`) that keeps every message in `mailbox`."""
+    controller = smtp_controller(mailbox, port=smtp_port)
+    controller.start()
+    yield controller
+    controller.stop()

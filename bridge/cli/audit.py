@@ -1,4 +1,5 @@
-"""`bridge audit`: read the audit log, newest first (technical support only)."""
+"""`bridge audit`: read the audit log, newest first (technical support only); its chain commands
+are in bridge.cli.audit_trail."""
 
 from __future__ import annotations
 
@@ -7,17 +8,21 @@ from dataclasses import asdict
 from typing import Any
 
 from bridge.application import audit_log
+from bridge.cli.audit_trail import register_chain_commands
 from bridge.cli.directory import acting_as, directory_database
 from bridge.cli.output import emit, visible
 from bridge.config import Settings
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
-    audit = commands.add_parser("audit", help="the audit log, newest first")
+    audit = commands.add_parser(
+        "audit", help="the audit log: newest first, or verify, anchor, export, purge its hash chain"
+    )
     audit.add_argument("--limit", type=int, default=50, metavar="N")
     audit.add_argument("--login", help="events done by or about this person")
     audit.add_argument("--event", metavar="PREFIX", help='e.g. "credential." or "issuance.refused"')
     audit.set_defaults(handler=run_audit)
+    register_chain_commands(audit.add_subparsers(dest="audit_command", metavar="{verify,anchor,export,purge}"))
 
 
 def run_audit(args: argparse.Namespace, settings: Settings) -> int:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.application.principals import ActingAs
 from bridge.config import Settings
+from bridge.services.audit_settings import configure_audit
 from bridge.services.errors import DomainError
 from bridge.storage.database import build_engine, build_sessionmaker
 
@@ -35,7 +36,9 @@ def directory_database(settings: Settings) -> Iterator[sessionmaker[Session]]:
             raise DomainError(
                 "schema_missing", "В базе данных нет таблиц моста. Сначала выполните: bridge db upgrade"
             )
-        yield build_sessionmaker(engine)
+        # As in the web app: audit anchors signed with the OP's key, which the keyring unwraps.
+        keyring = settings.signing_keys.policy(settings).keyring
+        yield configure_audit(build_sessionmaker(engine), settings.audit, keyring)
     finally:
         engine.dispose()
 

@@ -1,14 +1,21 @@
-"""The audit log: one append-only record per authentication and credential event."""
+"""The audit log: one append-only record per authentication and credential event.
+
+Records are hash-chained at commit (bridge.services.audit_chain): `record()` parks the record on
+the session, and it is inserted, with its `id`, `seq` and hashes, when the transaction commits.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bridge.services.audit_chain import link_at_commit
 from bridge.storage.models import AuditEvent
+from bridge.storage.types import utcnow
 
 logger = logging.getLogger("bridge.audit")
 
@@ -44,16 +51,17 @@ def record(
     if leaked:
         raise ValueError(f"refusing to audit secret fields: {sorted(leaked)}")
     entry = AuditEvent(
+        at=utcnow(),
         event=event,
         outcome=outcome,
         actor=context.actor,
         address=context.address,
         subject_staff_id=subject_staff_id,
         organization_id=organization_id,
-        details=details,
+        # As the database will give them back (tuples become lists), so the hash taken now holds.
+        details=json.loads(json.dumps(details, allow_nan=False)),
     )
-    db.add(entry)
-    db.flush()
+    link_at_commit(db, entry)
     logger.info("audit %s %s actor=%s staff=%s %s", event, outcome, context.actor, subject_staff_id, details)
     return entry
 

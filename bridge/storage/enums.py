@@ -42,3 +42,11 @@ class Role(StrEnum):
     COLLEGE_DEPUTY = "college_deputy"
     SOCIAL_PEDAGOGUE = "social_pedagogue"
     RESPONSIBLE = "responsible"
+
+
+class AnchorReason(StrEnum):
+    """Why a signed anchor of the audit chain was written; a purge anchor lets the records it covers go."""
+
+    PERIODIC = "periodic"
+    MANUAL = "manual"
+    PURGE = "purge"

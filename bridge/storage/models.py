@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from bridge.storage.enums import OrganizationKind, RegistryStatus, Role, StaffStatus
+from bridge.storage.enums import AnchorReason, OrganizationKind, RegistryStatus, Role, StaffStatus
 from bridge.storage.types import UTCDateTime, stored_by_value, utcnow
 
 # Stable constraint names so Alembic migrations are the same on SQLite and PostgreSQL.
@@ -442,7 +442,8 @@ class SigningKey(Base):
 
 
 class AuditEvent(Base):
-    """Append-only: the migration installs triggers that refuse UPDATE and DELETE."""
+    """Append-only and hash-chained (bridge.services.audit_chain): the migrations install triggers
+    that refuse UPDATE, TRUNCATE and any DELETE not covered by a purge anchor."""
 
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_events_at", "at"),)
@@ -460,3 +461,37 @@ class AuditEvent(Base):
     address: Mapped[str | None] = mapped_column(String(100))
     # Structured details; never secrets (no passwords, tokens or codes).
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The record's place in the hash chain: gapless, given at commit under the chain head's lock.
+    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    # SHA-256 (hex) of the previous record, and of prev_hash plus this record's canonical form.
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChainHead(Base):
+    """The newest link of the audit chain; its one row is the lock that orders every writer."""
+
+    __tablename__ = "audit_chain_head"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditAnchor(Base):
+    """A signed statement "the chain had this hash at this seq"; append-only like the records."""
+
+    __tablename__ = "audit_anchors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, index=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    # A purge anchor allows deleting the records it covers (the triggers look for 'purge').
+    reason: Mapped[AnchorReason] = mapped_column(stored_by_value(AnchorReason, length=20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    kid: Mapped[str] = mapped_column(String(64))
+    # The public half of the signing key, so an anchor stays checkable after its key is dropped.
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Compact JWS over {"seq", "hash", "reason", "iat"}: the payload is the authority, not the columns.
+    jws: Mapped[str] = mapped_column(Text)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from aiosmtpd.controller import Controller
-from mail_sink.smtp import free_port, smtp_controller
+from mail_sink.smtp import free_port
 from mail_sink.store import Mailbox
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,19 +16,6 @@ from bridge.storage.models import AuditEvent, OutgoingMail
 from tests.services.directory import build_directory
 
 Cli = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def mailbox() -> Mailbox:
-    return Mailbox()
-
-
-@pytest.fixture
-def sink(mailbox: Mailbox) -> Iterator[Controller]:
-    controller = smtp_controller(mailbox)
-    controller.start()
-    yield controller
-    controller.stop()
 
 
 def _smtp(monkeypatch: pytest.MonkeyPatch, port: int) -> None:

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import pytest
 from aiosmtpd.controller import Controller
-from mail_sink.smtp import free_port, smtp_controller
+from mail_sink.smtp import smtp_controller
 from mail_sink.store import Mailbox
 from mail_sink.web import build_sink_app
 from sqlalchemy import Engine, select, update
@@ -30,24 +30,6 @@ from bridge.storage.types import utcnow
 from tests.routes.test_admin import CSRF, _sign_in_as
 from tests.services.directory import build_directory
 from tests.support.mail import ArrivedMail, MailReader
-
-
-@pytest.fixture
-def mailbox() -> Mailbox:
-    return Mailbox()
-
-
-@pytest.fixture
-def smtp_port() -> int:
-    return free_port()
-
-
-@pytest.fixture
-def sink(mailbox: Mailbox, smtp_port: int) -> Iterator[Controller]:
-    controller = smtp_controller(mailbox, port=smtp_port)
-    controller.start()
-    yield controller
-    controller.stop()
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from bridge.config import Settings
 from bridge.services.registration_requests import ADDRESS_BUDGET
 from bridge.storage.models import ActivationLink, AuditEvent, Organization, OutgoingMail, StaffMember
 from bridge.storage.types import utcnow
-from tests.e2e.test_mail_delivery import mail_settings, mailbox, sink, smtp_port  # noqa: F401 - fixtures
+from tests.e2e.test_mail_delivery import mail_settings  # noqa: F401 - a fixture
 from tests.e2e.world import BRIDGE, Keys, World, answer_at_provider, build_world, only_form, sign_in_at_provider
 from tests.services.directory import Directory, build_directory
 from tests.support.browser import sign_in_browser
@@ -68,7 +68,7 @@ async def running(world: World) -> AsyncIterator[None]:
         yield
 
 
-async def letters_to(mailbox: Mailbox, address: str, count: int = 1, timeout: float = 10.0) -> list[ArrivedMail]:  # noqa: F811
+async def letters_to(mailbox: Mailbox, address: str, count: int = 1, timeout: float = 10.0) -> list[ArrivedMail]:
     reader = MailReader(TestClient(build_sink_app(mailbox)))
     deadline = anyio.current_time() + timeout
     while anyio.current_time() < deadline:
@@ -108,7 +108,7 @@ async def approve_first(admin: httpx.AsyncClient, role: str = "social_pedagogue"
     return await admin.post(f"{BRIDGE}{form.action}", data={**form.fields, "role": role})
 
 
-async def approved_link(world: World, directory: Directory, mailbox: Mailbox) -> str:  # noqa: F811
+async def approved_link(world: World, directory: Directory, mailbox: Mailbox) -> str:
     async with world.browser() as applicant:
         assert (await file_request(applicant)).status_code == 303
     async with administrator(world, directory) as admin:
@@ -154,7 +154,7 @@ def bound_logins(world: World) -> list[str]:
 
 
 async def test_request_approval_mail_link_gosuslugi_bound_and_signed_in(
-    world: World, directory: Directory, sink: Any, mailbox: Mailbox,  # noqa: F811
+    world: World, directory: Directory, sink: Any, mailbox: Mailbox,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     async with running(world):
@@ -208,7 +208,7 @@ async def test_request_approval_mail_link_gosuslugi_bound_and_signed_in(
 
 
 async def test_a_rejection_reaches_the_person_with_its_reason(
-    world: World, directory: Directory, sink: Any, mailbox: Mailbox,  # noqa: F811
+    world: World, directory: Directory, sink: Any, mailbox: Mailbox,
 ) -> None:
     async with running(world):
         async with world.browser() as applicant:
@@ -237,7 +237,7 @@ async def test_a_rejection_reaches_the_person_with_its_reason(
 
 
 async def test_a_used_link_binds_nothing_again_in_any_browser(
-    world: World, directory: Directory, sink: Any, mailbox: Mailbox,  # noqa: F811
+    world: World, directory: Directory, sink: Any, mailbox: Mailbox,
 ) -> None:
     async with running(world):
         link = await approved_link(world, directory, mailbox)
@@ -262,7 +262,7 @@ async def test_a_used_link_binds_nothing_again_in_any_browser(
 
 
 async def test_an_expired_link_says_to_ask_for_a_new_one_and_a_new_one_works(
-    world: World, directory: Directory, sink: Any, mailbox: Mailbox,  # noqa: F811
+    world: World, directory: Directory, sink: Any, mailbox: Mailbox,
 ) -> None:
     async with running(world):
         link = await approved_link(world, directory, mailbox)
@@ -286,7 +286,7 @@ async def test_an_expired_link_says_to_ask_for_a_new_one_and_a_new_one_works(
 
 
 async def test_another_persons_gosuslugi_is_refused_and_the_link_still_works_for_the_right_one(
-    world: World, directory: Directory, sink: Any, mailbox: Mailbox,  # noqa: F811
+    world: World, directory: Directory, sink: Any, mailbox: Mailbox,
 ) -> None:
     async with running(world):
         link = await approved_link(world, directory, mailbox)
@@ -302,7 +302,7 @@ async def test_another_persons_gosuslugi_is_refused_and_the_link_still_works_for
 
 
 async def test_parallel_uses_of_one_link_bind_exactly_once(
-    world: World, directory: Directory, sink: Any, mailbox: Mailbox,  # noqa: F811
+    world: World, directory: Directory, sink: Any, mailbox: Mailbox,
 ) -> None:
     async with running(world):
         link = await approved_link(world, directory, mailbox)
@@ -327,7 +327,7 @@ async def test_parallel_uses_of_one_link_bind_exactly_once(
 
 
 async def test_the_links_starts_are_counted_then_it_is_revoked(
-    world: World, directory: Directory, sink: Any, mailbox: Mailbox,  # noqa: F811
+    world: World, directory: Directory, sink: Any, mailbox: Mailbox,
 ) -> None:
     from bridge.services.activation_links import ACTIVATION_STARTS
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 
 import anyio
@@ -27,19 +26,6 @@ from bridge.storage.database import transaction
 from bridge.storage.models import OutgoingMail
 from bridge.storage.types import utcnow
 from tests.support.mail import MailReader
-
-
-@pytest.fixture
-def mailbox() -> Mailbox:
-    return Mailbox()
-
-
-@pytest.fixture
-def sink(mailbox: Mailbox) -> Iterator[Controller]:
-    controller = smtp_controller(mailbox)
-    controller.start()
-    yield controller
-    controller.stop()
 
 
 @pytest.fixture

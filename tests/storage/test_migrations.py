@@ -7,15 +7,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.exc import DatabaseError
 
 from bridge.services.audit import AuditContext, record
+from bridge.services.audit_verification import verify_chain
 from bridge.storage.database import build_engine, build_sessionmaker, normalized_url
-from bridge.storage.migrate import upgrade
-from bridge.storage.models import Base, OAuthClient, OAuthGrant, SignInSession
+from bridge.storage.migrate import alembic_config, upgrade
+from bridge.storage.models import AuditChainHead, AuditEvent, Base, OAuthClient, OAuthGrant, SignInSession
 from tests.conftest import BACKENDS, POSTGRES_ADMIN_URL
 
 
@@ -91,4 +93,44 @@ def test_op_grants_migration_keeps_live_sessions_and_families(unmigrated_url: st
             ("live", "session-0", None)
         ]
         assert db.scalars(select(OAuthClient.web_origins)).one() == []
+    engine.dispose()
+
+
+def test_the_audit_chain_migration_chains_existing_records_in_id_order(unmigrated_url: str) -> None:
+    engine = build_engine(unmigrated_url)
+    upgrade(engine, "0007")
+    with engine.begin() as connection:
+        for id_, at, event, details in [
+            (7, "2024-01-01 10:00:00.250000+00:00", "credential.issued", '{"reason": "registration"}'),
+            (3, "2024-01-01 09:00:00+00:00", "signin.success", '{"provider": "esia", "amr": ["pwd"]}'),
+            (12, "2024-01-02 08:30:00.000001+00:00", "signin.refused", "{}"),
+        ]:
+            connection.execute(text(
+                "INSERT INTO audit_events (id, at, event, outcome, actor, subject_staff_id, organization_id, "
+                "address, details) VALUES (:id, :at, :event, 'success', 'ivanova', 1, NULL, '127.0.0.1', :details)"
+            ), {"id": id_, "at": at, "event": event, "details": details})
+    upgrade(engine)
+    factory = build_sessionmaker(engine)
+    with factory() as db:
+        chain = db.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
+        assert [(event.seq, event.id) for event in chain] == [(1, 3), (2, 7), (3, 12)]
+        head = db.get(AuditChainHead, 1)
+        assert head is not None and (head.seq, head.hash) == (3, chain[-1].hash)
+        assert verify_chain(db).intact
+    with factory() as db, db.begin():
+        record(db, AuditContext(actor="cli:support"), "test.after_migration", "success")
+    with factory() as db:
+        assert db.scalars(select(AuditEvent.seq).order_by(AuditEvent.seq)).all() == [1, 2, 3, 4]
+        assert verify_chain(db).intact
+
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0007")
+    with pytest.raises(DatabaseError), engine.begin() as connection:
+        connection.execute(text("DELETE FROM audit_events"))  # 0002's triggers are back
+    upgrade(engine)
+    with factory() as db:
+        assert verify_chain(db).intact
+        assert db.scalars(select(AuditEvent.seq).order_by(AuditEvent.seq)).all() == [1, 2, 3, 4]
     engine.dispose()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from bridge.config import Settings
 from bridge.services.key_encryption import Keyring
-from bridge.services.signing_key_settings import SigningKeySettings
 
 
 def keyring_of(settings: Settings) -> Keyring:
-    return SigningKeySettings().policy(settings).keyring
+    return settings.signing_keys.policy(settings).keyring

@@ -1,7 +1,7 @@
 """Signing keys encrypted at rest (public half, KEK id, wrapped private half), one active key per algorithm; an index for purging sessions
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0010
 
 The migration cannot wrap existing keys (the key-encryption key is not the database's to know):
 their private JWK moves to `plaintext_jwk`, and the first start with a KEK (or `bridge keys
@@ -18,7 +18,7 @@ from alembic import op
 import bridge.storage.types
 
 revision = "0011"
-down_revision = "0007"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

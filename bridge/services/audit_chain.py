@@ -1,0 +1,180 @@
+"""The audit hash chain: every audit record carries the hash of the one before it.
+
+The format of a link is bridge.storage.audit_hash (the migration that chained the records
+written before the chain uses it too). The chain head (`audit_chain_head`, one row) holds the
+newest seq and hash. Signed anchors (bridge.services.audit_anchors) pin it from time to time.
+
+Order. A chain needs one total order over every writer: many requests at once, several nodes
+sharing PostgreSQL, and `record_independently` in transactions of its own. It comes from the head
+row: a transaction takes it with `UPDATE audit_chain_head SET seq = seq + n … RETURNING`, which
+both locks it (a row lock on PostgreSQL, the write lock on SQLite, where writers are serialised
+anyway) and reserves n consecutive seqs; the records are inserted and the head advanced in the
+same transaction, so a rollback gives the seqs back and the sequence stays gapless.
+
+When the lock is taken. `record()` does not insert; it parks the record on the session, and the
+session's `before_commit` links and inserts everything parked, after flushing every other change
+of the transaction. So the head is the *last* lock a transaction takes, and after taking it the
+transaction only inserts new rows (records, maybe an anchor) and commits: a holder of the head
+never waits for another lock, hence no cycle, hence no deadlock whatever row locks the
+transaction took before — a refresh locking its grant and token, a code claimed by UPDATE, a
+binding. An advisory lock (`pg_advisory_xact_lock`) would not help by itself: taken in the middle
+of a transaction it deadlocks just the same against row locks taken after it, and it is
+PostgreSQL-only; the head row is portable and holds the state anyway. The lock is held for the
+inserts and the commit only, which bounds audited commits to one at a time (see
+benchmarks/audit_chain.py for what that costs).
+
+Consequences: a record gets its `id`, `seq` and hashes at commit, not at `record()`; `at` is the
+moment of `record()`, so `at` may step back by milliseconds between neighbouring seqs. Records
+parked inside a savepoint that rolls back are dropped with it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, event, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, SessionTransaction
+
+from bridge.services.audit_anchors import write_anchor
+from bridge.services.audit_settings import audit_settings_of
+from bridge.storage.audit_hash import GENESIS_HASH, HEAD_ID, link_hash
+from bridge.storage.enums import AnchorReason
+from bridge.storage.models import AuditAnchor, AuditChainHead, AuditEvent
+
+_PENDING = "bridge.audit_pending"
+_INSERTED = (
+    "at", "event", "outcome", "actor", "subject_staff_id", "organization_id", "address", "details",
+    "seq", "prev_hash", "hash",
+)
+
+
+def link_at_commit(db: Session, entry: AuditEvent) -> None:
+    """Park `entry`; it is chained and inserted when the session's transaction commits."""
+    pending: list[tuple[SessionTransaction | None, AuditEvent]] | None = db.info.get(_PENDING)
+    if pending is None:
+        pending = db.info[_PENDING] = []
+    if not event.contains(db, "before_commit", _link_pending):
+        event.listen(db, "before_commit", _link_pending)
+        event.listen(db, "after_soft_rollback", _drop_rolled_back)
+        event.listen(db, "after_transaction_end", _drop_unsaved)
+    if db.get_transaction() is None:
+        db.connection()  # begin now, so the records end with this transaction however it ends
+    pending.append((db.get_nested_transaction(), entry))
+
+
+def _link_pending(db: Session) -> None:
+    if db.in_nested_transaction():
+        return  # a savepoint is released: its records wait for the real commit
+    pending = db.info.pop(_PENDING, None)
+    if not pending:
+        return
+    db.flush()  # every other change first, so the head is the last lock this transaction takes
+    entries = [entry for _, entry in pending]
+    first_seq, prev_hash = _claim_seqs(db, len(entries))
+    for offset, entry in enumerate(entries):
+        entry.seq = first_seq + offset
+        entry.prev_hash = prev_hash
+        entry.hash = prev_hash = link_hash(prev_hash, entry)
+    _insert_and_advance(db, entries, prev_hash)
+    last_seq = first_seq + len(entries) - 1
+    every = audit_settings_of(db).anchor_every
+    if every and last_seq // every > (first_seq - 1) // every:
+        write_anchor(db, last_seq, prev_hash, AnchorReason.PERIODIC)
+        db.flush()
+
+
+def _insert_and_advance(db: Session, entries: list[AuditEvent], head_hash: str) -> None:
+    """Insert the linked records and move the head's hash: while the head is held, so in as few
+    round trips as can be (one statement on PostgreSQL) and without the ORM's unit of work."""
+    # Parameter names unlike any column, so none of them also lands in the head's SET clause.
+    insert_records = (
+        insert(AuditEvent)
+        .values({name: bindparam(f"audit_{name}") for name in _INSERTED})
+        .returning(AuditEvent.seq, AuditEvent.id, sort_by_parameter_order=True)
+    )
+    advance = update(AuditChainHead).where(AuditChainHead.id == HEAD_ID).values(hash=bindparam("audit_head"))
+    rows = [
+        {f"audit_{name}": getattr(entry, name) for name in _INSERTED} | {"audit_head": head_hash} for entry in entries
+    ]
+    connection = db.connection()
+    if connection.dialect.name == "postgresql":
+        inserted = connection.execute(insert_records.add_cte(advance.cte("advance_head")), rows).all()
+    else:
+        inserted = connection.execute(insert_records, rows).all()
+        connection.execute(advance, {"audit_head": head_hash})
+    for entry, (seq, id_) in zip(entries, inserted, strict=True):
+        assert entry.seq == seq
+        entry.id = id_
+
+
+def _drop_rolled_back(db: Session, previous: SessionTransaction) -> None:
+    pending: list[tuple[SessionTransaction | None, AuditEvent]] | None = db.info.get(_PENDING)
+    if not pending:
+        return
+    if not previous.nested:
+        pending.clear()
+        return
+    pending[:] = [(parked_in, entry) for parked_in, entry in pending if not _within(parked_in, previous)]
+
+
+def _drop_unsaved(db: Session, transaction: SessionTransaction) -> None:
+    """The session's transaction ended without a commit that took them (closed, say)."""
+    if transaction.parent is None:
+        db.info.pop(_PENDING, None)
+
+
+def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+def lock_head(db: Session, count: int = 0) -> tuple[int, str]:
+    """Lock the chain head and advance it by `count` seqs: (the head's seq after, its hash before)."""
+    claim = (
+        update(AuditChainHead)
+        .where(AuditChainHead.id == HEAD_ID)
+        .values(seq=AuditChainHead.seq + count)
+        .returning(AuditChainHead.seq, AuditChainHead.hash)
+    )
+    connection = db.connection()
+    row = connection.execute(claim).one_or_none()
+    if row is None:
+        _restore_head(db)
+        row = connection.execute(claim).one()
+    return row.seq, row.hash
+
+
+def _claim_seqs(db: Session, count: int) -> tuple[int, str]:
+    last_seq, prev_hash = lock_head(db, count)
+    return last_seq - count + 1, prev_hash
+
+
+def _restore_head(db: Session) -> None:
+    """The head row is gone (an empty database's TRUNCATE, or tampering): continue after the
+    newest record or anchor, so nothing is overwritten and `bridge audit verify` still sees the gap."""
+    newest = db.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
+    seq, hash_ = (newest.seq, newest.hash) if newest is not None else (0, GENESIS_HASH)
+    anchored = db.execute(
+        select(AuditAnchor.seq, AuditAnchor.hash).order_by(AuditAnchor.seq.desc()).limit(1)
+    ).first()
+    if anchored is not None and anchored.seq > seq:
+        seq, hash_ = anchored.seq, anchored.hash
+    values = {"id": HEAD_ID, "seq": seq, "hash": hash_}
+    dialect = db.get_bind().dialect.name
+    if dialect == "postgresql":
+        db.execute(postgresql_insert(AuditChainHead).values(values).on_conflict_do_nothing())
+    elif dialect == "sqlite":
+        db.execute(sqlite_insert(AuditChainHead).values(values).on_conflict_do_nothing())
+    else:
+        raise RuntimeError(f"no chain head for dialect {dialect!r}")
+
+
+def anchor_head(db: Session) -> AuditAnchor | None:
+    """Sign the chain's head now (`bridge audit anchor`); None while the chain is empty."""
+    seq, hash_ = lock_head(db)
+    if seq == 0:
+        return None
+    return write_anchor(db, seq, hash_, AnchorReason.MANUAL)

@@ -1,0 +1,435 @@
+"""The audit hash chain: linked at commit in one total order, anchored, and every tamper named."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import Engine, select, text, update
+from sqlalchemy.exc import DatabaseError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bridge.services.audit import AuditContext, record, record_independently
+from bridge.services.audit_anchors import trusted_keys_from_jwks
+from bridge.services.audit_chain import anchor_head
+from bridge.services.audit_settings import AuditSettings, AuditSettingsError, configure_audit
+from bridge.services.audit_verification import BreakKind, ChainReport, verify_chain
+from bridge.services.signing_keys import generate_private_jwk
+from bridge.storage.audit_hash import GENESIS_HASH, link_hash
+from bridge.storage.models import AuditAnchor, AuditChainHead, AuditEvent, Organization
+from tests.support.audit_tamper import as_database_owner
+
+SUPPORT = AuditContext("cli:support")
+
+
+def write(factory: sessionmaker[Session], count: int, **details: object) -> None:
+    for number in range(count):
+        with factory() as db, db.begin():
+            record(db, SUPPORT, "test.event", "success", number=number, **details)
+
+
+def verify(factory: sessionmaker[Session], **options: object) -> ChainReport:
+    with factory() as db:
+        return verify_chain(db, **options)  # type: ignore[arg-type]
+
+
+def rows(factory: sessionmaker[Session]) -> list[AuditEvent]:
+    with factory() as db:
+        return list(db.scalars(select(AuditEvent).order_by(AuditEvent.seq)))
+
+
+@pytest.fixture
+def anchored(db_factory: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Sessions that sign an anchor every 4 records."""
+    return configure_audit(db_factory, AuditSettings(anchor_every=4))
+
+
+# --- Linking -------------------------------------------------------------------------------------
+
+
+def test_records_are_linked_at_commit_in_one_gapless_order(db_factory: sessionmaker[Session]) -> None:
+    with db_factory() as db, db.begin():
+        first = record(db, SUPPORT, "test.first", "success")
+        second = record(db, SUPPORT, "test.second", "success", note="two in one transaction")
+        assert first.id is None  # parked: inserted, numbered and hashed when the transaction commits
+    write(db_factory, 3)
+    chain = rows(db_factory)
+    assert [event.seq for event in chain] == [1, 2, 3, 4, 5]
+    assert [event.event for event in chain[:2]] == ["test.first", "test.second"]
+    assert (first.seq, second.seq) == (1, 2)
+    assert chain[0].prev_hash == GENESIS_HASH
+    assert all(later.prev_hash == earlier.hash for earlier, later in itertools.pairwise(chain))
+    assert all(link_hash(event.prev_hash, event) == event.hash for event in chain)
+    with db_factory() as db:
+        head = db.get(AuditChainHead, 1)
+        assert head is not None and (head.seq, head.hash) == (5, chain[-1].hash)
+    report = verify(db_factory)
+    assert report.intact, report.line()
+    assert (report.first_seq, report.last_seq, report.records) == (1, 5, 5)
+    assert report.line().startswith("Журнал аудита цел: записи seq 1–5 (5)")
+
+
+def test_rolled_back_records_leave_no_gap(db_factory: sessionmaker[Session]) -> None:
+    with pytest.raises(RuntimeError), db_factory() as db, db.begin():
+        record(db, SUPPORT, "test.rolled_back", "success")
+        raise RuntimeError("the use case fails")
+    with db_factory() as db:
+        record(db, SUPPORT, "test.closed_without_commit", "success")
+        db.close()
+        with db.begin():
+            db.add(Organization(name="МБОУ СОШ № 2", kind="school"))
+    with db_factory() as db, db.begin():
+        record(db, SUPPORT, "test.kept", "success")
+        savepoint = db.begin_nested()
+        record(db, SUPPORT, "test.in_savepoint", "success")
+        savepoint.rollback()
+        with db.begin_nested():
+            record(db, SUPPORT, "test.in_released_savepoint", "success")
+    assert [(event.seq, event.event) for event in rows(db_factory)] == [
+        (1, "test.kept"), (2, "test.in_released_savepoint"),
+    ]
+    assert verify(db_factory).intact
+
+
+def test_details_are_hashed_as_the_database_gives_them_back(db_factory: sessionmaker[Session]) -> None:
+    with db_factory() as db, db.begin():
+        record(db, SUPPORT, "test.shapes", "success", pair=("a", 1), nested={"b": [1.5, None, True]}, text="ё\n\x00")
+    [event] = rows(db_factory)
+    assert event.details == {"pair": ["a", 1], "nested": {"b": [1.5, None, True]}, "text": "ё\n\x00"}
+    assert verify(db_factory).intact
+
+
+def test_writers_on_many_threads_share_one_chain(db_factory: sessionmaker[Session]) -> None:
+    threads, per_thread = 8, 12
+    barrier = threading.Barrier(threads)
+    failures: list[BaseException] = []
+
+    def writer(number: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            for index in range(per_thread):
+                if index % 3 == 0:
+                    record_independently(db_factory, SUPPORT, "test.refused", "refused", writer=number)
+                else:
+                    with db_factory() as db, db.begin():
+                        record(db, SUPPORT, "test.concurrent", "success", writer=number, index=index)
+        except BaseException as error:
+            failures.append(error)
+
+    workers = [threading.Thread(target=writer, args=(number,)) for number in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert not failures, failures
+    assert [event.seq for event in rows(db_factory)] == list(range(1, threads * per_thread + 1))
+    assert verify(db_factory).intact
+
+
+def test_the_chain_head_is_the_last_lock_so_other_row_locks_cannot_deadlock_with_it(
+    db_factory: sessionmaker[Session],
+) -> None:
+    """B records, then A locks a row and records, then B wants A's row. Were the head locked at
+    record() time, B would hold it while waiting for A's row and A would wait for it at its own
+    record(): a deadlock. Locked at commit, A commits and B follows."""
+    with db_factory() as db, db.begin():
+        db.add(Organization(id=1, name="МБОУ СОШ № 1", kind="school"))
+    b_recorded, a_recorded = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+
+    def a() -> None:
+        try:
+            assert b_recorded.wait(timeout=10)
+            with db_factory() as db, db.begin():
+                db.execute(update(Organization).where(Organization.id == 1).values(district="A"))
+                record(db, SUPPORT, "test.a", "success")
+                a_recorded.set()
+        except BaseException as error:
+            failures.append(error)
+            a_recorded.set()
+
+    def b() -> None:
+        try:
+            with db_factory() as db, db.begin():
+                record(db, SUPPORT, "test.b", "success")
+                db.flush()
+                b_recorded.set()
+                assert a_recorded.wait(timeout=10)
+                db.execute(update(Organization).where(Organization.id == 1).values(district="B"))
+        except BaseException as error:
+            failures.append(error)
+            b_recorded.set()
+
+    workers = [threading.Thread(target=a), threading.Thread(target=b)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert not failures, failures
+    assert [event.event for event in rows(db_factory)] == ["test.a", "test.b"]
+    assert verify(db_factory).intact
+
+
+def test_verifying_while_records_are_written_sees_an_intact_chain(anchored: sessionmaker[Session]) -> None:
+    """The head, the anchors and the records are read so that records committed meanwhile never
+    look like a deleted tail."""
+    stop = threading.Event()
+    written: list[int] = []
+    failures: list[BaseException] = []
+
+    def keep_writing() -> None:
+        try:
+            while not stop.is_set():
+                write(anchored, 1)
+                written.append(1)
+        except BaseException as error:
+            failures.append(error)
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    reports: list[ChainReport] = []
+    deadline = time.monotonic() + 60
+    try:
+        while (len(written) < 30 or len(reports) < 20) and time.monotonic() < deadline and not failures:
+            reports.append(verify(anchored))
+    finally:
+        stop.set()
+        writer.join(timeout=30)
+    assert not failures, failures
+    assert len(written) >= 30 and len(reports) >= 20
+    assert [report.line() for report in reports if not report.intact] == []
+
+
+# --- Anchors -------------------------------------------------------------------------------------
+
+
+def test_an_anchor_is_signed_every_n_records_and_on_demand(anchored: sessionmaker[Session]) -> None:
+    write(anchored, 9)
+    with anchored() as db, db.begin():
+        manual = anchor_head(db)
+        assert manual is not None and manual.seq == 9
+    with anchored() as db:
+        anchors = list(db.scalars(select(AuditAnchor).order_by(AuditAnchor.id)))
+        by_seq = {event.seq: event.hash for event in db.scalars(select(AuditEvent))}
+    assert [(anchor.seq, anchor.reason) for anchor in anchors] == [(4, "periodic"), (8, "periodic"), (9, "manual")]
+    assert all(anchor.hash == by_seq[anchor.seq] for anchor in anchors)
+    assert all(anchor.jws.count(".") == 2 for anchor in anchors)
+    report = verify(anchored)
+    assert report.intact and report.anchors == 3
+    assert report.last_anchor is not None and report.last_anchor.seq == 9
+
+
+def test_verifying_from_the_last_anchor_checks_only_what_follows(
+    anchored: sessionmaker[Session], engine: Engine
+) -> None:
+    write(anchored, 10)
+    as_database_owner(engine, "UPDATE audit_events SET actor = 'forged' WHERE seq = 2")
+    assert verify(anchored).problem is not None
+    report = verify(anchored, from_last_anchor=True)
+    assert report.intact, report.line()
+    assert (report.first_seq, report.last_seq, report.records) == (9, 10, 2)
+    as_database_owner(engine, "UPDATE audit_events SET actor = 'forged' WHERE seq = 10")
+    problem = verify(anchored, from_last_anchor=True).problem
+    assert problem is not None and (problem.kind, problem.seq) == (BreakKind.ALTERED, 10)
+
+
+def test_no_anchor_is_written_when_the_setting_is_zero(db_factory: sessionmaker[Session]) -> None:
+    write(configure_audit(db_factory, AuditSettings(anchor_every=0)), 5)
+    with db_factory() as db:
+        assert db.scalars(select(AuditAnchor)).all() == []
+
+
+def test_an_empty_chain_has_nothing_to_anchor(db_factory: sessionmaker[Session]) -> None:
+    with db_factory() as db, db.begin():
+        assert anchor_head(db) is None
+    assert verify(db_factory).intact
+
+
+def test_anchors_are_checked_against_keys_kept_outside_the_database(anchored: sessionmaker[Session]) -> None:
+    write(anchored, 4)
+    with anchored() as db:
+        [anchor] = db.scalars(select(AuditAnchor)).all()
+        published = {"keys": [anchor.public_jwk]}
+    assert verify(anchored, trusted_keys=trusted_keys_from_jwks(published)).intact
+    stranger = generate_private_jwk("ES256")
+    problem = verify(anchored, trusted_keys=trusted_keys_from_jwks({"keys": [stranger]})).problem
+    assert problem is not None and problem.kind is BreakKind.ANCHOR_FORGED
+    assert "not among the trusted keys" in problem.english
+
+
+# --- Tampering -----------------------------------------------------------------------------------
+
+
+def tampered(
+    factory: sessionmaker[Session], engine: Engine, *statements: str, count: int = 10
+) -> ChainReport:
+    write(factory, count)
+    as_database_owner(engine, *statements)
+    report = verify(factory)
+    assert not report.intact
+    assert "\n" not in report.line()
+    return report
+
+
+def test_an_updated_record_is_named(anchored: sessionmaker[Session], engine: Engine) -> None:
+    report = tampered(anchored, engine, """UPDATE audit_events SET details = '{"number": 99}' WHERE seq = 6""")
+    assert report.problem is not None
+    assert (report.problem.kind, report.problem.seq) == (BreakKind.ALTERED, 6)
+    assert "запись seq 6 от" in report.line() and "(UPDATE)" in report.line()
+    assert "record seq 6 of" in report.line()
+
+
+def test_an_updated_and_rehashed_record_breaks_the_next_link(db_factory: sessionmaker[Session], engine: Engine) -> None:
+    write(db_factory, 5)
+    target = rows(db_factory)[2]
+    target.actor = "someone-else"
+    forged_hash = link_hash(target.prev_hash, target)
+    as_database_owner(
+        engine, "UPDATE audit_events SET actor = 'someone-else', hash = :hash WHERE seq = 3", hash=forged_hash
+    )
+    problem = verify(db_factory).problem
+    assert problem is not None and (problem.kind, problem.seq) == (BreakKind.RELINKED, 4)
+
+
+def rewrite_from(factory: sessionmaker[Session], engine: Engine, seq: int, actor: str) -> None:
+    """What someone who knows the format does: change a record and re-hash everything after it,
+    head included, so every link holds again."""
+    chain = rows(factory)
+    statements, params = [], {}
+    prev = chain[seq - 2].hash if seq > 1 else GENESIS_HASH
+    for event in chain[seq - 1:]:
+        if event.seq == seq:
+            event.actor = actor
+        current = link_hash(prev, event)
+        statements.append(
+            f"UPDATE audit_events SET actor = :actor_{event.seq}, prev_hash = :prev_{event.seq}, "
+            f"hash = :hash_{event.seq} WHERE seq = {event.seq}"
+        )
+        params.update({f"actor_{event.seq}": event.actor, f"prev_{event.seq}": prev, f"hash_{event.seq}": current})
+        prev = current
+    statements.append(f"UPDATE audit_chain_head SET hash = '{prev}'")
+    as_database_owner(engine, *statements, **params)
+
+
+def test_a_rewritten_chain_is_caught_by_the_next_signed_anchor(anchored: sessionmaker[Session], engine: Engine) -> None:
+    write(anchored, 10)
+    rewrite_from(anchored, engine, 6, "someone-else")
+    problem = verify(anchored).problem
+    assert problem is not None and (problem.kind, problem.seq) == (BreakKind.ANCHOR_MISMATCH, 8)
+    assert "подписанным якорем" in problem.russian
+
+
+def test_a_chain_rewritten_after_the_last_anchor_is_not_caught(anchored: sessionmaker[Session], engine: Engine) -> None:
+    """The limit the threat model states: after the last anchor only the chain itself holds."""
+    write(anchored, 10)
+    rewrite_from(anchored, engine, 9, "someone-else")
+    assert verify(anchored).intact
+
+
+def test_a_deleted_middle_record_is_named(anchored: sessionmaker[Session], engine: Engine) -> None:
+    report = tampered(anchored, engine, "DELETE FROM audit_events WHERE seq IN (5, 6)")
+    assert report.problem is not None
+    assert (report.problem.kind, report.problem.seq) == (BreakKind.DELETED, 5)
+    assert "нет записей seq 5–6 (между" in report.line() and "records seq 5–6 are missing (between" in report.line()
+
+
+def test_deleted_oldest_records_are_named(db_factory: sessionmaker[Session], engine: Engine) -> None:
+    report = tampered(db_factory, engine, "DELETE FROM audit_events WHERE seq <= 3")
+    assert report.problem is not None and (report.problem.kind, report.problem.seq) == (BreakKind.DELETED, 1)
+
+
+def test_a_deleted_tail_is_named_by_the_head(db_factory: sessionmaker[Session], engine: Engine) -> None:
+    report = tampered(db_factory, engine, "DELETE FROM audit_events WHERE seq > 7")
+    assert report.problem is not None
+    assert (report.problem.kind, report.problem.seq) == (BreakKind.TAIL_DELETED, 8)
+    assert "голова цепочки доходит до seq 10" in report.line()
+
+
+def test_a_deleted_tail_with_a_rewound_head_is_named_by_an_anchor(
+    anchored: sessionmaker[Session], engine: Engine
+) -> None:
+    write(anchored, 10)
+    [seven] = [event for event in rows(anchored) if event.seq == 7]
+    as_database_owner(
+        engine, "DELETE FROM audit_events WHERE seq > 7",
+        f"UPDATE audit_chain_head SET seq = 7, hash = '{seven.hash}'",
+    )
+    problem = verify(anchored).problem
+    assert problem is not None and (problem.kind, problem.seq) == (BreakKind.TAIL_DELETED, 8)
+    assert "подписанный якорь от" in problem.russian and "reaches seq 8" in problem.english
+
+
+def test_an_emptied_log_is_named(anchored: sessionmaker[Session], engine: Engine) -> None:
+    statement = "TRUNCATE audit_events" if engine.dialect.name == "postgresql" else "DELETE FROM audit_events"
+    report = tampered(anchored, engine, statement)
+    assert report.problem is not None
+    assert (report.problem.kind, report.problem.seq) == (BreakKind.TRUNCATED, 1)
+    assert "(TRUNCATE)" in report.line()
+
+
+def test_a_deleted_head_row_is_named_and_writing_continues_after_the_newest_record(
+    db_factory: sessionmaker[Session], engine: Engine
+) -> None:
+    report = tampered(db_factory, engine, "DELETE FROM audit_chain_head", count=3)
+    assert report.problem is not None and report.problem.kind is BreakKind.HEAD_MISMATCH
+    write(db_factory, 2)
+    assert [event.seq for event in rows(db_factory)] == [1, 2, 3, 4, 5]
+    assert verify(db_factory).intact
+
+
+def test_an_edited_anchor_is_named(anchored: sessionmaker[Session], engine: Engine) -> None:
+    report = tampered(anchored, engine, "UPDATE audit_anchors SET seq = 3 WHERE seq = 4")
+    assert report.problem is not None
+    assert (report.problem.kind, report.problem.seq) == (BreakKind.ANCHOR_FORGED, 3)
+
+
+# --- The database refuses changes by itself ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_events SET outcome = 'forged'",
+        "DELETE FROM audit_events",
+        "UPDATE audit_anchors SET hash = 'forged'",
+        "DELETE FROM audit_anchors",
+        "UPDATE audit_chain_head SET seq = seq - 1",
+        "UPDATE audit_chain_head SET id = 2",
+        "DELETE FROM audit_chain_head",
+        "TRUNCATE audit_events",
+        "TRUNCATE audit_anchors",
+        "TRUNCATE audit_chain_head",
+    ],
+)
+def test_the_audit_tables_refuse_changes(
+    anchored: sessionmaker[Session], engine: Engine, statement: str
+) -> None:
+    if statement.startswith("TRUNCATE") and engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no TRUNCATE (a DELETE without WHERE fires the DELETE triggers)")
+    write(anchored, 4)
+    before = [(event.seq, event.outcome, event.hash) for event in rows(anchored)]
+    with pytest.raises(DatabaseError), engine.begin() as connection:
+        connection.execute(text(statement))
+    assert [(event.seq, event.outcome, event.hash) for event in rows(anchored)] == before
+    assert verify(anchored).intact
+
+
+# --- Settings ------------------------------------------------------------------------------------
+
+
+def test_settings_are_read_from_the_environment() -> None:
+    assert AuditSettings.from_environ({}) == AuditSettings(anchor_every=1000, retention_days=None)
+    assert AuditSettings.from_environ(
+        {"BRIDGE_AUDIT_ANCHOR_EVERY": "0", "BRIDGE_AUDIT_RETENTION_DAYS": "365"}
+    ) == AuditSettings(anchor_every=0, retention_days=365)
+    bad: list[Callable[[], object]] = [
+        lambda: AuditSettings.from_environ({"BRIDGE_AUDIT_ANCHOR_EVERY": "-1"}),
+        lambda: AuditSettings.from_environ({"BRIDGE_AUDIT_RETENTION_DAYS": "0"}),
+        lambda: AuditSettings.from_environ({"BRIDGE_AUDIT_RETENTION_DAYS": "year"}),
+    ]
+    for attempt in bad:
+        with pytest.raises(AuditSettingsError, match="BRIDGE_AUDIT_"):
+            attempt()
