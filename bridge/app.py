@@ -43,12 +43,25 @@ log = logging.getLogger("bridge.mail")
 
 
 def collect_routes() -> list[BaseRoute]:
-    from bridge.routes import admin, admin_lifecycle, home, oidc_provider, profile, signin
+    from bridge.routes import (
+        activation,
+        admin,
+        admin_lifecycle,
+        admin_requests,
+        home,
+        oidc_provider,
+        profile,
+        registration,
+        signin,
+    )
 
     return [
         *home.routes,
         *signin.routes,
         *profile.routes,
+        *registration.routes,
+        *admin_requests.routes,
+        *activation.routes,
         *admin.routes,
         *admin_lifecycle.routes,
         *oidc_provider.routes,

@@ -56,6 +56,8 @@ THROTTLE = "tests/e2e/test_throttle_race.py"
 SIGNING_KEYS = ("tests/services/test_signing_keys.py", "tests/storage/test_signing_key_migration.py")
 HOUSEKEEPING = "tests/services/test_housekeeping.py"
 CSRF_WEB = "tests/web/test_csrf.py"
+REGISTRATION = "tests/e2e/test_registration_activation.py"
+REQUESTS = ("tests/services/test_request_decisions.py", "tests/application/test_registration.py")
 CSRF_ROUTES = "tests/routes/test_csrf.py"
 AUDIT_CHAIN = "tests/services/test_audit_chain.py"
 AUDIT_COMMANDS = "tests/cli/test_audit_trail_commands.py"
@@ -353,6 +355,81 @@ CATALOGUE: tuple[Mutation, ...] = (
         "max(throttle.window, throttle.backoff_memory,",
         "max(throttle.window,",
         (HOUSEKEEPING,),
+    ),
+    # --- registration requests and activation links ------------------------------------------------
+    mutation(
+        "activation.name_match", "a binding through a mailed link demands the name match whatever the policy",
+        "bridge/services/binding.py",
+        "    _check_policies(staff, identity, replace(policy, require_name_match=True))\n",
+        "    _check_policies(staff, identity, policy)\n",
+        (REGISTRATION,),
+    ),
+    mutation(
+        "activation.link_single_use",
+        "a link is taken by one conditional UPDATE: a used, revoked or expired one takes nothing",
+        "bridge/services/activation_links.py",
+        "            ActivationLink.used_at.is_(None),\n            ActivationLink.revoked_at.is_(None),\n"
+        "            ActivationLink.expires_at > now,\n",
+        "            ActivationLink.expires_at > now,\n",
+        ("tests/services/test_activation_links.py", REGISTRATION),
+    ),
+    mutation(
+        "activation.taken_at_binding", "the binding through a link takes the link in its own transaction",
+        "bridge/services/binding.py",
+        "    if not take_activation_link(db, proof.link_id, staff.id, now):\n",
+        "    if False:\n",
+        (REGISTRATION,),
+    ),
+    mutation(
+        "activation.first_binding_only", "a link binds a person who has no binding yet, never a second one",
+        "bridge/services/binding.py",
+        "    if staff.bindings:\n        # A link starts the first binding only",
+        "    if False:\n        # A link starts the first binding only",
+        ("tests/services/test_request_decisions.py", REGISTRATION),
+    ),
+    mutation(
+        "activation.start_budget", "a link starts a bounded number of round trips, then it is revoked",
+        "bridge/application/activation.py",
+        "        elif not reserve_activation_start(db, check.link_id):\n",
+        "        elif False:\n",
+        (REGISTRATION,),
+    ),
+    mutation(
+        "activation.reset_revokes", "a password reset revokes unused activation links",
+        "bridge/services/credentials.py",
+        "    revoke_activation_links(db, staff.id, now)\n",
+        "",
+        REQUESTS,
+    ),
+    mutation(
+        "activation.password_binding_revokes", "a binding with the issued password revokes unused activation links",
+        "bridge/services/binding.py",
+        "    # A link mailed earlier must not bind a second account to this person later.\n"
+        "    revoke_activation_links(db, staff.id, now)\n",
+        "",
+        REQUESTS,
+    ),
+    mutation(
+        "requests.decided_by_the_hierarchy", "a request is decided only by whom the hierarchy lets issue its role",
+        "bridge/services/registration_requests.py",
+        "    if request is None or not may_decide(db, actor, request):\n",
+        "    if request is None:\n",
+        (*REQUESTS, "tests/application/test_pages_and_cli_agree.py", "tests/routes/test_registration_pages.py"),
+    ),
+    mutation(
+        "requests.role_fits_request", "an approval gives only a role the request's position allows",
+        "bridge/services/request_decisions.py",
+        "    if role not in candidate_roles(organization, RequestedPosition(request.requested)):\n",
+        "    if False:\n",
+        (*REQUESTS, "tests/application/test_pages_and_cli_agree.py"),
+    ),
+    mutation(
+        "requests.address_budget", "one address files a bounded number of requests",
+        "bridge/services/registration_requests.py",
+        '    if not take_from_budget(db, f"registration:address:{address_scope(address)}", ADDRESS_BUDGET, '
+        "BUDGET_WINDOW, now):\n        raise RequestsThrottled()\n",
+        "",
+        ("tests/services/test_registration_requests.py", REGISTRATION),
     ),
     # --- nothing secret in logs or forged in the audit view ----------------------------------------
     mutation(

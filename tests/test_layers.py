@@ -113,6 +113,21 @@ RULES = (
         "the administrative adapters parse, call one use case and print: no session, no ORM object",
     ),
     Rule(
+        "bridge.cli.requests",
+        ("sqlalchemy", "bridge.storage", "bridge.runtime", "bridge.services.refusals"),
+        "the administrative adapters parse, call one use case and print: no session, no ORM object",
+    ),
+    Rule(
+        "bridge.routes.admin_requests",
+        ("sqlalchemy", "bridge.storage", "bridge.runtime", "bridge.services.refusals"),
+        "the administrative adapters parse, call one use case and render: no session, no ORM object",
+    ),
+    Rule(
+        "bridge.routes.registration",
+        ("sqlalchemy", "bridge.storage", "bridge.runtime", "bridge.services.refusals"),
+        "the public registration pages parse, call one use case and render: no session, no ORM object",
+    ),
+    Rule(
         "bridge.web",
         ("bridge.routes", "bridge.flows", "bridge.op", "bridge.cli", "bridge.storage", "sqlalchemy"),
         "HTTP plumbing for the routes: it reads no database itself",

@@ -49,6 +49,8 @@ class BindingOrder(StrEnum):
 
     LOCAL_FIRST = "local_first"
     EXTERNAL_FIRST = "external_first"
+    # No password at all: a mailed activation link, then the upstream (bridge/application/activation.py).
+    ACTIVATION_LINK = "activation_link"
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 Both orders of the first sign-in work:
 - external first: provider round-trip → identity not bound → local login and password → bind;
-- local first: local login and password → provider round-trip → bind.
+- local first: local login and password → provider round-trip → bind;
+and a person with no password at all binds through a mailed activation link: link → provider
+round-trip (marked as the link's) → bind, the name matched (bridge/application/activation.py).
 
 Every step is parked on the server (bridge.application.flow_steps) under the browser's opaque
 id: the upstream round trip under the `state` it sent, the pending binding and the local-password
@@ -23,6 +25,12 @@ from typing import Any
 from anyio import to_thread
 
 from bridge.application import flow_steps
+from bridge.application.activation import (
+    accept_activation_link,
+    bind_through_activation,
+    refuse_missing_proof,
+    take_activation_proof,
+)
 from bridge.application.first_signin import (
     BindingOrder,
     accept_local_password,
@@ -83,7 +91,9 @@ class SignInFlow:
         replaces_session: str | None = None,
         force_login: bool = False,
         max_age: int | None = None,
+        activation_token: str | None = None,
     ) -> Outcome:
+        """Send the browser upstream; with `activation_token`, for a first sign-in through a mailed link."""
         provider = self.deps.upstream.get(provider_key)
         if provider is None:
             return Refused("unknown_provider", "Такой способ входа не настроен.")
@@ -93,18 +103,31 @@ class SignInFlow:
             )
         except UpstreamError as error:
             return await self._upstream_failed(provider_key, error)
+        state = str(start.parked["state"])
+        if activation_token is not None:
+            try:
+                # The proof is parked under this round trip's state: only its answer can use it.
+                await to_thread.run_sync(
+                    lambda: accept_activation_link(
+                        self.deps.database, self.audit, self.browser, activation_token, key=state,
+                        ttl=self.deps.rules.step_ttl,
+                    )
+                )
+            except SignInRefused as refusal:
+                return refused(refusal)
         parked = {
             "provider": provider_key,
             "flow": start.parked,
             "remember": remember,
             "next": self.safe_next(next_url),
             "replaces_session": replaces_session,
+            "activation": activation_token is not None,
         }
         # The state names the step: the callback must bring it back to this browser.
         await to_thread.run_sync(
             lambda: flow_steps.park(
                 self.deps.database, self.deps.purge, self.browser, FlowKind.UPSTREAM, parked,
-                ttl=self.deps.rules.step_ttl, key=str(start.parked["state"]),
+                ttl=self.deps.rules.step_ttl, key=state,
             )
         )
         return GoUpstream(start.url)
@@ -145,10 +168,28 @@ class SignInFlow:
             )
         except UpstreamError as error:
             return await self._upstream_failed(provider_key, error)
+        if parked.get("activation"):
+            return await to_thread.run_sync(
+                self._after_activation, external_identity(reported), str(state), parked.get("replaces_session")
+            )
         return await to_thread.run_sync(
             self._after_identity, external_identity(reported), bool(parked.get("remember")),
             self.safe_next(parked.get("next")), parked.get("replaces_session"),
         )
+
+    def _after_activation(self, identity: ExternalIdentity, state: str, replaces_session: str | None) -> Outcome:
+        """The round trip a mailed link started: bind through its proof, never anything else."""
+        deps = self.deps
+        proof = take_activation_proof(deps.database, self.browser, state)
+        if proof is None:
+            return refused(refuse_missing_proof(deps.database, self.audit, identity.provider))
+        try:
+            started = bind_through_activation(
+                deps.database, self.audit, proof, identity, replaces_session=replaces_session, rules=deps.rules
+            )
+        except SignInRefused as refusal:
+            return refused(refusal)
+        return self._signed_in(started, deps.default_next)
 
     def _after_identity(
         self, identity: ExternalIdentity, remember: bool, next_url: str, replaces_session: str | None

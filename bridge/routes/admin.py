@@ -12,6 +12,7 @@ once, as a printable slip. A refresh of that page finds nothing and issues nothi
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from starlette.concurrency import run_in_threadpool
@@ -228,6 +229,11 @@ async def unlock_action(request: Request) -> Response:
     except DomainError as error:
         return await refused_on_card(request, actor, login, error)
     return card_redirect(request, login, "unlocked")
+
+
+# --- «Заявки»: registration requests and activation links ----------------------------------------
+
+_LOGIN_SHAPE = re.compile(r"[a-z0-9_]{1,100}")
 
 
 routes: list[BaseRoute] = [

@@ -18,10 +18,14 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from bridge.services.throttle import take_from_budget
 from bridge.storage.models import ActivationLink
 from bridge.storage.types import utcnow
 
 ACTIVATION_TTL = timedelta(hours=72)
+# Round trips one link may start: enough for a cancelled or mistaken sign-in, not for trying
+# one external account after another; then the link is revoked.
+ACTIVATION_STARTS = 5
 
 
 class LinkState(StrEnum):
@@ -46,6 +50,21 @@ class LinkCheck:
     state: LinkState
     link_id: int | None = None
     staff_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ActivationProof:
+    """This browser followed a usable link of this person: parked until the upstream answers."""
+
+    link_id: int
+    staff_id: int
+
+    def as_parked(self) -> dict[str, int]:
+        return {"link_id": self.link_id, "staff_id": self.staff_id}
+
+    @classmethod
+    def from_parked(cls, data: dict[str, int]) -> ActivationProof:
+        return cls(link_id=int(data["link_id"]), staff_id=int(data["staff_id"]))
 
 
 def _hash(token: str) -> str:
@@ -86,6 +105,11 @@ def check_activation_link(db: Session, token: str, now: datetime | None = None) 
     else:
         state = LinkState.USABLE
     return LinkCheck(state, link.id, link.staff_id)
+
+
+def reserve_activation_start(db: Session, link_id: int, now: datetime | None = None) -> bool:
+    """One of the link's starts, counted before the round trip; False when they are spent."""
+    return take_from_budget(db, f"activation:link:{link_id}", ACTIVATION_STARTS, ACTIVATION_TTL, now)
 
 
 def take_activation_link(db: Session, link_id: int, staff_id: int, now: datetime | None = None) -> bool:

@@ -11,13 +11,15 @@ The upstream policies (a confirmed ESIA account, an accepted `acr`) are one func
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bridge.services.activation_links import ActivationProof, revoke_activation_links, take_activation_link
 from bridge.services.audit import AuditContext, record
 from bridge.services.credentials import check_issued_credential
 from bridge.services.errors import DomainError
@@ -111,7 +113,65 @@ def create_binding(
             + CONTACT_ADMINISTRATOR,
         )
     _check_policies(staff, identity, policy)
+    binding = _bind(db, audit, staff, identity, flow=flow, now=now)
+    staff.password_hash = None
+    staff.credential_used_at = now
+    # A link mailed earlier must not bind a second account to this person later.
+    revoke_activation_links(db, staff.id, now)
+    db.flush()
+    return binding
 
+
+def create_binding_through_link(
+    db: Session,
+    audit: AuditContext,
+    proof: ActivationProof,
+    identity: ExternalIdentity,
+    *,
+    policy: BindingPolicy,
+    flow: str,
+    now: datetime | None = None,
+) -> ExternalBinding:
+    """Bind through a mailed activation link, or raise BindingRefused (the caller rolls back).
+
+    A mailbox is weaker proof than a password handed over in person, so the upstream's surname and
+    name (and СНИЛС, when the card has one) must match the staff card whatever the policy says.
+    The link is taken here, in the binding's transaction: a refusal leaves it unused, and of two
+    bindings racing through one link exactly one takes it.
+    """
+    now = now or utcnow()
+    staff = db.get(StaffMember, proof.staff_id, with_for_update=True)
+    if staff is None or staff.status != StaffStatus.ACTIVE:
+        raise BindingRefused(
+            "activation_no_longer_valid",
+            "Ссылка больше не действует: учётная запись заблокирована или изменена. " + CONTACT_ADMINISTRATOR,
+        )
+    _check_policies(staff, identity, replace(policy, require_name_match=True))
+    if staff.bindings:
+        # A link starts the first binding only; a bound person signs in through what they bound.
+        raise BindingRefused(
+            "already_bound", "Ваша учётная запись уже привязана. Входите через внешнюю учётную запись."
+        )
+    if not take_activation_link(db, proof.link_id, staff.id, now):
+        raise BindingRefused(
+            "activation_no_longer_valid",
+            "Ссылка уже использована, отозвана или её срок истёк. Если учётная запись уже привязана, "
+            "входите через Госуслуги (РСАА); иначе попросите администратора выслать новую ссылку.",
+        )
+    binding = _bind(db, audit, staff, identity, flow=flow, now=now, link_id=proof.link_id)
+    if staff.password_hash is not None:
+        # A password issued earlier is retired too: from now on only the external ID opens the account.
+        staff.password_hash = None
+        staff.credential_used_at = now
+    db.flush()
+    return binding
+
+
+def _bind(
+    db: Session, audit: AuditContext, staff: StaffMember, identity: ExternalIdentity, *, flow: str, now: datetime,
+    **details: Any,
+) -> ExternalBinding:
+    """The binding row and its audit record, once the person is proved; BindingRefused if taken."""
     taken = db.scalars(
         select(ExternalBinding).where(
             ExternalBinding.issuer == identity.issuer, ExternalBinding.subject == identity.subject
@@ -142,8 +202,6 @@ def create_binding(
         created_at=now,
         last_used_at=now,
     )
-    staff.password_hash = None
-    staff.credential_used_at = now
     db.add(binding)
     try:
         db.flush()
@@ -164,6 +222,7 @@ def create_binding(
         external_subject=identity.subject,
         flow=flow,
         login=staff.login,
+        **details,
     )
     return binding
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from bridge.services.audit import AuditContext, record
 from bridge.services.errors import Conflict, InvalidInput, NotFound
 from bridge.services.identifiers import normalized_inn, normalized_ogrn
 from bridge.services.roles import ORGANIZATION_KIND_TITLES, OrganizationKind
+from bridge.storage.enums import RegistryStatus
 from bridge.storage.models import Organization
 
 _DEPARTMENT_KINDS = frozenset({OrganizationKind.EDUCATION_DEPARTMENT, OrganizationKind.PRESCHOOL_DEPARTMENT})
@@ -89,3 +90,41 @@ def list_organizations(
     if district is not None:
         query = query.where(Organization.district == district)
     return list(db.scalars(query))
+
+
+# What the public registration form lists at most for one search.
+SEARCH_LIMIT = 20
+
+
+def _spellings(word: str) -> set[str]:
+    # SQLite folds case for ASCII only: the ways a Russian word is usually typed, matched as they are.
+    return {word, word.lower(), word.upper(), word.capitalize()}
+
+
+def search_registry(db: Session, query: str, *, limit: int = SEARCH_LIMIT) -> list[Organization]:
+    """Organizations of the registry a person can ask an account in, by ИНН or by words of the name.
+
+    Every word of `query` must occur in the name; a ten- or twelve-digit query is an ИНН as well.
+    Excluded organizations and technical support are never listed.
+    """
+    words = [word for word in query.split() if len(word) >= 2 or word.isdigit()][:6]
+    if not words:
+        return []
+    by_name = and_(
+        *(or_(*(Organization.name.contains(spelling, autoescape=True) for spelling in _spellings(word)))
+          for word in words)
+    )
+    digits = "".join(query.split())
+    matches = or_(by_name, Organization.inn == digits) if digits.isdigit() and len(digits) in (10, 12) else by_name
+    return list(
+        db.scalars(
+            select(Organization)
+            .where(
+                matches,
+                Organization.registry_status == RegistryStatus.ACTIVE,
+                Organization.kind != OrganizationKind.SUPPORT,
+            )
+            .order_by(Organization.name, Organization.id)
+            .limit(limit)
+        )
+    )

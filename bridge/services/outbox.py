@@ -40,6 +40,12 @@ class MailKind(StrEnum):
     BINDING_REMOVED = "binding_removed"
     ACCOUNT_BLOCKED = "account_blocked"
     ACCOUNT_DEACTIVATED = "account_deactivated"
+    # «Заявка на подключение»: approved with an activation link, approved as a role for a person
+    # already bound, rejected with the reason; a new activation link sent again.
+    REQUEST_APPROVED = "request_approved"
+    REQUEST_ROLE_GRANTED = "request_role_granted"
+    REQUEST_REJECTED = "request_rejected"
+    ACTIVATION_LINK = "activation_link"
 
 
 @dataclass(frozen=True)

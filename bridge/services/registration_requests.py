@@ -81,7 +81,8 @@ def _text(value: str | None, limit: int) -> str | None:
     return cleaned[:limit] or None
 
 
-def _email(value: str) -> str:
+def checked_email(value: str) -> str:
+    """An e-mail address as typed on a public form, or InvalidInput."""
     email = " ".join(value.split())
     local, _, domain = email.partition("@")
     if not local or "." not in domain or " " in email or "@" in domain or len(email) > 320:
@@ -109,7 +110,7 @@ def submit_request(
     position = _text(form.position, 200)
     if position is None:
         raise InvalidInput("position_required", "Укажите должность.")
-    email = _email(form.email)
+    email = checked_email(form.email)
     try:
         requested = RequestedPosition(form.requested)
     except ValueError:

@@ -25,13 +25,14 @@ from bridge.services.phones import normalized_phone
 from bridge.services.role_grants import RoleGrant, assign_role, grant_target, overlaps, record_role_added
 from bridge.services.roles import role_title
 from bridge.storage.enums import StaffStatus
-from bridge.storage.models import RoleAssignment, StaffMember
+from bridge.storage.models import Organization, RoleAssignment, StaffMember
 from bridge.storage.types import utcnow
 
 # RoleGrant is part of what callers of `register_staff` and `add_role` pass.
 __all__ = [
-    "NewStaff", "Registration", "RoleAddition", "RoleGrant", "add_role", "checked_names", "current_roles",
-    "get_managed_staff", "get_staff", "get_wholly_managed_staff", "register_staff", "require_not_deactivated",
+    "Enrolment", "NewStaff", "Registration", "RoleAddition", "RoleGrant", "add_role", "checked_names",
+    "current_roles", "find_namesake", "get_managed_staff", "get_staff", "get_wholly_managed_staff", "register_person",
+    "register_staff", "require_not_deactivated",
 ]
 
 
@@ -58,6 +59,15 @@ class Registration:
     staff: StaffMember
     role: RoleAssignment
     credential: IssuedCredential
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """A person registered with a first role and no credential yet."""
+
+    staff: StaffMember
+    role: RoleAssignment
+    organization: Organization
 
 
 @dataclass(frozen=True)
@@ -133,6 +143,18 @@ def register_staff(
 ) -> Registration:
     """A new staff member with a first role and a freshly issued login and password."""
     now = now or utcnow()
+    enrolment = register_person(db, actor, new)
+    staff, organization = enrolment.staff, enrolment.organization
+    credential = issue_credential(db, staff, ttl=credential_ttl, now=now)
+    record_issued(
+        db, actor.audit_context, staff, credential, reason="registration", organization_id=organization.id
+    )
+    return Registration(staff=staff, role=enrolment.role, credential=credential)
+
+
+def register_person(db: Session, actor: Actor, new: NewStaff) -> Enrolment:
+    """A new staff member with a first role and no password (an approved registration request
+    sends an activation link instead). Refuses a duplicate as `register_staff` does."""
     surname, name, patronymic = checked_names(new.surname, new.name, new.patronymic, new.no_patronymic)
     snils_input = _clean(new.snils)
     snils = normalized_snils(snils_input) if snils_input else None
@@ -143,21 +165,15 @@ def register_staff(
 
     if snils is not None and db.scalar(select(StaffMember.id).where(StaffMember.snils == snils)) is not None:
         raise Conflict("duplicate_snils", "Сотрудник с таким СНИЛС уже зарегистрирован.")
-    person = comparable(full_name(surname, name, patronymic))
-    colleagues = db.scalars(
-        select(StaffMember)
-        .join(RoleAssignment, RoleAssignment.staff_id == StaffMember.id)
-        .where(RoleAssignment.organization_id == organization.id)
-    ).unique()
-    for colleague in colleagues:
-        if comparable(full_name(colleague.surname, colleague.name, colleague.patronymic)) == person:
-            raise Conflict(
-                "duplicate_person",
-                f"В организации «{organization.name}» уже есть сотрудник {colleague.surname} {colleague.name} "
-                f"(логин {colleague.login}): добавьте ему роль вместо новой регистрации.",
-                login=colleague.login,
-                organization_id=organization.id,
-            )
+    colleague = find_namesake(db, organization.id, full_name(surname, name, patronymic))
+    if colleague is not None:
+        raise Conflict(
+            "duplicate_person",
+            f"В организации «{organization.name}» уже есть сотрудник {colleague.surname} {colleague.name} "
+            f"(логин {colleague.login}): добавьте ему роль вместо новой регистрации.",
+            login=colleague.login,
+            organization_id=organization.id,
+        )
 
     staff = StaffMember(
         surname=surname,
@@ -173,16 +189,27 @@ def register_staff(
     db.add(staff)
     db.flush()
     assignment = assign_role(db, actor, staff, role, organization, new.grant)
-    credential = issue_credential(db, staff, ttl=credential_ttl, now=now)
     record(
         db, actor.audit_context, "staff.registered", "success", subject_staff_id=staff.id,
         organization_id=organization.id, login=staff.login, role=role.value,
     )
     record_role_added(db, actor, staff, assignment)
-    record_issued(
-        db, actor.audit_context, staff, credential, reason="registration", organization_id=organization.id
-    )
-    return Registration(staff=staff, role=assignment, credential=credential)
+    return Enrolment(staff=staff, role=assignment, organization=organization)
+
+
+def find_namesake(db: Session, organization_id: int, person_full_name: str) -> StaffMember | None:
+    """Someone with a role in the organization (at any time) whose full name compares equal."""
+    person = comparable(person_full_name)
+    colleagues = db.scalars(
+        select(StaffMember)
+        .join(RoleAssignment, RoleAssignment.staff_id == StaffMember.id)
+        .where(RoleAssignment.organization_id == organization_id)
+        .order_by(StaffMember.id)
+    ).unique()
+    for colleague in colleagues:
+        if comparable(full_name(colleague.surname, colleague.name, colleague.patronymic)) == person:
+            return colleague
+    return None
 
 
 def add_role(
@@ -191,10 +218,13 @@ def add_role(
     login: str,
     grant: RoleGrant,
     *,
-    credential_ttl: timedelta,
+    credential_ttl: timedelta | None,
     now: datetime | None = None,
 ) -> RoleAddition:
-    """Another role for a person the actor manages; their first credential if they never had one."""
+    """Another role for a person the actor manages; their first credential if they never had one.
+
+    `credential_ttl` None issues no password at all (an approved request mails a link instead).
+    """
     now = now or utcnow()
     staff = get_managed_staff(db, actor, login)
     require_not_deactivated(staff)
@@ -211,14 +241,14 @@ def add_role(
                 login=login,
                 organization_id=organization.id,
             )
-    issues_credential = not has_ever_held_credential(staff)
+    issues_credential = credential_ttl is not None and not has_ever_held_credential(staff)
     if issues_credential:
         # The first password hands over the whole account: the actor must be above all its roles.
         authorize_manage(db, actor, staff.roles)
     assignment = assign_role(db, actor, staff, role, organization, grant)
     record_role_added(db, actor, staff, assignment)
     credential = None
-    if issues_credential:
+    if issues_credential and credential_ttl is not None:
         credential = issue_credential(db, staff, ttl=credential_ttl, now=now)
         record_issued(
             db, actor.audit_context, staff, credential, reason="role_added", organization_id=organization.id

@@ -299,6 +299,27 @@ class ActivationLink(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class OrganizationRequest(Base):
+    """«Заявка на включение организации в реестр»: left on the public form for technical support.
+
+    A person whose organization is not in the registry cannot ask for an account there; this is
+    how they ask for the organization itself (seed 003). Support adds it (`bridge org add`) and
+    closes the request (`bridge org close-request`).
+    """
+
+    __tablename__ = "organization_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(500))
+    inn: Mapped[str] = mapped_column(String(12), index=True)
+    contact_email: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Set by technical support when the request is dealt with, with what was done.
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    closed_by: Mapped[str | None] = mapped_column(String(200))
+    closing_note: Mapped[str | None] = mapped_column(Text)
+
+
 # --- Outgoing mail -----------------------------------------------------------------------------
 
 

@@ -1,7 +1,7 @@
 """Every administrative permission rule gives the same answer on the pages and at the CLI.
 
 Each case is run twice against the same directory: once by a signed-in administrator through
-the pages, once by `bridge --acting-as <the same person> staff ...`. Both must allow or both
+the pages, once by `bridge --acting-as <the same person> staff ...` (or `requests ...`). Both must allow or both
 refuse, with the expected answer, and leave the same audit records (the refusal record exactly,
 but for the address a browser has and a terminal has not).
 """
@@ -22,10 +22,11 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from bridge.config import Settings
+from bridge.services.registration_requests import RequestForm, submit_request
 from bridge.services.roles import Role
 from bridge.storage.database import transaction
 from bridge.storage.enums import StaffStatus
-from bridge.storage.models import AuditEvent, ExternalBinding, Organization, StaffMember
+from bridge.storage.models import AuditEvent, ExternalBinding, Organization, RegistrationRequest, StaffMember
 from tests.services.directory import Directory, build_directory
 from tests.support.browser import sign_in_browser
 from tests.support.factories import give_role, make_staff
@@ -69,6 +70,18 @@ class Case:
     # None: allowed; otherwise the refusal's code.
     refused: str | None = None
 
+
+# Registration requests filed before each case, one per front end, so neither sees the other's decision.
+REQUESTS = {
+    "own_pages": ("school_a", "Страничная"),
+    "own_cli": ("school_a", "Консольная"),
+    "foreign_pages": ("school_b", "Страничная"),
+    "foreign_cli": ("school_b", "Консольная"),
+}
+OWN_REQUEST = {"pages": "own_pages", "cli": "own_cli"}
+FOREIGN_REQUEST = {"pages": "foreign_pages", "cli": "foreign_cli"}
+# What differs between the twins' audit records although the same thing happened.
+NUMBERED = frozenset({"request_id", "link_id"})
 
 CASES = {
     "register in own school": Case("director_a", "register"),
@@ -140,6 +153,23 @@ CASES = {
                                                      refused="staff_not_managed"),
     "end a subordinate's sessions": Case("director_a", "end_sessions", TWINS),
     "end one's superior's sessions": Case("director_a", "end_sessions", "dept_a", refused="staff_not_managed"),
+    # «Заявки на подключение»: the request is the target, one per front end.
+    "approve an employee's request in own school": Case("director_a", "approve", OWN_REQUEST,
+                                                        role="social_pedagogue"),
+    "approve a request of another district": Case("director_a", "approve", FOREIGN_REQUEST,
+                                                  refused="unknown_request"),
+    "department approves an employee's request": Case("dept_a", "approve", OWN_REQUEST,
+                                                      refused="unknown_request"),
+    "approve with a role that does not fit the request": Case("director_a", "approve", OWN_REQUEST,
+                                                              role="school_director",
+                                                              refused="role_not_for_request"),
+    "reject a request of own school": Case("director_a", "reject", OWN_REQUEST),
+    "reject a request of another district": Case("director_a", "reject", FOREIGN_REQUEST,
+                                                 refused="unknown_request"),
+    # The twins are bound (the lifecycle cases unbind them): a link would bind nothing, both refuse.
+    "resend a link to a bound subordinate": Case("director_a", "resend", {"pages": "twin_pages", "cli": "twin_cli"},
+                                                 refused="already_bound"),
+    "resend a link to one's superior": Case("director_a", "resend", "dept_a", refused="staff_not_managed"),
 }
 
 
@@ -182,8 +212,20 @@ class World:
                     # Something to unbind, the same for both.
                     db.add(ExternalBinding(staff_id=person.id, provider="esia", issuer="https://esia.test",
                                            subject=f"esia-{key}", flow="local_first"))
+                # An address for «Выслать ссылку повторно».
+                person.email = f"{key}@school.test"
                 self.logins[key] = person.login
         self.logins["nobody"] = "nobody"
+        with db_factory() as db, db.begin():
+            for key, (school, surname) in REQUESTS.items():
+                form = RequestForm(
+                    surname=surname, name="Анна", patronymic=None, no_patronymic=True,
+                    organization_id=self.directory.orgs[school], position="Учитель",
+                    email=f"{key}@school.test", requested="employee",
+                )
+                filed = submit_request(db, form, f"192.0.2.{len(self.logins)}")
+                assert filed is not None
+                self.logins[key] = str(filed.id)
 
     def login_of(self, case: Case, front: str) -> str:
         target = case.target[front] if isinstance(case.target, dict) else case.target
@@ -195,7 +237,8 @@ class World:
             # The person acted on is named alike, whichever twin (or new person) it was.
             return [
                 (event.event, event.outcome, event.actor, event.organization_id,
-                 {key: ("<person>" if value == login else value) for key, value in event.details.items()
+                 {key: ("<person>" if value == login else "<number>" if key in NUMBERED else value)
+                  for key, value in event.details.items()
                   if key not in ("expires_at", "counters_cleared", "start_date", "personal_data_removal_due")})
                 for event in events
             ]
@@ -248,6 +291,11 @@ class World:
                     "no_patronymic": "1", "action": "save"}
             response = self.client.post("/admin/staff/new", data=form)
             login = _registered_login(response.text) or login
+        elif case.operation in ("approve", "reject"):
+            form = {"csrf_token": self.csrf(), "role": case.role, "reason": "Не работает у нас"}
+            response = self.client.post(f"/admin/requests/{login}/{case.operation}", data=form,
+                                        follow_redirects=False)
+            login = self.approved_login(login) or login
         else:
             path, fields = self.card_action(case, login, grant)
             form = {"csrf_token": self.csrf(), **fields}
@@ -261,6 +309,10 @@ class World:
         [refusal] = [record for record in audit if record[0] == "issuance.refused"]
         return Answer(refusal[4]["reason"], audit)
 
+    def email_of(self, login: str) -> str | None:
+        with self.db_factory() as db:
+            return db.scalars(select(StaffMember.email).where(StaffMember.login == login)).one_or_none()
+
     def card_action(self, case: Case, login: str, grant: dict[str, str]) -> tuple[str, dict[str, str]]:
         """The path under the person's card and the form a page posts for `case.operation`."""
         role = self.role_id(login, case.role) if case.operation in ("end_role", "role_dates") else 0
@@ -268,8 +320,9 @@ class World:
             "add_role": ("roles", grant),
             "reset": ("reset-password", {}),
             "unlock": ("unlock", {}),
-            "edit": ("edit", {"surname": "Правленая", "name": "Мария", "patronymic": "Петровна", "email": "",
-                              "phone": "", "note": ""}),
+            # The page posts the whole card: what the edit does not change is sent as it is.
+            "edit": ("edit", {"surname": "Правленая", "name": "Мария", "patronymic": "Петровна",
+                              "email": self.email_of(login) or "", "phone": "", "note": ""}),
             "end_role": (f"roles/{role}/end", {"end_date": TODAY}),
             "role_dates": (f"roles/{role}/dates", {"start_date": "2024-09-01", "new_end_date": ""}),
             "block": ("block", {"reason": "Служебная проверка"}),
@@ -277,12 +330,19 @@ class World:
             "deactivate": ("deactivate", {"reason": "left"}),
             "unbind": ("bindings/esia/unbind", {}),
             "end_sessions": ("end-sessions", {}),
+            "resend": ("activation-link", {}),
         }[case.operation]
 
     def role_id(self, login: str, role: str) -> int:
         with self.db_factory() as db:
             staff = db.scalars(select(StaffMember).where(StaffMember.login == login)).one()
             return next(assignment.id for assignment in staff.roles if assignment.role == role)
+    def approved_login(self, request_id: str) -> str | None:
+        """The login of the person an approval of this request registered (None while it waits)."""
+        with self.db_factory() as db:
+            request = db.get(RegistrationRequest, int(request_id))
+            staff = db.get(StaffMember, request.staff_id) if request is not None and request.staff_id else None
+            return staff.login if staff is not None else None
 
     # --- the CLI -----------------------------------------------------------------------------
 
@@ -309,6 +369,9 @@ class World:
             "deactivate": (*acting, "deactivate", login, "--reason", "left"),
             "unbind": (*acting, "unbind", login, "esia"),
             "end_sessions": (*acting, "end-sessions", login),
+            "approve": (*acting[:-1], "requests", "approve", login, "--role", case.role),
+            "reject": (*acting[:-1], "requests", "reject", login, "--reason", "Не работает у нас"),
+            "resend": (*acting[:-1], "requests", "resend", login),
         }[case.operation]
         code, out, _ = self.bridge_cli(*argv)
         data = json.loads(out)
@@ -316,6 +379,8 @@ class World:
             return Answer(data["error"], self.audit_since(before, login=login))
         if case.operation == "register":
             login = data["credential"]["login"]
+        if case.operation == "approve":
+            login = data["approved"]["login"]
         listed = frozenset(card["login"] for card in data["staff"]) if case.operation == "list" else frozenset()
         return Answer(None, self.audit_since(before, login=login), listed)
 

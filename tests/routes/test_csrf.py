@@ -64,6 +64,12 @@ def _forms(directory: Directory, session_role: int) -> dict[str, dict[str, str]]
         "/login/bind": {"login": directory.logins[TARGET], "password": "Wrong-password-1"},
         "/login/role": {"role_id": str(session_role)},
         "/oidc/logout": {"client_id": "kontingent"},
+        "/register": {"organization_id": str(directory.orgs["school_a"]), "surname": "Новый", "name": "Пётр",
+                      "no_patronymic": "1", "position": "учитель", "email": "new@school.test",
+                      "requested": "employee"},
+        "/register/organization": {"name": "Новая школа", "inn": "7707083893", "contact_email": "a@school.test"},
+        "/admin/requests/1/reject": {"reason": "не работает у нас"},
+        "/admin/requests/1/approve": {"role": "school_deputy"},
     }
 
 

@@ -93,3 +93,16 @@ async def test_an_exception_is_logged_as_a_500(caplog: pytest.LogCaptureFixture)
         await AccessLogMiddleware(broken)(scope, receive, send)
     [line] = [record.getMessage() for record in caplog.records if record.name == "bridge.access"]
     assert line.startswith('- - "POST /oidc/token HTTP/1.1" 500 ')
+
+
+def test_the_activation_links_token_is_never_written(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    """The mailed link carries its secret in the query: the route's line shows only that one was there."""
+    token = "Zm9vYmFyLXRva2VuLXRoYXQtbG9va3MtcmVhbC0xMjM0NTY3OA"
+    assert scrub_query(f"token={token}") == "token=…"
+    with caplog.at_level(logging.INFO, logger="bridge.access"):
+        client.get(f"/activate?token={token}")
+        client.get(f"/activate?provider=esia&token={token}&next=%2Factivate%3Ftoken%3D{token}")
+    lines = [record.getMessage() for record in caplog.records if record.name == "bridge.access"]
+    assert len(lines) == 2 and all(token not in line for line in lines)
+    assert '"GET /activate?token=… HTTP/1.1" 404' in lines[0]
+    assert '"GET /activate?provider=esia&token=…&next=/activate?… HTTP/1.1" 404' in lines[1]
