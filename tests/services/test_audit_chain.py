@@ -363,7 +363,7 @@ def test_a_deleted_tail_with_a_rewound_head_is_named_by_an_anchor(
 
 
 def test_an_emptied_log_is_named(anchored: sessionmaker[Session], engine: Engine) -> None:
-    statement = "TRUNCATE audit_events" if engine.dialect.name == "postgresql" else "DELETE FROM audit_events"
+    statement = "TRUNCATE audit_events CASCADE" if engine.dialect.name == "postgresql" else "DELETE FROM audit_events"
     report = tampered(anchored, engine, statement)
     assert report.problem is not None
     assert (report.problem.kind, report.problem.seq) == (BreakKind.TRUNCATED, 1)
@@ -399,7 +399,7 @@ def test_an_edited_anchor_is_named(anchored: sessionmaker[Session], engine: Engi
         "UPDATE audit_chain_head SET seq = seq - 1",
         "UPDATE audit_chain_head SET id = 2",
         "DELETE FROM audit_chain_head",
-        "TRUNCATE audit_events",
+        "TRUNCATE audit_events CASCADE",  # CASCADE: audit_personal_details refers to it
         "TRUNCATE audit_anchors",
         "TRUNCATE audit_chain_head",
     ],
