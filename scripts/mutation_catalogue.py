@@ -296,9 +296,9 @@ CATALOGUE: tuple[Mutation, ...] = (
     ),
     mutation(
         "flow.reset_discards", "a password reset discards the local proofs resting on the old password",
-        "bridge/services/credentials.py",
-        "    discard_for_staff(db, staff.id)\n",
-        "",
+        "bridge/services/account_access.py",
+        "    steps = discard_for_staff(db, staff.id)\n",
+        "    steps = 0\n",
         (FLOWS,),
     ),
     mutation(
@@ -396,9 +396,9 @@ CATALOGUE: tuple[Mutation, ...] = (
     ),
     mutation(
         "activation.reset_revokes", "a password reset revokes unused activation links",
-        "bridge/services/credentials.py",
-        "    revoke_activation_links(db, staff.id, now)\n",
-        "",
+        "bridge/services/account_access.py",
+        "    links = revoke_activation_links(db, staff.id, now)\n",
+        "    links = 0\n",
         REQUESTS,
     ),
     mutation(
@@ -532,8 +532,8 @@ CATALOGUE: tuple[Mutation, ...] = (
     mutation(
         "audit.head_locked_last", "the chain head is locked at commit, after the transaction's other locks",
         "bridge/services/audit_chain.py",
-        "    pending.append((db.get_nested_transaction(), entry))\n",
-        "    pending.append((db.get_nested_transaction(), entry))\n    lock_head(db, 0)\n",
+        "    pending.append((db.get_nested_transaction(), entry, personal))\n",
+        "    pending.append((db.get_nested_transaction(), entry, personal))\n    lock_head(db, 0)\n",
         (AUDIT_CHAIN,),
     ),
     mutation(
