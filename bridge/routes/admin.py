@@ -27,6 +27,7 @@ from bridge.application.role_grants import RoleGrant
 from bridge.application.staff_registry import NewStaff
 from bridge.routes.admin_common import (
     NOTICES,
+    act_on_card,
     administrator,
     card_redirect,
     form_date,
@@ -219,16 +220,7 @@ async def reset_password_action(request: Request) -> Response:
 
 async def unlock_action(request: Request) -> Response:
     """«Снять блокировку входа»: POST, then back to the card (GET), which shows the counters as they are."""
-    posted = await posted_on_card(request)
-    if isinstance(posted, Response):
-        return posted
-    actor, _ = posted
-    login = request.path_params["login"]
-    try:
-        await run_in_threadpool(signin_recovery.unlock_password_signin, runtime_of(request).db, actor, login)
-    except DomainError as error:
-        return await refused_on_card(request, actor, login, error)
-    return card_redirect(request, login, "unlocked")
+    return await act_on_card(request, signin_recovery.unlock_password_signin, "unlocked")
 
 
 # --- «Заявки»: registration requests and activation links ----------------------------------------

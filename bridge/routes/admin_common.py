@@ -7,6 +7,7 @@ and is answered in place, over the card (`refused_on_card`, status 400).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -130,6 +131,25 @@ async def posted_on_card(request: Request) -> tuple[Actor, FormData] | Response:
     if isinstance(actor, Response):
         return actor
     return actor, await request.form()
+
+
+# (the database's session factory, the actor, the person's login): the adapters hold no SQLAlchemy type.
+CardUseCase = Callable[[Any, Actor, str], object]
+
+
+async def act_on_card(request: Request, use_case: CardUseCase, done: str) -> Response:
+    """A button on the card with nothing to fill in: run `use_case(database, actor, login)`, then
+    back to the card with the `done` notice (POST → 303 → GET), or the refusal over the card."""
+    posted = await posted_on_card(request)
+    if isinstance(posted, Response):
+        return posted
+    actor, _ = posted
+    login = request.path_params["login"]
+    try:
+        await run_in_threadpool(use_case, runtime_of(request).db, actor, login)
+    except DomainError as error:
+        return await refused_on_card(request, actor, login, error)
+    return card_redirect(request, login, done)
 
 
 async def shown_card(request: Request, actor: Actor, login: str) -> StaffView | Response:

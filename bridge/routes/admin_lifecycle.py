@@ -18,6 +18,7 @@ from bridge.application import role_grants, signin_recovery, staff_cards, staff_
 from bridge.application.staff_cards import CardEdit, StaffView
 from bridge.application.staff_lifecycle import DeactivationReason
 from bridge.routes.admin_common import (
+    act_on_card,
     administrator,
     card_redirect,
     form_date,
@@ -176,18 +177,11 @@ async def block_page(request: Request) -> Response:
 
 
 async def unblock_action(request: Request) -> Response:
-    posted = await posted_on_card(request)
-    if isinstance(posted, Response):
-        return posted
-    actor, _ = posted
-    login = request.path_params["login"]
-    try:
-        await run_in_threadpool(
-            staff_lifecycle.unblock_staff, runtime_of(request).db, actor, login, staff_policy(request)
-        )
-    except DomainError as error:
-        return await refused_on_card(request, actor, login, error)
-    return card_redirect(request, login, "unblocked")
+    policy = staff_policy(request)
+    return await act_on_card(
+        request, lambda database, actor, login: staff_lifecycle.unblock_staff(database, actor, login, policy),
+        "unblocked",
+    )
 
 
 async def deactivate_page(request: Request) -> Response:
@@ -232,34 +226,22 @@ async def unbind_page(request: Request) -> Response:
             return not_found(request, NotFound("unknown_binding", "У сотрудника нет такой привязки."))
         page = {"actor": actor, "card": view.card, "view": view, "binding": binding}
         return render(request, "admin/staff_unbind.html", page)
-    posted = await posted_on_card(request)
-    if isinstance(posted, Response):
-        return posted
-    actor, _ = posted
-    login = request.path_params["login"]
-    try:
-        await run_in_threadpool(
-            signin_recovery.unbind_external_identity, runtime_of(request).db, actor, login, provider,
-            staff_policy(request),
-        )
-    except DomainError as error:
-        return await refused_on_card(request, actor, login, error)
-    return card_redirect(request, login, "unbound")
+    policy = staff_policy(request)
+    return await act_on_card(
+        request,
+        lambda database, actor, login: signin_recovery.unbind_external_identity(
+            database, actor, login, provider, policy
+        ),
+        "unbound",
+    )
 
 
 async def end_sessions_action(request: Request) -> Response:
-    posted = await posted_on_card(request)
-    if isinstance(posted, Response):
-        return posted
-    actor, _ = posted
-    login = request.path_params["login"]
-    try:
-        await run_in_threadpool(
-            signin_recovery.end_staff_sessions, runtime_of(request).db, actor, login, staff_policy(request)
-        )
-    except DomainError as error:
-        return await refused_on_card(request, actor, login, error)
-    return card_redirect(request, login, "sessions_ended")
+    policy = staff_policy(request)
+    return await act_on_card(
+        request, lambda database, actor, login: signin_recovery.end_staff_sessions(database, actor, login, policy),
+        "sessions_ended",
+    )
 
 
 routes: list[BaseRoute] = [
