@@ -81,7 +81,7 @@ def create_app(settings: Settings, *, runtime: BridgeRuntime | None = None) -> S
         runtime: BridgeRuntime = app.state.runtime
         # Keys still stored in plaintext are wrapped, missing keys made, due keys rotated: at start,
         # not at the first token request.
-        await anyio.to_thread.run_sync(maintain_signing_keys, runtime.db, settings.signing_keys.policy(settings))
+        await anyio.to_thread.run_sync(maintain_signing_keys, runtime.db, runtime.signing_keys)
         housekeeping = HousekeepingTask(
             runtime.db, settings.housekeeping, RetentionPolicy.of(settings.housekeeping, settings)
         )

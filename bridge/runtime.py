@@ -14,6 +14,7 @@ from bridge.mail.dispatcher import OutboxDispatcher
 from bridge.mail.smtp import SmtpTransport
 from bridge.services.audit_settings import configure_audit
 from bridge.services.flow_state import PurgeSchedule
+from bridge.services.signing_keys import SigningKeyPolicy
 from bridge.storage.database import build_engine, build_sessionmaker
 from bridge.upstream.registry import UpstreamRegistry
 
@@ -25,11 +26,15 @@ class BridgeRuntime:
     db: sessionmaker[Session]
     # Outbound HTTP to upstream identity providers; tests inject one routed to the in-process mock.
     http: httpx.AsyncClient
+    # How the OP's signing keys are unwrapped and rotated: worked out once, shared by the OP, the
+    # lifespan's key maintenance and the audit anchors.
+    signing_keys: SigningKeyPolicy
     upstream: UpstreamRegistry = field(default_factory=UpstreamRegistry)
     # Expired sign-in steps are purged now and then by whichever request parks a new one.
     flow_purge: PurgeSchedule = field(default_factory=PurgeSchedule)
     # Sends the mail outbox after commits and every poll; started by the app's lifespan.
     mail: OutboxDispatcher | None = None
+
     # Filled by the parts that need them (upstream provider registry, OP key store, ...).
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -53,10 +58,12 @@ def build_runtime(
         from bridge.upstream.configuration import load_upstream_registry
 
         upstream = load_upstream_registry(settings)
+    signing_keys = settings.signing_keys.policy(settings)
     # Audit anchors are signed with the OP's key, which the keyring unwraps.
-    database = configure_audit(
-        build_sessionmaker(engine), settings.audit, settings.signing_keys.policy(settings).keyring
-    )
+    database = configure_audit(build_sessionmaker(engine), settings.audit, signing_keys.keyring)
     mail = OutboxDispatcher(database, settings.mail, SmtpTransport(settings.mail).send)
     mail.wake_after_commit(database)
-    return BridgeRuntime(settings=settings, engine=engine, db=database, http=http, upstream=upstream, mail=mail)
+    return BridgeRuntime(
+        settings=settings, engine=engine, db=database, http=http, signing_keys=signing_keys, upstream=upstream,
+        mail=mail,
+    )

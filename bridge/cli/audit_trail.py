@@ -9,13 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.application import audit_trail
 from bridge.cli.directory import acting_as, directory_database
@@ -23,7 +19,6 @@ from bridge.cli.output import emit
 from bridge.config import Settings
 from bridge.services.audit_anchors import trusted_keys_from_jwks
 from bridge.services.audit_export import ExportFormat
-from bridge.services.audit_settings import configure_audit
 from bridge.services.errors import InvalidInput
 
 EXIT_BROKEN = 3
@@ -63,7 +58,7 @@ def register_chain_commands(actions: argparse._SubParsersAction[Any]) -> None:
 
 def run_verify(args: argparse.Namespace, settings: Settings) -> int:
     trusted = _read_jwks(args.jwks) if args.jwks else None
-    with _audit_database(settings) as database:
+    with directory_database(settings) as database:
         report = audit_trail.verify_audit_trail(
             database, acting_as(args), trusted_keys=trusted, from_last_anchor=args.from_last_anchor
         )
@@ -72,7 +67,7 @@ def run_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_anchor(args: argparse.Namespace, settings: Settings) -> int:
-    with _audit_database(settings) as database:
+    with directory_database(settings) as database:
         anchor = audit_trail.anchor_audit_trail(database, acting_as(args))
     data = {
         "seq": anchor.seq, "hash": anchor.hash, "kid": anchor.kid, "jws": anchor.jws,
@@ -88,7 +83,7 @@ def run_anchor(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_export(args: argparse.Namespace, settings: Settings) -> int:
     format = ExportFormat(args.format)
-    with _audit_database(settings) as database:
+    with directory_database(settings) as database:
         if args.output is None:
             summary = audit_trail.export_audit_trail(
                 database, acting_as(args), sys.stdout, format, since=args.since, after_seq=args.after_seq
@@ -105,7 +100,7 @@ def run_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_purge(args: argparse.Namespace, settings: Settings) -> int:
-    with _audit_database(settings) as database:
+    with directory_database(settings) as database:
         result = audit_trail.purge_audit_trail(database, acting_as(args), settings.audit, args.before)
     data = {
         "before": result.cutoff.isoformat(),
@@ -123,12 +118,6 @@ def run_purge(args: argparse.Namespace, settings: Settings) -> int:
         )
     emit(args, data, text)
     return 0
-
-
-@contextmanager
-def _audit_database(settings: Settings) -> Iterator[sessionmaker[Session]]:
-    with directory_database(settings) as database:
-        yield configure_audit(database, settings.audit, settings.signing_keys.policy(settings).keyring)
 
 
 def _read_jwks(path: Path) -> dict[str, dict[str, Any]]:

@@ -28,17 +28,19 @@ from bridge.op.userinfo import userinfo_response
 from bridge.services.audit import AuditContext
 from bridge.services.clients import AUTH_METHODS, SUPPORTED_SCOPES
 from bridge.services.signin_sessions import ActiveSignIn, load_active_signin
-from bridge.services.signing_keys import SUPPORTED_ALGORITHMS
+from bridge.services.signing_keys import SUPPORTED_ALGORITHMS, SigningKeyPolicy
 
 T = TypeVar("T")
 
 
 class OpenIDProvider:
-    def __init__(self, settings: Settings, factory: sessionmaker[Session], paths: ProviderPaths) -> None:
+    def __init__(
+        self, settings: Settings, factory: sessionmaker[Session], paths: ProviderPaths, key_policy: SigningKeyPolicy
+    ) -> None:
         self.settings = settings
         self.factory = factory
         self.paths = paths
-        self.keys = KeyStore(factory, settings.signing_keys.policy(settings))
+        self.keys = KeyStore(factory, key_policy)
 
     @property
     def issuer(self) -> str:

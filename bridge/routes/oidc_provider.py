@@ -38,7 +38,7 @@ def provider_of(request: Request) -> OpenIDProvider:
     runtime = runtime_of(request)
     provider = runtime.extras.get(_PROVIDER_KEY)
     if not isinstance(provider, OpenIDProvider):
-        provider = OpenIDProvider(runtime.settings, runtime.db, _paths(request))
+        provider = OpenIDProvider(runtime.settings, runtime.db, _paths(request), runtime.signing_keys)
         runtime.extras[_PROVIDER_KEY] = provider
     return provider
 
