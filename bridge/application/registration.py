@@ -257,7 +257,10 @@ def list_awaiting_activation(
         return tuple(
             AwaitingActivation(
                 request_id=request.id, login=staff.login,
-                full_name=request_decisions.request_full_name(request), email=staff.email or request.email,
+                # An old request's own copy may be blanked (bridge/services/request_retention.py): the card's.
+                full_name=request_decisions.request_full_name(request)
+                or full_name(staff.surname, staff.name, staff.patronymic),
+                email=staff.email or request.email,
                 organization_name=request.organization.name, approved_at=request.decided_at,
             )
             for request, staff in request_decisions.awaiting_activation(db, actor)

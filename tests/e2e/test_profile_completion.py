@@ -222,9 +222,9 @@ async def test_a_signed_in_person_with_missing_workplace_data_completes_it_befor
         assert dict(httpx.URL(unfinished.headers["location"]).params)["error"] == "interaction_required"
 
         profile = await browser.get(f"{APP}/login")
-        at_app = await confirm_profile(browser, profile, **{
-            name: "учитель информатики" for name in only_form(profile, PROFILE_PATH).fields if name.startswith("position_")
-        })
+        fields = only_form(profile, PROFILE_PATH).fields
+        positions = {name: "учитель информатики" for name in fields if name.startswith("position_")}
+        at_app = await confirm_profile(browser, profile, **positions)
         assert at_app.url.host == "app.test", at_app.text[:500]
     id_token, _ = shown_json(at_app)
     assert id_token["position"] == "учитель информатики"

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 from mail_sink.store import Mailbox
-from sqlalchemy import Engine, select
+from mail_sink.web import build_sink_app
+from sqlalchemy import Engine, select, update
 from starlette.testclient import TestClient
 
 from bridge.config import Settings
-from bridge.storage.models import AuditEvent, OutgoingMail, StaffMember
-from mail_sink.web import build_sink_app
+from bridge.storage.models import AuditEvent, Organization, OutgoingMail, StaffMember
 from tests.e2e.test_mail_delivery import mail_settings  # noqa: F401 - a fixture
 from tests.e2e.test_registration_activation import (
     APPLICANT,
@@ -43,10 +43,6 @@ def world(mail_settings: Settings, engine: Engine, keys: Keys) -> World:  # noqa
 @pytest.fixture
 def directory(world: World) -> Directory:
     """The test directory, every administrator with a work e-mail `<login>@school.test`."""
-    from sqlalchemy import update
-
-    from bridge.storage.models import Organization
-
     directory = build_directory(world.db)
     with world.db() as db, db.begin():
         db.execute(update(Organization).where(Organization.id == directory.orgs["school_a"]).values(inn=SCHOOL_INN))
@@ -125,7 +121,8 @@ async def test_an_organization_request_is_mailed_to_technical_support(
             form = only_form(page, "/register/organization")
             sent = await applicant.post(
                 f"{BRIDGE}{form.action}",
-                data={**form.fields, "name": "Гимназия имени Пушкина", "inn": "7728168971", "contact_email": "head@gym.test"},
+                data={**form.fields, "name": "Гимназия имени Пушкина", "inn": "7728168971",
+                      "contact_email": "head@gym.test"},
                 follow_redirects=False,
             )
             assert sent.status_code == 303
