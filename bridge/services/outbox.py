@@ -46,6 +46,10 @@ class MailKind(StrEnum):
     REQUEST_ROLE_GRANTED = "request_role_granted"
     REQUEST_REJECTED = "request_rejected"
     ACTIVATION_LINK = "activation_link"
+    # A new request reaches those who decide it: the administrators along the issuing hierarchy
+    # (a registration request), technical support (a request to add an organization to the registry).
+    REQUEST_SUBMITTED = "request_submitted"
+    ORGANIZATION_REQUEST_SUBMITTED = "organization_request_submitted"
 
 
 @dataclass(frozen=True)

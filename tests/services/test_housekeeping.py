@@ -189,6 +189,7 @@ def test_what_must_go_goes_and_what_is_still_needed_stays(db_factory: sessionmak
     assert report.counts == {
         "authorization_codes": 2, "refresh_tokens": 2, "oauth_grants": 2, "signin_sessions": 2, "auth_flows": 1,
         "activation_links": 3, "throttle_counters": 3, "outgoing_mail": 2, "staff_members.personal_data": 0,
+        "registration_requests.personal_data": 0, "organization_requests.personal_data": 0,
     }
     assert not report.full
     # Nothing is left for the next run.
@@ -273,6 +274,10 @@ def test_settings() -> None:
         {"BRIDGE_PURGE_INTERVAL_MINUTES": "0", "BRIDGE_PURGE_BATCH_SIZE": "100", "BRIDGE_PURGE_RETENTION_DAYS": "7"}
     )
     assert configured == HousekeepingSettings(interval=None, batch_size=100, retention=timedelta(days=7))
-    for name, value in (("PURGE_BATCH_SIZE", "0"), ("PURGE_RETENTION_DAYS", "-1"), ("PURGE_INTERVAL_MINUTES", "x")):
+    assert HousekeepingSettings.from_environ({"BRIDGE_REQUEST_RETENTION_DAYS": "30"}).request_retention == timedelta(
+        days=30
+    )
+    for name, value in (("PURGE_BATCH_SIZE", "0"), ("PURGE_RETENTION_DAYS", "-1"), ("PURGE_INTERVAL_MINUTES", "x"),
+                        ("REQUEST_RETENTION_DAYS", "0")):
         with pytest.raises(SettingsError, match=f"BRIDGE_{name}"):
             HousekeepingSettings.from_environ({f"BRIDGE_{name}": value})
