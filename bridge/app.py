@@ -91,6 +91,8 @@ def create_app(settings: Settings, *, runtime: BridgeRuntime | None = None) -> S
                 background.start_soon(runtime.mail.run)
             elif runtime.mail is not None:
                 log.warning("BRIDGE_SMTP_HOST is not set: mail waits in the outbox until a mail server is configured")
+            if runtime.logout is not None:
+                background.start_soon(runtime.logout.run)
             try:
                 yield
             finally:
