@@ -30,7 +30,7 @@ from bridge.services.roles import OrganizationKind, Role
 from bridge.services.staff import NewStaff, RoleGrant, register_staff
 from bridge.storage.database import build_engine, build_sessionmaker, transaction
 from bridge.storage.migrate import upgrade
-from bridge_demo.relying_app import create_relying_app
+from bridge_demo.relying_app import BACKCHANNEL_LOGOUT_PATH, create_relying_app
 
 if TYPE_CHECKING:
     from idp_mock.persons import Person
@@ -175,6 +175,9 @@ def prepare_demo(
             redirect_uris=[f"{app_url}/callback"],
             post_logout_redirect_uris=[f"{app_url}/logged-out"],
             scope="openid profile email phone roles",
+            # The demo hears of sign-outs, blocks and resets at the bridge (Back-Channel Logout 1.0).
+            backchannel_logout_uri=f"{app_url}{BACKCHANNEL_LOGOUT_PATH}",
+            backchannel_logout_session_required=True,
         )
     engine.dispose()
     assert app_client.client_secret is not None
