@@ -25,7 +25,7 @@ from bridge.application.signin_recovery import end_staff_sessions, reset_passwor
 from bridge.application.staff_lifecycle import block_staff, deactivate_staff
 from bridge.config import Settings
 from bridge.runtime import BridgeRuntime
-from bridge.services.clients import ClientChanges, register_client, update_client
+from bridge.services.clients import ClientChanges, disable_client, register_client, update_client
 from bridge.services.logout_deliveries import BackchannelSettings, DeliveryStatus, delivery_counts
 from bridge.services.roles import OrganizationKind, Role
 from bridge.storage.models import AuditEvent, ExternalBinding, LogoutDelivery, Organization, SignInSession
@@ -198,6 +198,32 @@ def test_only_apps_used_in_the_session_are_told_and_a_refusal_queues_nothing(
         # kontingent registered no URI; food has one but was never used in the session.
         assert db.scalars(select(LogoutDelivery)).all() == []
         assert delivery_counts(db) == dict.fromkeys(DeliveryStatus, 0)
+
+
+def test_a_session_is_announced_once_however_often_it_ends(
+    client: TestClient, runtime: BridgeRuntime, settings: Settings, db_factory: sessionmaker[Session],
+    confidential_app: App, director: Person, department_head: ActingAs, receiver: LogoutReceiver,
+) -> None:
+    tell(db_factory, "kontingent", receiver, sid=True)
+    signed_in_tokens(client, settings, db_factory, confidential_app, director)
+    assert sign_out_at_the_bridge(client).status_code == 303
+    # Already ended: ending every session of the person afterwards owes the app nothing more.
+    end_staff_sessions(runtime.db, department_head, director.login, POLICY)
+    assert len(receiver.wait_for(1)) == 1
+    eventually(lambda: counts(db_factory)[DeliveryStatus.DELIVERED] == 1)
+    assert sum(counts(db_factory).values()) == 1
+
+
+def test_a_disabled_app_is_not_told(
+    client: TestClient, runtime: BridgeRuntime, settings: Settings, db_factory: sessionmaker[Session],
+    confidential_app: App, director: Person, department_head: ActingAs, receiver: LogoutReceiver,
+) -> None:
+    tell(db_factory, "kontingent", receiver, sid=True)
+    signed_in_tokens(client, settings, db_factory, confidential_app, director)
+    with db_factory() as db, db.begin():
+        disable_client(db, "kontingent")
+    end_staff_sessions(runtime.db, department_head, director.login, POLICY)
+    assert sum(counts(db_factory).values()) == 0
 
 
 def test_a_failing_app_is_retried_then_given_up_and_retried_by_the_operator(
