@@ -93,14 +93,14 @@ class LogoutDispatcher:
         self.default_alg = default_alg
         self.http = http
         self.settings = settings
-        self._wake = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # One wake-up event per running loop (an app's lifespan; tests may run two at once).
+        self._waiting: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
 
     def wake(self) -> None:
         """Deliveries were just committed: deliver now rather than at the next poll (any thread)."""
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._wake.set)
+        for loop, wake in list(self._waiting):
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(wake.set)
 
     def wake_after_commit(self, database: sessionmaker[Session]) -> None:
         """Wake whenever a session of `database` commits deliveries it queued."""
@@ -118,18 +118,22 @@ class LogoutDispatcher:
 
     async def run(self) -> None:
         """Until cancelled: deliver, then wait for a wake-up or the poll interval."""
-        self._loop = asyncio.get_running_loop()
+        waiting = (asyncio.get_running_loop(), asyncio.Event())
+        self._waiting.append(waiting)
         interval = self.settings.poll_interval.total_seconds()
-        while True:
-            try:
-                report = await self.dispatch_due()
-                if report.total == BATCH:
-                    continue  # a full batch: there may be more due right away
-            except Exception:
-                log.exception("back-channel logout pass failed; trying again at the next poll")
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=interval)
+        try:
+            while True:
+                try:
+                    report = await self.dispatch_due()
+                    if report.total == BATCH:
+                        continue  # a full batch: there may be more due right away
+                except Exception:
+                    log.exception("back-channel logout pass failed; trying again at the next poll")
+                waiting[1].clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(waiting[1].wait(), timeout=interval)
+        finally:
+            self._waiting.remove(waiting)
 
     async def _deliver(self, delivery: LogoutToDeliver, now: datetime | None) -> DeliveryStatus:
         try:

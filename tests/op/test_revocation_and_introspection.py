@@ -152,9 +152,13 @@ def test_a_wrong_secret_is_refused_with_a_challenge(
     for path in ("/oidc/revoke", "/oidc/introspect"):
         refused = client.post(path, data={"token": tokens["refresh_token"]}, auth=("kontingent", "wrong"))
         assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Basic realm=")
-        # A confidential app cannot pass for a public one by naming itself without its secret.
+        # A confidential app cannot pass for a public one by naming itself without its secret...
         unauthenticated = client.post(path, data={"token": tokens["refresh_token"], "client_id": "kontingent"})
         assert unauthenticated.status_code == 401
+        # ...nor authenticate another way than it registered (client_secret_basic, not the form).
+        other_method = client.post(path, data={"token": tokens["refresh_token"], "client_id": "kontingent",
+                                               "client_secret": confidential_app.client_secret or ""})
+        assert other_method.status_code == 401
     assert userinfo(client, tokens) == 200
 
 
