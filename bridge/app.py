@@ -31,6 +31,9 @@ from bridge.web.templating import TEMPLATES_DIR, build_environment
 CSRF_EXEMPT = frozenset({
     # Relying apps' servers, authenticated by their client secret or signed assertion.
     "oidc_token",
+    # RFC 7009 and RFC 7662: apps' and resource servers' servers, authenticated like at the token endpoint.
+    "oidc_revoke",
+    "oidc_introspect",
     # A bearer access token; browser-based apps call it cross-origin (CORS).
     "oidc_userinfo",
     # OIDC Core 3.1.2.1: an app may POST the authorization request from its own page; the answer is
@@ -91,6 +94,8 @@ def create_app(settings: Settings, *, runtime: BridgeRuntime | None = None) -> S
                 background.start_soon(runtime.mail.run)
             elif runtime.mail is not None:
                 log.warning("BRIDGE_SMTP_HOST is not set: mail waits in the outbox until a mail server is configured")
+            if runtime.logout is not None:
+                background.start_soon(runtime.logout.run)
             try:
                 yield
             finally:

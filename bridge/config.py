@@ -25,6 +25,7 @@ from bridge.mail.settings import MailSettings, MailSettingsError
 if TYPE_CHECKING:
     from bridge.services.audit_settings import AuditSettings
     from bridge.services.housekeeping import HousekeepingSettings
+    from bridge.services.logout_deliveries import BackchannelSettings
     from bridge.services.signing_key_settings import SigningKeySettings
 
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me"  # noqa: S105 - a known placeholder
@@ -77,6 +78,8 @@ class Settings:
     housekeeping: HousekeepingSettings = field(default_factory=lambda: _housekeeping_settings({}))
     # The audit trail's anchors and retention (BRIDGE_AUDIT_*).
     audit: AuditSettings = field(default_factory=lambda: _audit_settings({}))
+    # Delivery of back-channel logout tokens to relying apps (BRIDGE_BACKCHANNEL_*).
+    backchannel: BackchannelSettings = field(default_factory=lambda: _backchannel_settings({}))
 
     @property
     def is_production(self) -> bool:
@@ -181,6 +184,7 @@ class Settings:
             signing_keys=_signing_key_settings(_Prefixed(get)),
             housekeeping=_housekeeping_settings(_Prefixed(get)),
             audit=_audit_settings(_Prefixed(get)),
+            backchannel=_backchannel_settings(_Prefixed(get)),
         )
 
 
@@ -223,6 +227,12 @@ def _audit_settings(environ: Mapping[str, str]) -> AuditSettings:
     from bridge.services.audit_settings import AuditSettings
 
     return AuditSettings.from_environ(environ)
+
+
+def _backchannel_settings(environ: Mapping[str, str]) -> BackchannelSettings:
+    from bridge.services.logout_deliveries import BackchannelSettings
+
+    return BackchannelSettings.from_environ(environ)
 
 
 def _mail_settings(get: Callable[[str], str | None]) -> MailSettings:

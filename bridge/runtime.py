@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bridge.config import Settings
 from bridge.mail.dispatcher import OutboxDispatcher
 from bridge.mail.smtp import SmtpTransport
+from bridge.op.backchannel import LogoutDispatcher
+from bridge.op.keys import KeyStore
 from bridge.services.audit_settings import configure_audit
 from bridge.services.flow_state import PurgeSchedule
 from bridge.services.signing_keys import SigningKeyPolicy
@@ -34,12 +36,16 @@ class BridgeRuntime:
     flow_purge: PurgeSchedule = field(default_factory=PurgeSchedule)
     # Sends the mail outbox after commits and every poll; started by the app's lifespan.
     mail: OutboxDispatcher | None = None
+    # Delivers back-channel logout tokens after the commits that queued them; started by the lifespan.
+    logout: LogoutDispatcher | None = None
 
     # Filled by the parts that need them (upstream provider registry, OP key store, ...).
     extras: dict[str, Any] = field(default_factory=dict)
 
     async def aclose(self) -> None:
         await self.http.aclose()
+        if self.logout is not None:
+            await self.logout.http.aclose()
         self.engine.dispose()
 
 
@@ -49,6 +55,7 @@ def build_runtime(
     engine: Engine | None = None,
     http: httpx.AsyncClient | None = None,
     upstream: UpstreamRegistry | None = None,
+    logout_http: httpx.AsyncClient | None = None,
 ) -> BridgeRuntime:
     engine = engine or build_engine(settings.database_url)
     http = http or httpx.AsyncClient(
@@ -63,7 +70,13 @@ def build_runtime(
     database = configure_audit(build_sessionmaker(engine), settings.audit, signing_keys.keyring)
     mail = OutboxDispatcher(database, settings.mail, SmtpTransport(settings.mail).send)
     mail.wake_after_commit(database)
+    # Relying apps are not the upstream: a client of their own, never following redirects.
+    logout = LogoutDispatcher(
+        database, KeyStore(database, signing_keys), issuer=settings.public_url, default_alg=settings.signing_alg,
+        http=logout_http or httpx.AsyncClient(follow_redirects=False), settings=settings.backchannel,
+    )
+    logout.wake_after_commit(database)
     return BridgeRuntime(
         settings=settings, engine=engine, db=database, http=http, signing_keys=signing_keys, upstream=upstream,
-        mail=mail,
+        mail=mail, logout=logout,
     )

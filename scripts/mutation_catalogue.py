@@ -62,9 +62,106 @@ CSRF_ROUTES = "tests/routes/test_csrf.py"
 AUDIT_CHAIN = "tests/services/test_audit_chain.py"
 AUDIT_COMMANDS = "tests/cli/test_audit_trail_commands.py"
 LIFECYCLE = ("tests/application/test_staff_lifecycle.py", "tests/e2e/test_blocked_and_deactivated.py")
+BACKCHANNEL = "tests/op/test_backchannel_logout.py"
+REVOCATION_INTROSPECTION = "tests/op/test_revocation_and_introspection.py"
 
 
 CATALOGUE: tuple[Mutation, ...] = (
+    # --- back-channel logout (bridge/services/logout_deliveries.py, bridge/op/backchannel.py) -------
+    mutation(
+        "backchannel.on_end_sessions", "ending a person's sessions (block, deactivation, reset, unbind, "
+        "«Завершить сеансы») queues a logout token for every app used in them",
+        "bridge/services/account_access.py",
+        "    queue_logout_tokens(db, SignInSession.staff_id == staff.id, now)\n",
+        "",
+        (BACKCHANNEL,),
+    ),
+    mutation(
+        "backchannel.on_sign_out", "signing out at the bridge tells the apps used in the session",
+        "bridge/application/signin.py",
+        "        announce_session_end(db, signin_session_id)\n",
+        "",
+        (BACKCHANNEL,),
+    ),
+    mutation(
+        "backchannel.on_rp_logout", "RP-initiated logout tells the apps used in the session",
+        "bridge/op/logout.py",
+        "            announced = announce_session_end(context.db, session_id, context.now)",
+        "            announced = 0",
+        (BACKCHANNEL,),
+    ),
+    mutation(
+        "backchannel.sid_when_required", "an app that asked for the session gets its sid in the logout token",
+        "bridge/services/logout_deliveries.py",
+        "        owed[(client_id, staff_id, sid if session_required else None)] = subject",
+        "        owed[(client_id, staff_id, None)] = subject",
+        (BACKCHANNEL,),
+    ),
+    mutation(
+        "backchannel.live_sessions_only", "a session already ended is not announced again",
+        "bridge/services/logout_deliveries.py",
+        "            sessions, SignInSession.ended_at.is_(None),",
+        "            sessions,",
+        (BACKCHANNEL,),
+    ),
+    mutation(
+        "backchannel.enabled_apps_only", "a disabled app is not told (nor sent anything)",
+        "bridge/services/logout_deliveries.py",
+        "            OAuthClient.backchannel_logout_uri.is_not(None), OAuthClient.disabled_at.is_(None),",
+        "            OAuthClient.backchannel_logout_uri.is_not(None),",
+        (BACKCHANNEL,),
+    ),
+    mutation(
+        "backchannel.failure_retried", "a delivery the app did not accept (non-2xx) is not counted delivered",
+        "bridge/op/backchannel.py",
+        "            if not response.is_success:",
+        "            if False:",
+        (BACKCHANNEL,),
+    ),
+    # --- revocation and introspection (bridge/op/token_endpoints.py) -------------------------------
+    mutation(
+        "tokens.own_client", "an app may revoke only its own tokens (and introspect only its own)",
+        "bridge/op/token_endpoints.py",
+        "        return self.client_id == client.get_client_id()",
+        "        return True",
+        (REVOCATION_INTROSPECTION,),
+    ),
+    mutation(
+        "tokens.introspect_any_flag", "only a registered resource server introspects other apps' tokens",
+        "bridge/op/token_endpoints.py",
+        "        return token.check_client(client) or client.app.introspect_any",
+        "        return True",
+        (REVOCATION_INTROSPECTION,),
+    ),
+    mutation(
+        "tokens.revocation_revokes_grant", "revocation revokes the grant, so userinfo refuses its access tokens",
+        "bridge/op/token_endpoints.py",
+        "        revoked = revoke_family(context.db, token.grant_id, context.now)",
+        "        revoked = 0",
+        (REVOCATION_INTROSPECTION,),
+    ),
+    mutation(
+        "tokens.introspection_liveness", "an access token is active only with a live grant and session",
+        "bridge/op/token_endpoints.py",
+        "        active = (\n            grantee is not None",
+        "        active = True or (\n            grantee is not None",
+        (REVOCATION_INTROSPECTION, BACKCHANNEL),
+    ),
+    mutation(
+        "tokens.introspection_confidential", "a public app (no secret) cannot introspect",
+        "bridge/op/token_endpoints.py",
+        'INTROSPECTION_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]',
+        'INTROSPECTION_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]',
+        (REVOCATION_INTROSPECTION,),
+    ),
+    mutation(
+        "tokens.registered_auth_method", "an app authenticates at revocation and introspection only the way it "
+        "registered (a confidential app cannot name itself without its secret)",
+        "bridge/op/models.py",
+        '        if endpoint in ("token", "revocation", "introspection"):',
+        '        if endpoint == "token":',
+        (REVOCATION_INTROSPECTION,),
+    ),
     # --- CSRF on every unsafe request (bridge/web/csrf.py, CSRF_EXEMPT in bridge/app.py) ------------
     mutation(
         "csrf.middleware", "CSRFMiddleware refuses an unsafe request without this browser's token",

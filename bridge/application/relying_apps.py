@@ -32,6 +32,11 @@ class NewRelyingApp:
     # None: the bridge's default signing algorithm.
     id_token_alg: str | None = None
     web_origins: tuple[str, ...] = ()
+    # Back-Channel Logout 1.0: where the app hears of ended sessions, and whether it wants `sid`.
+    backchannel_logout_uri: str | None = None
+    backchannel_logout_session_required: bool = False
+    # A resource server that may introspect any app's tokens.
+    introspect_any: bool = False
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,9 @@ class RelyingApp:
     id_token_signed_response_alg: str | None
     # Origins whose browser scripts may call the token and userinfo endpoints.
     web_origins: tuple[str, ...]
+    backchannel_logout_uri: str | None
+    backchannel_logout_session_required: bool
+    introspect_any: bool
     created_at: datetime
     disabled_at: datetime | None
 
@@ -80,6 +88,9 @@ def _app(client: OAuthClient) -> RelyingApp:
         scope=client.scope,
         id_token_signed_response_alg=client.id_token_signed_response_alg,
         web_origins=tuple(sorted(clients.client_web_origins(client))),
+        backchannel_logout_uri=client.backchannel_logout_uri,
+        backchannel_logout_session_required=bool(client.backchannel_logout_session_required),
+        introspect_any=bool(client.introspect_any),
         created_at=client.created_at,
         disabled_at=client.disabled_at,
     )
@@ -102,14 +113,34 @@ def register_relying_app(
             scope=new.scope,
             id_token_alg=new.id_token_alg,
             web_origins=list(new.web_origins),
+            backchannel_logout_uri=new.backchannel_logout_uri,
+            backchannel_logout_session_required=new.backchannel_logout_session_required,
+            introspect_any=new.introspect_any,
         )
         client = registered.client
         audit.record(
             db, audit_context_of(principal), "oidc.client.registered", "success",
             client_id=client.client_id, auth_method=client.token_endpoint_auth_method,
-            redirect_uris=client.redirect_uris,
+            redirect_uris=client.redirect_uris, backchannel_logout_uri=client.backchannel_logout_uri,
+            introspect_any=client.introspect_any,
         )
         return RelyingAppRegistered(app=_app(client), client_secret=registered.client_secret)
+
+
+def update_relying_app(
+    database: sessionmaker[Session], principal: Principal, client_id: str, changes: clients.ClientChanges
+) -> RelyingApp:
+    """`bridge client update`: the app's back-channel logout and introspection settings."""
+    _support_only(principal)
+    with transaction(database) as db:
+        client = clients.update_client(db, client_id, changes)
+        audit.record(
+            db, audit_context_of(principal), "oidc.client.updated", "success", client_id=client.client_id,
+            backchannel_logout_uri=client.backchannel_logout_uri,
+            backchannel_logout_session_required=client.backchannel_logout_session_required,
+            introspect_any=client.introspect_any,
+        )
+        return _app(client)
 
 
 def list_relying_apps(database: sessionmaker[Session], principal: Principal) -> tuple[RelyingApp, ...]:

@@ -18,6 +18,7 @@ from bridge.services.audit import AuditContext, record
 from bridge.services.binding import BindingPolicy, BindingRefused, check_identity_policy, find_bound_staff
 from bridge.services.errors import DomainError
 from bridge.services.external_identity import ExternalIdentity
+from bridge.services.logout_deliveries import announce_session_end
 from bridge.services.roles import ROLES, Role, role_title
 from bridge.services.signin_sessions import (
     ActiveSignIn,
@@ -240,6 +241,8 @@ def choose_role(
 
 def sign_out(database: sessionmaker[Session], audit: AuditContext, signin_session_id: str) -> SignedOut:
     with transaction(database) as db:
+        # Apps used in this session hear of its end (after commit), before it ends.
+        announce_session_end(db, signin_session_id)
         session = end_signin_session(db, signin_session_id)
         if session is None:
             return SignedOut(ended=False)

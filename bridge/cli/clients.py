@@ -10,9 +10,9 @@ from bridge.application import relying_apps, signing_keys
 from bridge.application.relying_apps import NewRelyingApp, RelyingApp
 from bridge.application.signing_keys import SigningKeyView
 from bridge.cli.directory import acting_as, directory_database
-from bridge.cli.output import emit
+from bridge.cli.output import emit, visible
 from bridge.config import Settings
-from bridge.services.clients import CONFIDENTIAL_AUTH_METHODS, DEFAULT_SCOPE, ID_TOKEN_ALGORITHMS
+from bridge.services.clients import CONFIDENTIAL_AUTH_METHODS, DEFAULT_SCOPE, ID_TOKEN_ALGORITHMS, ClientChanges
 from bridge.services.key_encryption import KeyEncryptionKey
 from bridge.services.signing_keys import (
     DEFAULT_PUBLISH_AFTER_ROTATION,
@@ -45,7 +45,27 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         help="an origin whose browser scripts may call the token and userinfo endpoints "
         "(the redirect URIs' origins always may)",
     )
+    _backchannel_options(add)
+    add.add_argument(
+        "--introspect-any", action="store_true",
+        help="a resource server: may introspect tokens issued to any app (default: only its own)",
+    )
     add.set_defaults(handler=run_add)
+
+    update = actions.add_parser("update", help="change an app's back-channel logout or introspection settings")
+    update.add_argument("client_id")
+    _backchannel_options(update)
+    update.add_argument(
+        "--no-backchannel-logout", action="store_const", const="", dest="backchannel_logout_uri",
+        help="stop telling the app of ended sessions",
+    )
+    update.add_argument(
+        "--no-session-required", action="store_false", dest="backchannel_logout_session_required",
+        help="logout tokens name the person only (sub), not the session",
+    )
+    update.add_argument("--introspect-any", action="store_true", default=None, dest="introspect_any")
+    update.add_argument("--no-introspect-any", action="store_false", dest="introspect_any")
+    update.set_defaults(handler=run_update)
 
     listing = actions.add_parser("list", help="list registered apps")
     listing.set_defaults(handler=run_list)
@@ -77,6 +97,17 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     new_kek.set_defaults(handler=run_new_kek)
 
 
+def _backchannel_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--backchannel-logout-uri", metavar="URI",
+        help="where the bridge POSTs a logout token when a session the app was used in ends",
+    )
+    parser.add_argument(
+        "--backchannel-logout-session-required", action="store_true", default=None,
+        help="name the session (sid) in every logout token",
+    )
+
+
 def client_json(app: RelyingApp) -> dict[str, Any]:
     return {
         "client_id": app.client_id,
@@ -88,6 +119,9 @@ def client_json(app: RelyingApp) -> dict[str, Any]:
         "scope": app.scope,
         "id_token_signed_response_alg": app.id_token_signed_response_alg,
         "web_origins": list(app.web_origins),
+        "backchannel_logout_uri": app.backchannel_logout_uri,
+        "backchannel_logout_session_required": app.backchannel_logout_session_required,
+        "introspect_any": app.introspect_any,
         "created_at": app.created_at.isoformat(),
         "disabled_at": app.disabled_at.isoformat() if app.disabled_at else None,
     }
@@ -104,6 +138,9 @@ def run_add(args: argparse.Namespace, settings: Settings) -> int:
         scope=args.scope,
         id_token_alg=args.id_token_alg,
         web_origins=tuple(args.web_origins),
+        backchannel_logout_uri=args.backchannel_logout_uri,
+        backchannel_logout_session_required=bool(args.backchannel_logout_session_required),
+        introspect_any=args.introspect_any,
     )
     with directory_database(settings) as database:
         registered = relying_apps.register_relying_app(
@@ -123,6 +160,27 @@ def run_add(args: argparse.Namespace, settings: Settings) -> int:
         lines.append("Публичное приложение: без секрета, вход только с PKCE (S256).")
     lines.append(f"Адреса возврата: {', '.join(app.redirect_uris)}")
     emit(args, {"client": client_json(app), "client_secret": registered.client_secret}, "\n".join(lines))
+    return 0
+
+
+def run_update(args: argparse.Namespace, settings: Settings) -> int:
+    changes = ClientChanges(
+        backchannel_logout_uri=args.backchannel_logout_uri,
+        backchannel_logout_session_required=args.backchannel_logout_session_required,
+        introspect_any=args.introspect_any,
+    )
+    with directory_database(settings) as database:
+        app = relying_apps.update_relying_app(database, acting_as(args), args.client_id, changes)
+    lines = [f"Приложение {app.client_id} изменено."]
+    if app.backchannel_logout_uri:
+        lines.append(
+            f"Уведомления о выходе: {visible(app.backchannel_logout_uri)}"
+            + (" (с sid сеанса)" if app.backchannel_logout_session_required else "")
+        )
+    else:
+        lines.append("Уведомления о выходе не отправляются.")
+    lines.append("Проверяет токены любых приложений." if app.introspect_any else "Проверяет только свои токены.")
+    emit(args, {"client": client_json(app)}, "\n".join(lines))
     return 0
 
 

@@ -11,6 +11,7 @@ from joserfc.jwk import KeySet
 
 from bridge.op.context import ProviderContext
 from bridge.services import audit
+from bridge.services.logout_deliveries import announce_session_end
 from bridge.services.oauth_tokens import revoke_session_tokens
 from bridge.services.signin_sessions import end_signin_session, load_active_signin
 
@@ -51,6 +52,7 @@ class BridgeEndSessionEndpoint(EndSessionEndpoint):  # type: ignore[misc]
         client = end_session_request.client
         for session_id in session_ids:
             active = load_active_signin(context.db, session_id, timeouts=context.timeouts, now=context.now)
+            announced = announce_session_end(context.db, session_id, context.now)
             record = end_signin_session(context.db, session_id, context.now)
             revoked = revoke_session_tokens(context.db, session_id, context.now)
             self.result.ended_session_ids.append(session_id)
@@ -64,6 +66,7 @@ class BridgeEndSessionEndpoint(EndSessionEndpoint):  # type: ignore[misc]
                 client_id=client.get_client_id() if client else None,
                 was_active=active is not None,
                 revoked_refresh_tokens=revoked,
+                backchannel_logouts=announced,
                 redirected=end_session_request.redirect_uri is not None,
             )
         if not session_ids:

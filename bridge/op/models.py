@@ -47,7 +47,9 @@ class ClientModel(ClientMixin):  # type: ignore[misc]
         return client_secret_matches(self._secret_key, self.app, client_secret)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        if endpoint == "token":
+        # The token, revocation and introspection endpoints: only the way the app registered
+        # (a confidential app cannot fall back to "none"; introspection refuses "none" itself).
+        if endpoint in ("token", "revocation", "introspection"):
             return bool(method == self.app.token_endpoint_auth_method)
         return True
 

@@ -24,6 +24,7 @@ from bridge.op.outcomes import Outcome, Page
 from bridge.op.paths import ProviderPaths
 from bridge.op.requests import StarletteOAuth2Request
 from bridge.op.server import BridgeAuthorizationServer, named_client_id
+from bridge.op.token_endpoints import INTROSPECTION_AUTH_METHODS, REVOCATION_AUTH_METHODS
 from bridge.op.userinfo import userinfo_response
 from bridge.services.audit import AuditContext
 from bridge.services.clients import AUTH_METHODS, SUPPORTED_SCOPES
@@ -66,6 +67,10 @@ class OpenIDProvider:
             "userinfo_endpoint": f"{issuer}{paths.userinfo}",
             "jwks_uri": f"{issuer}{paths.jwks}",
             "end_session_endpoint": f"{issuer}{paths.end_session}",
+            "revocation_endpoint": f"{issuer}{paths.revocation}",
+            "revocation_endpoint_auth_methods_supported": list(REVOCATION_AUTH_METHODS),
+            "introspection_endpoint": f"{issuer}{paths.introspection}",
+            "introspection_endpoint_auth_methods_supported": list(INTROSPECTION_AUTH_METHODS),
             "scopes_supported": list(SUPPORTED_SCOPES),
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
@@ -83,7 +88,9 @@ class OpenIDProvider:
             "request_parameter_supported": False,
             "request_uri_parameter_supported": False,
             "frontchannel_logout_supported": False,
-            "backchannel_logout_supported": False,
+            # Back-Channel Logout 1.0 (bridge.op.backchannel): logout tokens carry `sid` when asked.
+            "backchannel_logout_supported": True,
+            "backchannel_logout_session_supported": True,
             "authorization_response_iss_parameter_supported": True,
             "ui_locales_supported": ["ru"],
             "claims_locales_supported": ["ru"],
@@ -125,6 +132,18 @@ class OpenIDProvider:
             return answer.response
 
         return self._in_transaction(audit_context, work)
+
+    def revoke(self, request: StarletteOAuth2Request, audit_context: AuditContext) -> Response:
+        return self._in_transaction(
+            audit_context,
+            lambda context: BridgeAuthorizationServer(context).token_endpoint_response("revocation", request),
+        )
+
+    def introspect(self, request: StarletteOAuth2Request, audit_context: AuditContext) -> Response:
+        return self._in_transaction(
+            audit_context,
+            lambda context: BridgeAuthorizationServer(context).token_endpoint_response("introspection", request),
+        )
 
     def preflight(self, origin: str | None, requested_method: str | None, methods: list[str]) -> Response:
         with self.factory() as db:

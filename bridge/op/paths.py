@@ -16,6 +16,8 @@ class ProviderPaths:
     userinfo: str
     jwks: str
     end_session: str
+    revocation: str
+    introspection: str
     # The sign-in pages the authorization endpoint sends a person to (they bring them back).
     login: str
     role_choice: str

@@ -29,6 +29,7 @@ from bridge.op.grants import (
 from bridge.op.logout import BridgeEndSessionEndpoint
 from bridge.op.models import ClientModel
 from bridge.op.requests import StarletteOAuth2Request
+from bridge.op.token_endpoints import BridgeIntrospectionEndpoint, BridgeRevocationEndpoint
 from bridge.services import audit
 from bridge.services.clients import SUPPORTED_SCOPES, find_relying_app
 from bridge.services.grantees import Grantee
@@ -65,6 +66,8 @@ class BridgeAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         self.register_grant(BridgeRefreshTokenGrant, [BridgeOpenIDToken(context)])
         self.end_session_endpoint = BridgeEndSessionEndpoint(context)
         self.register_endpoint(self.end_session_endpoint)
+        self.register_endpoint(BridgeRevocationEndpoint)
+        self.register_endpoint(BridgeIntrospectionEndpoint)
 
     # --- storage hooks ---------------------------------------------------------------------
 
@@ -187,6 +190,28 @@ class BridgeAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
                     f'Basic realm="{self.context.issuer}", charset="UTF-8", error="{error.error}"'
                 )
             return refusal
+
+    # --- revocation (RFC 7009) and introspection (RFC 7662), with their refusals audited ----------
+
+    def token_endpoint_response(self, name: str, request: StarletteOAuth2Request) -> Response:
+        """`name` is "revocation" or "introspection"; a refusal (bad client, another app's token) is audited."""
+        response: Response = self.create_endpoint_response(name, request)
+        if response.status_code >= 400:
+            try:
+                error = json.loads(bytes(response.body)).get("error")
+            except ValueError:
+                error = None
+            data = request.payload.data
+            audit.record(
+                self.context.db, self.context.audit, f"oidc.{name}.refused", "refused",
+                client_id=request.client.get_client_id() if request.client else named_client_id(request),
+                error=error, token_type_hint=data.get("token_type_hint"),
+                presented_hash=token_hash(data["token"])[:16] if isinstance(data.get("token"), str) else None,
+            )
+        if response.status_code == 401:
+            response.headers["WWW-Authenticate"] = f'Basic realm="{self.context.issuer}", charset="UTF-8"'
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     def _audit_token_refusal(self, request: StarletteOAuth2Request, error: OAuth2Error) -> None:
         data = request.payload.data

@@ -50,6 +50,8 @@ def _paths(request: Request) -> ProviderPaths:
         userinfo=path_for(request, "oidc_userinfo"),
         jwks=path_for(request, "oidc_jwks"),
         end_session=path_for(request, "oidc_logout"),
+        revocation=path_for(request, "oidc_revoke"),
+        introspection=path_for(request, "oidc_introspect"),
         login=path_for(request, "login"),
         role_choice=path_for(request, "login_role"),
         profile=path_for(request, "login_profile"),
@@ -168,6 +170,20 @@ async def userinfo(request: Request) -> Response:
     )
 
 
+async def revoke(request: Request) -> Response:
+    provider = provider_of(request)
+    oauth_request = await StarletteOAuth2Request.read(request, provider.issuer)
+    return await run_in_threadpool(provider.revoke, oauth_request, _audit_context(request, actor=RELYING_APP_ACTOR))
+
+
+async def introspect(request: Request) -> Response:
+    provider = provider_of(request)
+    oauth_request = await StarletteOAuth2Request.read(request, provider.issuer)
+    return await run_in_threadpool(
+        provider.introspect, oauth_request, _audit_context(request, actor=RELYING_APP_ACTOR)
+    )
+
+
 async def logout(request: Request) -> Response:
     provider = provider_of(request)
     settings = settings_of(request)
@@ -200,5 +216,7 @@ routes: list[BaseRoute] = [
     Route("/oidc/authorize", authorize, methods=["GET", "POST"], name="oidc_authorize"),
     Route("/oidc/token", token, methods=[*_TOKEN_METHODS, "OPTIONS"], name="oidc_token"),
     Route("/oidc/userinfo", userinfo, methods=[*_USERINFO_METHODS, "OPTIONS"], name="oidc_userinfo"),
+    Route("/oidc/revoke", revoke, methods=["POST"], name="oidc_revoke"),
+    Route("/oidc/introspect", introspect, methods=["POST"], name="oidc_introspect"),
     Route("/oidc/logout", logout, methods=["GET", "POST"], name="oidc_logout"),
 ]

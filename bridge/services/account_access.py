@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 
 from bridge.services.activation_links import revoke_activation_links
 from bridge.services.flow_state import discard_for_staff
+from bridge.services.logout_deliveries import queue_logout_tokens
 from bridge.services.oauth_tokens import revoke_staff_tokens
 from bridge.services.signin_sessions import end_all_signin_sessions
-from bridge.storage.models import StaffMember
+from bridge.storage.models import SignInSession, StaffMember
 from bridge.storage.types import utcnow
 
 
@@ -39,8 +40,10 @@ class AccessCut:
 
 
 def end_sessions(db: Session, staff: StaffMember, now: datetime | None = None) -> SessionsEnded:
-    """Every sign-in session of the person ends, and every app loses its grant."""
+    """Every sign-in session of the person ends, every app loses its grant and is told (back-channel)."""
     now = now or utcnow()
+    # The apps these sessions were used with hear of it (after commit), before the sessions end.
+    queue_logout_tokens(db, SignInSession.staff_id == staff.id, now)
     staff.session_generation = staff.session_generation + 1
     sessions = end_all_signin_sessions(db, staff.id, now)
     tokens = revoke_staff_tokens(db, staff.id, now)

@@ -56,6 +56,8 @@ class RelyingApp:
     scope: str
     id_token_signed_response_alg: str | None
     secret_hash: str | None = field(repr=False)
+    # A resource server: may introspect tokens issued to any app.
+    introspect_any: bool = False
 
     @classmethod
     def of(cls, client: OAuthClient) -> RelyingApp:
@@ -68,6 +70,7 @@ class RelyingApp:
             scope=client.scope,
             id_token_signed_response_alg=client.id_token_signed_response_alg,
             secret_hash=client.secret_hash,
+            introspect_any=bool(client.introspect_any),
         )
 
 
@@ -98,6 +101,16 @@ def check_redirect_uri(uri: str) -> str:
             "bad_redirect_uri", f"http разрешён только для localhost и 127.0.0.1, иначе https: {uri}"
         )
     return uri
+
+
+def check_backchannel_logout_uri(uri: str) -> str:
+    """Where logout tokens are POSTed: the rules of a redirect URI (Back-Channel Logout 1.0 §2.2)."""
+    try:
+        return check_redirect_uri(uri)
+    except InvalidInput as error:
+        raise InvalidInput(
+            "bad_backchannel_logout_uri", error.message.replace("Адрес возврата", "Адрес для уведомлений о выходе")
+        ) from None
 
 
 def web_origin(uri: str) -> str | None:
@@ -171,6 +184,9 @@ def register_client(
     scope: str = DEFAULT_SCOPE,
     id_token_alg: str | None = None,
     web_origins: list[str] | None = None,
+    backchannel_logout_uri: str | None = None,
+    backchannel_logout_session_required: bool = False,
+    introspect_any: bool = False,
 ) -> RegisteredClient:
     if not name.strip():
         raise InvalidInput("bad_client_name", "Укажите название приложения.")
@@ -192,6 +208,9 @@ def register_client(
     if id_token_alg is not None and id_token_alg not in ID_TOKEN_ALGORITHMS:
         raise InvalidInput("bad_id_token_alg", "Подпись id_token: ES256 или RS256.")
     origins = list(dict.fromkeys(check_web_origin(origin) for origin in web_origins or []))
+    logout_uri = check_backchannel_logout_uri(backchannel_logout_uri) if backchannel_logout_uri else None
+    if introspect_any and public:
+        raise InvalidInput("public_introspection", "Публичное приложение (без секрета) не может проверять токены.")
     client_id = check_client_id(client_id or mint_client_id())
     if db.scalar(select(OAuthClient.id).where(OAuthClient.client_id == client_id)) is not None:
         raise Conflict("client_exists", f"Приложение с client_id {client_id} уже зарегистрировано.")
@@ -206,6 +225,9 @@ def register_client(
         scope=" ".join(dict.fromkeys(scope.split())),
         id_token_signed_response_alg=id_token_alg,
         web_origins=origins,
+        backchannel_logout_uri=logout_uri,
+        backchannel_logout_session_required=backchannel_logout_session_required,
+        introspect_any=introspect_any,
     )
     db.add(client)
     db.flush()
@@ -229,6 +251,33 @@ def find_relying_app(db: Session, client_id: str) -> RelyingApp | None:
 
 def list_clients(db: Session) -> list[OAuthClient]:
     return list(db.scalars(select(OAuthClient).order_by(OAuthClient.id)))
+
+
+@dataclass(frozen=True)
+class ClientChanges:
+    """What `bridge client update` changes; None leaves a value as it is."""
+
+    # "" removes the URI (the app is no longer told of ended sessions).
+    backchannel_logout_uri: str | None = None
+    backchannel_logout_session_required: bool | None = None
+    introspect_any: bool | None = None
+
+
+def update_client(db: Session, client_id: str, changes: ClientChanges) -> OAuthClient:
+    client = db.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
+    if client is None:
+        raise NotFound("client_not_found", f"Приложение с client_id {client_id} не найдено.")
+    if changes.backchannel_logout_uri is not None:
+        uri = changes.backchannel_logout_uri.strip()
+        client.backchannel_logout_uri = check_backchannel_logout_uri(uri) if uri else None
+    if changes.backchannel_logout_session_required is not None:
+        client.backchannel_logout_session_required = changes.backchannel_logout_session_required
+    if changes.introspect_any is not None:
+        if changes.introspect_any and client.secret_hash is None:
+            raise InvalidInput("public_introspection", "Публичное приложение (без секрета) не может проверять токены.")
+        client.introspect_any = changes.introspect_any
+    db.flush()
+    return client
 
 
 def disable_client(db: Session, client_id: str, now: datetime | None = None) -> OAuthClient:

@@ -14,7 +14,8 @@ What is kept, and why:
   its sign-in session died;
 - a **sign-in session** until `retention` after it ended or expired, and while a code, grant or
   refresh token still names it (they reference it by foreign key: they go first);
-- **flow steps** until they expire; **activation links** and sent or failed **mail** for `retention`;
+- **flow steps** until they expire; **activation links**, sent or failed **mail** and delivered or
+  given-up **back-channel logout deliveries** for `retention`;
 - **throttle counters** as long as the throttle remembers them: a login's backoff for
   `backoff_memory` (24 h) after its last failure, so a sprayer who pauses does not start afresh.
 
@@ -39,6 +40,7 @@ from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from bridge.config import Settings, SettingsError
+from bridge.services.logout_deliveries import DeliveryStatus
 from bridge.services.outbox import OutboxStatus
 from bridge.services.request_retention import blank_old_requests, count_old_requests
 from bridge.services.staff_lifecycle import removal_due, remove_due_personal_data
@@ -48,6 +50,7 @@ from bridge.storage.models import (
     ActivationLink,
     AuthFlow,
     AuthorizationCode,
+    LogoutDelivery,
     OAuthGrant,
     OutgoingMail,
     RefreshToken,
@@ -179,6 +182,13 @@ def purge_rules(policy: RetentionPolicy) -> tuple[PurgeRule, ...]:
         PurgeRule("outgoing_mail", OutgoingMail.id, lambda now: or_(
             and_(OutgoingMail.status == OutboxStatus.SENT.value, OutgoingMail.sent_at <= now - finished),
             and_(OutgoingMail.status == OutboxStatus.FAILED.value, OutgoingMail.next_attempt_at <= now - finished),
+        )),
+        # Back-channel logout deliveries, delivered or given up (the last claim, as for mail).
+        PurgeRule("logout_deliveries", LogoutDelivery.id, lambda now: or_(
+            and_(LogoutDelivery.status == DeliveryStatus.DELIVERED.value,
+                 LogoutDelivery.delivered_at <= now - finished),
+            and_(LogoutDelivery.status == DeliveryStatus.FAILED.value,
+                 LogoutDelivery.next_attempt_at <= now - finished),
         )),
     )
 

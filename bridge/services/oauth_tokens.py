@@ -165,6 +165,13 @@ def look_up_refresh_token(
     return RefreshLookup(RefreshState.VALID, record)
 
 
+def find_refresh_token(db: Session, token: str) -> IssuedRefreshToken | None:
+    """A stored refresh token by value, whatever its state, with no side effect (introspection,
+    revocation); the token endpoint uses `look_up_refresh_token`, which also catches reuse."""
+    stored = db.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash(token)))
+    return IssuedRefreshToken.of(stored) if stored is not None else None
+
+
 def claim_refresh_token(db: Session, record: IssuedRefreshToken, now: datetime | None = None) -> bool:
     """Mark the token rotated; False if it was rotated or revoked meanwhile (a race = reuse)."""
     result = db.execute(

@@ -372,6 +372,12 @@ class OAuthClient(Base):
     # Origins whose browser scripts may call the token and userinfo endpoints (CORS), besides
     # the origins of the redirect URIs.
     web_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # OpenID Connect Back-Channel Logout 1.0: where the app hears that a person's session ended,
+    # and whether it wants the session (`sid`) named in every logout token.
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(String(1000))
+    backchannel_logout_session_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A resource server: may introspect tokens issued to any app (otherwise only its own).
+    introspect_any: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -432,6 +438,30 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class LogoutDelivery(Base):
+    """A logout token owed to a relying app, queued in the transaction that ended the session.
+
+    The token itself is signed only when it is sent (by bridge.op.backchannel), so the row holds
+    nothing that could be replayed: who (the `sub` and, when the app asked, the `sid`) and to whom.
+    """
+
+    __tablename__ = "logout_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(100), index=True)
+    staff_id: Mapped[int] = mapped_column(Integer, index=True)
+    subject: Mapped[str] = mapped_column(String(36))
+    sid: Mapped[str | None] = mapped_column(String(32))
+    # A DeliveryStatus value: queued → delivered, or queued → failed after the last attempt.
+    status: Mapped[str] = mapped_column(String(12), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Due when queued and next_attempt_at has passed; a claim pushes it past the delivery's lease.
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class SigningKey(Base):

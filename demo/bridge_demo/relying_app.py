@@ -1,7 +1,9 @@
 """«Демо: ИС Контингент»: a tiny relying app that signs in through the bridge with Authlib's OIDC client.
 
 It does what a real app should: discovery, PKCE S256, state, nonce, id_token checks (signature
-against JWKS, iss, aud, exp, nonce), userinfo, and RP-initiated logout. Everything it needs is
+against JWKS, iss, aud, exp, nonce), userinfo, RP-initiated logout, and Back-Channel Logout 1.0:
+the bridge POSTs a logout token to `/backchannel-logout` when the person's session ends there
+(sign-out, block, reset…), and the demo ends its own session of that person. Everything it needs is
 built inside `create_relying_app`; the outbound HTTP client can be injected (tests route it to
 the bridge in-process).
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,6 +20,9 @@ from urllib.parse import urlsplit
 import httpx
 from authlib.integrations.starlette_client import OAuth, OAuthError
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
@@ -26,6 +32,8 @@ from starlette.routing import Route
 
 TITLE = "Демо: ИС Контингент"
 _SESSION_KEY = "demo_user"
+BACKCHANNEL_LOGOUT_PATH = "/backchannel-logout"
+_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 _TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -119,6 +127,49 @@ def create_relying_app(
         request.session[_SESSION_KEY] = key
         return RedirectResponse("/", status_code=303)
 
+    seen_jti: set[str] = set()
+
+    async def backchannel_logout(request: Request) -> Response:
+        """Back-Channel Logout 1.0 §2.6: validate the logout token, then end the person's sessions here."""
+        form = await request.form()
+        token = form.get("logout_token")
+        try:
+            if not isinstance(token, str):
+                raise ValueError("no logout_token")
+            claims = await _validated_logout_token(token)
+        except (JoseError, ValueError, httpx.HTTPError):
+            return Response(status_code=400, headers={"Cache-Control": "no-store"})
+        sid = claims.get("sid")
+        for key, user in list(signed_in.items()):
+            if user["claims"].get("sub") == claims.get("sub") and (sid is None or user["claims"].get("sid") == sid):
+                signed_in.pop(key, None)
+        return Response(status_code=200, headers={"Cache-Control": "no-store"})
+
+    async def _validated_logout_token(token: str) -> dict[str, Any]:
+        metadata = await bridge.load_server_metadata()
+        try:
+            decoded = jwt.decode(token, KeySet.import_key_set(await bridge.fetch_jwk_set()))
+        except JoseError:
+            # Perhaps a key rotated since we fetched them.
+            decoded = jwt.decode(token, KeySet.import_key_set(await bridge.fetch_jwk_set(force=True)))
+        claims = dict(decoded.claims)
+        audience = claims.get("aud")
+        checks = (
+            decoded.header.get("typ") == "logout+jwt",
+            claims.get("iss") == metadata.get("issuer"),
+            audience == client_id or (isinstance(audience, list) and client_id in audience),
+            isinstance(claims.get("exp"), int) and claims["exp"] > time.time(),
+            isinstance(claims.get("iat"), int),
+            isinstance(claims.get("events"), dict) and _LOGOUT_EVENT in claims["events"],
+            "nonce" not in claims,
+            isinstance(claims.get("sub"), str) or isinstance(claims.get("sid"), str),
+            isinstance(claims.get("jti"), str) and claims["jti"] not in seen_jti,
+        )
+        if not all(checks):
+            raise ValueError("not a valid logout token")
+        seen_jti.add(claims["jti"])
+        return claims
+
     async def logout(request: Request) -> Response:
         key = request.session.pop(_SESSION_KEY, None)
         user = signed_in.pop(key, None) if isinstance(key, str) else None
@@ -145,6 +196,7 @@ def create_relying_app(
             Route("/login", login),
             Route(urlsplit(redirect_uri).path or "/callback", callback),
             Route("/logout", logout),
+            Route(BACKCHANNEL_LOGOUT_PATH, backchannel_logout, methods=["POST"]),
             Route(urlsplit(post_logout_redirect_uri).path or "/logged-out", logged_out),
         ],
         middleware=[

@@ -33,7 +33,7 @@ from bridge.services.roles import OrganizationKind, Role
 from bridge.services.staff import NewStaff, RoleGrant, register_staff
 from bridge.storage.database import build_engine, build_sessionmaker, transaction
 from bridge.storage.migrate import upgrade
-from bridge_demo.relying_app import create_relying_app
+from bridge_demo.relying_app import BACKCHANNEL_LOGOUT_PATH, create_relying_app
 
 if TYPE_CHECKING:
     from idp_mock.persons import Person
@@ -188,6 +188,9 @@ def prepare_demo(
             redirect_uris=[f"{app_url}/callback"],
             post_logout_redirect_uris=[f"{app_url}/logged-out"],
             scope="openid profile email phone roles",
+            # The demo hears of sign-outs, blocks and resets at the bridge (Back-Channel Logout 1.0).
+            backchannel_logout_uri=f"{app_url}{BACKCHANNEL_LOGOUT_PATH}",
+            backchannel_logout_session_required=True,
         )
     requests_url = bridge_url + str(Router(routes=collect_routes()).url_path_for("admin_requests"))
     # Through the public form's use case: the director's letter about it waits in the outbox and

@@ -2,7 +2,7 @@
 
 First sign-in (the relying app → bridge → Gosuslugi → bind with the one-time password → back at
 the app with role and organization), then a later sign-in from a fresh browser, which goes
-through Gosuslugi only.
+through Gosuslugi only, and a sign-out at the bridge that the app hears of (back-channel logout).
 """
 
 from __future__ import annotations
@@ -159,5 +159,18 @@ def test_first_sign_in_then_later_sign_in_in_chromium(served_demo: DemoStack, tm
         wait_for_text(later, "Директор школы")
         assert later.current_url.startswith(stack.app_url), "no password asked: straight back to the app"
         assert "Привязка" not in later.page_source
+
+        # Signing out at the bridge reaches the app server to server (back-channel logout): its page,
+        # reloaded, no longer shows the person.
+        later.get(f"{stack.bridge_url}/account")
+        click(later, "Выйти")
+        wait_for_text(later, "Войти через Госуслуги")
+        deadline = time.monotonic() + 20
+        later.get(stack.app_url)
+        while "Войти через единый вход" not in later.page_source:
+            assert time.monotonic() < deadline, "the app never heard of the sign-out"
+            time.sleep(0.2)
+            later.get(stack.app_url)
+        assert "Морозов" not in later.page_source
     finally:
         later.quit()

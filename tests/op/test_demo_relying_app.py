@@ -2,30 +2,39 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from joserfc import jwt
+from joserfc.jwk import ECKey
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from bridge.config import Settings
+from bridge.runtime import BridgeRuntime
 from bridge.services.clients import register_client
-from bridge_demo.relying_app import create_relying_app
+from bridge_demo.relying_app import BACKCHANNEL_LOGOUT_PATH, create_relying_app
 from tests.op.conftest import Person, query_of
 from tests.support.browser import sign_in_browser
+from tests.support.html_forms import read_forms
 
 DEMO = "https://kontingent.test"
 
 
 @pytest.fixture
-def demo(app: Starlette, settings: Settings, db_factory: sessionmaker[Session]) -> Iterator[TestClient]:
+def demo(
+    app: Starlette, runtime: BridgeRuntime, settings: Settings, db_factory: sessionmaker[Session]
+) -> Iterator[TestClient]:
     with db_factory() as db, db.begin():
         registered = register_client(
             db, settings.secret_key, name="Демо: ИС Контингент", redirect_uris=[f"{DEMO}/callback"],
             post_logout_redirect_uris=[f"{DEMO}/logged-out"], client_id="demo-kontingent",
+            backchannel_logout_uri=f"{DEMO}{BACKCHANNEL_LOGOUT_PATH}", backchannel_logout_session_required=True,
         )
     assert registered.client_secret is not None
     to_bridge = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://bridge.test")
@@ -33,6 +42,9 @@ def demo(app: Starlette, settings: Settings, db_factory: sessionmaker[Session]) 
         issuer="https://bridge.test", client_id="demo-kontingent", client_secret=registered.client_secret,
         redirect_uri=f"{DEMO}/callback", http=to_bridge, secret_key="demo-secret-" + "y" * 32,
     )
+    # The bridge's logout tokens reach the demo in-process.
+    assert runtime.logout is not None
+    runtime.logout.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=relying_app))
     with TestClient(relying_app, base_url=DEMO) as browser_at_demo:
         yield browser_at_demo
 
@@ -89,3 +101,45 @@ def test_demo_app_shows_a_refusal_instead_of_crashing(demo: TestClient, client: 
     state = query_of(authorize_url)["state"]
     response = demo.get(f"/callback?error=login_required&state={state}")
     assert response.status_code == 400 and "login_required" in response.text
+
+
+def _signed_in_at_demo(
+    demo: TestClient, client: TestClient, settings: Settings, db_factory: sessionmaker[Session], person: Person
+) -> None:
+    sign_in_browser(client, settings, db_factory, person.staff_id, person.role)
+    authorize_url = demo.get("/login", follow_redirects=False).headers["location"]
+    back = client.get(_local(authorize_url), follow_redirects=False)
+    assert demo.get(_local(back.headers["location"]), follow_redirects=False).status_code == 303
+    assert "Иванова Мария Петровна" in demo.get("/").text
+
+
+def test_signing_out_at_the_bridge_signs_the_person_out_of_the_demo(
+    demo: TestClient, client: TestClient, settings: Settings, db_factory: sessionmaker[Session], director: Person,
+) -> None:
+    _signed_in_at_demo(demo, client, settings, db_factory, director)
+    account = client.get("/account")
+    form = next(form for form in read_forms(account.text) if form.action.endswith("/logout"))
+    assert client.post(form.action, data=form.fields, follow_redirects=False).status_code == 303
+    # The bridge's dispatcher delivers the logout token after the commit; the demo ends its session.
+    for _ in range(1000):
+        if "Войти через единый вход" in demo.get("/").text:
+            break
+        threading.Event().wait(0.02)
+    assert "Иванова" not in demo.get("/").text
+
+
+def test_demo_refuses_a_forged_logout_token(
+    demo: TestClient, client: TestClient, settings: Settings, db_factory: sessionmaker[Session], director: Person,
+) -> None:
+    _signed_in_at_demo(demo, client, settings, db_factory, director)
+    assert demo.post(BACKCHANNEL_LOGOUT_PATH, data={"logout_token": "not-a-jwt"}).status_code == 400
+    forger = ECKey.generate_key("P-256", parameters={"kid": "forged"})
+    now = int(time.time())
+    forged = jwt.encode(
+        {"alg": "ES256", "typ": "logout+jwt"},
+        {"iss": "https://bridge.test", "aud": "demo-kontingent", "iat": now, "exp": now + 60, "jti": "j1",
+         "sub": director.subject, "events": {"http://schemas.openid.net/event/backchannel-logout": {}}},
+        forger,
+    )
+    assert demo.post(BACKCHANNEL_LOGOUT_PATH, data={"logout_token": forged}).status_code == 400
+    assert "Иванова Мария Петровна" in demo.get("/").text

@@ -32,6 +32,7 @@ from bridge.storage.models import (
     AuthFlow,
     AuthorizationCode,
     Base,
+    LogoutDelivery,
     OAuthGrant,
     OutgoingMail,
     RefreshToken,
@@ -112,6 +113,15 @@ class World:
         ))
         return subject
 
+    def logout_delivery(self, client_id: str, status: str, *, delivered: timedelta | None = None,
+                        next_attempt: timedelta) -> str:
+        self.db.add(LogoutDelivery(
+            client_id=client_id, staff_id=1, subject="s", status=status, attempts=1,
+            next_attempt_at=self.now + next_attempt, delivered_at=self.now + delivered if delivered else None,
+            created_at=self.now - 60 * DAY,
+        ))
+        return client_id
+
 
 def survivors(db_factory: sessionmaker[Session]) -> dict[str, set[str]]:
     with db_factory() as db:
@@ -124,6 +134,7 @@ def survivors(db_factory: sessionmaker[Session]) -> dict[str, set[str]]:
             "links": set(db.scalars(select(ActivationLink.token_hash))),
             "mail": set(db.scalars(select(OutgoingMail.subject))),
             "throttle": set(db.scalars(select(ThrottleCounter.key))),
+            "logout": set(db.scalars(select(LogoutDelivery.client_id))),
         }
 
 
@@ -162,6 +173,10 @@ def test_what_must_go_goes_and_what_is_still_needed_stays(db_factory: sessionmak
         world.mail("sent-yesterday", "sent", sent=-DAY, next_attempt=-DAY)
         world.mail("failed-long-ago", "failed", next_attempt=-31 * DAY)
         world.mail("stuck-in-queue", "queued", next_attempt=-40 * DAY)
+        world.logout_delivery("delivered-long-ago", "delivered", delivered=-31 * DAY, next_attempt=-31 * DAY)
+        world.logout_delivery("delivered-yesterday", "delivered", delivered=-DAY, next_attempt=-DAY)
+        world.logout_delivery("given-up-long-ago", "failed", next_attempt=-31 * DAY)
+        world.logout_delivery("still-retried", "queued", next_attempt=-40 * DAY)
 
         # Password attempts: "sprayed" failed 21 times 23 hours ago (its backoff is still remembered);
         # "quiet" failed once 25 hours ago (forgotten: its counters go).
@@ -181,6 +196,7 @@ def test_what_must_go_goes_and_what_is_still_needed_stays(db_factory: sessionmak
     assert after["flows"] == {live_flow}
     assert after["links"] == kept_links
     assert after["mail"] == {"sent-yesterday", "stuck-in-queue"}
+    assert after["logout"] == {"delivered-yesterday", "still-retried"}
     assert after["throttle"] == {key for key in before["throttle"] if "quiet" not in key and "203.0.113.7" not in key}
     assert {old_code, gone_code} | gone_tokens | {expired_flow} | old_links <= set().union(*before.values())
     with db_factory() as db:
@@ -188,7 +204,8 @@ def test_what_must_go_goes_and_what_is_still_needed_stays(db_factory: sessionmak
     assert remembered is not None and remembered.backoff_delay > timedelta(0)
     assert report.counts == {
         "authorization_codes": 2, "refresh_tokens": 2, "oauth_grants": 2, "signin_sessions": 2, "auth_flows": 1,
-        "activation_links": 3, "throttle_counters": 3, "outgoing_mail": 2, "staff_members.personal_data": 0,
+        "activation_links": 3, "throttle_counters": 3, "outgoing_mail": 2, "logout_deliveries": 2,
+        "staff_members.personal_data": 0,
         "registration_requests.personal_data": 0, "organization_requests.personal_data": 0,
     }
     assert not report.full
