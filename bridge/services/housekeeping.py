@@ -14,6 +14,8 @@ What is kept, and why:
   its sign-in session died;
 - a **sign-in session** until `retention` after it ended or expired, and while a code, grant or
   refresh token still names it (they reference it by foreign key: they go first);
+- a closed **support request** («обращение в техническую службу», with the name, e-mail and message
+  it holds) for `support_request_retention` (`BRIDGE_SUPPORT_REQUEST_RETENTION_DAYS`, 90 days);
 - **flow steps** until they expire; **activation links** and sent or failed **mail** for `retention`;
 - **throttle counters** as long as the throttle remembers them: a login's backoff for
   `backoff_memory` (24 h) after its last failure, so a sprayer who pauses does not start afresh.
@@ -49,6 +51,7 @@ from bridge.storage.models import (
     RefreshToken,
     SignInSession,
     StaffMember,
+    SupportRequest,
     ThrottleCounter,
 )
 from bridge.storage.types import utcnow
@@ -74,6 +77,8 @@ class HousekeepingSettings:
     retention: timedelta = timedelta(days=30)
     # How long a deactivated person's data stays before it is removed.
     deactivated_retention: timedelta = timedelta(days=180)
+    # How long a closed support request (personal data typed by the person) is kept.
+    support_request_retention: timedelta = timedelta(days=90)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> HousekeepingSettings:
@@ -89,6 +94,7 @@ class HousekeepingSettings:
             batch_size=number("PURGE_BATCH_SIZE", 500, 1),
             retention=timedelta(days=number("PURGE_RETENTION_DAYS", 30, 1)),
             deactivated_retention=timedelta(days=number("DEACTIVATED_RETENTION_DAYS", 180, 0)),
+            support_request_retention=timedelta(days=number("SUPPORT_REQUEST_RETENTION_DAYS", 90, 1)),
         )
 
 
@@ -102,6 +108,7 @@ class RetentionPolicy:
     code_memory: timedelta = CODE_REPLAY_MEMORY
     # A deactivated person's data, from the deactivation on.
     deactivated_retention: timedelta = timedelta(days=180)
+    support_request_retention: timedelta = timedelta(days=90)
 
     @classmethod
     def of(cls, housekeeping: HousekeepingSettings, settings: Settings) -> RetentionPolicy:
@@ -109,6 +116,7 @@ class RetentionPolicy:
         return cls(
             retention=housekeeping.retention,
             deactivated_retention=housekeeping.deactivated_retention,
+            support_request_retention=housekeeping.support_request_retention,
             throttle_memory=max(throttle.window, throttle.backoff_memory, throttle.backoff_max_delay,
                                 FORM_BUDGET_MEMORY),
         )
@@ -158,6 +166,8 @@ def purge_rules(policy: RetentionPolicy) -> tuple[PurgeRule, ...]:
             ~exists().where(RefreshToken.signin_session_id == SignInSession.id),
         )),
         PurgeRule("auth_flows", AuthFlow.id, lambda now: AuthFlow.expires_at <= now),
+        PurgeRule("support_requests", SupportRequest.id,
+                  lambda now: SupportRequest.closed_at <= now - policy.support_request_retention),
         PurgeRule("activation_links", ActivationLink.id, lambda now: or_(
             ActivationLink.expires_at <= now - finished,
             ActivationLink.used_at <= now - finished,

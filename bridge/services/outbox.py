@@ -46,6 +46,8 @@ class MailKind(StrEnum):
     REQUEST_ROLE_GRANTED = "request_role_granted"
     REQUEST_REJECTED = "request_rejected"
     ACTIVATION_LINK = "activation_link"
+    # «Обращение в техническую службу» closed: the outcome, to the address the person gave.
+    SUPPORT_OUTCOME = "support_outcome"
 
 
 @dataclass(frozen=True)
