@@ -185,16 +185,19 @@ async def test_a_link_callback_replayed_or_carried_to_another_browser_binds_noth
     assert query_of(callback)["state"]
 
 
-async def test_a_link_finished_after_signing_out_binds_nothing(world: World) -> None:
-    async with world.browser() as browser:
+async def test_a_link_finished_after_its_session_ended_binds_nothing(world: World) -> None:
+    """The round trip's step is still there, but the session that started it was ended elsewhere."""
+    async with world.browser() as browser, world.browser(address="198.51.100.50") as other:
         login = await signed_in_smirnova(world, browser)
         callback = await link_callback(browser, SMIRNOVA)
-        account = await browser.get(f"{BRIDGE}/account")
-        logout = only_form(account, "/logout")
-        await submit(browser, account, logout, logout.fields)
+        await signed_in_smirnova(world, other, login)
+        cabinet = await other.get(f"{BRIDGE}/cabinet")
+        others = only_form(cabinet, "/cabinet/sessions/end-others")
+        await submit(other, cabinet, others, others.fields)
         late = await browser.get(callback)
-    assert late.status_code == 400
+    assert late.status_code == 400 and "Время ожидания привязки истекло" in late.text
     assert providers_of(world, login) == ["esia"]
+    assert "link_no_session" in [details["reason"] for details in audit(world, "binding.refused")]
 
 
 async def test_unlinking_one_of_two_and_never_the_last(world: World) -> None:
