@@ -607,6 +607,13 @@ CATALOGUE: tuple[Mutation, ...] = (
         (CABINET,),
     ),
     mutation(
+        "cabinet.removals_serialized", "two removals of a person's bindings run one after the other",
+        "bridge/application/cabinet.py",
+        "        _lock_person(db, person)\n",
+        "",
+        ("tests/application/test_cabinet.py",),
+    ),
+    mutation(
         "linking.same_session", "a link's answer binds only in the sign-in session that started it",
         "bridge/application/provider_linking.py",
         "            if proof is None or active is None or active.session.sid != proof.sid or active.staff.id != "

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.application.staff_notices import notify_binding_removed
@@ -63,13 +63,23 @@ class DeactivationRequested:
     filed: bool
 
 
-def _own(db: Session, person: Actor, *, lock: bool = False) -> StaffMember:
+def _own(db: Session, person: Actor) -> StaffMember:
     if person.staff_id is None:
         raise PermissionDenied("not_signed_in", "Войдите, чтобы открыть личный кабинет.")
-    staff = db.get(StaffMember, person.staff_id, with_for_update=lock)
+    staff = db.get(StaffMember, person.staff_id)
     if staff is None or staff.status != StaffStatus.ACTIVE:
         raise PermissionDenied("actor_blocked", "Учётная запись заблокирована или отключена.")
     return staff
+
+
+def _lock_person(db: Session, person: Actor) -> None:
+    """Write the person's row before reading anything: on PostgreSQL that takes the row's lock, on
+    SQLite the database's write lock, so two changes of the person's bindings run one after the other."""
+    db.execute(
+        update(StaffMember).where(StaffMember.id == person.staff_id)
+        .values(session_generation=StaffMember.session_generation)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def show_cabinet(
@@ -113,12 +123,13 @@ def end_own_sessions(
 def unlink_own_provider(database: sessionmaker[Session], person: Actor, provider: str) -> OwnBindingRemoved:
     """«Отвязать» one of the person's bindings while another remains; never the last one.
 
-    The person's row is locked first, so two removals racing each other count the bindings one
-    after the other: the second finds one left and is refused. Sessions opened through the removed
+    The person's row is locked first (`_lock_person`), so two removals racing each other count the
+    bindings one after the other: the second finds one left and is refused. Sessions opened through the removed
     provider end, with the apps' grants under them; the person is mailed.
     """
     with unit_of_work(database, person.audit_context, "binding.remove_own", provider=provider) as db:
-        staff = _own(db, person, lock=True)
+        _lock_person(db, person)
+        staff = _own(db, person)
         bindings = list(db.scalars(select(ExternalBinding).where(ExternalBinding.staff_id == staff.id)))
         binding = next((bound for bound in bindings if bound.provider == provider), None)
         if binding is None:

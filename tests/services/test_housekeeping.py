@@ -36,6 +36,7 @@ from bridge.storage.models import (
     OutgoingMail,
     RefreshToken,
     SignInSession,
+    SupportRequest,
     ThrottleCounter,
 )
 from bridge.storage.types import utcnow
@@ -124,6 +125,7 @@ def survivors(db_factory: sessionmaker[Session]) -> dict[str, set[str]]:
             "links": set(db.scalars(select(ActivationLink.token_hash))),
             "mail": set(db.scalars(select(OutgoingMail.subject))),
             "throttle": set(db.scalars(select(ThrottleCounter.key))),
+            "support": set(db.scalars(select(SupportRequest.full_name))),
         }
 
 
@@ -162,6 +164,11 @@ def test_what_must_go_goes_and_what_is_still_needed_stays(db_factory: sessionmak
         world.mail("sent-yesterday", "sent", sent=-DAY, next_attempt=-DAY)
         world.mail("failed-long-ago", "failed", next_attempt=-31 * DAY)
         world.mail("stuck-in-queue", "queued", next_attempt=-40 * DAY)
+        # Support requests: one closed past the retention (its personal data goes), one closed
+        # recently, one still open however old.
+        for name, closed in (("closed-long-ago", -91 * DAY), ("closed-recently", -DAY), ("open", None)):
+            db.add(SupportRequest(kind="cannot_sign_in", full_name=name, email="a@school.test",
+                                  created_at=now - 100 * DAY, closed_at=now + closed if closed else None))
 
         # Password attempts: "sprayed" failed 21 times 23 hours ago (its backoff is still remembered);
         # "quiet" failed once 25 hours ago (forgotten: its counters go).
@@ -181,6 +188,7 @@ def test_what_must_go_goes_and_what_is_still_needed_stays(db_factory: sessionmak
     assert after["flows"] == {live_flow}
     assert after["links"] == kept_links
     assert after["mail"] == {"sent-yesterday", "stuck-in-queue"}
+    assert after["support"] == {"closed-recently", "open"}
     assert after["throttle"] == {key for key in before["throttle"] if "quiet" not in key and "203.0.113.7" not in key}
     assert {old_code, gone_code} | gone_tokens | {expired_flow} | old_links <= set().union(*before.values())
     with db_factory() as db:
@@ -189,6 +197,7 @@ def test_what_must_go_goes_and_what_is_still_needed_stays(db_factory: sessionmak
     assert report.counts == {
         "authorization_codes": 2, "refresh_tokens": 2, "oauth_grants": 2, "signin_sessions": 2, "auth_flows": 1,
         "activation_links": 3, "throttle_counters": 3, "outgoing_mail": 2, "staff_members.personal_data": 0,
+        "support_requests": 1,
     }
     assert not report.full
     # Nothing is left for the next run.
