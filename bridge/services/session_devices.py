@@ -28,7 +28,9 @@ _BROWSERS = (
     ("OPR/", "Opera"),
     ("Firefox/", "Firefox"),
     ("Chrome/", "Chrome"),
-    ("Safari/", "Safari"),
+    ("CriOS/", "Chrome"),
+    # Safari says its own version after "Version/" (its "Safari/" number is WebKit's).
+    ("Version/", "Safari"),
 )
 _SYSTEMS = (
     ("Android", "Android"),

@@ -97,7 +97,7 @@ def test_a_deactivation_request_is_filed_once(db_factory: sessionmaker[Session])
     ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36 "
      "Edg/120.0.2210.61", "Microsoft Edge 120, Windows"),
     ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-     "Version/17.1 Mobile/15E148 Safari/604.1", "Safari 604, iPhone"),
+     "Version/17.1 Mobile/15E148 Safari/604.1", "Safari 17, iPhone"),
     ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 YaBrowser/24.1.0 "
      "Safari/537.36", "Яндекс Браузер 24, Linux"),
     ("curl/8.4.0", "Браузер"),
