@@ -110,8 +110,11 @@ def test_only_support_sees_the_queue(
     sign_in(client, settings, db_factory, directory.logins["dept_a"])
     refused = client.get("/support/queue")
     assert refused.status_code == 403 and "техническая поддержка" in refused.text
+    assert 'href="/support/queue"' not in client.get("/admin/staff").text
     sign_in(client, settings, db_factory, directory.logins["support_staff"])
     assert client.get("/support/queue").status_code == 200
+    # Support finds the queue from every administration page.
+    assert 'href="/support/queue"' in client.get("/admin/staff").text
 
 
 def _deactivation_requested(
