@@ -55,12 +55,15 @@ def prepare(folder: Path) -> tuple[TestClient, str]:
 
     with transaction(runtime.db) as db:
         school = Organization(name="МБОУ СОШ № 1", kind=OrganizationKind.SCHOOL.value, district="Центральный")
-        staff = StaffMember(surname="Иванова", name="Мария", patronymic="Петровна", login="ivanova")
+        # A complete profile (work e-mail, a position per role): the OP issues no code without it.
+        staff = StaffMember(
+            surname="Иванова", name="Мария", patronymic="Петровна", login="ivanova", email="ivanova@school.test"
+        )
         db.add_all([school, staff])
         db.flush()
         role = RoleAssignment(
             staff_id=staff.id, organization_id=school.id, role=Role.SCHOOL_DIRECTOR.value,
-            start_date=date.today() - timedelta(days=1),
+            start_date=date.today() - timedelta(days=1), position="директор",
         )
         db.add(role)
         db.flush()

@@ -643,9 +643,38 @@ CATALOGUE: tuple[Mutation, ...] = (
         (SUPPORT_QUEUE, "tests/application/test_pages_and_cli_agree.py"),
     ),
     mutation(
+        "support.purge_spares_open", "an open support request keeps what the person typed, however old",
+        "bridge/services/request_retention.py",
+        "        SupportRequest.closed_at <= now - retention,",
+        "        SupportRequest.created_at <= now - retention,",
+        ("tests/services/test_support_request_retention.py",),
+    ),
+    mutation(
         "support.closed_once", "an item is resolved and closed once", "bridge/services/support_queue.py",
         "    if item.closed_at is not None:",
         "    if False:",
         (SUPPORT_QUEUE,),
+    ),
+    mutation(
+        "op.profile_before_code", "no code for an app while the signed-in person's workplace data is missing",
+        "bridge/op/authorization.py",
+        "    if missing_fields(context.db, active.staff, context.now):",
+        "    if False:",
+        ("tests/e2e/test_profile_completion.py",),
+    ),
+    mutation(
+        "requests.mail_only_deciders", "a new request is mailed only to those who may decide it",
+        "bridge/services/request_recipients.py",
+        "        if person.id not in found and may_decide(db, actor, request):",
+        "        if person.id not in found:",
+        ("tests/e2e/test_request_mail.py",),
+    ),
+    mutation(
+        "requests.purge_spares_pending", "a pending request keeps its data however old (the age is the decision's)",
+        "bridge/services/request_retention.py",
+        "        RegistrationRequest.status != RequestStatus.PENDING.value,\n"
+        "        RegistrationRequest.decided_at <= now - retention,",
+        "        RegistrationRequest.created_at <= now - retention,",
+        ("tests/services/test_request_retention.py",),
     ),
 )

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bridge.application import request_notices
 from bridge.application.principals import Principal, audit_context_of, resolve
 from bridge.application.unit_of_work import unit_of_work
 from bridge.mail.templates import mail_templates
@@ -163,8 +164,13 @@ def registry_organization(database: sessionmaker[Session], organization_id: int)
         return _registry_view(organization)
 
 
-def submit_registration_request(database: sessionmaker[Session], address: str | None, form: RequestForm) -> None:
+def submit_registration_request(
+    database: sessionmaker[Session], address: str | None, form: RequestForm, *, requests_page: str | None = None
+) -> None:
     """«Отправить заявку». Returns nothing: a new, a repeated and any other request read the same.
+
+    A new request is mailed to the administrators who may decide it (`requests_page`: the public
+    address of «Заявки», for the letter), in the same transaction.
 
     Plainly wrong input is refused (InvalidInput, NotFound for an organization out of the registry)
     before any budget is spent and is not audited; a spent budget is refused and audited. The audit
@@ -174,10 +180,11 @@ def submit_registration_request(database: sessionmaker[Session], address: str | 
     try:
         with transaction(database) as db:
             filed = submit_request(db, form, address)
+            mailed = request_notices.new_registration_request(db, filed, requests_page) if filed else []
             record(
                 db, context, "request.submitted", "success", organization_id=form.organization_id,
                 requested=form.requested, request_id=filed.id if filed is not None else None,
-                repeated=filed is None,
+                repeated=filed is None, mailed=mailed,
             )
     except RequestsThrottled as refusal:
         record_independently(
@@ -195,9 +202,11 @@ def submit_organization_request(
     try:
         with transaction(database) as db:
             filed = organization_requests.submit_organization_request(db, form, address)
+            mailed = request_notices.new_organization_request(db, filed) if filed is not None else []
             record(
                 db, context, "organization_request.submitted", "success",
                 organization_request_id=filed.id if filed is not None else None, repeated=filed is None,
+                mailed=mailed,
             )
     except RequestsThrottled as refusal:
         record_independently(
@@ -248,7 +257,10 @@ def list_awaiting_activation(
         return tuple(
             AwaitingActivation(
                 request_id=request.id, login=staff.login,
-                full_name=request_decisions.request_full_name(request), email=staff.email or request.email,
+                # An old request's own copy may be blanked (bridge/services/request_retention.py): the card's.
+                full_name=request_decisions.request_full_name(request)
+                or full_name(staff.surname, staff.name, staff.patronymic),
+                email=staff.email or request.email,
                 organization_name=request.organization.name, approved_at=request.decided_at,
             )
             for request, staff in request_decisions.awaiting_activation(db, actor)

@@ -15,7 +15,8 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     purge = commands.add_parser(
         "purge",
         help="delete expired codes, flow steps, sessions, tokens, activation links, throttle counters and old mail; "
-        "remove the personal data of cabinets deactivated longer ago than the retention period",
+        "remove the personal data of cabinets deactivated longer ago than the retention period and of requests "
+        "decided or closed longer ago than theirs",
     )
     purge.add_argument("--dry-run", action="store_true", help="count what would be deleted; delete nothing")
     purge.set_defaults(handler=run_purge)

@@ -6,6 +6,7 @@ come from the route table, see bridge/op/paths.py):
   <login>?next=<path+query>[&provider=<key>][&login_hint=<hint>][&reauth=1][&max_age=<seconds>]
   (reauth=1 and max_age reach the upstream provider: prompt=login / max_age, see bridge/upstream)
   <role choice>?next=<path+query>
+  <profile>?next=<path+query>   (the person's required workplace data is missing)
 An authorization request that needs a page first is parked on the server (the route's
 business, bridge.flows.authorization_request) with the interactions already asked for, and `next`
 names only its tab id; so coming back cannot loop, and nothing of the request rides in a cookie.
@@ -27,6 +28,7 @@ from bridge.op.requests import StarletteOAuth2Request
 from bridge.op.server import BridgeAuthorizationServer
 from bridge.services import audit
 from bridge.services.signin_sessions import ActiveSignIn
+from bridge.services.staff_profile import missing_fields
 
 # auth_time is the upstream's, in whole seconds and by its clock: an upstream authentication this
 # close before we asked still counts as after (the upstream connector holds it to the same leeway).
@@ -66,7 +68,7 @@ def authorize(
         if "none" in prompts or kind in done:
             # prompt=none forbids showing pages; and an interaction we already asked for that
             # came back unfinished is not asked for again (no redirect loop): tell the app.
-            error_cls = InteractionRequiredError if kind == "role" else LoginRequiredError
+            error_cls = InteractionRequiredError if kind in ("role", "profile") else LoginRequiredError
             refusal = error_cls(redirect_uri=redirect_uri, state=request.payload.state)
             _audit_refusal(context, request, refusal, active)
             return Outcome(response=server.handle_error_response(request, refusal))
@@ -124,6 +126,10 @@ def _interaction_needed(
             return "reauth"
     if active.role is None:
         return "role"
+    # An app gets no code while the workplace data it would receive as claims is incomplete
+    # (a position per active role, a work e-mail): the person completes it and comes back here.
+    if missing_fields(context.db, active.staff, context.now):
+        return "profile"
     if "select_account" in prompts and "select_account" not in done:
         return "select_account"
     return None
@@ -143,10 +149,12 @@ def _max_age(request: StarletteOAuth2Request) -> int | None:
 
 
 def _sign_in_url(context: ProviderContext, return_path: str, request: StarletteOAuth2Request, kind: str) -> str:
-    """The page for an interaction: signing in (again) is the login page, a role the role page."""
+    """The page for an interaction: signing in (again) is the login page, a role the role page,
+    missing workplace data the profile page."""
     params: dict[str, str] = {"next": return_path}
     signs_in = kind in ("login", "reauth")
-    path = context.paths.login if signs_in else context.paths.role_choice
+    pages = {"profile": context.paths.profile}
+    path = context.paths.login if signs_in else pages.get(kind, context.paths.role_choice)
     if signs_in:
         data = request.payload.data
         provider = data.get("idp_hint") or data.get("kc_idp_hint")

@@ -19,3 +19,5 @@ class ProviderPaths:
     # The sign-in pages the authorization endpoint sends a person to (they bring them back).
     login: str
     role_choice: str
+    # «Проверьте данные о месте работы»: a signed-in person whose required workplace data is missing.
+    profile: str

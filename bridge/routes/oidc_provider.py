@@ -52,6 +52,7 @@ def _paths(request: Request) -> ProviderPaths:
         end_session=path_for(request, "oidc_logout"),
         login=path_for(request, "login"),
         role_choice=path_for(request, "login_role"),
+        profile=path_for(request, "login_profile"),
     )
 
 

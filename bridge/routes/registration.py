@@ -8,6 +8,7 @@ HTTP only: the use cases are bridge/application/registration.py.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from anyio import to_thread
@@ -20,7 +21,7 @@ from bridge.application import registration
 from bridge.application.registration import OrganizationRequestForm, RegistryOrganization, RequestForm
 from bridge.services.errors import DomainError, NotFound
 from bridge.services.registration_requests import POSITION_TITLES, RequestsThrottled
-from bridge.web.context import client_address, runtime_of
+from bridge.web.context import client_address, runtime_of, settings_of
 from bridge.web.templating import render
 from bridge.web.urls import path_for
 
@@ -92,7 +93,10 @@ async def submit_request(request: Request) -> Response:
     )
     try:
         await to_thread.run_sync(
-            registration.submit_registration_request, database, client_address(request), request_form
+            partial(
+                registration.submit_registration_request, database, client_address(request), request_form,
+                requests_page=settings_of(request).public_url + path_for(request, "admin_requests"),
+            )
         )
     except RequestsThrottled as refusal:
         return _form_page(request, organization, values, error=refusal.message, status_code=429)

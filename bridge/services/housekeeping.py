@@ -14,8 +14,6 @@ What is kept, and why:
   its sign-in session died;
 - a **sign-in session** until `retention` after it ended or expired, and while a code, grant or
   refresh token still names it (they reference it by foreign key: they go first);
-- a closed **support request** («обращение в техническую службу», with the name, e-mail and message
-  it holds) for `support_request_retention` (`BRIDGE_SUPPORT_REQUEST_RETENTION_DAYS`, 90 days);
 - **flow steps** until they expire; **activation links** and sent or failed **mail** for `retention`;
 - **throttle counters** as long as the throttle remembers them: a login's backoff for
   `backoff_memory` (24 h) after its last failure, so a sprayer who pauses does not start afresh.
@@ -24,6 +22,9 @@ One rule is not a deletion: the **personal data of a deactivated person** (ФИ�
 bindings, the personal details beside audit records, their mail) is removed `deactivated_retention`
 (`BRIDGE_DEACTIVATED_RETENTION_DAYS`, 180 days) after the deactivation; the staff row stays, with
 its id, login and `sub`, as the pseudonym of the audit trail (bridge.services.staff_lifecycle).
+Nor is the **personal data of old requests**: decided registration requests and closed requests to
+add an organization lose their ФИО, e-mail, position and free text `request_retention`
+(`BRIDGE_REQUEST_RETENTION_DAYS`, 90 days) after the decision (bridge.services.request_retention).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from bridge.config import Settings, SettingsError
 from bridge.services.outbox import OutboxStatus
+from bridge.services.request_retention import blank_old_requests, count_old_requests
 from bridge.services.staff_lifecycle import removal_due, remove_due_personal_data
 from bridge.services.throttle import ThrottlePolicy
 from bridge.storage.database import transaction
@@ -51,7 +53,6 @@ from bridge.storage.models import (
     RefreshToken,
     SignInSession,
     StaffMember,
-    SupportRequest,
     ThrottleCounter,
 )
 from bridge.storage.types import utcnow
@@ -77,8 +78,8 @@ class HousekeepingSettings:
     retention: timedelta = timedelta(days=30)
     # How long a deactivated person's data stays before it is removed.
     deactivated_retention: timedelta = timedelta(days=180)
-    # How long a closed support request (personal data typed by the person) is kept.
-    support_request_retention: timedelta = timedelta(days=90)
+    # How long a decided or closed request keeps the applicant's personal data.
+    request_retention: timedelta = timedelta(days=90)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> HousekeepingSettings:
@@ -94,7 +95,7 @@ class HousekeepingSettings:
             batch_size=number("PURGE_BATCH_SIZE", 500, 1),
             retention=timedelta(days=number("PURGE_RETENTION_DAYS", 30, 1)),
             deactivated_retention=timedelta(days=number("DEACTIVATED_RETENTION_DAYS", 180, 0)),
-            support_request_retention=timedelta(days=number("SUPPORT_REQUEST_RETENTION_DAYS", 90, 1)),
+            request_retention=timedelta(days=number("REQUEST_RETENTION_DAYS", 90, 1)),
         )
 
 
@@ -108,7 +109,8 @@ class RetentionPolicy:
     code_memory: timedelta = CODE_REPLAY_MEMORY
     # A deactivated person's data, from the deactivation on.
     deactivated_retention: timedelta = timedelta(days=180)
-    support_request_retention: timedelta = timedelta(days=90)
+    # A decided or closed request's personal data, from the decision on.
+    request_retention: timedelta = timedelta(days=90)
 
     @classmethod
     def of(cls, housekeeping: HousekeepingSettings, settings: Settings) -> RetentionPolicy:
@@ -116,7 +118,7 @@ class RetentionPolicy:
         return cls(
             retention=housekeeping.retention,
             deactivated_retention=housekeeping.deactivated_retention,
-            support_request_retention=housekeeping.support_request_retention,
+            request_retention=housekeeping.request_retention,
             throttle_memory=max(throttle.window, throttle.backoff_memory, throttle.backoff_max_delay,
                                 FORM_BUDGET_MEMORY),
         )
@@ -166,8 +168,6 @@ def purge_rules(policy: RetentionPolicy) -> tuple[PurgeRule, ...]:
             ~exists().where(RefreshToken.signin_session_id == SignInSession.id),
         )),
         PurgeRule("auth_flows", AuthFlow.id, lambda now: AuthFlow.expires_at <= now),
-        PurgeRule("support_requests", SupportRequest.id,
-                  lambda now: SupportRequest.closed_at <= now - policy.support_request_retention),
         PurgeRule("activation_links", ActivationLink.id, lambda now: or_(
             ActivationLink.expires_at <= now - finished,
             ActivationLink.used_at <= now - finished,
@@ -223,6 +223,8 @@ def purge_pass(
         counts[PERSONAL_DATA] = remove_due_personal_data(
             db, policy.deactivated_retention, now, limit=_personal_batch(batch_size)
         )
+    with transaction(factory) as db:
+        counts |= blank_old_requests(db, policy.request_retention, now, limit=batch_size)
     full = any(count >= batch_size for table, count in counts.items() if table != PERSONAL_DATA)
     return PurgeReport(counts, full=full or counts[PERSONAL_DATA] >= _personal_batch(batch_size))
 
@@ -255,4 +257,5 @@ def count_purgeable(
             counts[rule.table] = int(db.scalar(eligible) or 0)
         due = select(func.count()).select_from(StaffMember).where(removal_due(policy.deactivated_retention, now))
         counts[PERSONAL_DATA] = int(db.scalar(due) or 0)
+        counts |= count_old_requests(db, policy.request_retention, now)
     return PurgeReport(counts)

@@ -48,6 +48,10 @@ class MailKind(StrEnum):
     ACTIVATION_LINK = "activation_link"
     # «Обращение в техническую службу» closed: the outcome, to the address the person gave.
     SUPPORT_OUTCOME = "support_outcome"
+    # A new request reaches those who decide it: the administrators along the issuing hierarchy
+    # (a registration request), technical support (a request to add an organization to the registry).
+    REQUEST_SUBMITTED = "request_submitted"
+    ORGANIZATION_REQUEST_SUBMITTED = "organization_request_submitted"
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ deactivate their own account. The public form is guarded like the registration f
 address and for everybody together are taken before anything is written, plainly wrong input is
 refused before that, and the answer never depends on whether the person exists. Support closes an
 item once, with an outcome; which use case did the work is the application layer's business.
-Closed items are deleted by the housekeeping after their retention (bridge/services/housekeeping.py).
+A closed item's personal data is blanked by the housekeeping `BRIDGE_REQUEST_RETENTION_DAYS` after it
+was closed, like other requests' (bridge/services/request_retention.py); an open item keeps it.
 """
 
 from __future__ import annotations

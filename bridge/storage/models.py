@@ -330,8 +330,8 @@ class SupportRequest(Base):
     Two kinds land here: «Не могу войти», left on a public form by someone who may or may not have
     an account (nothing on the form says which), and a signed-in person's request to deactivate
     their own account (`staff_id` set). Support resolves each with an existing use case and closes
-    it with an outcome; the person is mailed the outcome. Closed items are removed by the
-    housekeeping after `BRIDGE_SUPPORT_REQUEST_RETENTION_DAYS`.
+    it with an outcome; the person is mailed the outcome. A closed item's personal data (ФИО,
+    organization, e-mail, message, answer) is blanked `BRIDGE_REQUEST_RETENTION_DAYS` later.
     """
 
     __tablename__ = "support_requests"

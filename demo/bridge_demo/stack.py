@@ -18,14 +18,17 @@ from typing import TYPE_CHECKING
 from mail_sink.store import Mailbox
 from mail_sink.web import build_sink_app
 from starlette.applications import Starlette
+from starlette.routing import Router
 
-from bridge.app import create_app
+from bridge.app import collect_routes, create_app
+from bridge.application.registration import RequestForm, submit_registration_request
 from bridge.config import Secret, Settings
 from bridge.mail.settings import MailSettings, SmtpSecurity
 from bridge.services.actors import actor_for_login, cli_support_actor
 from bridge.services.clients import register_client
 from bridge.services.credentials import IssuedCredential
 from bridge.services.organizations import NewOrganization, create_organization
+from bridge.services.registration_requests import RequestedPosition
 from bridge.services.roles import OrganizationKind, Role
 from bridge.services.staff import NewStaff, RoleGrant, register_staff
 from bridge.storage.database import build_engine, build_sessionmaker, transaction
@@ -63,6 +66,9 @@ class DemoStack:
     director: IssuedCredential = field(repr=False)
     department_head: IssuedCredential = field(repr=False)
     person: DemoPerson
+    # A registration request waiting for the director's decision, filed as the public form does.
+    applicant: DemoPerson
+    requests_url: str
 
     def banner(self) -> str:
         return "\n".join(
@@ -84,6 +90,11 @@ class DemoStack:
                 f"  логин   {self.department_head.login}",
                 f"  пароль  {self.department_head.password}",
                 f"  страница сотрудников: {self.bridge_url}/admin/staff (после первого входа)",
+                "",
+                "Заявка на подключение ждёт решения директора (письмо о ней — в тестовом ящике):",
+                f"  {self.applicant.full_name} просит учётную запись сотрудника школы",
+                f"  «Заявки»: {self.requests_url} — войдите директором (логин {self.director.login})",
+                f"  и одобрите её; ссылка активации придёт в тестовый ящик на {self.applicant.email}",
                 "",
                 "Остановить: Ctrl+C",
             ]
@@ -132,6 +143,7 @@ def prepare_demo(
     factory = build_sessionmaker(engine)
     persons = PersonDirectory.from_text(read_persons_text(None))
     morozov = next(p for p in persons.all() if p.email == "a.morozov@sosh12-podolsk.ru")
+    popova = next(p for p in persons.all() if p.email == "popova.os@sosh12-podolsk.ru")
     novikov = next(p for p in persons.all() if p.email == "novikov@uo-podolsk.ru")
     with transaction(factory) as db:
         support = cli_support_actor()
@@ -167,6 +179,7 @@ def prepare_demo(
             _card_of(morozov, RoleGrant(school.id, Role.SCHOOL_DIRECTOR.value, date.today())),
             credential_ttl=settings.credential_ttl,
         )
+        school_id = school.id
         app_client = register_client(
             db,
             settings.secret_key,
@@ -176,6 +189,18 @@ def prepare_demo(
             post_logout_redirect_uris=[f"{app_url}/logged-out"],
             scope="openid profile email phone roles",
         )
+    requests_url = bridge_url + str(Router(routes=collect_routes()).url_path_for("admin_requests"))
+    # Through the public form's use case: the director's letter about it waits in the outbox and
+    # reaches the demo mailbox once the bridge starts.
+    submit_registration_request(
+        factory, None,
+        RequestForm(
+            surname=popova.last_name, name=popova.first_name, patronymic=popova.middle_name,
+            no_patronymic=popova.middle_name is None, organization_id=school_id, position="учитель математики",
+            email=popova.email, requested=RequestedPosition.EMPLOYEE.value,
+        ),
+        requests_page=requests_url,
+    )
     engine.dispose()
     assert app_client.client_secret is not None
     mailbox = Mailbox()
@@ -204,6 +229,8 @@ def prepare_demo(
             email=morozov.email,
             password=persons.default_password,
         ),
+        applicant=DemoPerson(full_name=popova.full_name, email=popova.email, password=persons.default_password),
+        requests_url=requests_url,
     )
 
 

@@ -10,6 +10,7 @@ import html
 import json
 from collections.abc import Iterator
 from dataclasses import replace
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -183,6 +184,53 @@ async def test_the_profile_page_is_for_a_signed_in_person_only(world: World) -> 
         assert posted.status_code == 403  # no form token: the CSRF middleware answers first
     with world.db() as db:
         assert db.scalars(select(StaffMember).where(StaffMember.email == "x@y.test")).first() is None
+
+
+
+def authorization_url(**extra: str) -> str:
+    params = {
+        "response_type": "code", "client_id": "kontingent", "redirect_uri": f"{APP}/callback",
+        "scope": "openid profile", "state": "app-state", "nonce": "app-nonce",
+        "code_challenge": "E9Melhoe2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "code_challenge_method": "S256", **extra,
+    }
+    return f"{BRIDGE}/oidc/authorize?{urlencode(params)}"
+
+
+async def test_a_signed_in_person_with_missing_workplace_data_completes_it_before_the_app_gets_a_code(
+    world: World,
+) -> None:
+    login = add_staff_with_profile(world, position=None, email="kuznetsov@school.test")
+    async with relying_browser(world) as browser:
+        # Signed in at the bridge, the profile page left without saving.
+        assert (await first_binding(browser, login)).url.path == PROFILE_PATH
+
+        # prompt=none may show no page: the app hears interaction_required, and no code.
+        silent = await browser.get(authorization_url(prompt="none"), follow_redirects=False)
+        assert silent.status_code in (302, 303)
+        answer = dict(httpx.URL(silent.headers["location"]).params)
+        assert answer["error"] == "interaction_required" and "code" not in answer
+        assert answer["state"] == "app-state"
+
+        # The app sends the person here: the profile page, then back to the same authorization.
+        profile = await browser.get(f"{APP}/login")
+        assert profile.url.path == PROFILE_PATH and TITLE in profile.text
+        back_to = only_form(profile, PROFILE_PATH).fields["next"]
+        assert back_to.startswith("/oidc/authorize?tab_id=")
+
+        # Coming back without saving asks no second time: the app is told, not sent round a loop.
+        unfinished = await browser.get(f"{BRIDGE}{back_to}", follow_redirects=False)
+        assert dict(httpx.URL(unfinished.headers["location"]).params)["error"] == "interaction_required"
+
+        profile = await browser.get(f"{APP}/login")
+        fields = only_form(profile, PROFILE_PATH).fields
+        positions = {name: "учитель информатики" for name in fields if name.startswith("position_")}
+        at_app = await confirm_profile(browser, profile, **positions)
+        assert at_app.url.host == "app.test", at_app.text[:500]
+    id_token, _ = shown_json(at_app)
+    assert id_token["position"] == "учитель информатики"
+    [refusal, again] = events(world, "oidc.authorize.refused")
+    assert refusal.details["error"] == again.details["error"] == "interaction_required"
+    assert refusal.actor == login
 
 
 # --- notices through real SMTP -----------------------------------------------------------------

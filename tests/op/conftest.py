@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 from bridge.config import Settings
 from bridge.services.clients import register_client
 from bridge.services.roles import OrganizationKind, Role
-from bridge.storage.models import RoleAssignment
+from bridge.storage.models import RoleAssignment, StaffMember
 from tests.support.browser import sign_in_browser
 from tests.support.factories import give_role, make_organization, make_staff
 
@@ -60,12 +60,20 @@ def public_app(db_factory: sessionmaker[Session], settings: Settings) -> App:
     return App("ekis-mobile", None, "http://127.0.0.1:7000/cb")
 
 
+def complete_profile(staff: StaffMember, *roles: RoleAssignment) -> None:
+    """The workplace data an app's code waits for (bridge/op/authorization.py): a work e-mail and positions."""
+    staff.email = f"{staff.login}@school.test"
+    for role in roles:
+        role.position = "директор"
+
+
 @pytest.fixture
 def director(db_factory: sessionmaker[Session]) -> Person:
     with db_factory() as db, db.begin():
         school = make_organization(db, name="МБОУ СОШ № 7", district="Дзержинский")
         staff = make_staff(db, surname="Иванова", name="Мария", patronymic="Петровна", login="ivanova")
         role = give_role(db, staff, school, Role.SCHOOL_DIRECTOR)
+        complete_profile(staff, role)
         return Person(staff.id, staff.subject, staff.login, role, school.id)
 
 
@@ -78,6 +86,7 @@ def deputy_and_director(db_factory: sessionmaker[Session]) -> tuple[Person, Role
         staff = make_staff(db, surname="Петров", name="Олег", patronymic=None, login="petrov")
         first = give_role(db, staff, school, Role.SCHOOL_DIRECTOR)
         second = give_role(db, staff, college, Role.RESPONSIBLE)
+        complete_profile(staff, first, second)
         return Person(staff.id, staff.subject, staff.login, first, school.id), second
 
 

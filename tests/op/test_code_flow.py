@@ -55,7 +55,7 @@ def test_confidential_app_signs_a_director_in(
     assert claims["organization"] == {
         "id": director.organization_id, "name": "МБОУ СОШ № 7", "kind": "school", "district": "Дзержинский",
     }
-    assert claims["roles"] == [{**claims["role"], "organization": claims["organization"]}]
+    assert claims["roles"] == [{**claims["role"], "organization": claims["organization"], "position": "директор"}]
     assert claims["acr"] == "urn:edu-bridge:idp:esia"
     # RFC 8176 values only (the session says ["fed", "pwd"]); the provider has its own claim.
     assert claims["amr"] == ["pwd"]

@@ -22,6 +22,7 @@ from tests.op.conftest import (
     App,
     Person,
     authorization_request,
+    complete_profile,
     exchange,
     get_code,
     refresh,
@@ -162,6 +163,7 @@ def test_a_reset_still_ends_app_access_through_the_session(
         staff = make_staff(db, surname="Смирнова", name="Елена", patronymic="Викторовна", login="smirnova")
         department = make_organization(db, name="Управление образования", kind=OrganizationKind.EDUCATION_DEPARTMENT)
         role = give_role(db, staff, department, Role.EDUCATION_DEPARTMENT)
+        complete_profile(staff, role)
         person = Person(staff.id, staff.subject, staff.login, role, department.id)
     tokens = signed_in_tokens(client, settings, db_factory, confidential_app, person)
     assert _userinfo(client, tokens["access_token"]).status_code == 200

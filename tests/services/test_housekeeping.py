@@ -36,7 +36,6 @@ from bridge.storage.models import (
     OutgoingMail,
     RefreshToken,
     SignInSession,
-    SupportRequest,
     ThrottleCounter,
 )
 from bridge.storage.types import utcnow
@@ -125,7 +124,6 @@ def survivors(db_factory: sessionmaker[Session]) -> dict[str, set[str]]:
             "links": set(db.scalars(select(ActivationLink.token_hash))),
             "mail": set(db.scalars(select(OutgoingMail.subject))),
             "throttle": set(db.scalars(select(ThrottleCounter.key))),
-            "support": set(db.scalars(select(SupportRequest.full_name))),
         }
 
 
@@ -164,11 +162,6 @@ def test_what_must_go_goes_and_what_is_still_needed_stays(db_factory: sessionmak
         world.mail("sent-yesterday", "sent", sent=-DAY, next_attempt=-DAY)
         world.mail("failed-long-ago", "failed", next_attempt=-31 * DAY)
         world.mail("stuck-in-queue", "queued", next_attempt=-40 * DAY)
-        # Support requests: one closed past the retention (its personal data goes), one closed
-        # recently, one still open however old.
-        for name, closed in (("closed-long-ago", -91 * DAY), ("closed-recently", -DAY), ("open", None)):
-            db.add(SupportRequest(kind="cannot_sign_in", full_name=name, email="a@school.test",
-                                  created_at=now - 100 * DAY, closed_at=now + closed if closed else None))
 
         # Password attempts: "sprayed" failed 21 times 23 hours ago (its backoff is still remembered);
         # "quiet" failed once 25 hours ago (forgotten: its counters go).
@@ -188,7 +181,6 @@ def test_what_must_go_goes_and_what_is_still_needed_stays(db_factory: sessionmak
     assert after["flows"] == {live_flow}
     assert after["links"] == kept_links
     assert after["mail"] == {"sent-yesterday", "stuck-in-queue"}
-    assert after["support"] == {"closed-recently", "open"}
     assert after["throttle"] == {key for key in before["throttle"] if "quiet" not in key and "203.0.113.7" not in key}
     assert {old_code, gone_code} | gone_tokens | {expired_flow} | old_links <= set().union(*before.values())
     with db_factory() as db:
@@ -197,7 +189,8 @@ def test_what_must_go_goes_and_what_is_still_needed_stays(db_factory: sessionmak
     assert report.counts == {
         "authorization_codes": 2, "refresh_tokens": 2, "oauth_grants": 2, "signin_sessions": 2, "auth_flows": 1,
         "activation_links": 3, "throttle_counters": 3, "outgoing_mail": 2, "staff_members.personal_data": 0,
-        "support_requests": 1,
+        "registration_requests.personal_data": 0, "organization_requests.personal_data": 0,
+        "support_requests.personal_data": 0,
     }
     assert not report.full
     # Nothing is left for the next run.
@@ -282,6 +275,10 @@ def test_settings() -> None:
         {"BRIDGE_PURGE_INTERVAL_MINUTES": "0", "BRIDGE_PURGE_BATCH_SIZE": "100", "BRIDGE_PURGE_RETENTION_DAYS": "7"}
     )
     assert configured == HousekeepingSettings(interval=None, batch_size=100, retention=timedelta(days=7))
-    for name, value in (("PURGE_BATCH_SIZE", "0"), ("PURGE_RETENTION_DAYS", "-1"), ("PURGE_INTERVAL_MINUTES", "x")):
+    assert HousekeepingSettings.from_environ({"BRIDGE_REQUEST_RETENTION_DAYS": "30"}).request_retention == timedelta(
+        days=30
+    )
+    for name, value in (("PURGE_BATCH_SIZE", "0"), ("PURGE_RETENTION_DAYS", "-1"), ("PURGE_INTERVAL_MINUTES", "x"),
+                        ("REQUEST_RETENTION_DAYS", "0")):
         with pytest.raises(SettingsError, match=f"BRIDGE_{name}"):
             HousekeepingSettings.from_environ({f"BRIDGE_{name}": value})
