@@ -51,11 +51,13 @@ def collect_routes() -> list[BaseRoute]:
         admin,
         admin_lifecycle,
         admin_requests,
+        cabinet,
         home,
         oidc_provider,
         profile,
         registration,
         signin,
+        support,
     )
 
     return [
@@ -67,6 +69,8 @@ def collect_routes() -> list[BaseRoute]:
         *activation.routes,
         *admin.routes,
         *admin_lifecycle.routes,
+        *cabinet.routes,
+        *support.routes,
         *oidc_provider.routes,
         Mount("/static", app=StaticFiles(directory=TEMPLATES_DIR / "static"), name="static"),
     ]

@@ -58,6 +58,8 @@ HOUSEKEEPING = "tests/services/test_housekeeping.py"
 CSRF_WEB = "tests/web/test_csrf.py"
 REGISTRATION = "tests/e2e/test_registration_activation.py"
 REQUESTS = ("tests/services/test_request_decisions.py", "tests/application/test_registration.py")
+CABINET = "tests/e2e/test_cabinet.py"
+SUPPORT_QUEUE = "tests/e2e/test_support_queue.py"
 CSRF_ROUTES = "tests/routes/test_csrf.py"
 AUDIT_CHAIN = "tests/services/test_audit_chain.py"
 AUDIT_COMMANDS = "tests/cli/test_audit_trail_commands.py"
@@ -678,6 +680,77 @@ CATALOGUE: tuple[Mutation, ...] = (
         '"WHEN NOT EXISTS (',
         '"WHEN 0 AND NOT EXISTS (',
         (AUDIT_CHAIN,),
+    ),
+    # --- «Личный кабинет» and support's queue (issue 11) --------------------------------------------
+    mutation(
+        "cabinet.own_session_only", "«Завершить» ends only the person's own session, named by its sid",
+        "bridge/services/session_devices.py",
+        "SignInSession.sid == sid, SignInSession.staff_id == staff_id,",
+        "SignInSession.sid == sid,",
+        (CABINET,),
+    ),
+    mutation(
+        "cabinet.session_tokens_revoked", "ending a session revokes the apps' refresh tokens issued in it",
+        "bridge/services/session_devices.py",
+        "    revoke_session_tokens(db, ended, now)\n",
+        "",
+        (CABINET,),
+    ),
+    mutation(
+        "cabinet.never_the_last_binding", "the person cannot remove their last way in",
+        "bridge/application/cabinet.py",
+        "        if len(bindings) < 2:",
+        "        if False:",
+        (CABINET,),
+    ),
+    mutation(
+        "cabinet.removals_serialized", "two removals of a person's bindings run one after the other",
+        "bridge/application/cabinet.py",
+        "        _lock_person(db, person)\n",
+        "",
+        ("tests/application/test_cabinet.py",),
+    ),
+    mutation(
+        "linking.same_session", "a link's answer binds only in the sign-in session that started it",
+        "bridge/application/provider_linking.py",
+        "            if proof is None or active is None or active.session.sid != proof.sid or active.staff.id != "
+        "proof.staff_id:",
+        "            if proof is None:",
+        (CABINET,),
+    ),
+    mutation(
+        "linking.name_match", "a linked identity's name must match the card, whatever the policy",
+        "bridge/services/binding.py",
+        "    _check_policies(staff, identity, replace(policy, require_name_match=True))\n    return _bind(",
+        "    _check_policies(staff, identity, policy)\n    return _bind(",
+        (CABINET,),
+    ),
+    mutation(
+        "support.form_throttled", "the public «Не могу войти» form takes from its budgets before filing",
+        "bridge/services/support_queue.py",
+        "        if not take_from_budget(db, key, budget, BUDGET_WINDOW, now):",
+        "        if False:",
+        (SUPPORT_QUEUE,),
+    ),
+    mutation(
+        "support.only_support", "only technical support reads and resolves the queue",
+        "bridge/application/support_queue.py",
+        "    if not actor.is_cli_support and not any(acting.role is Role.SUPPORT for acting in actor.roles):",
+        "    if False:",
+        (SUPPORT_QUEUE, "tests/application/test_pages_and_cli_agree.py"),
+    ),
+    mutation(
+        "support.purge_spares_open", "an open support request keeps what the person typed, however old",
+        "bridge/services/request_retention.py",
+        "        SupportRequest.closed_at <= now - retention,",
+        "        SupportRequest.created_at <= now - retention,",
+        ("tests/services/test_support_request_retention.py",),
+    ),
+    mutation(
+        "support.closed_once", "an item is resolved and closed once", "bridge/services/support_queue.py",
+        "    if item.closed_at is not None:",
+        "    if False:",
+        (SUPPORT_QUEUE,),
     ),
     mutation(
         "op.profile_before_code", "no code for an app while the signed-in person's workplace data is missing",

@@ -174,6 +174,8 @@ def open_session(
         lifetime=rules.remember_me_ttl if remember else rules.session_ttl,
         remember=remember,
         auth_time=identity.auth_time,
+        address=audit.address,
+        user_agent=audit.user_agent,
     )
     roles = active_roles(db, staff.id)
     if len(roles) == 1:

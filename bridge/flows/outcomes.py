@@ -38,6 +38,13 @@ class NeedsProvider:
 
 
 @dataclass(frozen=True)
+class Linked:
+    """A signed-in person bound a second provider from their own page."""
+
+    provider: str
+
+
+@dataclass(frozen=True)
 class Refused:
     code: str
     message: str
@@ -45,4 +52,4 @@ class Refused:
     retryable: bool = True
 
 
-Outcome = SignedIn | GoUpstream | NeedsLocalPassword | NeedsProvider | Refused
+Outcome = SignedIn | GoUpstream | NeedsLocalPassword | NeedsProvider | Linked | Refused

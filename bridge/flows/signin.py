@@ -43,10 +43,11 @@ from bridge.application.first_signin import (
     take_pending_binding,
 )
 from bridge.application.identities import external_identity
+from bridge.application.provider_linking import link_provider, start_linking, take_link_proof
 from bridge.application.signin import SessionStarted, sign_in_with_external_id
 from bridge.application.signin_refusals import SignInRefused, record_refusal
 from bridge.flows.dependencies import SignInDependencies
-from bridge.flows.outcomes import GoUpstream, NeedsLocalPassword, NeedsProvider, Outcome, Refused, SignedIn
+from bridge.flows.outcomes import GoUpstream, Linked, NeedsLocalPassword, NeedsProvider, Outcome, Refused, SignedIn
 from bridge.services.audit import AuditContext
 from bridge.services.external_identity import ExternalIdentity
 from bridge.services.flow_state import FlowKind
@@ -132,7 +133,38 @@ class SignInFlow:
         )
         return GoUpstream(start.url)
 
-    async def finish_upstream(self, provider_key: str, params: Mapping[str, str]) -> Outcome:
+    async def start_link(self, provider_key: str, signin_session_id: str) -> Outcome:
+        """«Привязать»: the signed-in person's round trip to a second provider, parked as a link."""
+        provider = self.deps.upstream.get(provider_key)
+        if provider is None:
+            return Refused("unknown_provider", "Такой способ входа не настроен.")
+        try:
+            start = await provider.start_authorization(self.deps.http, self.deps.callback_url(provider_key))
+        except UpstreamError as error:
+            return await self._upstream_failed(provider_key, error)
+        state = str(start.parked["state"])
+        try:
+            # The proof is parked under this round trip's state: only its answer can use it.
+            await to_thread.run_sync(
+                lambda: start_linking(
+                    self.deps.database, self.audit, self.browser, signin_session_id, provider_key, state=state,
+                    ttl=self.deps.rules.step_ttl, rules=self.deps.rules,
+                )
+            )
+        except SignInRefused as refusal:
+            return refused(refusal)
+        parked = {"provider": provider_key, "flow": start.parked, "link": True}
+        await to_thread.run_sync(
+            lambda: flow_steps.park(
+                self.deps.database, self.deps.purge, self.browser, FlowKind.UPSTREAM, parked,
+                ttl=self.deps.rules.step_ttl, key=state,
+            )
+        )
+        return GoUpstream(start.url)
+
+    async def finish_upstream(
+        self, provider_key: str, params: Mapping[str, str], *, signin_session_id: str | None = None
+    ) -> Outcome:
         # Single use: whatever happens next, this round-trip cannot be resumed twice.
         state = params.get("state")
         parked = (
@@ -168,6 +200,10 @@ class SignInFlow:
             )
         except UpstreamError as error:
             return await self._upstream_failed(provider_key, error)
+        if parked.get("link"):
+            return await to_thread.run_sync(
+                self._after_link, external_identity(reported), str(state), signin_session_id
+            )
         if parked.get("activation"):
             return await to_thread.run_sync(
                 self._after_activation, external_identity(reported), str(state), parked.get("replaces_session")
@@ -190,6 +226,15 @@ class SignInFlow:
         except SignInRefused as refusal:
             return refused(refusal)
         return self._signed_in(started, deps.default_next)
+
+    def _after_link(self, identity: ExternalIdentity, state: str, signin_session_id: str | None) -> Outcome:
+        """The round trip «Привязать» started: bind to the person still signed in here, never sign in."""
+        proof = take_link_proof(self.deps.database, self.browser, state)
+        try:
+            linked = link_provider(self.deps.database, self.audit, proof, identity, signin_session_id, self.deps.rules)
+        except SignInRefused as refusal:
+            return refused(refusal)
+        return Linked(linked.provider)
 
     def _after_identity(
         self, identity: ExternalIdentity, remember: bool, next_url: str, replaces_session: str | None

@@ -57,7 +57,8 @@ async def start_activation(request: Request) -> Response:
     form = await request.form()
     active = await to_thread.run_sync(current_signin, request)
     flow = SignInFlow(
-        signin_dependencies(request), browser_id(request), AuditContext(ANONYMOUS_ACTOR, client_address(request))
+        signin_dependencies(request), browser_id(request),
+        AuditContext(ANONYMOUS_ACTOR, client_address(request), user_agent=request.headers.get("user-agent")),
     )
     token = _token(form.get("token"))
     outcome = await flow.start_upstream(

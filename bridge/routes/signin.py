@@ -12,21 +12,22 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bridge.application.signin import RoleUnavailable, choose_role, role_options, sign_out
-from bridge.flows.outcomes import GoUpstream, NeedsLocalPassword, NeedsProvider, Outcome, Refused, SignedIn
+from bridge.flows.outcomes import GoUpstream, Linked, NeedsLocalPassword, NeedsProvider, Outcome, Refused, SignedIn
 from bridge.flows.signin import BINDING_EXPIRED, SignInFlow, safe_next
 from bridge.routes.dependencies import signin_dependencies
 from bridge.services.audit import ANONYMOUS_ACTOR, AuditContext
 from bridge.services.signin_sessions import ActiveSignIn
 from bridge.web.browser import browser_id, browser_of
 from bridge.web.context import client_address, current_signin, runtime_of
-from bridge.web.signin_cookie import clear_signin_cookie, set_signin_cookie
+from bridge.web.signin_cookie import clear_signin_cookie, read_signin_session_id, set_signin_cookie
 from bridge.web.templating import render
 from bridge.web.urls import path_for
 
 
 def _flow(request: Request, active: ActiveSignIn | None = None) -> SignInFlow:
     actor = active.staff.login if active else ANONYMOUS_ACTOR
-    return SignInFlow(signin_dependencies(request), browser_id(request), AuditContext(actor, client_address(request)))
+    audit = AuditContext(actor, client_address(request), user_agent=request.headers.get("user-agent"))
+    return SignInFlow(signin_dependencies(request), browser_id(request), audit)
 
 
 def _next(request: Request, value: str | None) -> str:
@@ -63,6 +64,8 @@ def _respond(request: Request, outcome: Outcome) -> Response:
         return _see_other(path_for(request, "login_bind"))
     if isinstance(outcome, NeedsProvider):
         return _see_other(path_for(request, "login_first_provider"))
+    if isinstance(outcome, Linked):
+        return _see_other(path_for(request, "cabinet", query={"done": "linked"}))
     return _refused(request, outcome)
 
 
@@ -129,7 +132,11 @@ async def start_upstream(request: Request) -> Response:
 
 async def upstream_callback(request: Request) -> Response:
     provider = request.path_params["provider"]
-    outcome = await _flow(request).finish_upstream(provider, dict(request.query_params))
+    # A link's round trip binds to the person signed in in this browser (and to nobody else).
+    signin_session_id = read_signin_session_id(request, runtime_of(request).settings)
+    outcome = await _flow(request).finish_upstream(
+        provider, dict(request.query_params), signin_session_id=signin_session_id
+    )
     return _respond(request, outcome)
 
 

@@ -38,6 +38,8 @@ class AuditContext:
 
     actor: str
     address: str | None = None
+    # The browser's User-Agent, for a sign-in session's «Мои сеансы» line; never written to the audit log.
+    user_agent: str | None = None
 
 
 def record(

@@ -167,6 +167,34 @@ def create_binding_through_link(
     return binding
 
 
+def create_linked_binding(
+    db: Session,
+    audit: AuditContext,
+    staff_id: int,
+    identity: ExternalIdentity,
+    *,
+    policy: BindingPolicy,
+    now: datetime | None = None,
+) -> ExternalBinding:
+    """«Привязать ещё один способ входа» from the person's own page; BindingRefused otherwise.
+
+    The person is signed in through a binding already, so no password is asked; like a binding
+    through a mailed link, the new identity's name (and СНИЛС) must match the card whatever the
+    policy says, and an identity bound to someone else is refused.
+    """
+    now = now or utcnow()
+    staff = db.get(StaffMember, staff_id, with_for_update=True)
+    if staff is None or staff.status != StaffStatus.ACTIVE:
+        raise BindingRefused(
+            "link_no_longer_valid", "Учётная запись заблокирована или отключена. " + CONTACT_ADMINISTRATOR
+        )
+    if not staff.bindings:
+        # Linking adds a second way in; the first one is bound at the first sign-in.
+        raise BindingRefused("link_no_longer_valid", "Сначала войдите через внешнюю учётную запись.")
+    _check_policies(staff, identity, replace(policy, require_name_match=True))
+    return _bind(db, audit, staff, identity, flow="link", now=now)
+
+
 def _bind(
     db: Session, audit: AuditContext, staff: StaffMember, identity: ExternalIdentity, *, flow: str, now: datetime,
     **details: Any,

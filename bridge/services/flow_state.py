@@ -5,7 +5,8 @@ SHA-256, so a database dump yields no cookie to replay. A step is found by (brow
 - the upstream round trip by the `state` it sent, so a callback must come back to the browser
   that started it *and* carry that state;
 - a pending binding and a local-password proof, one per browser;
-- an activation-link proof by the `state` of the round trip it started;
+- an activation-link proof, and a signed-in person's request to link a second provider, by the
+  `state` of the round trip it started;
 - a relying app's parked authorization request by a random tab id.
 Taking a step is `DELETE … RETURNING` (SQLite ≥ 3.35 and PostgreSQL): of two racing requests,
 a copied cookie and its original, or two nodes, exactly one gets the row.
@@ -38,6 +39,8 @@ class FlowKind(StrEnum):
     AUTHORIZATION = "authorization"
     # An issued password waiting for the one page that shows it (bridge.services.credential_slips).
     CREDENTIAL_SLIP = "credential_slip"
+    # A signed-in person linking a second provider, keyed by the round trip it started.
+    LINK_PROOF = "link_proof"
 
 
 def digest(value: str) -> str:

@@ -46,6 +46,8 @@ class MailKind(StrEnum):
     REQUEST_ROLE_GRANTED = "request_role_granted"
     REQUEST_REJECTED = "request_rejected"
     ACTIVATION_LINK = "activation_link"
+    # «Обращение в техническую службу» closed: the outcome, to the address the person gave.
+    SUPPORT_OUTCOME = "support_outcome"
     # A new request reaches those who decide it: the administrators along the issuing hierarchy
     # (a registration request), technical support (a request to add an organization to the registry).
     REQUEST_SUBMITTED = "request_submitted"

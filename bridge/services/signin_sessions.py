@@ -59,6 +59,8 @@ def start_signin_session(
     remember: bool,
     auth_time: datetime | None = None,
     now: datetime | None = None,
+    address: str | None = None,
+    user_agent: str | None = None,
 ) -> SignInSession:
     """A new session; `auth_time` is when the person authenticated at the upstream provider.
 
@@ -81,6 +83,8 @@ def start_signin_session(
         created_at=now,
         expires_at=now + lifetime,
         last_seen_at=now,
+        address=address[:100] if address else None,
+        user_agent=user_agent[:300] if user_agent else None,
     )
     db.add(record)
     db.flush()

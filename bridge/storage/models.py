@@ -201,6 +201,10 @@ class SignInSession(Base):
     # Last activity (the browser at the bridge, an app's token request), written at most once a minute.
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # What the person sees on «Мои сеансы»: the browser's User-Agent (cut short) and the address the
+    # session was opened from. Written once, at the start; NULL for sessions older than migration 0016.
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    address: Mapped[str | None] = mapped_column(String(100))
 
 
 class AuthFlow(Base):
@@ -318,6 +322,37 @@ class OrganizationRequest(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     closed_by: Mapped[str | None] = mapped_column(String(200))
     closing_note: Mapped[str | None] = mapped_column(Text)
+
+
+class SupportRequest(Base):
+    """«Обращение в техническую службу»: one queue for support (seed 003).
+
+    Two kinds land here: «Не могу войти», left on a public form by someone who may or may not have
+    an account (nothing on the form says which), and a signed-in person's request to deactivate
+    their own account (`staff_id` set). Support resolves each with an existing use case and closes
+    it with an outcome; the person is mailed the outcome. A closed item's personal data (ФИО,
+    organization, e-mail, message, answer) is blanked `BRIDGE_REQUEST_RETENTION_DAYS` later.
+    """
+
+    __tablename__ = "support_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # A SupportRequestKind value (bridge.services.support_queue).
+    kind: Mapped[str] = mapped_column(String(30))
+    # The person who asked, when they asked signed in (a deactivation request).
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id"), index=True)
+    full_name: Mapped[str] = mapped_column(String(600))
+    organization: Mapped[str | None] = mapped_column(String(500))
+    # Where the outcome is mailed; NULL when a signed-in person has no address on their card.
+    email: Mapped[str | None] = mapped_column(String(320))
+    message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Set when support closes the item: when, by whom (an audit actor), with which outcome.
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    closed_by: Mapped[str | None] = mapped_column(String(200))
+    # A SupportOutcome value.
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    outcome_note: Mapped[str | None] = mapped_column(Text)
 
 
 # --- Outgoing mail -----------------------------------------------------------------------------

@@ -170,6 +170,9 @@ CASES = {
     "resend a link to a bound subordinate": Case("director_a", "resend", {"pages": "twin_pages", "cli": "twin_cli"},
                                                  refused="already_bound"),
     "resend a link to one's superior": Case("director_a", "resend", "dept_a", refused="staff_not_managed"),
+    # Issue 11: «Обращения в техническую службу» are support's alone.
+    "support reads its queue": Case("support_staff", "support_list"),
+    "a director reads support's queue": Case("director_a", "support_list", refused="support_only"),
 }
 
 
@@ -270,7 +273,7 @@ class World:
             "organization_id": str(self.directory.orgs[case.organization]), "role": case.role,
             "start_date": "2024-09-01", "end_date": "",
         }
-        allowed = {"register": 200, "show": 200, "list": 200}
+        allowed = {"register": 200, "show": 200, "list": 200, "support_list": 200}
         if case.operation == "list":
             page = self.client.get("/admin/staff")
             listed = frozenset(re.findall(r'href="/admin/staff/([^"/]+)"', page.text)) - {"new"}
@@ -286,6 +289,8 @@ class World:
             allowed[case.operation] = 303
         elif case.operation == "show":
             response = self.client.get(f"/admin/staff/{login}")
+        elif case.operation == "support_list":
+            response = self.client.get("/support/queue")
         elif case.operation == "register":
             form = {**grant, "csrf_token": self.csrf(), "surname": surname, "name": "Пётр", "patronymic": "",
                     "no_patronymic": "1", "action": "save"}
@@ -372,6 +377,7 @@ class World:
             "approve": (*acting[:-1], "requests", "approve", login, "--role", case.role),
             "reject": (*acting[:-1], "requests", "reject", login, "--reason", "Не работает у нас"),
             "resend": (*acting[:-1], "requests", "resend", login),
+            "support_list": (*acting[:-1], "support", "list"),
         }[case.operation]
         code, out, _ = self.bridge_cli(*argv)
         data = json.loads(out)
