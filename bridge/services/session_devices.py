@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from bridge.services.logout_deliveries import queue_logout_tokens
 from bridge.services.oauth_tokens import revoke_session_tokens
 from bridge.services.signin_sessions import SessionTimeouts
 from bridge.storage.models import SignInSession, StaffMember
@@ -101,6 +102,9 @@ def end_own_session(db: Session, staff_id: int, sid: str, now: datetime | None =
     One conditional UPDATE: someone else's `sid`, or one already ended, changes nothing.
     """
     now = now or utcnow()
+    # The apps this session was used with hear of it (after commit); only a live session of this
+    # person is announced, so someone else's `sid` queues nothing.
+    queue_logout_tokens(db, (SignInSession.sid == sid) & (SignInSession.staff_id == staff_id), now)
     ended = db.execute(
         update(SignInSession)
         .where(SignInSession.sid == sid, SignInSession.staff_id == staff_id, SignInSession.ended_at.is_(None))

@@ -182,6 +182,23 @@ def test_an_administrators_action_tells_every_app_of_every_session(
     assert introspected.json() == {"active": False}
 
 
+def test_ending_other_sessions_on_the_personal_page_tells_the_app_of_those_only(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session], confidential_app: App,
+    director: Person, receiver: LogoutReceiver,
+) -> None:
+    tell(db_factory, "kontingent", receiver, sid=True)
+    other = signed_in_tokens(client, settings, db_factory, confidential_app, director)
+    client.cookies.clear()
+    this = signed_in_tokens(client, settings, db_factory, confidential_app, director)
+    cabinet = client.get("/cabinet")
+    form = next(form for form in read_forms(cabinet.text) if form.action.endswith("/sessions/end-others"))
+    assert client.post(form.action, data=form.fields, follow_redirects=False).status_code == 303
+    [token] = receiver.wait_for(1)
+    assert verified(client, token)[1]["sid"] == id_token_claims(client, other)["sid"]
+    eventually(lambda: counts(db_factory)[DeliveryStatus.DELIVERED] == 1)
+    assert id_token_claims(client, this)["sid"] != id_token_claims(client, other)["sid"]
+
+
 def test_only_apps_used_in_the_session_are_told_and_a_refusal_queues_nothing(
     client: TestClient, runtime: BridgeRuntime, settings: Settings, db_factory: sessionmaker[Session],
     confidential_app: App, director: Person, department_head: ActingAs, receiver: LogoutReceiver,
