@@ -194,31 +194,35 @@ def resolve_support_request(
     policy: StaffAdminPolicy,
     links: ActivationLinks,
 ) -> SupportResolved:
-    """Run the chosen use case on the account, then close the item and mail the person the outcome.
+    """Close the item, run the chosen use case on the account, then mail the person the outcome.
 
-    The use case runs in its own transaction, with its own permission rule, audit record and letter
-    (a refusal leaves the item open); the closing then takes the item's row lock and refuses if
-    someone closed it meanwhile.
+    The item is claimed first (closed under its row lock, in its own transaction), so two
+    supporters resolving it at once cannot both act: the second finds it closed. The use case then
+    runs in its own transaction, with its own permission rule, audit record and letter; if it is
+    refused, the claim is withdrawn and the item is open again.
     """
     context = audit_context_of(principal)
     with unit_of_work(database, context, "support.resolve", support_request_id=item_id) as db:
         _require_support(db, principal)
-        stored = support_queue.get_item(db, item_id)
+        stored = support_queue.get_item(db, item_id, lock=True)
         support_queue.require_open(stored)
         login = _check_resolution(_item(db, stored), resolution)
+        support_queue.close_item(db, stored, resolution.outcome, context.actor, resolution.note)
     credential, staff_id, staff_name = None, None, ""
-    if resolution.outcome is SupportOutcome.PASSWORD_RESET and login is not None:
-        reset = signin_recovery.reset_password(database, principal, login, policy)
-        credential, staff_id, staff_name = reset.credential, reset.staff.card.id, reset.staff.card.full_name
-    elif resolution.outcome is SupportOutcome.ACTIVATION_RESENT and login is not None:
-        registration.resend_activation(database, principal, login, links)
-    elif resolution.outcome is SupportOutcome.DEACTIVATED and login is not None:
-        staff_lifecycle.deactivate_staff(database, principal, login, DeactivationReason.PERSON_ASKED.value, policy)
+    try:
+        if resolution.outcome is SupportOutcome.PASSWORD_RESET and login is not None:
+            reset = signin_recovery.reset_password(database, principal, login, policy)
+            credential, staff_id, staff_name = reset.credential, reset.staff.card.id, reset.staff.card.full_name
+        elif resolution.outcome is SupportOutcome.ACTIVATION_RESENT and login is not None:
+            registration.resend_activation(database, principal, login, links)
+        elif resolution.outcome is SupportOutcome.DEACTIVATED and login is not None:
+            staff_lifecycle.deactivate_staff(database, principal, login, DeactivationReason.PERSON_ASKED.value, policy)
+    except Exception:
+        with unit_of_work(database, context, "support.reopen", support_request_id=item_id) as db:
+            support_queue.reopen_item(db, support_queue.get_item(db, item_id, lock=True), context.actor)
+        raise
     with unit_of_work(database, context, "support.close", support_request_id=item_id) as db:
-        _require_support(db, principal)
-        closed = support_queue.close_item(
-            db, support_queue.get_item(db, item_id, lock=True), resolution.outcome, context.actor, resolution.note
-        )
+        closed = support_queue.get_item(db, item_id)
         _mail_outcome(db, closed)
         record(
             db, context, "support.request_closed", "success", support_request_id=closed.id, kind=closed.kind,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bridge.services.errors import Conflict, InvalidInput, NotFound
@@ -166,12 +166,27 @@ def close_item(
     db: Session, item: SupportRequest, outcome: SupportOutcome, closed_by: str, note: str | None,
     now: datetime | None = None,
 ) -> SupportRequest:
-    """Close an open item (the caller locked it with `get_item(lock=True)`), once."""
+    """Close an open item, once: one conditional UPDATE, so of two closing it at once one wins
+    (a read-then-write would let both see it open, on SQLite as on PostgreSQL)."""
     require_open(item)
-    item.closed_at = now or utcnow()
-    item.closed_by = closed_by
-    item.outcome = outcome.value
-    item.outcome_note = _text(note, MESSAGE_LIMIT) if note else None
-    db.flush()
+    result = db.execute(
+        update(SupportRequest)
+        .where(SupportRequest.id == item.id, SupportRequest.closed_at.is_(None))
+        .values(
+            closed_at=now or utcnow(), closed_by=closed_by, outcome=outcome.value,
+            outcome_note=_text(note, MESSAGE_LIMIT) if note else None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.refresh(item)
+    if not int(getattr(result, "rowcount", 0) or 0):
+        raise Conflict("support_request_closed", f"Обращение №{item.id} уже закрыто.", support_request_id=item.id)
     return item
+
+
+def reopen_item(db: Session, item: SupportRequest, closed_by: str) -> None:
+    """Withdraw a claim whose use case was refused: the item is open again (only the claimant's)."""
+    if item.closed_by == closed_by:
+        item.closed_at = item.closed_by = item.outcome = item.outcome_note = None
+        db.flush()
 
