@@ -38,6 +38,8 @@ class FlowKind(StrEnum):
     AUTHORIZATION = "authorization"
     # An issued password waiting for the one page that shows it (bridge.services.credential_slips).
     CREDENTIAL_SLIP = "credential_slip"
+    # A relying app's new client secret, the same way (bridge.services.credential_slips).
+    SECRET_SLIP = "secret_slip"  # noqa: S105 (a kind of step, not a secret)
 
 
 def digest(value: str) -> str:
