@@ -48,11 +48,14 @@ def collect_routes() -> list[BaseRoute]:
         admin,
         admin_lifecycle,
         admin_requests,
+        audit_viewer,
         home,
         oidc_provider,
         profile,
         registration,
         signin,
+        support_apps,
+        support_registry,
     )
 
     return [
@@ -64,6 +67,9 @@ def collect_routes() -> list[BaseRoute]:
         *activation.routes,
         *admin.routes,
         *admin_lifecycle.routes,
+        *support_registry.routes,
+        *support_apps.routes,
+        *audit_viewer.routes,
         *oidc_provider.routes,
         Mount("/static", app=StaticFiles(directory=TEMPLATES_DIR / "static"), name="static"),
     ]

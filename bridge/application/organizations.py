@@ -17,8 +17,18 @@ from bridge.storage.enums import RegistryStatus
 from bridge.storage.models import Organization
 
 __all__ = [
-    "ImportedRow", "NewOrganization", "OrganizationImport", "OrganizationView", "RegistryStatus", "RowOutcome",
-    "create_organization", "edit_organization", "import_organizations", "list_organizations", "search_registry",
+    "ImportedRow",
+    "NewOrganization",
+    "OrganizationImport",
+    "OrganizationView",
+    "RegistryStatus",
+    "RowOutcome",
+    "create_organization",
+    "edit_organization",
+    "import_organizations",
+    "list_organizations",
+    "require_registry_keeper",
+    "search_registry",
     "show_organization",
 ]
 
@@ -75,6 +85,12 @@ def edit_organization(
     with unit_of_work(database, context, "organization.edit", organization_id=organization_id) as db:
         require_support(db, principal, SUPPORT_ONLY)
         return _view(organizations.edit_organization(db, context, organization_id, new, registry_status))
+
+
+def require_registry_keeper(database: sessionmaker[Session], principal: Principal) -> None:
+    """Whether the registry's forms may be shown at all (before anything is typed into them)."""
+    with database() as db:
+        require_support(db, principal, SUPPORT_ONLY)
 
 
 def show_organization(database: sessionmaker[Session], principal: Principal, organization_id: int) -> OrganizationView:
