@@ -151,8 +151,8 @@ async def import_organizations(request: Request) -> Response:
         except PermissionDenied as error:
             return forbidden(request, error.message)
         except DomainError as error:
-            context = {"actor": actor, "report": None, "error": error.message}
-            return _page(request, "support/organization_import.html", context, status_code=400)
+            refused = {"actor": actor, "report": None, "error": error.message}
+            return _page(request, "support/organization_import.html", refused, status_code=400)
     if report.kept:
         return RedirectResponse(path_for(request, "support_organizations", query={"done": "imported"}),
                                 status_code=303)
