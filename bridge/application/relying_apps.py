@@ -13,10 +13,10 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.application.principals import Principal, audit_context_of, require_support
+from bridge.application.unit_of_work import unit_of_work
 from bridge.config import Secret
 from bridge.services import audit, clients
 from bridge.services.oauth_tokens import revoke_client_tokens
-from bridge.storage.database import transaction
 from bridge.storage.models import OAuthClient
 
 
@@ -95,7 +95,7 @@ def _app(client: OAuthClient) -> RelyingApp:
 def register_relying_app(
     database: sessionmaker[Session], principal: Principal, new: NewRelyingApp, *, secret_key: Secret
 ) -> RelyingAppRegistered:
-    with transaction(database) as db:
+    with unit_of_work(database, audit_context_of(principal), "oidc.client.register") as db:
         _support_only(db, principal)
         registered = clients.register_client(
             db,
@@ -127,7 +127,7 @@ def list_relying_apps(database: sessionmaker[Session], principal: Principal) -> 
 
 def disable_relying_app(database: sessionmaker[Session], principal: Principal, client_id: str) -> RelyingAppDisabled:
     """The app can no longer sign anyone in; its refresh tokens are revoked."""
-    with transaction(database) as db:
+    with unit_of_work(database, audit_context_of(principal), "oidc.client.disable") as db:
         _support_only(db, principal)
         client = clients.disable_client(db, client_id)
         revoked = revoke_client_tokens(db, client.client_id)
@@ -148,7 +148,7 @@ def renew_client_secret(
     database: sessionmaker[Session], principal: Principal, client_id: str, *, secret_key: Secret
 ) -> SecretRenewed:
     """A new secret for a confidential app; the old one no longer authenticates (one UPDATE)."""
-    with transaction(database) as db:
+    with unit_of_work(database, audit_context_of(principal), "oidc.client.renew_secret") as db:
         _support_only(db, principal)
         client, secret = clients.renew_client_secret(db, secret_key, client_id)
         audit.record(db, audit_context_of(principal), "oidc.client.secret_renewed", "success", client_id=client_id)
@@ -160,7 +160,7 @@ def change_redirect_uris(
     post_logout_redirect_uris: tuple[str, ...],
 ) -> RelyingApp:
     """New redirect URIs, each checked as at registration; the OP compares them exactly, character for character."""
-    with transaction(database) as db:
+    with unit_of_work(database, audit_context_of(principal), "oidc.client.change_redirect_uris") as db:
         _support_only(db, principal)
         client = clients.change_redirect_uris(db, client_id, list(redirect_uris), list(post_logout_redirect_uris))
         audit.record(

@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.application.principals import Principal, audit_context_of, require_support
+from bridge.application.unit_of_work import unit_of_work
 from bridge.services import audit, signing_keys
 from bridge.services.key_encryption import Keyring
 from bridge.services.signing_keys import KeyState, Rewrapped, key_state
-from bridge.storage.database import transaction
 from bridge.storage.models import SigningKey
 
 
@@ -46,7 +46,7 @@ def rotate_signing_keys(
     keep_published: timedelta,
 ) -> tuple[SigningKeyView, ...]:
     """A new signing key per algorithm; the old ones stay in JWKS for `keep_published`."""
-    with transaction(database) as db:
+    with unit_of_work(database, audit_context_of(principal), "oidc.keys.rotate") as db:
         _support_only(db, principal)
         keys = [
             signing_keys.rotate_signing_key(db, alg, keyring=keyring, keep_published=keep_published)
@@ -70,7 +70,7 @@ def rewrap_signing_keys(
     database: sessionmaker[Session], principal: Principal, keyring: Keyring, to_kek_id: str
 ) -> Rewrapped:
     """Every signing key re-encrypted under one configured KEK, in one transaction."""
-    with transaction(database) as db:
+    with unit_of_work(database, audit_context_of(principal), "oidc.keys.rewrap") as db:
         _support_only(db, principal)
         result = signing_keys.rewrap_signing_keys(db, keyring, to_kek_id)
         audit.record(
