@@ -63,6 +63,8 @@ class DemoStack:
     director: IssuedCredential = field(repr=False)
     department_head: IssuedCredential = field(repr=False)
     person: DemoPerson
+    # The mock's test person whose card the department head's account is.
+    head_person: DemoPerson
 
     def banner(self) -> str:
         return "\n".join(
@@ -83,6 +85,8 @@ class DemoStack:
                 "Администратор управления образования (выдаёт логины директорам):",
                 f"  логин   {self.department_head.login}",
                 f"  пароль  {self.department_head.password}",
+                f"  на тестовых Госуслугах (РСАА) выберите: {self.head_person.full_name} — {self.head_person.email}, "
+                f"пароль {self.head_person.password}",
                 f"  страница сотрудников: {self.bridge_url}/admin/staff (после первого входа)",
                 "",
                 "Остановить: Ctrl+C",
@@ -203,6 +207,9 @@ def prepare_demo(
             full_name=morozov.full_name,
             email=morozov.email,
             password=persons.default_password,
+        ),
+        head_person=DemoPerson(
+            full_name=novikov.full_name, email=novikov.email, password=persons.default_password,
         ),
     )
 
