@@ -1,8 +1,8 @@
 """Importing organizations from a spreadsheet (CSV or XLSX): every row checked, then all or nothing.
 
 A row is checked exactly as `bridge org add` checks one (`organizations.create_organization`'s
-rules), inside a savepoint, so a later row sees the earlier rows (a school may name a department
-added above it by its ИНН). The caller decides whether the whole file is kept: only when no row
+rules), and a later row sees the earlier rows (a school may name a department added above it by
+its ИНН). The caller decides whether the whole file is kept: only when no row
 is wrong and it is not a dry run.
 """
 
@@ -127,22 +127,29 @@ def _parent_id(db: Session, value: str) -> int | None:
 
 
 def import_rows(db: Session, rows: list[dict[str, str]]) -> list[ImportedRow]:
-    """Each row added in a savepoint of its own; a wrong row is rolled back and reported."""
+    """Each row checked and added; a wrong row is refused by its checks before anything is added
+    (so no savepoint per row), and reported. The caller keeps the whole or rolls it back."""
     report = []
+    # The parents named so far, held here: the session's identity map holds objects weakly, and a
+    # parent loaded again for each of a district's thousand schools would cost a query (and a flush) each.
+    parents: dict[int, Organization | None] = {}
     for number, row in enumerate(rows, start=2):
         name = row.get("name", "")
         try:
-            with db.begin_nested():
-                kind_text = row.get("kind", "").lower()
-                new = NewOrganization(
-                    name=name, kind=_KINDS.get(kind_text, kind_text), district=row.get("district") or None,
-                    inn=row.get("inn") or None, ogrn=row.get("ogrn") or None,
-                    parent_id=_parent_id(db, row.get("parent", "")),
-                )
-                db.add(checked_organization(db, new))
-                db.flush()
+            kind_text = row.get("kind", "").lower()
+            parent_id = _parent_id(db, row.get("parent", ""))
+            if parent_id is not None and parent_id not in parents:
+                parents[parent_id] = db.get(Organization, parent_id)
+            new = NewOrganization(
+                name=name, kind=_KINDS.get(kind_text, kind_text), district=row.get("district") or None,
+                inn=row.get("inn") or None, ogrn=row.get("ogrn") or None, parent_id=parent_id,
+            )
+            # An ИНН or ОГРН check queries the table, which flushes the rows added before it:
+            # a duplicate within the file is found like one already in the registry.
+            db.add(checked_organization(db, new))
         except DomainError as error:
             report.append(ImportedRow(number, name, RowOutcome.WRONG, error.message, error.code))
         else:
             report.append(ImportedRow(number, name, RowOutcome.CREATED))
+    db.flush()
     return report

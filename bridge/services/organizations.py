@@ -14,6 +14,9 @@ from bridge.services.roles import ORGANIZATION_KIND_TITLES, OrganizationKind
 from bridge.storage.enums import RegistryStatus
 from bridge.storage.models import Organization
 
+# The columns' lengths: a longer value is refused with a message, not by the database.
+MAX_NAME_LENGTH = 500
+MAX_DISTRICT_LENGTH = 200
 _DEPARTMENT_KINDS = frozenset({OrganizationKind.EDUCATION_DEPARTMENT, OrganizationKind.PRESCHOOL_DEPARTMENT})
 
 
@@ -53,6 +56,8 @@ def checked_organization(db: Session, new: NewOrganization, *, editing: int | No
     name = " ".join(new.name.split())
     if not name:
         raise InvalidInput("organization_name_required", "Укажите название организации.")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidInput("organization_name_too_long", f"Название длиннее {MAX_NAME_LENGTH} знаков.")
     kind = organization_kind(new.kind)
     inn = normalized_inn(new.inn) if new.inn else None
     ogrn = normalized_ogrn(new.ogrn) if new.ogrn else None
@@ -62,6 +67,8 @@ def checked_organization(db: Session, new: NewOrganization, *, editing: int | No
     if ogrn and db.scalar(select(Organization.id).where(Organization.ogrn == ogrn, others)) is not None:
         raise Conflict("duplicate_ogrn", f"Организация с ОГРН {ogrn} уже есть в справочнике.")
     district = " ".join(new.district.split()) if new.district else None
+    if district and len(district) > MAX_DISTRICT_LENGTH:
+        raise InvalidInput("district_too_long", f"Район длиннее {MAX_DISTRICT_LENGTH} знаков.")
     if new.parent_id is not None:
         if new.parent_id == editing:
             raise InvalidInput("invalid_parent", "Организация не может быть подчинена сама себе.")
