@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.application.organizations import RowOutcome, import_organizations
+from bridge.services.errors import DomainError
 from bridge.services.organization_import import read_spreadsheet
 from bridge.storage.models import AuditEvent, Organization
 from tests.application.conftest import SUPPORT, as_, refusals
@@ -61,10 +63,7 @@ def test_five_thousand_rows_report_every_wrong_row_and_write_nothing(
 
 def test_only_support_imports(db_factory: sessionmaker[Session], directory: Directory) -> None:
     rows = [{"name": "Школа", "kind": "school"}]
-    try:
+    with pytest.raises(DomainError) as refused:
         import_organizations(db_factory, as_(directory, "dept_a"), rows, dry_run=True)
-    except Exception as error:  # noqa: BLE001 (the refusal's code is what is checked)
-        assert getattr(error, "code", None) == "support_only"
-    else:
-        raise AssertionError("a department imported organizations")
+    assert refused.value.code == "support_only"
     assert refusals(db_factory) == [("organization.import", "support_only")]
