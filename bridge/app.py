@@ -51,6 +51,7 @@ def collect_routes() -> list[BaseRoute]:
         admin,
         admin_lifecycle,
         admin_requests,
+        audit_viewer,
         cabinet,
         home,
         oidc_provider,
@@ -58,6 +59,8 @@ def collect_routes() -> list[BaseRoute]:
         registration,
         signin,
         support,
+        support_apps,
+        support_registry,
     )
 
     return [
@@ -71,6 +74,9 @@ def collect_routes() -> list[BaseRoute]:
         *admin_lifecycle.routes,
         *cabinet.routes,
         *support.routes,
+        *support_registry.routes,
+        *support_apps.routes,
+        *audit_viewer.routes,
         *oidc_provider.routes,
         Mount("/static", app=StaticFiles(directory=TEMPLATES_DIR / "static"), name="static"),
     ]

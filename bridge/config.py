@@ -37,6 +37,51 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
+class OperatorSettings:
+    """Who runs this bridge and how to reach its support: the footer of every page (BRIDGE_OPERATOR_*,
+    BRIDGE_SUPPORT_*, BRIDGE_PRIVACY_NOTICE_*). Empty: not shown."""
+
+    name: str = ""
+    support_phone: str = ""
+    support_email: str = ""
+    support_url: str = ""
+    # The privacy notice: a page of the operator's site, or a text the bridge shows at its own page.
+    privacy_url: str = ""
+    privacy_text: str = ""
+
+    @property
+    def has_support_contacts(self) -> bool:
+        return bool(self.support_phone or self.support_email or self.support_url)
+
+
+def _web_address(name: str, value: str | None) -> str:
+    if not value:
+        return ""
+    if not value.startswith(("https://", "http://")) or any(ch.isspace() for ch in value):
+        raise SettingsError(f"{ENV_PREFIX}{name} must be an absolute http(s) address, not {value!r}")
+    return value
+
+
+def _operator_settings(get: Callable[[str], str | None]) -> OperatorSettings:
+    email = (get("SUPPORT_EMAIL") or "").strip()
+    if email and ("@" not in email or any(ch.isspace() for ch in email)):
+        raise SettingsError(f"{ENV_PREFIX}SUPPORT_EMAIL must be an e-mail address, not {email!r}")
+    text_file = get("PRIVACY_NOTICE_FILE")
+    try:
+        text = Path(text_file).read_text(encoding="utf-8") if text_file else get("PRIVACY_NOTICE_TEXT") or ""
+    except OSError as error:
+        raise SettingsError(f"{ENV_PREFIX}PRIVACY_NOTICE_FILE cannot be read: {error.strerror}") from None
+    return OperatorSettings(
+        name=" ".join((get("OPERATOR_NAME") or "").split()),
+        support_phone=(get("SUPPORT_PHONE") or "").strip(),
+        support_email=email,
+        support_url=_web_address("SUPPORT_URL", get("SUPPORT_URL")),
+        privacy_url=_web_address("PRIVACY_NOTICE_URL", get("PRIVACY_NOTICE_URL")),
+        privacy_text=text.strip(),
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     environment: str = "development"
     secret_key: Secret = field(default_factory=lambda: Secret(DEVELOPMENT_SECRET_KEY))
@@ -80,6 +125,8 @@ class Settings:
     audit: AuditSettings = field(default_factory=lambda: _audit_settings({}))
     # Delivery of back-channel logout tokens to relying apps (BRIDGE_BACKCHANNEL_*).
     backchannel: BackchannelSettings = field(default_factory=lambda: _backchannel_settings({}))
+    # The operator's name, support contacts and privacy notice in every page's footer.
+    operator: OperatorSettings = field(default_factory=OperatorSettings)
 
     @property
     def is_production(self) -> bool:
@@ -185,6 +232,7 @@ class Settings:
             housekeeping=_housekeeping_settings(_Prefixed(get)),
             audit=_audit_settings(_Prefixed(get)),
             backchannel=_backchannel_settings(_Prefixed(get)),
+            operator=_operator_settings(get),
         )
 
 

@@ -459,8 +459,8 @@ CATALOGUE: tuple[Mutation, ...] = (
     mutation(
         "activation.name_match", "a binding through a mailed link demands the name match whatever the policy",
         "bridge/services/binding.py",
-        "    _check_policies(staff, identity, replace(policy, require_name_match=True))\n",
-        "    _check_policies(staff, identity, policy)\n",
+        "    _check_policies(staff, identity, replace(policy, require_name_match=True))\n    if staff.bindings:",
+        "    _check_policies(staff, identity, policy)\n    if staff.bindings:",
         (REGISTRATION,),
     ),
     mutation(
@@ -617,8 +617,8 @@ CATALOGUE: tuple[Mutation, ...] = (
     mutation(
         "slip.single_use", "an issued password is shown once: the slip's GET takes it",
         "bridge/services/credential_slips.py",
-        "    step = flow_state.consume(db, browser_id, FlowKind.CREDENTIAL_SLIP, key=slip_id, now=now or utcnow())\n",
-        "    step = flow_state.peek(db, browser_id, FlowKind.CREDENTIAL_SLIP, key=slip_id, now=now or utcnow())\n",
+        "    step = flow_state.consume(db, browser_id, kind, key=slip_id, now=now or utcnow())\n",
+        "    step = flow_state.peek(db, browser_id, kind, key=slip_id, now=now or utcnow())\n",
         (*ADMIN, "tests/services/test_staff_lifecycle.py"),
     ),
     mutation(
@@ -733,13 +733,6 @@ CATALOGUE: tuple[Mutation, ...] = (
         (SUPPORT_QUEUE,),
     ),
     mutation(
-        "support.only_support", "only technical support reads and resolves the queue",
-        "bridge/application/support_queue.py",
-        "    if not actor.is_cli_support and not any(acting.role is Role.SUPPORT for acting in actor.roles):",
-        "    if False:",
-        (SUPPORT_QUEUE, "tests/application/test_pages_and_cli_agree.py"),
-    ),
-    mutation(
         "support.purge_spares_open", "an open support request keeps what the person typed, however old",
         "bridge/services/request_retention.py",
         "        SupportRequest.closed_at <= now - retention,",
@@ -773,5 +766,51 @@ CATALOGUE: tuple[Mutation, ...] = (
         "        RegistrationRequest.decided_at <= now - retention,",
         "        RegistrationRequest.created_at <= now - retention,",
         ("tests/services/test_request_retention.py",),
+    ),
+    # Issue 11: support's work on the pages, the audit log's subtree.
+    mutation(
+        "support.role_required", "support's pages and commands are for technical support only",
+        "bridge/application/principals.py",
+        "    if not actor.is_cli_support and not any(acting.role is Role.SUPPORT for acting in actor.roles):",
+        "    if False:",
+        ("tests/routes/test_support_pages.py::test_only_support_opens_the_support_pages",
+         "tests/application/test_pages_and_cli_agree.py"),
+    ),
+    mutation(
+        "audit.reader_subtree", "an administrator reads only the audit records of their own subtree",
+        "bridge/services/audit_log.py",
+        "    if scope is not None:\n        # A record of the subtree",
+        "    if False:\n        # A record of the subtree",
+        ("tests/application/test_audit_log.py",
+         "tests/routes/test_support_pages.py::test_the_audit_log_shows_each_administrator_their_subtree"),
+    ),
+    mutation(
+        "audit.reader_issues_something", "a role that issues nothing reads no audit log",
+        "bridge/application/audit_log.py",
+        "    if not actor.is_cli_support and not any(ROLES[acting.role].issues for acting in actor.roles):",
+        "    if False:",
+        ("tests/application/test_audit_log.py",
+         "tests/routes/test_support_pages.py::test_the_audit_log_shows_each_administrator_their_subtree"),
+    ),
+    mutation(
+        "org_import.all_or_nothing", "an import with a wrong row keeps none of its rows",
+        "bridge/application/organizations.py",
+        "        kept = not dry_run and wrong == 0 and bool(report)",
+        "        kept = not dry_run and bool(report)",
+        ("tests/routes/test_support_pages.py::test_an_import_is_checked_first_and_kept_whole_or_not_at_all",),
+    ),
+    mutation(
+        "client.renewed_secret_replaces_old", "a new client secret ends the old one",
+        "bridge/services/clients.py",
+        "    client.secret_hash = client_secret_digest(secret_key, secret)",
+        "    pass",
+        ("tests/routes/test_support_pages.py::test_a_client_secret_is_shown_once_and_a_new_one_kills_the_old",),
+    ),
+    mutation(
+        "operator.web_addresses", "a footer link from the settings is an http(s) address, never javascript:",
+        "bridge/config.py",
+        '    if not value.startswith(("https://", "http://")) or any(ch.isspace() for ch in value):',
+        "    if False:",
+        ("tests/routes/test_operator_footer.py",),
     ),
 )

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bridge.services.actors import Actor, actor_for_login, actor_for_session_role, cli_support_actor
 from bridge.services.audit import CLI_SUPPORT_ACTOR, AuditContext
 from bridge.services.errors import PermissionDenied
-from bridge.services.roles import ROLES
+from bridge.services.roles import ROLES, Role
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,15 @@ def require_cli_support(principal: Principal, message: str) -> None:
     """Work outside the issuing hierarchy: technical support at the CLI only ("support_only")."""
     if not is_cli_support(principal):
         raise PermissionDenied("support_only", message)
+
+
+def require_support(db: Session, principal: Principal, message: str) -> Actor:
+    """Technical support: at the CLI without --acting-as, or a person acting in the support role
+    (its pages, or `--acting-as` a support login). The same rule for both front ends."""
+    actor = resolve(db, principal)
+    if not actor.is_cli_support and not any(acting.role is Role.SUPPORT for acting in actor.roles):
+        raise PermissionDenied("support_only", message)
+    return actor
 
 
 def resolve(db: Session, principal: Principal) -> Actor:

@@ -1,6 +1,8 @@
-"""Relying apps: the OAuth clients of our OpenID Provider, which technical support registers at the CLI.
+"""Relying apps: the OAuth clients of our OpenID Provider, which technical support registers on its
+pages or at the CLI (the same functions, the same rule).
 
-An app's secret is shown once at registration; disabling an app revokes its refresh tokens.
+An app's secret is shown once, at registration or at a new secret; disabling an app revokes its
+refresh tokens.
 """
 
 from __future__ import annotations
@@ -10,11 +12,11 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.application.principals import Principal, audit_context_of, require_cli_support
+from bridge.application.principals import Principal, audit_context_of, require_support
+from bridge.application.unit_of_work import unit_of_work
 from bridge.config import Secret
 from bridge.services import audit, clients
 from bridge.services.oauth_tokens import revoke_client_tokens
-from bridge.storage.database import transaction
 from bridge.storage.models import OAuthClient
 
 
@@ -66,15 +68,20 @@ class RelyingAppRegistered:
 
 
 @dataclass(frozen=True)
+class SecretRenewed:
+    app: RelyingApp
+    # Shown once; the previous secret stops working at once.
+    client_secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class RelyingAppDisabled:
     app: RelyingApp
     revoked_refresh_tokens: int
 
 
-def _support_only(principal: Principal) -> None:
-    require_cli_support(
-        principal, "Приложения ведёт техническая поддержка: выполните команду без --acting-as."
-    )
+def _support_only(db: Session, principal: Principal) -> None:
+    require_support(db, principal, "Приложения ведёт техническая поддержка.")
 
 
 def _app(client: OAuthClient) -> RelyingApp:
@@ -99,8 +106,8 @@ def _app(client: OAuthClient) -> RelyingApp:
 def register_relying_app(
     database: sessionmaker[Session], principal: Principal, new: NewRelyingApp, *, secret_key: Secret
 ) -> RelyingAppRegistered:
-    _support_only(principal)
-    with transaction(database) as db:
+    with unit_of_work(database, audit_context_of(principal), "oidc.client.register") as db:
+        _support_only(db, principal)
         registered = clients.register_client(
             db,
             secret_key,
@@ -131,8 +138,8 @@ def update_relying_app(
     database: sessionmaker[Session], principal: Principal, client_id: str, changes: clients.ClientChanges
 ) -> RelyingApp:
     """`bridge client update`: the app's back-channel logout and introspection settings."""
-    _support_only(principal)
-    with transaction(database) as db:
+    with unit_of_work(database, audit_context_of(principal), "oidc.client.update") as db:
+        _support_only(db, principal)
         client = clients.update_client(db, client_id, changes)
         audit.record(
             db, audit_context_of(principal), "oidc.client.updated", "success", client_id=client.client_id,
@@ -144,15 +151,15 @@ def update_relying_app(
 
 
 def list_relying_apps(database: sessionmaker[Session], principal: Principal) -> tuple[RelyingApp, ...]:
-    _support_only(principal)
     with database() as db:
+        _support_only(db, principal)
         return tuple(_app(client) for client in clients.list_clients(db))
 
 
 def disable_relying_app(database: sessionmaker[Session], principal: Principal, client_id: str) -> RelyingAppDisabled:
     """The app can no longer sign anyone in; its refresh tokens are revoked."""
-    _support_only(principal)
-    with transaction(database) as db:
+    with unit_of_work(database, audit_context_of(principal), "oidc.client.disable") as db:
+        _support_only(db, principal)
         client = clients.disable_client(db, client_id)
         revoked = revoke_client_tokens(db, client.client_id)
         audit.record(
@@ -160,3 +167,35 @@ def disable_relying_app(database: sessionmaker[Session], principal: Principal, c
             client_id=client.client_id, revoked_refresh_tokens=revoked,
         )
         return RelyingAppDisabled(app=_app(client), revoked_refresh_tokens=revoked)
+
+
+def show_relying_app(database: sessionmaker[Session], principal: Principal, client_id: str) -> RelyingApp:
+    with database() as db:
+        _support_only(db, principal)
+        return _app(clients.get_client(db, client_id))
+
+
+def renew_client_secret(
+    database: sessionmaker[Session], principal: Principal, client_id: str, *, secret_key: Secret
+) -> SecretRenewed:
+    """A new secret for a confidential app; the old one no longer authenticates (one UPDATE)."""
+    with unit_of_work(database, audit_context_of(principal), "oidc.client.renew_secret") as db:
+        _support_only(db, principal)
+        client, secret = clients.renew_client_secret(db, secret_key, client_id)
+        audit.record(db, audit_context_of(principal), "oidc.client.secret_renewed", "success", client_id=client_id)
+        return SecretRenewed(app=_app(client), client_secret=secret)
+
+
+def change_redirect_uris(
+    database: sessionmaker[Session], principal: Principal, client_id: str, redirect_uris: tuple[str, ...],
+    post_logout_redirect_uris: tuple[str, ...],
+) -> RelyingApp:
+    """New redirect URIs, each checked as at registration; the OP compares them exactly, character for character."""
+    with unit_of_work(database, audit_context_of(principal), "oidc.client.change_redirect_uris") as db:
+        _support_only(db, principal)
+        client = clients.change_redirect_uris(db, client_id, list(redirect_uris), list(post_logout_redirect_uris))
+        audit.record(
+            db, audit_context_of(principal), "oidc.client.redirect_uris_changed", "success", client_id=client_id,
+            redirect_uris=client.redirect_uris, post_logout_redirect_uris=client.post_logout_redirect_uris,
+        )
+        return _app(client)

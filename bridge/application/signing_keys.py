@@ -1,4 +1,4 @@
-"""The OpenID Provider's token-signing keys: technical support rotates them at the CLI.
+"""The OpenID Provider's token-signing keys: technical support rotates them on its page or at the CLI.
 
 A rotated key stops signing and stays published in JWKS for a while, so tokens it signed still verify.
 """
@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.application.principals import Principal, audit_context_of, require_cli_support
+from bridge.application.principals import Principal, audit_context_of, require_support
+from bridge.application.unit_of_work import unit_of_work
 from bridge.services import audit, signing_keys
 from bridge.services.key_encryption import Keyring
 from bridge.services.signing_keys import KeyState, Rewrapped, key_state
-from bridge.storage.database import transaction
 from bridge.storage.models import SigningKey
 
 
@@ -30,10 +30,8 @@ class SigningKeyView:
     kek_id: str | None
 
 
-def _support_only(principal: Principal) -> None:
-    require_cli_support(
-        principal, "Ключи подписи ведёт техническая поддержка: выполните команду без --acting-as."
-    )
+def _support_only(db: Session, principal: Principal) -> None:
+    require_support(db, principal, "Ключи подписи ведёт техническая поддержка.")
 
 
 def _key(key: SigningKey) -> SigningKeyView:
@@ -48,8 +46,8 @@ def rotate_signing_keys(
     keep_published: timedelta,
 ) -> tuple[SigningKeyView, ...]:
     """A new signing key per algorithm; the old ones stay in JWKS for `keep_published`."""
-    _support_only(principal)
-    with transaction(database) as db:
+    with unit_of_work(database, audit_context_of(principal), "oidc.keys.rotate") as db:
+        _support_only(db, principal)
         keys = [
             signing_keys.rotate_signing_key(db, alg, keyring=keyring, keep_published=keep_published)
             for alg in algorithms
@@ -63,8 +61,8 @@ def rotate_signing_keys(
 
 
 def list_signing_keys(database: sessionmaker[Session], principal: Principal) -> tuple[SigningKeyView, ...]:
-    _support_only(principal)
     with database() as db:
+        _support_only(db, principal)
         return tuple(_key(key) for key in signing_keys.all_signing_keys(db))
 
 
@@ -72,8 +70,8 @@ def rewrap_signing_keys(
     database: sessionmaker[Session], principal: Principal, keyring: Keyring, to_kek_id: str
 ) -> Rewrapped:
     """Every signing key re-encrypted under one configured KEK, in one transaction."""
-    _support_only(principal)
-    with transaction(database) as db:
+    with unit_of_work(database, audit_context_of(principal), "oidc.keys.rewrap") as db:
+        _support_only(db, principal)
         result = signing_keys.rewrap_signing_keys(db, keyring, to_kek_id)
         audit.record(
             db, audit_context_of(principal), "oidc.keys.rewrapped", "success", kek_id=result.kek_id,

@@ -16,7 +16,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.application import registration, signin_recovery, staff_lifecycle
-from bridge.application.principals import Principal, audit_context_of, resolve
+from bridge.application.principals import Principal, audit_context_of, require_support
 from bridge.application.registration import ActivationLinks
 from bridge.application.staff_cards import StaffAdminPolicy
 from bridge.application.unit_of_work import unit_of_work
@@ -25,12 +25,11 @@ from bridge.services import support_queue
 from bridge.services.actors import Actor
 from bridge.services.audit import ANONYMOUS_ACTOR, AuditContext, record, record_independently
 from bridge.services.credentials import IssuedCredential
-from bridge.services.errors import InvalidInput, PermissionDenied
+from bridge.services.errors import InvalidInput
 from bridge.services.moscow_time import moscow_datetime
 from bridge.services.outbox import MailKind, queue_mail
 from bridge.services.person_names import full_name
 from bridge.services.registration_requests import RequestsThrottled
-from bridge.services.roles import Role
 from bridge.services.support_queue import (
     KIND_TITLES,
     OUTCOME_TITLES,
@@ -116,10 +115,7 @@ def submit_cannot_sign_in(database: sessionmaker[Session], address: str | None, 
 
 
 def _require_support(db: Session, principal: Principal) -> Actor:
-    actor = resolve(db, principal)
-    if not actor.is_cli_support and not any(acting.role is Role.SUPPORT for acting in actor.roles):
-        raise PermissionDenied("support_only", SUPPORT_ONLY)
-    return actor
+    return require_support(db, principal, SUPPORT_ONLY)
 
 
 def _candidates(db: Session, item: SupportRequest) -> tuple[Candidate, ...]:

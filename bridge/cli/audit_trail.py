@@ -11,14 +11,15 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from bridge.application import audit_trail
+from bridge.application import audit_log, audit_trail
+from bridge.cli.audit_filters import add_filter_arguments, audit_filter, narrowed
 from bridge.cli.directory import acting_as, directory_database
 from bridge.cli.output import emit
 from bridge.config import Settings
 from bridge.services.audit_anchors import trusted_keys_from_jwks
-from bridge.services.audit_export import ExportFormat
+from bridge.services.audit_export import ExportFormat, ExportSummary
 from bridge.services.errors import InvalidInput
 
 EXIT_BROKEN = 3
@@ -44,6 +45,9 @@ def register_chain_commands(actions: argparse._SubParsersAction[Any]) -> None:
     export.add_argument("--since", type=_moment, metavar="DATE", help="records from this date (UTC) on")
     export.add_argument("--after-seq", type=int, metavar="N", help="records after seq N (to continue an export)")
     export.add_argument("--output", type=Path, metavar="FILE", help="default: standard output")
+    # With a filter the export is the audit viewer's filtered view, in the reader's subtree.
+    add_filter_arguments(export)
+    export.add_argument("--event", dest="view_event", metavar="PREFIX", help='e.g. "credential."')
     export.set_defaults(handler=run_export)
 
     purge = actions.add_parser(
@@ -81,18 +85,23 @@ def run_anchor(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def run_export(args: argparse.Namespace, settings: Settings) -> int:
+def _export(args: argparse.Namespace, database: Any, out: TextIO) -> ExportSummary:
     format = ExportFormat(args.format)
+    if narrowed(args):
+        view = audit_filter(args)
+        return audit_log.export_audit_view(database, acting_as(args), view, out, format)
+    return audit_trail.export_audit_trail(
+        database, acting_as(args), out, format, since=args.since, after_seq=args.after_seq
+    )
+
+
+def run_export(args: argparse.Namespace, settings: Settings) -> int:
     with directory_database(settings) as database:
         if args.output is None:
-            summary = audit_trail.export_audit_trail(
-                database, acting_as(args), sys.stdout, format, since=args.since, after_seq=args.after_seq
-            )
+            summary = _export(args, database, sys.stdout)
         else:
             with args.output.open("w", encoding="utf-8", newline="") as out:
-                summary = audit_trail.export_audit_trail(
-                    database, acting_as(args), out, format, since=args.since, after_seq=args.after_seq
-                )
+                summary = _export(args, database, out)
     span = f"seq {summary.first_seq}–{summary.last_seq}" if summary.records else "—"
     # The records own standard output when no file is given: the summary goes to standard error.
     print(f"Выгружено записей: {summary.records} ({span}).", file=sys.stderr if args.output is None else sys.stdout)

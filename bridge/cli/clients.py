@@ -70,6 +70,18 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     listing = actions.add_parser("list", help="list registered apps")
     listing.set_defaults(handler=run_list)
 
+    secret = actions.add_parser("secret", help="a new client secret, printed once; the old one stops working")
+    secret.add_argument("client_id")
+    secret.set_defaults(handler=run_secret)
+
+    uris = actions.add_parser("redirect-uris", help="replace an app's redirect URIs (compared exactly)")
+    uris.add_argument("client_id")
+    uris.add_argument("--redirect-uri", action="append", required=True, metavar="URI", dest="redirect_uris")
+    uris.add_argument(
+        "--post-logout-redirect-uri", action="append", default=[], metavar="URI", dest="post_logout_redirect_uris"
+    )
+    uris.set_defaults(handler=run_redirect_uris)
+
     remove = actions.add_parser("remove", help="disable an app and revoke its refresh tokens")
     remove.add_argument("client_id")
     remove.set_defaults(handler=run_remove)
@@ -194,6 +206,28 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
     ]
     text = "\n".join(lines) if lines else "Зарегистрированных приложений нет."
     emit(args, {"clients": [client_json(app) for app in apps]}, text)
+    return 0
+
+
+def run_secret(args: argparse.Namespace, settings: Settings) -> int:
+    with directory_database(settings) as database:
+        renewed = relying_apps.renew_client_secret(
+            database, acting_as(args), args.client_id, secret_key=settings.secret_key
+        )
+    emit(
+        args, {"client": client_json(renewed.app), "client_secret": renewed.client_secret},
+        f"Новый секрет приложения {renewed.app.client_id}: {renewed.client_secret}\n"
+        "Прежний секрет больше не действует. Новый показывается один раз — сохраните его сейчас.",
+    )
+    return 0
+
+
+def run_redirect_uris(args: argparse.Namespace, settings: Settings) -> int:
+    with directory_database(settings) as database:
+        app = relying_apps.change_redirect_uris(
+            database, acting_as(args), args.client_id, tuple(args.redirect_uris), tuple(args.post_logout_redirect_uris)
+        )
+    emit(args, {"client": client_json(app)}, f"Адреса возврата {app.client_id}: {', '.join(app.redirect_uris)}")
     return 0
 
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from bridge.application import organization_requests, organizations
 from bridge.application.organization_requests import OrganizationRequestView
-from bridge.application.organizations import NewOrganization, OrganizationView
+from bridge.application.organizations import NewOrganization, OrganizationView, RegistryStatus, RowOutcome
 from bridge.cli.directory import acting_as, directory_database
-from bridge.cli.output import emit, visible
+from bridge.cli.output import EXIT_REFUSED, emit, visible
 from bridge.config import Settings
+from bridge.services.errors import InvalidInput
 from bridge.services.moscow_time import moscow_datetime
+from bridge.services.organization_import import read_spreadsheet
 from bridge.services.roles import OrganizationKind
 
 
@@ -30,6 +33,25 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     add.add_argument("--ogrn")
     add.add_argument("--parent", type=int, metavar="ID", help="the education department above it")
     add.set_defaults(handler=run_add)
+
+    edit = actions.add_parser("edit", help="change an organization (support): what is not given stays")
+    edit.add_argument("organization_id", type=int, metavar="ID")
+    edit.add_argument("--name")
+    edit.add_argument("--kind", choices=[kind.value for kind in OrganizationKind])
+    edit.add_argument("--district")
+    edit.add_argument("--inn")
+    edit.add_argument("--ogrn")
+    edit.add_argument("--parent", type=int, metavar="ID")
+    edit.add_argument("--no-parent", action="store_true", help="no education department above it")
+    edit.add_argument("--registry-status", choices=[status.value for status in RegistryStatus])
+    edit.set_defaults(handler=run_edit)
+
+    import_ = actions.add_parser(
+        "import", help="add organizations from a CSV or XLSX table: all rows or none (support)"
+    )
+    import_.add_argument("file", type=Path, metavar="FILE")
+    import_.add_argument("--dry-run", action="store_true", help="check every row, add nothing")
+    import_.set_defaults(handler=run_import)
 
     listing = actions.add_parser("list", help="list organizations")
     listing.add_argument("--parent", type=int, metavar="ID")
@@ -71,6 +93,57 @@ def run_add(args: argparse.Namespace, settings: Settings) -> int:
         f"Организация добавлена: №{organization.id} «{organization.name}».",
     )
     return 0
+
+
+def run_edit(args: argparse.Namespace, settings: Settings) -> int:
+    with directory_database(settings) as database:
+        current = organizations.show_organization(database, acting_as(args), args.organization_id)
+        parent_id = None if args.no_parent else args.parent if args.parent is not None else current.parent_id
+        new = NewOrganization(
+            name=args.name if args.name is not None else current.name,
+            kind=args.kind or current.kind,
+            district=args.district if args.district is not None else current.district,
+            inn=args.inn if args.inn is not None else current.inn,
+            ogrn=args.ogrn if args.ogrn is not None else current.ogrn,
+            parent_id=parent_id,
+        )
+        status = RegistryStatus(args.registry_status) if args.registry_status else current.registry_status
+        organization = organizations.edit_organization(database, acting_as(args), current.id, new, status)
+    emit(
+        args, {"organization": organization_json(organization)},
+        f"Организация №{organization.id} «{visible(organization.name)}» сохранена.",
+    )
+    return 0
+
+
+def run_import(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        content = args.file.read_bytes()
+    except OSError as error:
+        raise InvalidInput("import_unreadable", f"Файл не прочитан: {error.strerror}.") from None
+    rows = read_spreadsheet(args.file.name, content)
+    with directory_database(settings) as database:
+        report = organizations.import_organizations(database, acting_as(args), rows, dry_run=args.dry_run)
+    lines = [
+        f"Строка {row.line}: «{visible(row.name)}» — "
+        + ("ошибка: " + row.message if row.outcome is RowOutcome.WRONG else "будет добавлена" if not report.kept
+           else "добавлена")
+        for row in report.rows
+    ]
+    wrong = len(report.wrong)
+    if report.kept:
+        lines.append(f"Добавлено организаций: {len(report.rows)}.")
+    elif wrong:
+        lines.append(f"Ошибок: {wrong}. Ничего не добавлено: исправьте строки и загрузите файл снова.")
+    else:
+        lines.append(f"Проверка прошла: строк без ошибок {len(report.rows)}. Ничего не добавлено (--dry-run).")
+    data = {
+        "kept": report.kept, "dry_run": report.dry_run,
+        "rows": [{"line": row.line, "name": row.name, "outcome": row.outcome, "error": row.code or None,
+                  "message": row.message or None} for row in report.rows],
+    }
+    emit(args, data, "\n".join(lines))
+    return 0 if report.kept or (report.dry_run and not wrong) else EXIT_REFUSED
 
 
 def run_list(args: argparse.Namespace, settings: Settings) -> int:

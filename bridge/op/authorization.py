@@ -22,6 +22,7 @@ from authlib.oidc.core.errors import InteractionRequiredError, LoginRequiredErro
 from starlette.responses import RedirectResponse
 
 from bridge.op.context import ProviderContext
+from bridge.op.error_messages import russian_message
 from bridge.op.outcomes import Outcome, Page
 from bridge.op.request_checks import check_id_token_hint, check_parameters, check_sizes
 from bridge.op.requests import StarletteOAuth2Request
@@ -171,25 +172,9 @@ def _sign_in_url(context: ProviderContext, return_path: str, request: StarletteO
     return f"{path}?{urlencode(params)}"
 
 
-_ERROR_MESSAGES = {
-    "invalid_client": "Приложение, которое направило вас сюда, не зарегистрировано в едином входе или отключено.",
-    "invalid_request": "Приложение прислало неполный или неверный запрос на вход.",
-    "unsupported_response_type": "Приложение запросило неподдерживаемый способ входа.",
-}
-
-
 def error_page(error: OAuth2Error) -> Page:
-    message = _ERROR_MESSAGES.get(error.error, "Приложение прислало запрос на вход, который нельзя выполнить.")
-    if "redirect" in str(error.description or "").lower():
-        message = (
-            "Адрес возврата, который прислало приложение, не зарегистрирован для него в едином входе. "
-            "Из соображений безопасности мы не можем вернуть вас туда."
-        )
-    return Page(
-        "provider/authorize_error.html",
-        {"message": message, "error_code": error.error, "description": error.description},
-        400,
-    )
+    # Authlib's description is English, for the app's developer: it is audited, not shown.
+    return Page("provider/authorize_error.html", {"message": russian_message(error), "error_code": error.error}, 400)
 
 
 def _audit_refusal(

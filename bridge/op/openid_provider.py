@@ -170,7 +170,7 @@ def _logout(
         validated = server.validate_endpoint_request("end_session", request)
     except OAuth2Error as error:
         # Never redirect on a bad logout request (the spec forbids it): explain instead.
-        return Outcome(page=Page("provider/logout_error.html", {"description": error.description}, 400))
+        return Outcome(page=Page("provider/logout_error.html", {"error_code": error.error}, 400))
     if _must_confirm(context, validated.id_token_claims, browser_session_id) and not confirmed:
         # Without a valid id_token_hint for the person signed in here, anyone could link here
         # (with their own token as the hint): ask the person first.

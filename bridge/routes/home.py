@@ -1,4 +1,4 @@
-"""The front page and a health check."""
+"""The front page, the operator's privacy notice and a health check."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bridge.web.context import current_signin
+from bridge.web.context import current_signin, settings_of
+from bridge.web.templating import render
 from bridge.web.urls import path_for
 
 
@@ -15,11 +16,23 @@ async def home(request: Request) -> Response:
     return RedirectResponse(path_for(request, target), status_code=303)
 
 
+async def privacy(request: Request) -> Response:
+    """The privacy notice: the bridge's own page when the operator gave its text, else their page."""
+    operator = settings_of(request).operator
+    if operator.privacy_text:
+        return render(request, "privacy.html", {"paragraphs": operator.privacy_text.split("\n\n")})
+    if operator.privacy_url:
+        return RedirectResponse(operator.privacy_url, status_code=303)
+    message = "Оператор моста ещё не опубликовал уведомление о персональных данных."
+    return render(request, "error.html", {"title": "Страница не найдена", "message": message}, status_code=404)
+
+
 async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
 routes: list[BaseRoute] = [
     Route("/", home, methods=["GET"], name="home"),
+    Route("/privacy", privacy, methods=["GET"], name="privacy"),
     Route("/healthz", health, methods=["GET"], name="health"),
 ]

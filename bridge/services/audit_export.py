@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, TextIO
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from bridge.storage.audit_hash import canonical_json, canonical_time
@@ -41,13 +41,15 @@ class ExportSummary:
 
 
 def export_audit_trail(
-    db: Session, out: TextIO, format: ExportFormat, *, since: datetime | None = None, after_seq: int | None = None
+    db: Session, out: TextIO, format: ExportFormat, *, since: datetime | None = None, after_seq: int | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> ExportSummary:
+    """`where`: the audit viewer's filter and the reader's subtree (bridge.services.audit_log)."""
     records, first_seq, last_seq = 0, None, None
     if format is ExportFormat.CSV:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(EXPORT_FIELDS)
-    for record in _records(db, since=since, after_seq=after_seq):
+    for record in _records(db, since=since, after_seq=after_seq, where=where):
         if format is ExportFormat.CSV:
             record["details"] = canonical_json(record["details"]).decode("utf-8")
             writer.writerow(record.values())
@@ -59,8 +61,10 @@ def export_audit_trail(
     return ExportSummary(records, first_seq, last_seq)
 
 
-def _records(db: Session, *, since: datetime | None, after_seq: int | None) -> Iterator[dict[str, Any]]:
-    query = select(*(getattr(AuditEvent, name) for name in EXPORT_FIELDS)).order_by(AuditEvent.seq)
+def _records(
+    db: Session, *, since: datetime | None, after_seq: int | None, where: Sequence[ColumnElement[bool]]
+) -> Iterator[dict[str, Any]]:
+    query = select(*(getattr(AuditEvent, name) for name in EXPORT_FIELDS)).where(*where).order_by(AuditEvent.seq)
     if since is not None:
         query = query.where(AuditEvent.at >= since)
     if after_seq is not None:

@@ -264,9 +264,7 @@ class ClientChanges:
 
 
 def update_client(db: Session, client_id: str, changes: ClientChanges) -> OAuthClient:
-    client = db.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
-    if client is None:
-        raise NotFound("client_not_found", f"Приложение с client_id {client_id} не найдено.")
+    client = get_client(db, client_id)
     if changes.backchannel_logout_uri is not None:
         uri = changes.backchannel_logout_uri.strip()
         client.backchannel_logout_uri = check_backchannel_logout_uri(uri) if uri else None
@@ -280,10 +278,43 @@ def update_client(db: Session, client_id: str, changes: ClientChanges) -> OAuthC
     return client
 
 
-def disable_client(db: Session, client_id: str, now: datetime | None = None) -> OAuthClient:
-    client = db.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
+def get_client(db: Session, client_id: str) -> OAuthClient:
+    client = (
+        db.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
+        if _CLIENT_ID_PATTERN.fullmatch(client_id) else None
+    )
     if client is None:
         raise NotFound("client_not_found", f"Приложение с client_id {client_id} не найдено.")
+    return client
+
+
+def renew_client_secret(db: Session, secret_key: Secret, client_id: str) -> tuple[OAuthClient, str]:
+    """A fresh secret for an enabled confidential app; the stored digest replaced, the old secret dead."""
+    client = get_client(db, client_id)
+    if client.secret_hash is None:
+        raise InvalidInput("public_client", "У публичного приложения нет секрета: оно входит только с PKCE.")
+    if client.disabled_at is not None:
+        raise InvalidInput("client_disabled", "Приложение отключено: новый секрет ему не нужен.")
+    secret = secrets.token_urlsafe(32)
+    client.secret_hash = client_secret_digest(secret_key, secret)
+    db.flush()
+    return client, secret
+
+
+def change_redirect_uris(
+    db: Session, client_id: str, redirect_uris: list[str], post_logout_redirect_uris: list[str]
+) -> OAuthClient:
+    client = get_client(db, client_id)
+    if not redirect_uris:
+        raise InvalidInput("bad_redirect_uri", "Укажите хотя бы один адрес возврата.")
+    client.redirect_uris = list(dict.fromkeys(check_redirect_uri(uri) for uri in redirect_uris))
+    client.post_logout_redirect_uris = list(dict.fromkeys(check_redirect_uri(uri) for uri in post_logout_redirect_uris))
+    db.flush()
+    return client
+
+
+def disable_client(db: Session, client_id: str, now: datetime | None = None) -> OAuthClient:
+    client = get_client(db, client_id)
     if client.disabled_at is None:
         client.disabled_at = now or utcnow()
         db.flush()

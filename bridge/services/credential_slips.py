@@ -18,9 +18,10 @@ import hmac
 import json
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -66,10 +67,8 @@ def keep_slip(db: Session, browser_id: str, slip: CredentialSlip, now: datetime 
         "full_name": slip.full_name, "occasion": slip.occasion.value, "notice": slip.notice,
         "then_list": slip.then_list,
     }
-    nonce = os.urandom(_NONCE_BYTES)
-    sealed = AESGCM(_key(browser_id)).encrypt(nonce, json.dumps(payload).encode(), slip_id.encode())
     flow_state.park(
-        db, browser_id, FlowKind.CREDENTIAL_SLIP, {"sealed": base64.b64encode(nonce + sealed).decode()},
+        db, browser_id, FlowKind.CREDENTIAL_SLIP, {"sealed": _seal(browser_id, slip_id, payload)},
         ttl=SLIP_TTL, key=slip_id, staff_id=slip.staff_id, now=now,
     )
     return slip_id
@@ -77,17 +76,9 @@ def keep_slip(db: Session, browser_id: str, slip: CredentialSlip, now: datetime 
 
 def take_slip(db: Session, browser_id: str, slip_id: str, now: datetime | None = None) -> CredentialSlip | None:
     """The slip, removed; None when it was taken already, expired, or is not this browser's."""
-    if not slip_id or len(slip_id) > 64:
+    payload = _take(db, browser_id, FlowKind.CREDENTIAL_SLIP, slip_id, now)
+    if payload is None:
         return None
-    step = flow_state.consume(db, browser_id, FlowKind.CREDENTIAL_SLIP, key=slip_id, now=now or utcnow())
-    if step is None or not isinstance(step.get("sealed"), str):
-        return None
-    try:
-        blob = base64.b64decode(step["sealed"])
-        opened = AESGCM(_key(browser_id)).decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], slip_id.encode())
-    except (InvalidTag, ValueError):
-        return None
-    payload = json.loads(opened)
     return CredentialSlip(
         credential=IssuedCredential(
             login=payload["login"], password=payload["password"],
@@ -99,6 +90,56 @@ def take_slip(db: Session, browser_id: str, slip_id: str, now: datetime | None =
         notice=str(payload["notice"]),
         then_list=bool(payload["then_list"]),
     )
+
+
+@dataclass(frozen=True)
+class SecretSlip:
+    """A relying app's new client secret, for the one page after the POST that made it."""
+
+    client_id: str
+    secret: str = field(repr=False)
+
+
+def keep_secret_slip(db: Session, browser_id: str, slip: SecretSlip, now: datetime | None = None) -> str:
+    slip_id = secrets.token_urlsafe(16)
+    payload = {"client_id": slip.client_id, "secret": slip.secret}
+    flow_state.park(
+        db, browser_id, FlowKind.SECRET_SLIP, {"sealed": _seal(browser_id, slip_id, payload)},
+        ttl=SLIP_TTL, key=slip_id, now=now,
+    )
+    return slip_id
+
+
+def take_secret_slip(db: Session, browser_id: str, slip_id: str, now: datetime | None = None) -> SecretSlip | None:
+    """The secret, removed; None when taken already, expired, or not this browser's."""
+    payload = _take(db, browser_id, FlowKind.SECRET_SLIP, slip_id, now)
+    if payload is None:
+        return None
+    return SecretSlip(client_id=str(payload["client_id"]), secret=str(payload["secret"]))
+
+
+def _seal(browser_id: str, slip_id: str, payload: dict[str, Any]) -> str:
+    nonce = os.urandom(_NONCE_BYTES)
+    sealed = AESGCM(_key(browser_id)).encrypt(nonce, json.dumps(payload).encode(), slip_id.encode())
+    return base64.b64encode(nonce + sealed).decode()
+
+
+def _take(
+    db: Session, browser_id: str, kind: FlowKind, slip_id: str, now: datetime | None
+) -> dict[str, Any] | None:
+    """The step consumed by one DELETE … RETURNING and opened; None if absent, expired or not this browser's."""
+    if not slip_id or len(slip_id) > 64:
+        return None
+    step = flow_state.consume(db, browser_id, kind, key=slip_id, now=now or utcnow())
+    if step is None or not isinstance(step.get("sealed"), str):
+        return None
+    try:
+        blob = base64.b64decode(step["sealed"])
+        opened = AESGCM(_key(browser_id)).decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], slip_id.encode())
+    except (InvalidTag, ValueError):
+        return None
+    payload: dict[str, Any] = json.loads(opened)
+    return payload
 
 
 def _key(browser_id: str) -> bytes:

@@ -41,6 +41,8 @@ class FlowKind(StrEnum):
     CREDENTIAL_SLIP = "credential_slip"
     # A signed-in person linking a second provider, keyed by the round trip it started.
     LINK_PROOF = "link_proof"
+    # A relying app's new client secret, the same way (bridge.services.credential_slips).
+    SECRET_SLIP = "secret_slip"  # noqa: S105 (a kind of step, not a secret)
 
 
 def digest(value: str) -> str:

@@ -14,6 +14,9 @@ from bridge.services.roles import ORGANIZATION_KIND_TITLES, OrganizationKind
 from bridge.storage.enums import RegistryStatus
 from bridge.storage.models import Organization
 
+# The columns' lengths: a longer value is refused with a message, not by the database.
+MAX_NAME_LENGTH = 500
+MAX_DISTRICT_LENGTH = 200
 _DEPARTMENT_KINDS = frozenset({OrganizationKind.EDUCATION_DEPARTMENT, OrganizationKind.PRESCHOOL_DEPARTMENT})
 
 
@@ -48,19 +51,27 @@ def organization_kind(value: str) -> OrganizationKind:
         ) from None
 
 
-def create_organization(db: Session, context: AuditContext, new: NewOrganization) -> Organization:
+def checked_organization(db: Session, new: NewOrganization, *, editing: int | None = None) -> Organization:
+    """The values of `new` checked and normalized, as an unsaved Organization (`editing`: its own id)."""
     name = " ".join(new.name.split())
     if not name:
         raise InvalidInput("organization_name_required", "Укажите название организации.")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidInput("organization_name_too_long", f"Название длиннее {MAX_NAME_LENGTH} знаков.")
     kind = organization_kind(new.kind)
     inn = normalized_inn(new.inn) if new.inn else None
     ogrn = normalized_ogrn(new.ogrn) if new.ogrn else None
-    if inn and db.scalar(select(Organization.id).where(Organization.inn == inn)) is not None:
+    others = Organization.id != editing if editing is not None else Organization.id.is_not(None)
+    if inn and db.scalar(select(Organization.id).where(Organization.inn == inn, others)) is not None:
         raise Conflict("duplicate_inn", f"Организация с ИНН {inn} уже есть в справочнике.")
-    if ogrn and db.scalar(select(Organization.id).where(Organization.ogrn == ogrn)) is not None:
+    if ogrn and db.scalar(select(Organization.id).where(Organization.ogrn == ogrn, others)) is not None:
         raise Conflict("duplicate_ogrn", f"Организация с ОГРН {ogrn} уже есть в справочнике.")
     district = " ".join(new.district.split()) if new.district else None
+    if district and len(district) > MAX_DISTRICT_LENGTH:
+        raise InvalidInput("district_too_long", f"Район длиннее {MAX_DISTRICT_LENGTH} знаков.")
     if new.parent_id is not None:
+        if new.parent_id == editing:
+            raise InvalidInput("invalid_parent", "Организация не может быть подчинена сама себе.")
         parent = get_organization(db, new.parent_id)
         if parent.kind not in _DEPARTMENT_KINDS:
             raise InvalidInput(
@@ -69,16 +80,61 @@ def create_organization(db: Session, context: AuditContext, new: NewOrganization
                 f"{ORGANIZATION_KIND_TITLES[OrganizationKind(parent.kind)].lower()}.",
             )
         district = district or parent.district
-    organization = Organization(
-        name=name, kind=kind.value, district=district, inn=inn, ogrn=ogrn, parent_id=new.parent_id
-    )
+    return Organization(name=name, kind=kind.value, district=district, inn=inn, ogrn=ogrn, parent_id=new.parent_id)
+
+
+def create_organization(db: Session, context: AuditContext, new: NewOrganization) -> Organization:
+    organization = checked_organization(db, new)
     db.add(organization)
     db.flush()
     record(
         db, context, "organization.created", "success", organization_id=organization.id,
-        kind=kind.value, parent_id=new.parent_id,
+        kind=organization.kind, parent_id=new.parent_id,
     )
     return organization
+
+
+def edit_organization(
+    db: Session, context: AuditContext, organization_id: int, new: NewOrganization, registry_status: RegistryStatus
+) -> Organization:
+    """New values for every field; the audit record names the fields that changed (not their values)."""
+    organization = get_organization(db, organization_id)
+    checked = checked_organization(db, new, editing=organization.id)
+    if checked.kind != organization.kind and db.scalar(
+        select(Organization.id).where(Organization.parent_id == organization.id).limit(1)
+    ) is not None and checked.kind not in _DEPARTMENT_KINDS:
+        raise InvalidInput(
+            "organization_has_subordinates", "У организации есть подчинённые: она должна остаться управлением."
+        )
+    changed = []
+    for field in ("name", "kind", "district", "inn", "ogrn", "parent_id"):
+        if getattr(checked, field) != getattr(organization, field):
+            setattr(organization, field, getattr(checked, field))
+            changed.append(field)
+    if registry_status != organization.registry_status:
+        organization.registry_status = registry_status
+        changed.append("registry_status")
+    db.flush()
+    record(
+        db, context, "organization.edited", "success", organization_id=organization.id, changed=changed,
+    )
+    return organization
+
+
+def search_organizations(db: Session, query: str, *, limit: int) -> list[Organization]:
+    """Support's registry search: words of the name, an ИНН or ОГРН, or a number; excluded ones too."""
+    query = " ".join(query.split())
+    if not query:
+        return list(db.scalars(select(Organization).order_by(Organization.name, Organization.id).limit(limit)))
+    conditions = [
+        and_(*(or_(*(Organization.name.contains(spelling, autoescape=True) for spelling in _spellings(word)))
+               for word in query.split()[:6])),
+        Organization.inn == query, Organization.ogrn == query,
+    ]
+    if query.isdigit() and len(query) < 10:
+        conditions.append(Organization.id == int(query))
+    found = select(Organization).where(or_(*conditions)).order_by(Organization.name, Organization.id)
+    return list(db.scalars(found.limit(limit)))
 
 
 def list_organizations(

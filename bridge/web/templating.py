@@ -47,6 +47,8 @@ def render(
     values = {
         "request": request,
         "csrf_token": csrf_token(request),
+        # The footer of every page: the operator, support's contacts, the privacy notice.
+        "operator": request.app.state.settings.operator,
         # {{ url("staff_card", login=card.login) }}: a path from the route table by name.
         "url": lambda name, /, query=None, **params: path_for(request, name, query=query, **params),
         **(context or {}),

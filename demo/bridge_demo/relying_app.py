@@ -36,6 +36,21 @@ BACKCHANNEL_LOGOUT_PATH = "/backchannel-logout"
 _LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 _TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+# How the bridge says a person was authenticated (`acr`), as a person reads it: never the raw URN.
+_ACR_TITLES = {
+    "urn:edu-bridge:idp:esia": "через Госуслуги (ЕСИА)",
+    "urn:edu-bridge:idp:rsaa": "через РСАА",
+}
+
+
+def _role_title(role: object) -> str | None:
+    """The role's Russian name from the `role` claim (the bridge sends it as `title`), never its code."""
+    if not isinstance(role, dict):
+        return None
+    title = role.get("title")
+    if not isinstance(title, str) or not title or title == role.get("code"):
+        return "роль без названия"
+    return title + (" (руководитель)" if role.get("is_head") else "")
 
 
 class _ClientTransport(httpx.AsyncBaseTransport):
@@ -92,6 +107,8 @@ def create_relying_app(
         return page(
             request,
             user=user["claims"],
+            acr_title=_ACR_TITLES.get(str(user["claims"].get("acr", "")), user["claims"].get("acr")),
+            role_title=_role_title(user["claims"].get("role")),
             claims_json=json.dumps(user["claims"], ensure_ascii=False, indent=2),
             userinfo_json=json.dumps(user["userinfo"], ensure_ascii=False, indent=2) if user["userinfo"] else "",
         )

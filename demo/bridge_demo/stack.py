@@ -69,6 +69,8 @@ class DemoStack:
     # A registration request waiting for the director's decision, filed as the public form does.
     applicant: DemoPerson
     requests_url: str
+    # The mock's test person whose card the department head's account is.
+    head_person: DemoPerson
 
     def banner(self) -> str:
         return "\n".join(
@@ -89,6 +91,8 @@ class DemoStack:
                 "Администратор управления образования (выдаёт логины директорам):",
                 f"  логин   {self.department_head.login}",
                 f"  пароль  {self.department_head.password}",
+                f"  на тестовых Госуслугах (РСАА) выберите: {self.head_person.full_name} — {self.head_person.email}, "
+                f"пароль {self.head_person.password}",
                 f"  страница сотрудников: {self.bridge_url}/admin/staff (после первого входа)",
                 "",
                 "Заявка на подключение ждёт решения директора (письмо о ней — в тестовом ящике):",
@@ -234,6 +238,9 @@ def prepare_demo(
         ),
         applicant=DemoPerson(full_name=popova.full_name, email=popova.email, password=persons.default_password),
         requests_url=requests_url,
+        head_person=DemoPerson(
+            full_name=novikov.full_name, email=novikov.email, password=persons.default_password,
+        ),
     )
 
 

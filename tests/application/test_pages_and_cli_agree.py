@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from bridge.config import Settings
+from bridge.services.audit import AuditContext, record
 from bridge.services.registration_requests import RequestForm, submit_request
 from bridge.services.roles import Role
 from bridge.storage.database import transaction
@@ -81,7 +82,7 @@ REQUESTS = {
 OWN_REQUEST = {"pages": "own_pages", "cli": "own_cli"}
 FOREIGN_REQUEST = {"pages": "foreign_pages", "cli": "foreign_cli"}
 # What differs between the twins' audit records although the same thing happened.
-NUMBERED = frozenset({"request_id", "link_id"})
+NUMBERED = frozenset({"request_id", "link_id", "organization_id", "kid"})
 
 CASES = {
     "register in own school": Case("director_a", "register"),
@@ -173,6 +174,15 @@ CASES = {
     # Issue 11: «Обращения в техническую службу» are support's alone.
     "support reads its queue": Case("support_staff", "support_list"),
     "a director reads support's queue": Case("director_a", "support_list", refused="support_only"),
+    # Issue 11: support's work on the pages (the registry, keys) and the audit log's subtree.
+    "support adds an organization": Case("support_staff", "add_org"),
+    "a department adds an organization": Case("dept_a", "add_org", refused="support_only"),
+    "support rotates the signing keys": Case("support_staff", "rotate_keys"),
+    "a director rotates the signing keys": Case("director_a", "rotate_keys", refused="support_only"),
+    "a department reads its audit log": Case("dept_a", "audit"),
+    "a director reads her audit log": Case("director_a", "audit"),
+    "support reads the whole audit log": Case("support_staff", "audit"),
+    "a deputy reads no audit log": Case("deputy_a", "audit", refused="role_issues_nothing"),
 }
 
 
@@ -238,8 +248,11 @@ class World:
         with self.db_factory() as db:
             events = db.scalars(select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id)).all()
             # The person acted on is named alike, whichever twin (or new person) it was.
+            known = set(self.directory.orgs.values())
+            # An organization made by the case itself is named alike on both sides.
             return [
-                (event.event, event.outcome, event.actor, event.organization_id,
+                (event.event, event.outcome, event.actor,
+                 event.organization_id if event.organization_id in known | {None} else "<new>",
                  {key: ("<person>" if value == login else "<number>" if key in NUMBERED else value)
                   for key, value in event.details.items()
                   if key not in ("expires_at", "counters_cleared", "start_date", "personal_data_removal_due")})
@@ -274,6 +287,21 @@ class World:
             "start_date": "2024-09-01", "end_date": "",
         }
         allowed = {"register": 200, "show": 200, "list": 200, "support_list": 200}
+        if case.operation == "audit":
+            page = self.client.get("/admin/audit", params={"event": "throttle."})
+            if page.status_code == 403:
+                return Answer("role_issues_nothing", self.audit_since(before, login=login))
+            listed = frozenset(re.findall(r'<dt class="code">login</dt><dd class="code">([^<]+)<', page.text))
+            return Answer(None, self.audit_since(before, login=login), listed)
+        if case.operation == "add_org":
+            form = {"csrf_token": self.csrf(), "name": "Школа № 77", "kind": "school",
+                    "parent_id": str(self.directory.orgs["dept_a"])}
+            response = self.client.post("/support/organizations/new", data=form, follow_redirects=False)
+            return self.page_answer(response, before, login)
+        if case.operation == "rotate_keys":
+            response = self.client.post("/support/keys/rotate", data={"csrf_token": self.csrf()},
+                                        follow_redirects=False)
+            return self.page_answer(response, before, login)
         if case.operation == "list":
             page = self.client.get("/admin/staff")
             listed = frozenset(re.findall(r'href="/admin/staff/([^"/]+)"', page.text)) - {"new"}
@@ -311,6 +339,15 @@ class World:
         assert response.status_code in (400, 403, 404), response.text
         if case.operation == "show":
             return Answer({403: "staff_not_managed", 404: "unknown_staff"}[response.status_code], audit)
+        [refusal] = [record for record in audit if record[0] == "issuance.refused"]
+        return Answer(refusal[4]["reason"], audit)
+
+    def page_answer(self, response: Any, before: int, login: str) -> Answer:
+        """A support page's answer: 303 done, or 403 with the refusal audited."""
+        audit = self.audit_since(before, login=login)
+        if response.status_code == 303:
+            return Answer(None, audit)
+        assert response.status_code == 403, response.text
         [refusal] = [record for record in audit if record[0] == "issuance.refused"]
         return Answer(refusal[4]["reason"], audit)
 
@@ -378,6 +415,10 @@ class World:
             "reject": (*acting[:-1], "requests", "reject", login, "--reason", "Не работает у нас"),
             "resend": (*acting[:-1], "requests", "resend", login),
             "support_list": (*acting[:-1], "support", "list"),
+            "add_org": (*acting[:-1], "org", "add", "--name", "Школа № 77", "--kind", "school",
+                        "--parent", str(self.directory.orgs["dept_a"])),
+            "rotate_keys": (*acting[:-1], "keys", "rotate"),
+            "audit": (*acting[:-1], "audit", "--event", "throttle."),
         }[case.operation]
         code, out, _ = self.bridge_cli(*argv)
         data = json.loads(out)
@@ -388,6 +429,8 @@ class World:
         if case.operation == "approve":
             login = data["approved"]["login"]
         listed = frozenset(card["login"] for card in data["staff"]) if case.operation == "list" else frozenset()
+        if case.operation == "audit":
+            listed = frozenset(event["details"]["login"] for event in data["events"])
         return Answer(None, self.audit_since(before, login=login), listed)
 
 
@@ -405,6 +448,13 @@ def test_pages_and_cli_give_the_same_answer(
     world = World(client, settings, db_factory, app, bridge_cli)
     if case.operation == "unlock":
         lock_out(app, world.login_of(case, "pages"))
+    if case.operation == "audit":
+        # Records about a school A director (district A) and a district B deputy.
+        assert bridge_cli("--acting-as", world.logins["dept_a"], "staff", "unlock", world.logins["director_a"])[0] == 0
+        with transaction(db_factory) as db:
+            other = db.scalars(select(StaffMember).where(StaffMember.login == world.logins["other_district"])).one()
+            record(db, AuditContext(actor="cli:support"), "throttle.unlocked", "success", subject_staff_id=other.id,
+                   login=other.login)
     if case.operation == "unblock" and case.refused is None:
         with transaction(db_factory) as db:
             db.execute(update(StaffMember).where(StaffMember.login.in_(["twinpages", "twincli"]))
@@ -416,9 +466,13 @@ def test_pages_and_cli_give_the_same_answer(
     assert pages.refused == cli.refused == case.refused
     assert pages.audit == cli.audit
     assert pages.listed == cli.listed
+    if case.operation == "audit" and case.refused is None:
+        # Each administrator's subtree: district A's records for its department and school, all for support.
+        seen = {"support_staff": {"director_a", "other_district"}}.get(case.actor, {"director_a"})
+        assert pages.listed == {world.logins[key] for key in seen}
     if case.refused is None:
         assert all(record[1] == "success" for record in pages.audit)
-    elif case.operation != "show":
+    elif case.operation not in ("show", "audit"):
         # A refused change leaves exactly one record: the refusal, whoever asked.
         [(event, outcome, actor, _, details)] = pages.audit
         assert (event, outcome, actor) == ("issuance.refused", "refused", world.logins[case.actor])

@@ -76,7 +76,10 @@ def test_demo_app_signs_in_and_out_through_the_bridge(
 
     shown = demo.get("/")
     assert "Иванова Мария Петровна" in shown.text
-    assert "Директор школы" in shown.text
+    assert "Директор школы (руководитель)" in shown.text
+    # What a person reads names the role and the provider in Russian; the URNs stay in the claims' dump.
+    readable = shown.text.split("<pre>", 1)[0]
+    assert "через Госуслуги (ЕСИА)" in readable and "urn:" not in readable and "school_director" not in readable
     assert "МБОУ СОШ № 7" in shown.text
     assert "Ответ userinfo" in shown.text
 
