@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bridge.storage.search_keys import compared_text
+
 if TYPE_CHECKING:
     from bridge.storage.models import StaffMember
 
@@ -18,8 +20,8 @@ def full_name(surname: str | None, name: str | None, patronymic: str | None) -> 
 
 
 def comparable(text: str | None) -> str:
-    """The form two names are compared in."""
-    return " ".join((text or "").split()).casefold().replace("ё", "е")
+    """The form two names are compared in (the one `staff_members.search_name` keeps)."""
+    return compared_text(text)
 
 
 def same_name(left: str | None, right: str | None) -> bool:
