@@ -38,6 +38,11 @@ class FlowKind(StrEnum):
     AUTHORIZATION = "authorization"
     # An issued password waiting for the one page that shows it (bridge.services.credential_slips).
     CREDENTIAL_SLIP = "credential_slip"
+    # The staff list's search text (a name, a login, a СНИЛС), kept so no URL carries it
+    # (bridge/application/staff_searches.py).
+    STAFF_SEARCH = "staff_search"
+    # A spreadsheet's rows between the import's dry run and its confirmation (bridge/services/staff_import.py).
+    STAFF_IMPORT = "staff_import"
 
 
 def digest(value: str) -> str:

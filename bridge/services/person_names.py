@@ -29,11 +29,6 @@ def same_name(left: str | None, right: str | None) -> bool:
     return bool(comparable(left)) and comparable(left) == comparable(right)
 
 
-def starts_like(text: str, prefix: str) -> bool:
-    """Whether `text` begins with `prefix` when compared: a search by the first letters of a surname."""
-    return comparable(text).startswith(comparable(prefix))
-
-
 def given_names(staff: StaffMember) -> str:
     """How a letter addresses the person: «Анна Петровна» (name and patronymic), or the name alone."""
     return " ".join(part for part in (staff.name, staff.patronymic) if part)

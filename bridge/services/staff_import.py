@@ -1,0 +1,160 @@
+"""The bulk import of staff: each row of a spreadsheet judged as a registration would judge it.
+
+`check_rows` reports, per row, who would be registered with which role, or everything wrong with
+it: names, СНИЛС, e-mail, phone, an unknown organization, one outside the administrator's subtree,
+a role that organization cannot have, a person already registered, or a row repeating another row
+of the file. Nothing is written. The import itself registers every row with `register_person`
+(the rule a single registration follows) in the caller's one transaction, after checking again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bridge.services.actors import Actor
+from bridge.services.contacts import normalized_email
+from bridge.services.errors import DomainError, InvalidInput
+from bridge.services.identifiers import normalized_snils
+from bridge.services.person_names import comparable, full_name
+from bridge.services.phones import normalized_phone
+from bridge.services.role_grants import RoleGrant, grant_target
+from bridge.services.roles import ROLES, Role
+from bridge.services.staff import NewStaff, checked_names, find_namesake
+from bridge.services.staff_import_files import SheetRow
+from bridge.storage.models import Organization, StaffMember
+
+
+@dataclass(frozen=True)
+class RowReport:
+    line: int
+    full_name: str
+    organization_name: str
+    role_title: str
+    errors: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _organization(db: Session, cell: str) -> Organization | None:
+    digits = cell.strip()
+    if not digits.isdigit():
+        return None
+    if len(digits) in (10, 12):
+        found = db.scalar(select(Organization).where(Organization.inn == digits))
+        if found is not None:
+            return found
+    return db.get(Organization, int(digits)) if len(digits) <= 9 else None
+
+
+def _role(cell: str) -> Role | None:
+    wanted = comparable(cell)
+    for role, info in ROLES.items():
+        if wanted in (role.value, comparable(info.title)):
+            return role
+    return None
+
+
+def _start_date(cell: str, today: date) -> date:
+    text = cell.strip()
+    if not text:
+        return today
+    for shape in ("%Y-%m-%d", "%d.%m.%Y"):
+        try:
+            return datetime.strptime(text, shape).date()
+        except ValueError:
+            continue
+    raise InvalidInput("import_date", f"Дата начала «{text}» не похожа на дату: пишите ДД.ММ.ГГГГ.")
+
+
+def new_staff_of(row: SheetRow, organization_id: int, role: Role, today: date) -> NewStaff:
+    cells = row.cells
+    patronymic = cells.get("patronymic", "")
+    return NewStaff(
+        surname=cells.get("surname", ""), name=cells.get("name", ""), patronymic=patronymic or None,
+        no_patronymic=not patronymic,
+        grant=RoleGrant(
+            organization_id, role.value, _start_date(cells.get("start_date", ""), today), None,
+            position=cells.get("position") or None,
+        ),
+        snils=cells.get("snils") or None, email=cells.get("email") or None, phone=cells.get("phone") or None,
+    )
+
+
+class _Seen:
+    """What earlier rows of the file claimed: a СНИЛС, a person in an organization."""
+
+    def __init__(self) -> None:
+        self.snils: dict[str, int] = {}
+        self.people: dict[tuple[str, int], int] = {}
+
+
+def _check(db: Session, actor: Actor, row: SheetRow, today: date, seen: _Seen) -> RowReport:
+    cells, errors = row.cells, []
+    patronymic = cells.get("patronymic", "")
+    name_ok = True
+    try:
+        checked_names(cells.get("surname"), cells.get("name"), patronymic or None, not patronymic)
+    except DomainError as error:
+        errors.append(error.message)
+        name_ok = False
+    person = full_name(cells.get("surname"), cells.get("name"), patronymic)
+    if cells.get("snils"):
+        try:
+            snils = normalized_snils(cells["snils"])
+            if snils in seen.snils:
+                errors.append(f"Этот СНИЛС уже есть в строке {seen.snils[snils]} файла.")
+            elif db.scalar(select(StaffMember.id).where(StaffMember.snils == snils)) is not None:
+                errors.append("Сотрудник с таким СНИЛС уже зарегистрирован.")
+            seen.snils.setdefault(snils, row.line)
+        except DomainError as error:
+            errors.append(error.message)
+    for field, check in (("email", normalized_email), ("phone", normalized_phone)):
+        if cells.get(field):
+            try:
+                check(cells[field])
+            except DomainError as error:
+                errors.append(error.message)
+    organization = _organization(db, cells.get("organization", ""))
+    role = _role(cells.get("role", ""))
+    if organization is None:
+        errors.append(f"Организация «{cells.get('organization', '')}» не найдена: укажите её номер или ИНН.")
+    if role is None:
+        errors.append(f"Роль «{cells.get('role', '')}» не найдена: пишите её так, как в образце.")
+    if organization is not None and role is not None:
+        try:
+            grant_target(db, actor, new_staff_of(row, organization.id, role, today).grant)
+        except DomainError as error:
+            errors.append(error.message)
+        if name_ok:
+            key = (comparable(person), organization.id)
+            if key in seen.people:
+                errors.append(f"Этот человек в этой организации уже есть в строке {seen.people[key]} файла.")
+            elif (namesake := find_namesake(db, organization.id, person)) is not None:
+                errors.append(f"В организации уже есть {namesake.surname} {namesake.name} (логин {namesake.login}).")
+            seen.people.setdefault(key, row.line)
+    return RowReport(
+        line=row.line, full_name=person, organization_name=organization.name if organization else "",
+        role_title=ROLES[role].title if role else "", errors=tuple(errors),
+    )
+
+
+def check_rows(db: Session, actor: Actor, rows: list[SheetRow], today: date) -> list[RowReport]:
+    seen = _Seen()
+    return [_check(db, actor, row, today, seen) for row in rows]
+
+
+def planned_staff(db: Session, rows: list[SheetRow], today: date) -> list[NewStaff]:
+    """The registrations of rows that `check_rows` found good (the caller checked)."""
+    planned = []
+    for row in rows:
+        organization = _organization(db, row.cells.get("organization", ""))
+        role = _role(row.cells.get("role", ""))
+        assert organization is not None and role is not None
+        planned.append(new_staff_of(row, organization.id, role, today))
+    return planned

@@ -1,0 +1,238 @@
+"""The staff list at the scale of a district: filters, a search and pages, answered by the database.
+
+Whom an administrator sees is the hierarchy's rule as SQL (`hierarchy.managed_staff_clause`), so a
+district of 100,000 people is never loaded to be filtered in Python. The order is stable
+(compared name, then id), so offset pages neither skip nor repeat a person between two requests
+that change nothing.
+
+The search box takes one of three things, told apart by their shape:
+- a СНИЛС, typed with or without dashes and spaces (11 digits) → that one person, by the unique column;
+- a login (Latin letters, digits, «_») → logins beginning with it;
+- anything else → names beginning with it («Иванов», «иванов ив»), without case or «ё»/«е».
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from bridge.services.actors import Actor
+from bridge.services.credentials import CREDENTIAL_STATUS_TITLES, credential_status
+from bridge.services.errors import InvalidInput, PermissionDenied
+from bridge.services.hierarchy import managed_staff_clause, overseen_organizations
+from bridge.services.identifiers import formatted_snils, normalized_snils
+from bridge.services.person_names import comparable, full_name
+from bridge.services.roles import Role, role_title
+from bridge.services.staff_cards import STATUS_TITLES
+
+# StaffStatus is part of a StaffFilter: the front ends take it from here, not from storage.
+from bridge.storage.enums import StaffStatus as StaffStatus
+from bridge.storage.models import ActivationLink, ExternalBinding, RoleAssignment, StaffMember
+from bridge.storage.types import utcnow
+
+PAGE_SIZES = (25, 50, 100, 200)
+DEFAULT_PAGE_SIZE = 50
+SEARCH_MAX_LENGTH = 200
+
+# Above every character: a prefix's range ends here (byte order on both engines).
+_LAST_CHARACTER = "\U0010ffff"
+_LOGIN_SHAPE = re.compile(r"[a-z0-9_]+")
+_SNILS_SHAPE = re.compile(r"[\d\s-]+")
+
+
+class BindingFilter(StrEnum):
+    BOUND = "bound"
+    UNBOUND = "unbound"
+
+
+@dataclass(frozen=True)
+class StaffFilter:
+    """What the list is narrowed to; every field empty lists everyone the actor manages."""
+
+    organization_id: int | None = None
+    role: Role | None = None
+    status: StaffStatus | None = None
+    binding: BindingFilter | None = None
+    # Waiting for a first sign-in: an issued password not yet used, or an activation link not yet followed.
+    awaiting: bool = False
+    search: str = ""
+
+
+@dataclass(frozen=True)
+class StaffRoleLine:
+    title: str
+    organization_id: int
+    organization_name: str
+    position: str | None
+    start_date: date
+    end_date: date | None
+
+
+@dataclass(frozen=True)
+class StaffRow:
+    """One line of the list (and of an export): plain values, never a password hash."""
+
+    id: int
+    login: str
+    full_name: str
+    snils: str
+    email: str
+    status: StaffStatus
+    status_title: str
+    credential_status_title: str
+    roles: tuple[StaffRoleLine, ...]
+    providers: tuple[str, ...]
+    created_at: datetime
+
+    @property
+    def blocked(self) -> bool:
+        return self.status != StaffStatus.ACTIVE
+
+
+def checked_filter(db: Session, actor: Actor, wanted: StaffFilter) -> None:
+    """Refuse an organization outside the actor's subtree, and a search too long to be a name."""
+    if len(wanted.search) > SEARCH_MAX_LENGTH:
+        raise InvalidInput("search_too_long", f"Строка поиска — не длиннее {SEARCH_MAX_LENGTH} знаков.")
+    if wanted.organization_id is not None and wanted.organization_id not in {
+        organization.id for organization in overseen_organizations(db, actor)
+    }:
+        raise PermissionDenied(
+            "organization_not_overseen", "Эта организация не относится к вашим: выберите организацию из списка.",
+            organization_id=wanted.organization_id,
+        )
+
+
+class SearchKind(StrEnum):
+    SNILS = "snils"
+    LOGIN = "login"
+    NAME = "name"
+
+
+def search_kind(search: str) -> SearchKind | None:
+    """What the typed text is taken for (the audit of an export names this, never the text)."""
+    text = " ".join(search.split())
+    if not text:
+        return None
+    if _SNILS_SHAPE.fullmatch(text) and sum(character.isdigit() for character in text) == 11:
+        return SearchKind.SNILS
+    if _LOGIN_SHAPE.fullmatch(text.lower()):
+        return SearchKind.LOGIN
+    return SearchKind.NAME
+
+
+def _search_condition(search: str) -> ColumnElement[bool] | None:
+    text = " ".join(search.split())
+    kind = search_kind(text)
+    if kind is None:
+        return None
+    if kind is SearchKind.SNILS:
+        return StaffMember.snils == normalized_snils(text)
+    if kind is SearchKind.LOGIN:
+        escaped = text.lower().replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
+        return StaffMember.login.like(escaped + "%", escape="\\")
+    key = comparable(text)
+    return and_(StaffMember.search_name >= key, StaffMember.search_name < key + _LAST_CHARACTER)
+
+
+def _conditions(db: Session, actor: Actor, wanted: StaffFilter, now: datetime) -> list[ColumnElement[bool]]:
+    conditions = [managed_staff_clause(db, actor)]
+    if wanted.organization_id is not None or wanted.role is not None:
+        holds = [
+            RoleAssignment.staff_id == StaffMember.id,
+            or_(RoleAssignment.end_date.is_(None), RoleAssignment.end_date >= now.date()),
+        ]
+        if wanted.organization_id is not None:
+            holds.append(RoleAssignment.organization_id == wanted.organization_id)
+        if wanted.role is not None:
+            holds.append(RoleAssignment.role == wanted.role)
+        conditions.append(select(RoleAssignment.id).where(*holds).exists())
+    if wanted.status is not None:
+        conditions.append(StaffMember.status == wanted.status)
+    if wanted.binding is not None:
+        bound = select(ExternalBinding.id).where(ExternalBinding.staff_id == StaffMember.id).exists()
+        conditions.append(bound if wanted.binding is BindingFilter.BOUND else ~bound)
+    if wanted.awaiting:
+        link_waits = (
+            select(ActivationLink.id)
+            .where(
+                ActivationLink.staff_id == StaffMember.id, ActivationLink.used_at.is_(None),
+                ActivationLink.revoked_at.is_(None), ActivationLink.expires_at > now,
+            )
+            .exists()
+        )
+        password_waits = and_(
+            StaffMember.password_hash.is_not(None), StaffMember.credential_used_at.is_(None),
+            or_(StaffMember.credential_expires_at.is_(None), StaffMember.credential_expires_at > now),
+        )
+        conditions.append(or_(link_waits, password_waits))
+    searched = _search_condition(wanted.search)
+    if searched is not None:
+        conditions.append(searched)
+    return conditions
+
+
+def _listing(db: Session, actor: Actor, wanted: StaffFilter, now: datetime) -> Select[StaffMember]:
+    return (
+        select(StaffMember)
+        .where(*_conditions(db, actor, wanted, now))
+        .order_by(StaffMember.search_name, StaffMember.id)
+        .options(
+            selectinload(StaffMember.roles).selectinload(RoleAssignment.organization),
+            selectinload(StaffMember.bindings),
+        )
+    )
+
+
+def count_staff(db: Session, actor: Actor, wanted: StaffFilter, now: datetime | None = None) -> int:
+    conditions = _conditions(db, actor, wanted, now or utcnow())
+    return db.scalar(select(func.count()).select_from(StaffMember).where(*conditions)) or 0
+
+
+def staff_page(
+    db: Session, actor: Actor, wanted: StaffFilter, *, offset: int, limit: int, now: datetime | None = None
+) -> list[StaffRow]:
+    now = now or utcnow()
+    found = db.scalars(_listing(db, actor, wanted, now).offset(offset).limit(limit))
+    return [staff_row(staff, now) for staff in found]
+
+
+def all_staff(db: Session, actor: Actor, wanted: StaffFilter, *, limit: int, now: datetime | None = None) -> Iterator[
+    StaffRow
+]:
+    """Every row of the filter, up to `limit`, a page of the database at a time (an export)."""
+    now = now or utcnow()
+    offset = 0
+    batch = 500
+    while offset < limit:
+        rows = staff_page(db, actor, wanted, offset=offset, limit=min(batch, limit - offset), now=now)
+        yield from rows
+        if len(rows) < batch:
+            return
+        offset += batch
+
+
+def staff_row(staff: StaffMember, now: datetime) -> StaffRow:
+    today = now.date()
+    roles = tuple(
+        StaffRoleLine(
+            title=role_title(assignment.role), organization_id=assignment.organization_id,
+            organization_name=assignment.organization.name, position=assignment.position,
+            start_date=assignment.start_date, end_date=assignment.end_date,
+        )
+        for assignment in staff.roles
+        if assignment.end_date is None or assignment.end_date >= today
+    )
+    return StaffRow(
+        id=staff.id, login=staff.login, full_name=full_name(staff.surname, staff.name, staff.patronymic),
+        snils=formatted_snils(staff.snils), email=staff.email or "", status=staff.status,
+        status_title=STATUS_TITLES[staff.status],
+        credential_status_title=CREDENTIAL_STATUS_TITLES[credential_status(staff, now)],
+        roles=roles, providers=tuple(sorted(binding.provider for binding in staff.bindings)),
+        created_at=staff.created_at,
+    )
