@@ -44,7 +44,7 @@ def test_a_dry_run_reports_every_bad_row_and_writes_nothing(
     before = row_counts(db_factory)
     content = _csv(
         f"Петров;Пётр;Петрович;{VALID_SNILS};petrov@example.org;;{school};Завуч школы;учитель;01.09.2025",
-        f"Сидоров;Иван;;;;;999999;Завуч школы;;",
+        "Сидоров;Иван;;;;;999999;Завуч школы;;",
         f"Чужой;Иван;;;;;{other};Завуч школы;;",
         f"Неподходящий;Иван;;;;;{school};Заведующая ДОУ;;",
         f"Плохой;Снилс;;112-233-445 96;;;{school};Ответственный (школа, СПО);;",
