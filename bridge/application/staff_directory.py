@@ -24,6 +24,7 @@ from bridge.services.staff_export import CONTENT_TYPES, WRITERS, ExportFormat
 from bridge.services.staff_search import (
     DEFAULT_PAGE_SIZE,
     PAGE_SIZES,
+    Cursor,
     StaffFilter,
     StaffRow,
     all_staff,
@@ -40,20 +41,43 @@ __all__ = [
 ]
 
 
+# Beyond this many, the list says «более 10 000» instead of counting a district row by row.
+COUNT_CAP = 10_000
+
+
 @dataclass(frozen=True)
 class StaffPage:
     rows: tuple[StaffRow, ...]
+    # At most `count_cap` + 1: then `total_capped` and the page count is not known.
     total: int
+    total_capped: bool
     page: int
     page_size: int
+    has_next: bool
+    has_previous: bool
 
     @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
+    def pages(self) -> int | None:
+        return None if self.total_capped else max(1, -(-self.total // self.page_size))
+
+    @property
+    def total_text(self) -> str:
+        """«42», or «более 10 000» when the count stopped at the cap."""
+        if self.total_capped:
+            return "более " + f"{self.total - 1:,}".replace(",", "\u00a0")
+        return str(self.total)
 
     @property
     def first_number(self) -> int:
         return (self.page - 1) * self.page_size + 1
+
+    @property
+    def first_id(self) -> int | None:
+        return self.rows[0].id if self.rows else None
+
+    @property
+    def last_id(self) -> int | None:
+        return self.rows[-1].id if self.rows else None
 
 
 @dataclass(frozen=True)
@@ -84,20 +108,41 @@ def staff_filter_choices(database: sessionmaker[Session], principal: Principal) 
 
 def list_staff(
     database: sessionmaker[Session], principal: Principal, wanted: StaffFilter, *, page: int = 1,
-    page_size: int = DEFAULT_PAGE_SIZE, now: datetime | None = None,
+    page_size: int = DEFAULT_PAGE_SIZE, after: int | None = None, before: int | None = None,
+    count_cap: int = COUNT_CAP, now: datetime | None = None,
 ) -> StaffPage:
-    """One page of the people the actor manages, narrowed by `wanted`; a page past the end is the last."""
+    """One page of the people the actor manages, narrowed by `wanted`.
+
+    `after`/`before` (a row's id, from the page's «Дальше»/«Назад») page from that row's edge, so
+    a deep page costs what the first does; otherwise `page` counts from the start (the CLI's
+    `--page`), and a page past the end is the last. `page` is then only the number shown.
+    """
     if page_size not in PAGE_SIZES:
         raise InvalidInput("page_size", f"Размер страницы — одно из: {', '.join(map(str, PAGE_SIZES))}.")
     now = now or utcnow()
+    page = max(1, page)
     with database() as db:
         actor = resolve(db, principal)
         checked_filter(db, actor, wanted)
-        total = count_staff(db, actor, wanted, now)
-        last_page = max(1, -(-total // page_size))
-        page = min(max(1, page), last_page)
-        rows = staff_page(db, actor, wanted, offset=(page - 1) * page_size, limit=page_size, now=now)
-    return StaffPage(rows=tuple(rows), total=total, page=page, page_size=page_size)
+        total = count_staff(db, actor, wanted, now, cap=count_cap)
+        capped = total > count_cap
+        if after is not None or before is not None:
+            forward = after is not None
+            cursor = Cursor(after if after is not None else before or 0, forward=forward)
+            rows = staff_page(db, actor, wanted, limit=page_size + 1, cursor=cursor, now=now)
+            extra = len(rows) > page_size
+            rows = rows[:page_size] if forward else rows[-page_size:]
+            has_next, has_previous = (extra, True) if forward else (True, extra)
+        else:
+            if not capped:
+                page = min(page, max(1, -(-total // page_size)))
+            rows = staff_page(db, actor, wanted, offset=(page - 1) * page_size, limit=page_size + 1, now=now)
+            has_next, has_previous = len(rows) > page_size, page > 1
+            rows = rows[:page_size]
+    return StaffPage(
+        rows=tuple(rows), total=total, total_capped=capped, page=page, page_size=page_size, has_next=has_next,
+        has_previous=has_previous,
+    )
 
 
 def export_staff(
@@ -110,13 +155,12 @@ def export_staff(
     with unit_of_work(database, audit_context_of(principal), "staff.export", **details) as db:
         actor = resolve(db, principal)
         checked_filter(db, actor, wanted)
-        total = count_staff(db, actor, wanted, now)
+        total = count_staff(db, actor, wanted, now, cap=max_rows)
         if total > max_rows:
             raise InvalidInput(
                 "export_too_large",
-                f"В выгрузку попало бы {total} сотрудников, а можно не больше {max_rows}: "
+                f"В выгрузку попало бы больше {max_rows} сотрудников: "
                 "сузьте отбор (организация, роль, состояние).",
-                rows=total,
             )
         content, rows = WRITERS[export_format](all_staff(db, actor, wanted, limit=max_rows, now=now))
         record(db, actor.audit_context, "staff.exported", "success", rows=rows, **details)

@@ -70,7 +70,7 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
         + "; ".join(f"{role.title} — {role.organization_name}" for role in row.roles)
         for row in page.rows
     ]
-    footer = f"Найдено: {page.total}; страница {page.page} из {page.pages}."
+    footer = f"Найдено: {page.total_text}; страница {page.page}" + (f" из {page.pages}." if page.pages else ".")
     data = {
         "staff": [asdict(row) for row in page.rows], "total": page.total, "page": page.page, "pages": page.pages,
     }

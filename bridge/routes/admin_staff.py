@@ -31,7 +31,8 @@ from bridge.web.context import runtime_of, settings_of
 from bridge.web.templating import render
 from bridge.web.urls import path_for
 
-# The query-string fields of the list; the search text is never one of them.
+# The query-string fields of the filter; the search text is never one of them. The page's own
+# fields (page, after, before: a number and a row's id) are added by the pager's links.
 FILTER_FIELDS = ("org", "role", "status", "binding", "awaiting", "size", "s")
 
 STATUS_CHOICES = (
@@ -110,7 +111,8 @@ async def _render_list(
         size = _number(fields.get("size", ""), DEFAULT_PAGE_SIZE) or DEFAULT_PAGE_SIZE
         number = _number(fields.get("page", ""), 1) or 1
         context["page"] = await run_in_threadpool(
-            staff_directory.list_staff, database, actor, wanted, page=number, page_size=size
+            staff_directory.list_staff, database, actor, wanted, page=number, page_size=size,
+            after=_number(fields.get("after", ""), None), before=_number(fields.get("before", ""), None),
         )
     except DomainError as refusal:
         context["error"] = refusal.message

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session, selectinload
 
 from bridge.services.actors import Actor
@@ -189,32 +189,68 @@ def _listing(db: Session, actor: Actor, wanted: StaffFilter, now: datetime) -> S
     )
 
 
-def count_staff(db: Session, actor: Actor, wanted: StaffFilter, now: datetime | None = None) -> int:
-    conditions = _conditions(db, actor, wanted, now or utcnow())
-    return db.scalar(select(func.count()).select_from(StaffMember).where(*conditions)) or 0
+def count_staff(
+    db: Session, actor: Actor, wanted: StaffFilter, now: datetime | None = None, *, cap: int | None = None
+) -> int:
+    """How many the filter holds; with `cap`, counting stops past it (cap + 1 means "more than cap"):
+    a district's whole list is not counted row by row on every page."""
+    matching = select(StaffMember.id).where(*_conditions(db, actor, wanted, now or utcnow()))
+    if cap is not None:
+        matching = matching.limit(cap + 1)
+    return db.scalar(select(func.count()).select_from(matching.subquery())) or 0
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A page's edge: the person beside whom the next (forward) or previous page begins.
+
+    Pages after the first go by this edge, so a deep page costs what the first one does; the URL
+    carries only the person's id (never a name).
+    """
+
+    staff_id: int
+    forward: bool
 
 
 def staff_page(
-    db: Session, actor: Actor, wanted: StaffFilter, *, offset: int, limit: int, now: datetime | None = None
+    db: Session, actor: Actor, wanted: StaffFilter, *, limit: int, offset: int = 0, cursor: Cursor | None = None,
+    now: datetime | None = None,
 ) -> list[StaffRow]:
+    """Up to `limit` rows in the list's order: from `offset`, or beside `cursor`."""
     now = now or utcnow()
-    found = db.scalars(_listing(db, actor, wanted, now).offset(offset).limit(limit))
+    query = _listing(db, actor, wanted, now)
+    if cursor is not None:
+        edge = db.execute(
+            select(StaffMember.search_name, StaffMember.id).where(StaffMember.id == cursor.staff_id)
+        ).one_or_none()
+        if edge is None:
+            raise InvalidInput("stale_page", "Список изменился: откройте его с первой страницы.")
+        key, at = tuple_(StaffMember.search_name, StaffMember.id), tuple_(literal(edge[0]), literal(edge[1]))
+        if cursor.forward:
+            query = query.where(key > at)
+        else:
+            query = query.where(key < at).order_by(None).order_by(StaffMember.search_name.desc(),
+                                                                  StaffMember.id.desc())
+    found = list(db.scalars(query.offset(offset).limit(limit)))
+    if cursor is not None and not cursor.forward:
+        found.reverse()
     return [staff_row(staff, now) for staff in found]
 
 
 def all_staff(db: Session, actor: Actor, wanted: StaffFilter, *, limit: int, now: datetime | None = None) -> Iterator[
     StaffRow
 ]:
-    """Every row of the filter, up to `limit`, a page of the database at a time (an export)."""
+    """Every row of the filter, up to `limit`, 500 at a time from the edge of the last (an export)."""
     now = now or utcnow()
-    offset = 0
-    batch = 500
-    while offset < limit:
-        rows = staff_page(db, actor, wanted, offset=offset, limit=min(batch, limit - offset), now=now)
+    given, batch, cursor = 0, 500, None
+    while given < limit:
+        rows = staff_page(db, actor, wanted, limit=min(batch, limit - given), cursor=cursor, now=now)
         yield from rows
+        given += len(rows)
         if len(rows) < batch:
             return
-        offset += batch
+        cursor = Cursor(rows[-1].id, forward=True)
+        db.expunge_all()
 
 
 def staff_row(staff: StaffMember, now: datetime) -> StaffRow:

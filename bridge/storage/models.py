@@ -80,6 +80,8 @@ class StaffMember(Base):
         CheckConstraint(
             "NOT (no_patronymic AND patronymic IS NOT NULL)", name="patronymic_or_flag"
         ),
+        # The staff list's order and its pages' edges: (search_name, id) > (…, …) is one range.
+        Index("ix_staff_members_search_name", "search_name", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -103,7 +105,7 @@ class StaffMember(Base):
     # listener in bridge/storage/search_keys.py: the staff list searches and orders by it, and
     # finding a namesake is one index look-up. Byte order ("C") on PostgreSQL, so a prefix is a range.
     search_name: Mapped[str] = mapped_column(
-        String(700).with_variant(String(700, collation="C"), "postgresql"), default="", index=True
+        String(700).with_variant(String(700, collation="C"), "postgresql"), default=""
     )
     # argon2id hash of the issued password; NULL once retired by a binding (or never issued).
     password_hash: Mapped[str | None] = mapped_column(String(200))

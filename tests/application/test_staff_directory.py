@@ -123,6 +123,26 @@ def test_pages_are_stable_and_a_page_past_the_end_is_the_last(
     with pytest.raises(InvalidInput):
         list_staff(db_factory, director, StaffFilter(), page_size=7)
 
+    # «Дальше» and «Назад» go by a page's edge: the same pages as counting from the start.
+    walked, page = [], list_staff(db_factory, director, StaffFilter(), page_size=25)
+    while True:
+        walked.append([row.login for row in page.rows])
+        if not page.has_next:
+            break
+        assert page.last_id is not None
+        page = list_staff(db_factory, director, StaffFilter(), page_size=25, page=page.page + 1, after=page.last_id)
+    assert walked == [[row.login for row in numbered.rows] for numbered in pages]
+    assert page.first_id is not None
+    back = list_staff(db_factory, director, StaffFilter(), page_size=25, page=2, before=page.first_id)
+    assert [row.login for row in back.rows] == walked[1] and back.has_previous and back.has_next
+    first = list_staff(db_factory, director, StaffFilter(), page_size=25, page=1, before=back.rows[0].id)
+    assert [row.login for row in first.rows] == walked[0] and not first.has_previous
+
+    # A district is not counted row by row: past the cap the list says «более …».
+    capped = list_staff(db_factory, director, StaffFilter(), page_size=25, count_cap=30)
+    assert capped.total_capped and capped.total_text == "более 30" and capped.pages is None
+    assert capped.has_next
+
 
 def test_an_export_is_the_filter_as_a_file_and_is_audited_without_the_searched_text(
     db_factory: sessionmaker[Session], directory: Directory

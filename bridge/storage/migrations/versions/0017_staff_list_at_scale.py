@@ -34,7 +34,7 @@ def upgrade() -> None:
     _fill_search_names()
     # Plain CREATE INDEX on both engines: a batch on SQLite would copy staff_members, which the
     # foreign keys pointing at it refuse.
-    op.create_index("ix_staff_members_search_name", "staff_members", ["search_name"], unique=False)
+    op.create_index("ix_staff_members_search_name", "staff_members", ["search_name", "id"], unique=False)
     op.create_index("ix_staff_members_status", "staff_members", ["status"], unique=False)
     op.create_index("ix_role_assignments_role", "role_assignments", ["role", "organization_id"], unique=False)
 
