@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import secrets
 import statistics
 import subprocess
@@ -155,9 +156,8 @@ def report(name: str, samples: list[float], found: str = "") -> None:
 
 
 def found_of(response: httpx.Response) -> str:
-    marker = "Найдено: "
-    at = response.text.find(marker)
-    return response.text[at:at + 20].split(".")[0] if at >= 0 else ""
+    found = re.search(r"Найдено: ([^.<—]*)", response.text)
+    return f"found {found.group(1).strip()}" if found else ""
 
 
 def main() -> int:
@@ -185,6 +185,10 @@ def main() -> int:
         admin_id, role_id, school_id = seed(factory, args.staff)
         print(f"seeded {args.staff} staff into {name} in {time.perf_counter() - started:.1f} s")
         session_id = sign_in(factory, admin_id, role_id)
+        with factory() as db:
+            # A person near the end of the order: «Дальше» from there is as deep as the list goes.
+            deep_edge = db.scalar(text("SELECT id FROM staff_members ORDER BY search_name DESC, id DESC "
+                                       "OFFSET 300 LIMIT 1"))
         settings = Settings.from_environ(env)
         cookie = URLSafeSerializer(str(settings.secret_key), salt="bridge.signin-session").dumps(session_id)
         bridge = Path(sys.executable).with_name("bridge")
@@ -203,8 +207,8 @@ def main() -> int:
             print(f"the district administrator sees: {found_of(first)}")
             cases: list[tuple[str, dict[str, str]]] = [
                 ("first page (50)", {}),
-                ("deep page (page 800 of 50)", {"page": "800"}),
-                ("last page", {"page": "99999"}),
+                ("deep page by number (offset 40,000)", {"page": "801"}),
+                ("deep page by «Дальше» (its edge near the end)", {"page": "999", "after": str(deep_edge)}),
                 ("page size 200", {"size": "200"}),
                 ("filter: one school", {"org": str(school_id)}),
                 ("filter: role kindergarten head", {"role": "kindergarten_head"}),

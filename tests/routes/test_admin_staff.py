@@ -45,6 +45,12 @@ def test_a_snils_search_answers_through_a_redirect_whose_url_holds_no_snils(
     assert "semenova_o" in page.text and directory.logins["deputy_a"] not in page.text
     assert "Найдено: 1" in page.text
 
+    # Another administrator signing in in the same browser does not get the search either.
+    _sign_in_as(client, settings, db_factory, directory.logins["dept_a"])
+    assert "Поиск устарел" in client.get(location).text
+    _sign_in_as(client, settings, db_factory, directory.logins["director_a"])
+    assert "Найдено: 1" in client.get(location).text
+
     # The search id means nothing in another browser, even for the same administrator.
     other = TestClient(app, base_url="https://testserver")
     _sign_in_as(other, settings, db_factory, directory.logins["director_a"])
