@@ -82,6 +82,12 @@ class StaffMember(Base):
         ),
         # The staff list's order and its pages' edges: (search_name, id) > (…, …) is one range.
         Index("ix_staff_members_search_name", "search_name", "id"),
+        # The few with an issued password not yet used: the list's «ожидают первого входа».
+        Index(
+            "ix_staff_members_password_waiting", "id",
+            sqlite_where=text("password_hash IS NOT NULL AND credential_used_at IS NULL"),
+            postgresql_where=text("password_hash IS NOT NULL AND credential_used_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

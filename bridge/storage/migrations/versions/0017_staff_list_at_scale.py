@@ -5,10 +5,10 @@ Revises: 0012
 
 `search_name` holds «фамилия имя отчество» in the compared form (bridge/storage/search_keys.py),
 filled here for the people already registered. The indexes serve the list's order and search
-(search_name, byte order on PostgreSQL so a prefix is an index range), its status filter, and the
-role filter joined through role_assignments. On PostgreSQL a trigram index for a search inside
-the name is made only where the pg_trgm extension is already installed: it is an optimisation,
-never a requirement (the list searches by prefix, which the btree serves).
+(search_name, id: byte order on PostgreSQL, so a prefix and a page's edge are index ranges), its
+status filter, «ожидают первого входа» (a partial index of unused issued passwords), and the role
+filter joined through role_assignments. No extension is needed: the list searches a name by its
+beginning, which the btree serves, so pg_trgm (which a production PostgreSQL may lack) is not used.
 """
 
 from __future__ import annotations
@@ -36,6 +36,11 @@ def upgrade() -> None:
     # foreign keys pointing at it refuse.
     op.create_index("ix_staff_members_search_name", "staff_members", ["search_name", "id"], unique=False)
     op.create_index("ix_staff_members_status", "staff_members", ["status"], unique=False)
+    waiting = sa.text("password_hash IS NOT NULL AND credential_used_at IS NULL")
+    op.create_index(
+        "ix_staff_members_password_waiting", "staff_members", ["id"], unique=False,
+        sqlite_where=waiting, postgresql_where=waiting,
+    )
     op.create_index("ix_role_assignments_role", "role_assignments", ["role", "organization_id"], unique=False)
 
 
@@ -62,6 +67,7 @@ def _fill_search_names() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_role_assignments_role", table_name="role_assignments")
+    op.drop_index("ix_staff_members_password_waiting", table_name="staff_members")
     op.drop_index("ix_staff_members_status", table_name="staff_members")
     op.drop_index("ix_staff_members_search_name", table_name="staff_members")
     with op.batch_alter_table("staff_members", schema=None) as batch_op:
