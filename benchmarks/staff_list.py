@@ -116,7 +116,7 @@ def seed(factory: sessionmaker[Session], staff_count: int) -> tuple[int, int, in
                     role = Role.SCHOOL_DIRECTOR if head else (Role.SCHOOL_DEPUTY, Role.RESPONSIBLE)[number % 4 // 2]
                 roles.append({"staff_id": staff_id, "organization_id": organization_id, "role": role.value,
                               "start_date": today - timedelta(days=number % 900), "created_at": now})
-                if number % 10 < 3:
+                if (number // 7) % 10 < 3:
                     bindings.append({"staff_id": staff_id, "provider": "esia", "issuer": "https://esia.bench",
                                      "subject": f"esia-{number}", "flow": "external_first", "created_at": now})
             db.execute(insert(RoleAssignment), roles)
@@ -204,7 +204,8 @@ def main() -> int:
             first = client.get("/admin/staff")
             assert first.status_code == 200, first.text[:500]
             token = first.text.split('name="csrf_token" value="')[1].split('"')[0]
-            print(f"the district administrator sees: {found_of(first)}")
+            print(f"the district administrator sees: {found_of(first)}; load average {os.getloadavg()[0]:.1f} "
+                  f"on {os.cpu_count()} CPUs")
             cases: list[tuple[str, dict[str, str]]] = [
                 ("first page (50)", {}),
                 ("deep page by number (offset 40,000)", {"page": "801"}),
@@ -233,6 +234,7 @@ def main() -> int:
                 get_samples = timed(client, args.requests, lambda location=location: client.get(location))
                 report(label + " (GET)", get_samples, found_of(client.get(location)))
                 report(label + " (POST)", post_samples)
+        print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     finally:
         if server is not None:
             server.terminate()
