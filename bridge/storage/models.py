@@ -82,6 +82,10 @@ class StaffMember(Base):
         ),
         # The staff list's order and its pages' edges: (search_name, id) > (…, …) is one range.
         Index("ix_staff_members_search_name", "search_name", "id"),
+        # The list's search by the beginning of a login (LIKE 'ivanov%'): on PostgreSQL the unique
+        # index serves a prefix only under the "C" collation, this one under any (on SQLite it is
+        # a plain twin of the unique index, kept so both engines have one schema).
+        Index("ix_staff_members_login_pattern", "login", postgresql_ops={"login": "varchar_pattern_ops"}),
         # The few with an issued password not yet used: the list's «ожидают первого входа».
         Index(
             "ix_staff_members_password_waiting", "id",

@@ -6,7 +6,8 @@ Revises: 0012
 `search_name` holds «фамилия имя отчество» in the compared form (bridge/storage/search_keys.py),
 filled here for the people already registered. The indexes serve the list's order and search
 (search_name, id: byte order on PostgreSQL, so a prefix and a page's edge are index ranges), its
-status filter, «ожидают первого входа» (a partial index of unused issued passwords), and the role
+status filter, a login's beginning (varchar_pattern_ops on PostgreSQL, whatever the collation),
+«ожидают первого входа» (a partial index of unused issued passwords), and the role
 filter joined through role_assignments. No extension is needed: the list searches a name by its
 beginning, which the btree serves, so pg_trgm (which a production PostgreSQL may lack) is not used.
 """
@@ -42,6 +43,10 @@ def upgrade() -> None:
         sqlite_where=waiting, postgresql_where=waiting,
     )
     op.create_index("ix_role_assignments_role", "role_assignments", ["role", "organization_id"], unique=False)
+    op.create_index(
+        "ix_staff_members_login_pattern", "staff_members", ["login"], unique=False,
+        postgresql_ops={"login": "varchar_pattern_ops"},
+    )
 
 
 def _fill_search_names() -> None:
@@ -66,6 +71,7 @@ def _fill_search_names() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_staff_members_login_pattern", table_name="staff_members")
     op.drop_index("ix_role_assignments_role", table_name="role_assignments")
     op.drop_index("ix_staff_members_password_waiting", table_name="staff_members")
     op.drop_index("ix_staff_members_status", table_name="staff_members")
