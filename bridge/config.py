@@ -115,6 +115,10 @@ class Settings:
     access_token_ttl: timedelta = timedelta(minutes=10)
     refresh_token_ttl: timedelta = timedelta(days=7)
     upstream_timeout_seconds: float = 10.0
+    # The staff list's export and bulk import (bridge/application/staff_directory.py, staff_import.py).
+    staff_export_max_rows: int = 50_000
+    staff_import_max_bytes: int = 5 * 1024 * 1024
+    staff_import_max_rows: int = 10_000
     # Outgoing mail (BRIDGE_SMTP_*); without a host, messages wait in the outbox.
     mail: MailSettings = field(default_factory=MailSettings)
     # The OP's signing keys at rest and their rotation (BRIDGE_KEY_ENCRYPTION_KEY*, …ROTATION_DAYS).
@@ -227,6 +231,9 @@ class Settings:
             access_token_ttl=timedelta(minutes=number("ACCESS_TOKEN_MINUTES", 10)),
             refresh_token_ttl=timedelta(days=number("REFRESH_TOKEN_DAYS", 7)),
             upstream_timeout_seconds=float(number("UPSTREAM_TIMEOUT_SECONDS", 10)),
+            staff_export_max_rows=number("STAFF_EXPORT_MAX_ROWS", defaults.staff_export_max_rows),
+            staff_import_max_bytes=number("STAFF_IMPORT_MAX_BYTES", defaults.staff_import_max_bytes),
+            staff_import_max_rows=number("STAFF_IMPORT_MAX_ROWS", defaults.staff_import_max_rows),
             mail=_mail_settings(lambda name: get(f"SMTP_{name}")),
             signing_keys=_signing_key_settings(_Prefixed(get)),
             housekeeping=_housekeeping_settings(_Prefixed(get)),

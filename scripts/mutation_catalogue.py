@@ -60,6 +60,8 @@ REGISTRATION = "tests/e2e/test_registration_activation.py"
 REQUESTS = ("tests/services/test_request_decisions.py", "tests/application/test_registration.py")
 CABINET = "tests/e2e/test_cabinet.py"
 SUPPORT_QUEUE = "tests/e2e/test_support_queue.py"
+STAFF_LIST = ("tests/application/test_staff_directory.py", "tests/routes/test_admin_staff.py")
+STAFF_IMPORT = ("tests/application/test_staff_import.py",)
 CSRF_ROUTES = "tests/routes/test_csrf.py"
 AUDIT_CHAIN = "tests/services/test_audit_chain.py"
 AUDIT_COMMANDS = "tests/cli/test_audit_trail_commands.py"
@@ -812,5 +814,40 @@ CATALOGUE: tuple[Mutation, ...] = (
         '    if not value.startswith(("https://", "http://")) or any(ch.isspace() for ch in value):',
         "    if False:",
         ("tests/routes/test_operator_footer.py",),
+    ),
+    mutation(
+        "staff_list.subtree_only", "the staff list shows only the people whose card the administrator may open",
+        "bridge/services/staff_search.py",
+        "    conditions = [managed_staff_clause(db, actor)]\n",
+        "    conditions = [or_(managed_staff_clause(db, actor), StaffMember.id.is_not(None))]\n",
+        (*STAFF_LIST, "tests/application/test_staff_cards.py"),
+    ),
+    mutation(
+        "staff_list.organization_in_subtree", "the organization filter refuses an organization outside the subtree",
+        "bridge/services/staff_search.py",
+        "    if wanted.organization_id is not None and wanted.organization_id not in {",
+        "    if False and wanted.organization_id not in {",
+        STAFF_LIST,
+    ),
+    mutation(
+        "staff_list.search_bound_to_admin", "a parked search is read only by the administrator who parked it",
+        "bridge/application/staff_searches.py",
+        '    if data is None or data.get("admin") != actor.staff_id:\n',
+        "    if data is None:\n",
+        STAFF_LIST,
+    ),
+    mutation(
+        "staff_import.parked_rows_bound_to_admin", "parked import rows are confirmed only by who checked them",
+        "bridge/application/staff_import.py",
+        '        if parked is None or parked.get("admin") != actor.staff_id:\n',
+        "        if parked is None:\n",
+        STAFF_IMPORT,
+    ),
+    mutation(
+        "staff_import.rechecked_before_writing", "the import checks every row again in its writing transaction",
+        "bridge/application/staff_import.py",
+        "    if bad:\n        first = bad[0]\n",
+        "    if False:\n        first = bad[0]\n",
+        STAFF_IMPORT,
     ),
 )

@@ -103,6 +103,16 @@ RULES = (
         "the administrative adapters parse, call one use case and render: no session, no ORM object",
     ),
     Rule(
+        "bridge.routes.admin_staff",
+        ("sqlalchemy", "bridge.storage", "bridge.runtime", "bridge.services.refusals"),
+        "the administrative adapters parse, call one use case and render: no session, no ORM object",
+    ),
+    Rule(
+        "bridge.routes.admin_import",
+        ("sqlalchemy", "bridge.storage", "bridge.runtime", "bridge.services.refusals"),
+        "the administrative adapters parse, call one use case and render: no session, no ORM object",
+    ),
+    Rule(
         "bridge.cli.staff",
         ("sqlalchemy", "bridge.storage", "bridge.runtime", "bridge.services.refusals"),
         "the administrative adapters parse, call one use case and print: no session, no ORM object",

@@ -1,4 +1,4 @@
-"""Reading staff as an administrator: the people I manage, one person's card; «Изменить данные».
+"""Reading staff as an administrator: one person's card; «Изменить данные» (the list: `staff_directory.py`).
 
 `StaffView` is what every staff use case hands back: the card and the state of the person's
 password sign-in, both read inside the use case's transaction, as plain values.
@@ -19,13 +19,13 @@ from bridge.services.actors import Actor
 from bridge.services.card_edits import CardEdit
 from bridge.services.hierarchy import may_manage_role
 from bridge.services.staff import current_roles, get_managed_staff
-from bridge.services.staff_cards import StaffCard, managed_staff, staff_card
+from bridge.services.staff_cards import StaffCard, staff_card
 from bridge.services.throttle import LoginThrottle, ThrottlePolicy, login_throttle
 from bridge.storage.models import StaffMember
 from bridge.storage.types import utcnow
 
 __all__ = [
-    "CardEdit", "CardSaved", "StaffAdminPolicy", "StaffView", "edit_staff_card", "list_managed_staff",
+    "CardEdit", "CardSaved", "StaffAdminPolicy", "StaffView", "edit_staff_card",
     "show_staff_card", "view_of",
 ]
 
@@ -88,19 +88,6 @@ def view_of(
         card=staff_card(db, staff), signin_lock=login_throttle(db, staff.login, policy.throttle),
         personal_data_removal_due=due, manageable_role_ids=manageable, manages_whole_account=whole,
     )
-
-
-def list_managed_staff(
-    database: sessionmaker[Session],
-    principal: Principal,
-    *,
-    surname: str | None = None,
-    organization_id: int | None = None,
-) -> tuple[StaffCard, ...]:
-    """People holding a role the actor could issue, by surname; `surname` matches its beginning."""
-    with database() as db:
-        actor = resolve(db, principal)
-        return tuple(managed_staff(db, actor, surname=surname, organization_id=organization_id))
 
 
 def show_staff_card(

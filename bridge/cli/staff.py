@@ -12,12 +12,18 @@ from dataclasses import asdict
 from datetime import date
 from typing import Any
 
-from bridge.application import role_grants, signin_recovery, staff_cards, staff_profile, staff_registry
+from bridge.application import (
+    role_grants,
+    signin_recovery,
+    staff_cards,
+    staff_profile,
+    staff_registry,
+)
 from bridge.application.role_grants import RoleGrant
 from bridge.application.staff_cards import StaffAdminPolicy
 from bridge.application.staff_profile import ProfileChanges, StaffProfile
 from bridge.application.staff_registry import NewStaff
-from bridge.cli import staff_lifecycle
+from bridge.cli import staff_files, staff_lifecycle
 from bridge.cli.directory import acting_as, directory_database, parse_date
 from bridge.cli.output import emit, visible
 from bridge.config import Settings
@@ -95,9 +101,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     show.add_argument("login")
     show.set_defaults(handler=run_show)
 
-    listing = actions.add_parser("list", help="staff members you manage")
-    listing.add_argument("--org", type=int, metavar="ID")
-    listing.set_defaults(handler=run_list)
+    staff_files.register(actions)
 
     staff_lifecycle.register(actions)
 
@@ -163,18 +167,6 @@ def run_show(args: argparse.Namespace, settings: Settings) -> int:
     with directory_database(settings) as database:
         view = staff_cards.show_staff_card(database, acting_as(args), args.login, StaffAdminPolicy.of(settings))
     emit(args, {"staff": _card_json(view.card)}, _card_text(view.card))
-    return 0
-
-
-def run_list(args: argparse.Namespace, settings: Settings) -> int:
-    with directory_database(settings) as database:
-        cards = staff_cards.list_managed_staff(database, acting_as(args), organization_id=args.org)
-    lines = [
-        f"{card.login:<20} {card.full_name:<40} "
-        + "; ".join(f"{role.title} — {role.organization_name}" for role in card.roles)
-        for card in cards
-    ]
-    emit(args, {"staff": [_card_json(card) for card in cards]}, "\n".join(lines) or "Сотрудников нет.")
     return 0
 
 

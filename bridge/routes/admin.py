@@ -1,4 +1,4 @@
-"""Administration pages: the staff an administrator manages, new staff, staff cards, roles, resets, unlocks.
+"""Administration pages: new staff, staff cards, roles, resets, unlocks (the list: `admin_staff.py`).
 
 HTTP only: each handler reads the form, calls one use case of `bridge/application/` (in a thread:
 argon2 hashing is deliberately slow) and renders what it returns. Who may do what is decided
@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bridge.application import credential_slips, role_grants, signin_recovery, staff_cards, staff_registry
+from bridge.application import credential_slips, role_grants, signin_recovery, staff_registry
 from bridge.application.credential_slips import CredentialSlip, SlipOccasion
 from bridge.application.role_grants import RoleGrant
 from bridge.application.staff_registry import NewStaff
@@ -118,17 +118,6 @@ async def credential_slip(request: Request) -> Response:
 
 
 # --- pages -----------------------------------------------------------------------------------
-
-
-async def staff_list(request: Request) -> Response:
-    actor = await administrator(request)
-    if isinstance(actor, Response):
-        return actor
-    query = request.query_params.get("q", "").strip()
-    cards = await run_in_threadpool(
-        staff_cards.list_managed_staff, runtime_of(request).db, actor, surname=query or None
-    )
-    return render(request, "admin/staff_list.html", {"actor": actor, "cards": cards, "query": query})
 
 
 async def new_staff(request: Request) -> Response:
@@ -229,7 +218,6 @@ _LOGIN_SHAPE = re.compile(r"[a-z0-9_]{1,100}")
 
 
 routes: list[BaseRoute] = [
-    Route("/admin/staff", staff_list, methods=["GET"], name="admin_staff_list"),
     Route("/admin/staff/new", new_staff, methods=["GET", "POST"], name="admin_staff_new"),
     Route("/admin/staff/{login}", staff_page, methods=["GET"], name="admin_staff_card"),
     Route("/admin/staff/{login}/roles", add_role_action, methods=["POST"], name="admin_staff_add_role"),

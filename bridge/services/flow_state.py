@@ -43,6 +43,11 @@ class FlowKind(StrEnum):
     LINK_PROOF = "link_proof"
     # A relying app's new client secret, the same way (bridge.services.credential_slips).
     SECRET_SLIP = "secret_slip"  # noqa: S105 (a kind of step, not a secret)
+    # The staff list's search text (a name, a login, a СНИЛС), kept so no URL carries it
+    # (bridge/application/staff_searches.py).
+    STAFF_SEARCH = "staff_search"
+    # A spreadsheet's rows between the import's dry run and its confirmation (bridge/services/staff_import.py).
+    STAFF_IMPORT = "staff_import"
 
 
 def digest(value: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from bridge.services.actors import ActingRole, Actor
@@ -184,3 +184,63 @@ def offerable_roles(db: Session, actor: Actor) -> list[Role]:
         for role in issuable_roles(actor)
         if any(role_fits_organization(role, organization) for organization in organizations)
     ]
+
+
+# --- the same rule as SQL, for lists at the scale of a district ------------------------------
+
+
+def managed_assignment_clause(db: Session, actor: Actor) -> ColumnElement[bool]:
+    """A condition on `RoleAssignment` true exactly where `may_manage_role` is: the staff list
+    filters a district's people in the database rather than loading each to ask the rule.
+    `tests/services/test_staff_search.py` checks the two agree on every assignment."""
+    conditions: list[ColumnElement[bool]] = []
+    for acting in _acting_roles(actor):
+        power = _power(acting)
+        issued = sorted(ROLES[power].issues)
+        if not issued:
+            continue
+        of_issued_role = RoleAssignment.role.in_(issued)
+        if acting is None or power is Role.SUPPORT:
+            conditions.append(of_issued_role)
+            continue
+        own = db.get(Organization, acting.organization_id)
+        if own is None or own.registry_status != RegistryStatus.ACTIVE:
+            continue
+        if power in _DEPARTMENT_ROLES:
+            below = select(Organization.id).where(Organization.parent_id == own.id)
+            conditions.append(and_(of_issued_role, RoleAssignment.organization_id.in_(below)))
+        else:
+            conditions.append(and_(of_issued_role, RoleAssignment.organization_id == own.id))
+    return or_(*conditions) if conditions else false()
+
+
+def managed_staff_clause(db: Session, actor: Actor) -> ColumnElement[bool]:
+    """A condition on `StaffMember`: the people whose card the actor may open (`authorize_card`);
+    technical support at the CLI sees everyone, with a role or without."""
+    if actor.is_cli_support:
+        return true()
+    return (
+        select(RoleAssignment.id)
+        .where(RoleAssignment.staff_id == StaffMember.id, managed_assignment_clause(db, actor))
+        .exists()
+    )
+
+
+def overseen_organizations(db: Session, actor: Actor) -> list[Organization]:
+    """The organizations of the actor's subtree, excluded ones too (their people keep their cards):
+    what the staff list's organization filter offers and accepts."""
+    found: dict[int, Organization] = {}
+    for acting in _acting_roles(actor):
+        power = _power(acting)
+        if not ROLES[power].issues:
+            continue
+        query = select(Organization)
+        if acting is not None and power is not Role.SUPPORT:
+            own = db.get(Organization, acting.organization_id)
+            if own is None or own.registry_status != RegistryStatus.ACTIVE:
+                continue
+            column = Organization.parent_id if power in _DEPARTMENT_ROLES else Organization.id
+            query = query.where(column == own.id)
+        for organization in db.scalars(query):
+            found[organization.id] = organization
+    return sorted(found.values(), key=lambda organization: (organization.name, organization.id))

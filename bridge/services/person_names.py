@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bridge.storage.search_keys import compared_text
+
 if TYPE_CHECKING:
     from bridge.storage.models import StaffMember
 
@@ -18,18 +20,13 @@ def full_name(surname: str | None, name: str | None, patronymic: str | None) -> 
 
 
 def comparable(text: str | None) -> str:
-    """The form two names are compared in."""
-    return " ".join((text or "").split()).casefold().replace("ё", "е")
+    """The form two names are compared in (the one `staff_members.search_name` keeps)."""
+    return compared_text(text)
 
 
 def same_name(left: str | None, right: str | None) -> bool:
     """Both given and the same when compared."""
     return bool(comparable(left)) and comparable(left) == comparable(right)
-
-
-def starts_like(text: str, prefix: str) -> bool:
-    """Whether `text` begins with `prefix` when compared: a search by the first letters of a surname."""
-    return comparable(text).startswith(comparable(prefix))
 
 
 def given_names(staff: StaffMember) -> str:

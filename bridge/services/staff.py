@@ -198,18 +198,22 @@ def register_person(db: Session, actor: Actor, new: NewStaff) -> Enrolment:
 
 
 def find_namesake(db: Session, organization_id: int, person_full_name: str) -> StaffMember | None:
-    """Someone with a role in the organization (at any time) whose full name compares equal."""
-    person = comparable(person_full_name)
-    colleagues = db.scalars(
+    """Someone with a role in the organization (at any time) whose full name compares equal.
+
+    One look-up by the indexed `search_name`, whatever the organization's size: adding a person
+    no longer reads every colleague (issue 12).
+    """
+    holds_role_there = (
+        select(RoleAssignment.id)
+        .where(RoleAssignment.staff_id == StaffMember.id, RoleAssignment.organization_id == organization_id)
+        .exists()
+    )
+    return db.scalars(
         select(StaffMember)
-        .join(RoleAssignment, RoleAssignment.staff_id == StaffMember.id)
-        .where(RoleAssignment.organization_id == organization_id)
+        .where(StaffMember.search_name == comparable(person_full_name), holds_role_there)
         .order_by(StaffMember.id)
-    ).unique()
-    for colleague in colleagues:
-        if comparable(full_name(colleague.surname, colleague.name, colleague.patronymic)) == person:
-            return colleague
-    return None
+        .limit(1)
+    ).first()
 
 
 def add_role(

@@ -1,4 +1,4 @@
-"""What an administrator reads about staff: one person's card, and the people they manage.
+"""What an administrator reads about staff: one person's card (the list: `staff_search.py`).
 
 A card is plain values built inside the transaction, so nothing above the services ever holds an
 ORM object (or a password hash) after the session closes.
@@ -9,14 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bridge.services.actors import Actor
 from bridge.services.credentials import CREDENTIAL_STATUS_TITLES, CredentialStatus, credential_status
-from bridge.services.hierarchy import manages_any
 from bridge.services.identifiers import formatted_snils
-from bridge.services.person_names import full_name, starts_like
+from bridge.services.person_names import full_name
 from bridge.services.roles import Role, role_title
 from bridge.services.signin_sessions import is_role_active
 from bridge.storage.enums import DeactivationReason, StaffStatus
@@ -176,27 +173,3 @@ def staff_card(db: Session, staff: StaffMember, now: datetime | None = None) -> 
         email_confirmed=bool(staff.email) and staff.confirmed_email == staff.email,
         profile_confirmed_at=staff.profile_confirmed_at,
     )
-
-
-def managed_staff(
-    db: Session,
-    actor: Actor,
-    *,
-    surname: str | None = None,
-    organization_id: int | None = None,
-    now: datetime | None = None,
-) -> list[StaffCard]:
-    """People holding at least one role the actor could issue (technical support at the CLI: all)."""
-    query = select(RoleAssignment).order_by(RoleAssignment.id)
-    if organization_id is not None:
-        query = query.where(RoleAssignment.organization_id == organization_id)
-    found: dict[int, StaffMember] = {}
-    for assignment in db.scalars(query):
-        if assignment.staff_id not in found and manages_any(db, actor, [assignment]):
-            found[assignment.staff_id] = assignment.staff
-    if actor.is_cli_support and organization_id is None:
-        for staff in db.scalars(select(StaffMember)):
-            found.setdefault(staff.id, staff)
-    people = [staff for staff in found.values() if not surname or starts_like(staff.surname, surname)]
-    people.sort(key=lambda staff: (staff.surname.casefold(), staff.name.casefold(), staff.id))
-    return [staff_card(db, staff, now) for staff in people]

@@ -178,7 +178,8 @@ def remove_personal_data(db: Session, staff_id: int, now: datetime | None = None
         .where(StaffMember.id == staff_id, StaffMember.status == StaffStatus.DEACTIVATED,
                StaffMember.personal_data_removed_at.is_(None))
         .values(
-            personal_data_removed_at=now, surname="", name="", patronymic=None, no_patronymic=False, snils=None,
+            personal_data_removed_at=now, surname="", name="", patronymic=None, search_name="",
+            no_patronymic=False, snils=None,
             email=None, confirmed_email=None, phone=None, note=None, blocked_reason=None, password_hash=None,
         )
         .execution_options(synchronize_session=False)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -30,6 +31,7 @@ from bridge.storage.enums import (
     Role,
     StaffStatus,
 )
+from bridge.storage.search_keys import search_name_of
 from bridge.storage.types import UTCDateTime, stored_by_value, utcnow
 
 # Stable constraint names so Alembic migrations are the same on SQLite and PostgreSQL.
@@ -78,6 +80,18 @@ class StaffMember(Base):
         CheckConstraint(
             "NOT (no_patronymic AND patronymic IS NOT NULL)", name="patronymic_or_flag"
         ),
+        # The staff list's order and its pages' edges: (search_name, id) > (…, …) is one range.
+        Index("ix_staff_members_search_name", "search_name", "id"),
+        # The list's search by the beginning of a login (LIKE 'ivanov%'): on PostgreSQL the unique
+        # index serves a prefix only under the "C" collation, this one under any (on SQLite it is
+        # a plain twin of the unique index, kept so both engines have one schema).
+        Index("ix_staff_members_login_pattern", "login", postgresql_ops={"login": "varchar_pattern_ops"}),
+        # The few with an issued password not yet used: the list's «ожидают первого входа».
+        Index(
+            "ix_staff_members_password_waiting", "id",
+            sqlite_where=text("password_hash IS NOT NULL AND credential_used_at IS NULL"),
+            postgresql_where=text("password_hash IS NOT NULL AND credential_used_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -97,13 +111,21 @@ class StaffMember(Base):
     # When the person last confirmed or completed their workplace data (the profile page).
     profile_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     login: Mapped[str] = mapped_column(String(100), unique=True)
+    # «фамилия имя отчество» in the compared form (services/person_names.comparable), kept by the
+    # listener in bridge/storage/search_keys.py: the staff list searches and orders by it, and
+    # finding a namesake is one index look-up. Byte order ("C") on PostgreSQL, so a prefix is a range.
+    search_name: Mapped[str] = mapped_column(
+        String(700).with_variant(String(700, collation="C"), "postgresql"), default=""
+    )
     # argon2id hash of the issued password; NULL once retired by a binding (or never issued).
     password_hash: Mapped[str | None] = mapped_column(String(200))
     credential_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     credential_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Set when the issued password completed a binding: that password can never bind again.
     credential_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    status: Mapped[StaffStatus] = mapped_column(stored_by_value(StaffStatus, length=20), default=StaffStatus.ACTIVE)
+    status: Mapped[StaffStatus] = mapped_column(
+        stored_by_value(StaffStatus, length=20), default=StaffStatus.ACTIVE, index=True
+    )
     note: Mapped[str | None] = mapped_column(Text)
     # "+7XXXXXXXXXX" (bridge.services.contacts).
     # The current block: when, why and by whom (an audit actor: a login or "cli:support").
@@ -127,11 +149,21 @@ class StaffMember(Base):
     bindings: Mapped[list[ExternalBinding]] = relationship(back_populates="staff")
 
 
+@event.listens_for(StaffMember, "before_insert")
+@event.listens_for(StaffMember, "before_update")
+def _keep_search_name(mapper: Any, connection: Any, staff: StaffMember) -> None:
+    # A bulk UPDATE of names bypasses this: the one that exists (removing a deactivated person's
+    # data, services/staff_lifecycle.py) blanks search_name itself.
+    staff.search_name = search_name_of(staff.surname, staff.name, staff.patronymic)
+
+
 class RoleAssignment(Base):
     __tablename__ = "role_assignments"
     __table_args__ = (
         CheckConstraint("end_date IS NULL OR end_date >= start_date", name="dates_ordered"),
         UniqueConstraint("staff_id", "organization_id", "role", "start_date"),
+        # The staff list's role filter.
+        Index("ix_role_assignments_role", "role", "organization_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

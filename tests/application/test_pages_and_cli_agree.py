@@ -9,6 +9,7 @@ but for the address a browser has and a terminal has not).
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -125,6 +126,11 @@ CASES = {
         "unfilled", "complete_profile", "unfilled", refused="position_required"
     ),
     "list a department's staff": Case("dept_a", "list"),
+    # Issue 11: the export of the list (audited; the organization filter only within the subtree).
+    "export a school of one's district": Case("dept_a", "export", organization="school_a"),
+    "export another district's school": Case(
+        "dept_a", "export", organization="school_b", refused="organization_not_overseen"
+    ),
     # Issue 10: editing, ending, blocking, deactivating.
     "edit a subordinate's card": Case("director_a", "edit", TWINS),
     "edit one's superior's card": Case("director_a", "edit", "dept_a", refused="staff_not_managed"),
@@ -319,6 +325,10 @@ class World:
             response = self.client.get(f"/admin/staff/{login}")
         elif case.operation == "support_list":
             response = self.client.get("/support/queue")
+        elif case.operation == "export":
+            form = {"csrf_token": self.csrf(), "format": "csv", "org": str(self.directory.orgs[case.organization])}
+            response = self.client.post("/admin/staff-export", data=form)
+            allowed["export"] = 200
         elif case.operation == "register":
             form = {**grant, "csrf_token": self.csrf(), "surname": surname, "name": "Пётр", "patronymic": "",
                     "no_patronymic": "1", "action": "save"}
@@ -401,6 +411,8 @@ class World:
             "unlock": (*acting, "unlock", login),
             "show": (*acting, "show", login),
             "list": (*acting, "list"),
+            "export": (*acting, "export", "--org", str(self.directory.orgs[case.organization]), "--format", "csv",
+                       "--out", os.devnull),
             "skip_profile": (*acting, "profile", login, "--skip"),
             "complete_profile": (*acting, "profile", login, "--confirm"),
             "edit": (*acting, "edit", login, "--surname", "Правленая"),

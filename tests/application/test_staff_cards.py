@@ -1,4 +1,4 @@
-"""list_managed_staff and show_staff_card: who sees whom, and a card's sign-in lock."""
+"""list_staff and show_staff_card: who sees whom, and a card's sign-in lock."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.application.principals import ActingAs
-from bridge.application.staff_cards import list_managed_staff, show_staff_card
+from bridge.application.staff_cards import show_staff_card
+from bridge.application.staff_directory import StaffFilter, list_staff
 from bridge.services.errors import NotFound, PermissionDenied
 from bridge.services.roles import Role
 from bridge.services.throttle import reserve_attempt
@@ -20,11 +21,11 @@ from tests.support.factories import give_role, make_staff
 def test_an_administrator_lists_the_people_below_them(
     db_factory: sessionmaker[Session], directory: Directory
 ) -> None:
-    director = list_managed_staff(db_factory, as_(directory, "director_a"))
+    director = list_staff(db_factory, as_(directory, "director_a"), StaffFilter()).rows
     assert [card.login for card in director] == [directory.logins["deputy_a"]]
-    department = {card.login for card in list_managed_staff(db_factory, as_(directory, "dept_a"))}
+    department = {card.login for card in list_staff(db_factory, as_(directory, "dept_a"), StaffFilter()).rows}
     assert department == {directory.logins[key] for key in ("director_a", "college_director", "kindergarten_head")}
-    everyone = {card.login for card in list_managed_staff(db_factory, SUPPORT)}
+    everyone = {card.login for card in list_staff(db_factory, SUPPORT, StaffFilter(), page_size=200).rows}
     assert everyone == set(directory.logins.values())
 
 
@@ -35,9 +36,9 @@ def test_the_surname_search_ignores_case_and_yo(db_factory: sessionmaker[Session
         assert school is not None
         give_role(db, person, school, Role.SCHOOL_DEPUTY)
     for typed in ("семен", "СЕМЁ", " Семенова "):
-        found = list_managed_staff(db_factory, as_(directory, "director_a"), surname=typed)
+        found = list_staff(db_factory, as_(directory, "director_a"), StaffFilter(search=typed)).rows
         assert [card.login for card in found] == ["semenova"], typed
-    assert list_managed_staff(db_factory, as_(directory, "director_a"), surname="Иван") == ()
+    assert list_staff(db_factory, as_(directory, "director_a"), StaffFilter(search="Иван")).rows == ()
 
 
 def test_a_card_is_shown_only_to_someone_above_the_person(
