@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bridge.application.principals import Principal, audit_context_of, resolve
 from bridge.application.unit_of_work import unit_of_work
 from bridge.mail.templates import mail_templates
+from bridge.observability.metrics import count_throttle_hit
 from bridge.services import organization_requests, request_decisions
 from bridge.services.actors import Actor
 from bridge.services.audit import ANONYMOUS_ACTOR, AuditContext, record, record_independently
@@ -180,6 +181,7 @@ def submit_registration_request(database: sessionmaker[Session], address: str | 
                 repeated=filed is None,
             )
     except RequestsThrottled as refusal:
+        count_throttle_hit("registration_request")
         record_independently(
             database, context, "request.throttled", "refused", organization_id=form.organization_id,
             form="registration", reason=refusal.code,
@@ -200,6 +202,7 @@ def submit_organization_request(
                 organization_request_id=filed.id if filed is not None else None, repeated=filed is None,
             )
     except RequestsThrottled as refusal:
+        count_throttle_hit("organization_request")
         record_independently(
             database, context, "request.throttled", "refused", form="organization", reason=refusal.code
         )

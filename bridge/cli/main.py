@@ -16,7 +16,7 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bridge.cli import audit, clients, db, mail, orgs, purge, requests, serve, staff
+    from bridge.cli import audit, clients, db, mail, orgs, purge, requests, serve, staff, start
 
     parser = argparse.ArgumentParser(
         prog="bridge", description="Мост идентификации для образовательных систем"
@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="act as this staff member (the issuing hierarchy applies); default: technical support",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    for module in (db, orgs, staff, requests, audit, clients, mail, purge, serve):
+    for module in (db, orgs, staff, requests, audit, clients, mail, purge, serve, start):
         module.register(commands)
     return parser
 

@@ -1,9 +1,9 @@
-"""The front page and a health check."""
+"""The front page (the health checks: bridge/routes/operations.py)."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bridge.web.context import current_signin
@@ -15,11 +15,6 @@ async def home(request: Request) -> Response:
     return RedirectResponse(path_for(request, target), status_code=303)
 
 
-async def health(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
 routes: list[BaseRoute] = [
     Route("/", home, methods=["GET"], name="home"),
-    Route("/healthz", health, methods=["GET"], name="health"),
 ]
