@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import logging.config
 import sys
 import warnings
 from collections.abc import Callable, Sequence
 
 from bridge.cli.output import EXIT_USAGE, emit_error
 from bridge.config import Settings, SettingsError
+from bridge.observability.logs import LogFormat, logging_config
 from bridge.services.errors import DomainError
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -42,6 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         settings = Settings.from_environ()
+        if settings.log_format is LogFormat.JSON:
+            # From here on one JSON object per line, as the server writes them (BRIDGE_LOG_FORMAT).
+            logging.config.dictConfig(logging_config(settings.log_format, level="WARNING"))
         return handler(args, settings)
     except SettingsError as error:
         print(f"Ошибка настройки: {error}", file=sys.stderr)
