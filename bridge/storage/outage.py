@@ -32,3 +32,13 @@ def is_outage(error: BaseException) -> bool:
     return isinstance(error, OperationalError) and (
         "database is locked" in str(error.orig) or "unable to open database" in str(error.orig)
     )
+
+
+# How long a PostgreSQL statement waits for a row or table lock before giving up with 55P03 (then 503):
+# a request never hangs behind a long transaction or a stuck session (issue 13).
+POSTGRES_LOCK_TIMEOUT = "5s"
+
+
+def postgres_connect_args() -> dict[str, str]:
+    """libpq options every PostgreSQL connection of the bridge starts with."""
+    return {"options": f"-c lock_timeout={POSTGRES_LOCK_TIMEOUT}"}
