@@ -16,6 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 # canceled by statement_timeout), lock not available (55P03), serialization/deadlock (40001, 40P01).
 _PG_TRANSIENT_CLASSES = ("08", "53", "57")
 _PG_TRANSIENT_CODES = frozenset({"55P03", "40001", "40P01"})
+_SQLITE_SCHEMA_ERRORS = ("no such table", "no such column", "near ")
 
 
 def is_outage(error: BaseException) -> bool:
@@ -28,10 +29,10 @@ def is_outage(error: BaseException) -> bool:
     sqlstate = getattr(error.orig, "sqlstate", None)
     if isinstance(sqlstate, str):
         return sqlstate.startswith(_PG_TRANSIENT_CLASSES) or sqlstate in _PG_TRANSIENT_CODES
-    # SQLite has no SQLSTATE: "database is locked" after the busy timeout, or a file that cannot be opened.
-    return isinstance(error, OperationalError) and (
-        "database is locked" in str(error.orig) or "unable to open database" in str(error.orig)
-    )
+    # No SQLSTATE: a connection that could not be made or was lost (psycopg), or SQLite's "database is
+    # locked" after the busy timeout. SQLite also reports a missing table as operational: that is a
+    # schema never migrated, a bug of the deployment, and stays a 500.
+    return isinstance(error, OperationalError) and not str(error.orig).startswith(_SQLITE_SCHEMA_ERRORS)
 
 
 # How long a PostgreSQL statement waits for a row or table lock before giving up with 55P03 (then 503):

@@ -50,7 +50,10 @@ def test_a_well_formed_id_is_kept_on_the_answer_and_sent_upstream() -> None:
 
 @pytest.mark.parametrize(
     "sent",
-    ["short", "x" * 65, "with space inside", "line\\nforged INFO bridge.audit: audit", "ид-запроса-12345".encode(), "a;b=c,d/e"],
+    [
+        "short", "x" * 65, "with space inside", "line\\nforged INFO bridge.audit: audit",
+        "ид-запроса-12345".encode(), "a;b=c,d/e",
+    ],
 )
 def test_a_malformed_id_is_replaced(sent: str | bytes) -> None:
     app, upstream = echo_app()
