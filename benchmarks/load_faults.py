@@ -108,7 +108,9 @@ def wait_until(url: str, process: Process, seconds: float = 120) -> None:
 class Attempt:
     person: Person
     first: bool
-    outcome: str = "error"  # completed | refused | 5xx | error
+    # completed | refused (a bridge page said no) | 5xx (a raw one) | idp_down (the browser could not
+    # reach the provider) | error (no answer from the bridge, or a page the flow did not expect)
+    outcome: str = "error"
     seconds: float = 0.0
 
 
@@ -116,10 +118,16 @@ async def sign_in(bridge: str, person: Person, *, first: bool) -> Attempt:
     """Login page → РСАА → (first: the issued password, the workplace data) → the account page."""
     attempt = Attempt(person, first)
     raw_5xx = False
+    bridge_port = httpx.URL(bridge).port
 
     async def note(response: httpx.Response) -> None:
+        # A raw 500 is the bridge's (or the mock's) unhandled error. The bridge's 502 (the provider
+        # failed) and 503 (its database is unavailable) are its Russian pages: a refusal with a page.
         nonlocal raw_5xx
-        if response.status_code >= 500 and response.status_code != 503:
+        if response.status_code == 500 or (
+            response.status_code > 500 and response.url.port == bridge_port
+            and not response.headers.get("content-type", "").startswith(("text/html", "application/json"))
+        ):
             raw_5xx = True
 
     started = time.perf_counter()
@@ -143,6 +151,10 @@ async def sign_in(bridge: str, person: Person, *, first: bool) -> Attempt:
                 page = await enter_password(browser, page, person.login, person.password)
             page = await past_profile(browser, page)
             attempt.outcome = "completed" if page.url.path == "/account" and page.status_code == 200 else "refused"
+    except httpx.TransportError as error:
+        # The browser could not reach the provider (stopped): the bridge had nothing to answer.
+        reached_bridge = error.request.url.port == bridge_port
+        attempt.outcome = "error" if reached_bridge else "idp_down"
     except (httpx.HTTPError, StopIteration, AssertionError):
         attempt.outcome = "error"
     if raw_5xx:
@@ -204,7 +216,8 @@ class Phase:
         return (
             f"{self.name:<12} {len(self.attempts):6d} sign-ins  completed {self.count('completed'):6d}  "
             f"refused with a page {self.count('refused'):5d}  raw 5xx {self.count('5xx'):3d}  "
-            f"errors {self.count('error'):3d}  p50 {self.quantile(0.5) * 1000:7.0f} ms  "
+            f"provider unreachable {self.count('idp_down'):3d}  errors {self.count('error'):3d}  "
+            f"p50 {self.quantile(0.5) * 1000:7.0f} ms  "
             f"p99 {self.quantile(0.99) * 1000:7.0f} ms"
         )
 
