@@ -38,4 +38,5 @@ RUN pip install --no-cache-dir --no-deps /tmp/wheels/*.whl && pip check \
     && rm -r /tmp/wheels /tmp/requirements.txt && useradd --system --home /app bridge
 USER bridge
 EXPOSE 8000
-CMD ["sh", "-c", "bridge db upgrade && bridge serve --host 0.0.0.0 --port 8000"]
+# Waits for the database, applies the migrations, then serves (bridge/cli/start.py).
+CMD ["bridge", "start", "--host", "0.0.0.0", "--port", "8000"]

@@ -7,17 +7,23 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from bridge.config import Settings
 from bridge.housekeeping_task import HousekeepingTask
+from bridge.observability.request_id import RequestIdMiddleware
 from bridge.runtime import BridgeRuntime, build_runtime
 from bridge.services.housekeeping import RetentionPolicy
 from bridge.services.signing_keys import maintain_signing_keys
+from bridge.storage.outage import is_outage
 from bridge.web.access_log import AccessLogMiddleware
 from bridge.web.browser import BrowserIdMiddleware
 from bridge.web.csrf import CSRFMiddleware
@@ -25,6 +31,7 @@ from bridge.web.errors import http_error, server_error
 from bridge.web.proxies import TrustedProxyMiddleware
 from bridge.web.security_headers import SecurityHeadersMiddleware
 from bridge.web.templating import TEMPLATES_DIR, build_environment
+from bridge.web.unavailable import temporarily_unavailable
 
 # The only routes whose unsafe requests are not CSRF-checked (bridge/web/csrf.py), by route name.
 # Each proves its caller otherwise and acts on no cookie; a route added here needs a reason beside it.
@@ -45,6 +52,13 @@ CSRF_EXEMPT = frozenset({
 log = logging.getLogger("bridge.mail")
 
 
+async def database_error(request: Request, exc: Exception) -> Response:
+    """An outage of the database is a 503 to come back from; any other database error stays a 500."""
+    if is_outage(exc):
+        return temporarily_unavailable(request, exc.__class__.__name__)
+    return await server_error(request, exc)
+
+
 def collect_routes() -> list[BaseRoute]:
     from bridge.routes import (
         activation,
@@ -57,6 +71,7 @@ def collect_routes() -> list[BaseRoute]:
         cabinet,
         home,
         oidc_provider,
+        operations,
         profile,
         registration,
         signin,
@@ -67,6 +82,7 @@ def collect_routes() -> list[BaseRoute]:
 
     return [
         *home.routes,
+        *operations.routes,
         *signin.routes,
         *profile.routes,
         *registration.routes,
@@ -121,6 +137,8 @@ def create_app(settings: Settings, *, runtime: BridgeRuntime | None = None) -> S
     app = Starlette(
         routes=collect_routes(),
         middleware=[
+            # Outermost: every log line of the request, the access line included, carries its id.
+            Middleware(RequestIdMiddleware),
             # First, so that the access line, every route, the audit log and the throttle see the
             # real client.
             Middleware(TrustedProxyMiddleware, trusted=settings.trusted_proxies, header=settings.proxy_header),
@@ -132,7 +150,10 @@ def create_app(settings: Settings, *, runtime: BridgeRuntime | None = None) -> S
             # Every unsafe request carries this browser's token, unless its route is in CSRF_EXEMPT.
             Middleware(CSRFMiddleware, exempt=CSRF_EXEMPT),
         ],
-        exception_handlers={HTTPException: http_error, Exception: server_error},
+        exception_handlers={
+            HTTPException: http_error, DBAPIError: database_error, PoolTimeoutError: database_error,
+            Exception: server_error,
+        },
         lifespan=lifespan,
     )
     app.state.settings = settings

@@ -21,6 +21,7 @@ from starlette.config import Config
 from starlette.datastructures import Secret as Secret  # the type of every secret setting
 
 from bridge.mail.settings import MailSettings, MailSettingsError
+from bridge.observability.logs import LogFormat
 
 if TYPE_CHECKING:
     from bridge.services.audit_settings import AuditSettings
@@ -131,6 +132,13 @@ class Settings:
     backchannel: BackchannelSettings = field(default_factory=lambda: _backchannel_settings({}))
     # The operator's name, support contacts and privacy notice in every page's footer.
     operator: OperatorSettings = field(default_factory=OperatorSettings)
+    # One JSON object per log line, or the human format (BRIDGE_LOG_FORMAT).
+    log_format: LogFormat = LogFormat.TEXT
+    # Who may read /metrics: clients in these networks (after trusted proxies); loopback by default,
+    # so a bridge on a public address does not publish its counters. Empty: nobody.
+    metrics_networks: tuple[IPv4Network | IPv6Network, ...] = (ip_network("127.0.0.0/8"), ip_network("::1/128"))
+    # If set, /metrics also wants `Authorization: Bearer <token>` (a scraper outside the loopback).
+    metrics_token: Secret | None = None
 
     @property
     def is_production(self) -> bool:
@@ -161,6 +169,8 @@ class Settings:
                 "BRIDGE_LOGIN_MAX_FAILURES, BRIDGE_ADDRESS_MAX_FAILURES and BRIDGE_LOGIN_BACKOFF_AFTER "
                 "must be at least 1."
             )
+        if self.metrics_token is not None and len(str(self.metrics_token)) < 16:
+            raise SettingsError("BRIDGE_METRICS_TOKEN is too short: use at least 16 random characters.")
         self.signing_keys.check_startable(production=self.is_production)
 
     @classmethod
@@ -192,9 +202,13 @@ class Settings:
             except ValueError:
                 raise SettingsError(f"{ENV_PREFIX}{name} must be a whole number, not {value!r}") from None
 
-        def networks(name: str) -> tuple[IPv4Network | IPv6Network, ...]:
-            value = get(name)
+        def networks(
+            name: str, default: tuple[IPv4Network | IPv6Network, ...] = ()
+        ) -> tuple[IPv4Network | IPv6Network, ...]:
+            value = config(name, default=None)
             if value is None:
+                return default
+            if value.strip().lower() in ("", "none"):
                 return ()
             try:
                 return tuple(ip_network(item.strip()) for item in value.split(",") if item.strip())
@@ -203,8 +217,19 @@ class Settings:
                     f"{ENV_PREFIX}{name} must be comma-separated addresses or CIDR networks: {error}"
                 ) from None
 
+        def choice(name: str, default: LogFormat) -> LogFormat:
+            value = get(name)
+            if value is None:
+                return default
+            try:
+                return LogFormat(value.lower())
+            except ValueError:
+                allowed = " or ".join(item.value for item in LogFormat)
+                raise SettingsError(f"{ENV_PREFIX}{name} must be {allowed}, not {value!r}") from None
+
         defaults = cls()
         providers_file = get("PROVIDERS_FILE")
+        metrics_token = get("METRICS_TOKEN")
         return cls(
             environment=get("ENV") or defaults.environment,
             secret_key=Secret(get("SECRET_KEY") or DEVELOPMENT_SECRET_KEY),
@@ -240,6 +265,9 @@ class Settings:
             audit=_audit_settings(_Prefixed(get)),
             backchannel=_backchannel_settings(_Prefixed(get)),
             operator=_operator_settings(get),
+            log_format=choice("LOG_FORMAT", defaults.log_format),
+            metrics_networks=networks("METRICS_NETWORKS", defaults.metrics_networks),
+            metrics_token=Secret(metrics_token) if metrics_token else None,
         )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bridge.config import Settings
 from bridge.mail.dispatcher import OutboxDispatcher
 from bridge.mail.smtp import SmtpTransport
+from bridge.observability.request_id import send_request_id
 from bridge.op.backchannel import LogoutDispatcher
 from bridge.op.keys import KeyStore
 from bridge.services.audit_settings import configure_audit
@@ -61,6 +62,9 @@ def build_runtime(
     http = http or httpx.AsyncClient(
         timeout=httpx.Timeout(settings.upstream_timeout_seconds), follow_redirects=False
     )
+    # Also on a client a test hands in: upstream calls carry the request's id whoever built the client.
+    if send_request_id not in http.event_hooks["request"]:
+        http.event_hooks["request"] = [*http.event_hooks["request"], send_request_id]
     if upstream is None:
         from bridge.upstream.configuration import load_upstream_registry
 

@@ -65,6 +65,9 @@ STAFF_IMPORT = ("tests/application/test_staff_import.py",)
 CSRF_ROUTES = "tests/routes/test_csrf.py"
 AUDIT_CHAIN = "tests/services/test_audit_chain.py"
 AUDIT_COMMANDS = "tests/cli/test_audit_trail_commands.py"
+OPERATIONS = "tests/routes/test_operations.py"
+REQUEST_ID = "tests/observability/test_request_id.py"
+OUTAGE = ("tests/web/test_database_outage.py", "tests/storage/test_outage.py")
 LIFECYCLE = ("tests/application/test_staff_lifecycle.py", "tests/e2e/test_blocked_and_deactivated.py")
 BACKCHANNEL = "tests/op/test_backchannel_logout.py"
 REVOCATION_INTROSPECTION = "tests/op/test_revocation_and_introspection.py"
@@ -536,8 +539,8 @@ CATALOGUE: tuple[Mutation, ...] = (
     mutation(
         "logs.uvicorn_access_off", "bridge serve switches uvicorn's access log (whole query strings) off",
         "bridge/cli/serve.py",
-        "        access_log=False, log_config=log_config(),",
-        "        access_log=True, log_config=log_config(),",
+        "        access_log=False, log_config=log_config(settings.log_format),",
+        "        access_log=True, log_config=log_config(settings.log_format),",
         (LOGS,),
     ),
     mutation(
@@ -849,5 +852,40 @@ CATALOGUE: tuple[Mutation, ...] = (
         "    if bad:\n        first = bad[0]\n",
         "    if False:\n        first = bad[0]\n",
         STAFF_IMPORT,
+    ),
+    # --- operations: /metrics, the request id, a database outage ----------------------------------
+    mutation(
+        "metrics.networks", "/metrics answers only clients in BRIDGE_METRICS_NETWORKS (loopback by default)",
+        "bridge/routes/operations.py",
+        "    if client is None or not any(client in network for network in settings.metrics_networks):",
+        "    if client is None:",
+        (OPERATIONS,),
+    ),
+    mutation(
+        "metrics.token", "with BRIDGE_METRICS_TOKEN set, /metrics wants that bearer token",
+        "bridge/routes/operations.py",
+        '    return hmac.compare_digest(request.headers.get("authorization", "").encode(), expected)',
+        "    return True",
+        (OPERATIONS,),
+    ),
+    mutation(
+        "request_id.well_formed", "a caller's X-Request-ID is kept only when well formed (no forged log lines)",
+        "bridge/observability/request_id.py",
+        "    if value is not None and _WELL_FORMED.fullmatch(value):",
+        "    if value is not None:",
+        (REQUEST_ID,),
+    ),
+    mutation(
+        "outage.503", "a database outage answers 503 with Retry-After, not a 500", "bridge/app.py",
+        "    if is_outage(exc):",
+        "    if False:",
+        OUTAGE,
+    ),
+    mutation(
+        "outage.lock_timeout", "a PostgreSQL statement waits for a lock at most the lock timeout",
+        "bridge/storage/outage.py",
+        '    return {"options": f"-c lock_timeout={POSTGRES_LOCK_TIMEOUT}"}',
+        "    return {}",
+        OUTAGE, needs_postgresql=True,
     ),
 )

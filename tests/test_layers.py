@@ -138,6 +138,12 @@ RULES = (
         "the public registration pages parse, call one use case and render: no session, no ORM object",
     ),
     Rule(
+        "bridge.observability",
+        ("bridge.config", "bridge.storage", "bridge.services", "bridge.application", "bridge.flows", "bridge.routes",
+         "bridge.op", "bridge.web", "bridge.runtime", "bridge.cli", "bridge.upstream", "bridge.mail", "sqlalchemy"),
+        "metrics, request ids and log formats are counted into from every layer, so they import none of them",
+    ),
+    Rule(
         "bridge.web",
         ("bridge.routes", "bridge.flows", "bridge.op", "bridge.cli", "bridge.storage", "sqlalchemy"),
         "HTTP plumbing for the routes: it reads no database itself",

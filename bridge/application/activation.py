@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.application import flow_steps
-from bridge.application.first_signin import BindingOrder
+from bridge.application.first_signin import BindingOrder, counted_binding
 from bridge.application.signin import SessionStarted, SignInRules, open_session
 from bridge.application.signin_refusals import SignInRefused, record_refusal, signin_unit_of_work
 from bridge.services import flow_state
@@ -157,7 +157,7 @@ def bind_through_activation(
     Raises SignInRefused (audited as `binding.refused`, `via` the activation link) and writes
     nothing — the link stays unused — when a binding rule refuses.
     """
-    with signin_unit_of_work(database, audit) as db:
+    with counted_binding(BindingOrder.ACTIVATION_LINK.value), signin_unit_of_work(database, audit) as db:
         try:
             create_binding_through_link(
                 db, audit, proof, identity, policy=rules.binding, flow=BindingOrder.ACTIVATION_LINK.value

@@ -10,6 +10,8 @@ A parked step is taken (single use) before the binding is tried, so a refused bi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -20,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bridge.application import flow_steps, notices
 from bridge.application.signin import SessionStarted, SignInRules, open_session
 from bridge.application.signin_refusals import SignInRefused, signin_unit_of_work
+from bridge.observability.metrics import count_binding, count_throttle_hit
 from bridge.services import flow_state
 from bridge.services.audit import AuditContext, record
 from bridge.services.binding import BindingRefused, LocalProof, create_binding, prove_local_credential
@@ -82,6 +85,7 @@ def prove_local_password(
         try:
             reserve_attempt(db, login, audit.address, throttle)
         except Throttled as refusal:
+            count_throttle_hit(refusal.kind.value)
             raise SignInRefused(
                 "throttled", refusal.message, event="signin.throttled", retryable=True,
                 login=login, key=refusal.kind.value,
@@ -109,6 +113,17 @@ def prove_local_password(
     return proof
 
 
+@contextmanager
+def counted_binding(order: str) -> Iterator[None]:
+    """The binding's outcome on /metrics, once the transaction has committed or refused."""
+    try:
+        yield
+    except SignInRefused as refusal:
+        count_binding(order, "refused", refusal.code)
+        raise
+    count_binding(order, "bound")
+
+
 def bind_external_identity(
     database: sessionmaker[Session],
     audit: AuditContext,
@@ -126,7 +141,7 @@ def bind_external_identity(
     refuses: the credential changed since the proof, the identity is someone else's, a policy.
     """
     try:
-        with signin_unit_of_work(database, audit) as db:
+        with counted_binding(order.value), signin_unit_of_work(database, audit) as db:
             try:
                 binding = create_binding(db, audit, proof, identity, policy=rules.binding, flow=order.value)
             except BindingRefused as refusal:

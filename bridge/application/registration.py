@@ -21,6 +21,7 @@ from bridge.application import request_notices
 from bridge.application.principals import Principal, audit_context_of, resolve
 from bridge.application.unit_of_work import unit_of_work
 from bridge.mail.templates import mail_templates
+from bridge.observability.metrics import count_throttle_hit
 from bridge.services import organization_requests, request_decisions
 from bridge.services.actors import Actor
 from bridge.services.audit import ANONYMOUS_ACTOR, AuditContext, record, record_independently
@@ -187,6 +188,7 @@ def submit_registration_request(
                 repeated=filed is None, mailed=mailed,
             )
     except RequestsThrottled as refusal:
+        count_throttle_hit("registration_request")
         record_independently(
             database, context, "request.throttled", "refused", organization_id=form.organization_id,
             form="registration", reason=refusal.code,
@@ -209,6 +211,7 @@ def submit_organization_request(
                 mailed=mailed,
             )
     except RequestsThrottled as refusal:
+        count_throttle_hit("organization_request")
         record_independently(
             database, context, "request.throttled", "refused", form="organization", reason=refusal.code
         )

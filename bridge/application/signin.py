@@ -36,6 +36,7 @@ from bridge.services.throttle import ThrottlePolicy
 from bridge.storage.database import transaction
 from bridge.storage.enums import StaffStatus
 from bridge.storage.models import StaffMember
+from bridge.storage.retry import retry_once_on_disconnect
 
 # `via` of a sign-in through a binding made earlier (any other `via` has just made one).
 RETURNING_SIGNIN = "binding"
@@ -196,15 +197,20 @@ def current_signin(
 ) -> ActiveSignIn | None:
     """The live sign-in session, or None. Loaded objects come back detached.
 
-    Being seen at the bridge is activity: it pushes the session's idle timeout back.
+    Being seen at the bridge is activity: it pushes the session's idle timeout back. Retried once on
+    a connection lost under it (every page asks this first): a read and an idempotent touch.
     """
-    with transaction(database) as db:
-        active = load_active_signin(db, signin_session_id, timeouts=timeouts)
-        if active is not None:
-            record_activity(db, active.session)
-            # Load what callers read after the session closes.
-            _ = active.role.organization if active.role else None
-        return active
+
+    def look_up() -> ActiveSignIn | None:
+        with transaction(database) as db:
+            active = load_active_signin(db, signin_session_id, timeouts=timeouts)
+            if active is not None:
+                record_activity(db, active.session)
+                # Load what callers read after the session closes.
+                _ = active.role.organization if active.role else None
+            return active
+
+    return retry_once_on_disconnect(look_up)
 
 
 def role_options(database: sessionmaker[Session], staff_id: int) -> list[RoleOption]:

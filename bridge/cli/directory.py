@@ -8,11 +8,11 @@ from contextlib import contextmanager
 from datetime import date
 
 from sqlalchemy import inspect
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.application.principals import ActingAs
-from bridge.config import Settings
+from bridge.config import Settings, SettingsError
 from bridge.services.audit_settings import configure_audit
 from bridge.services.errors import DomainError
 from bridge.storage.database import build_engine, build_sessionmaker
@@ -21,7 +21,12 @@ from bridge.storage.database import build_engine, build_sessionmaker
 @contextmanager
 def directory_database(settings: Settings) -> Iterator[sessionmaker[Session]]:
     """A session factory for a database that has the bridge's schema, or a clear refusal."""
-    engine = build_engine(settings.database_url)
+    try:
+        engine = build_engine(settings.database_url)
+    except ArgumentError:
+        raise SettingsError(
+            "BRIDGE_DATABASE_URL is not a database URL the bridge can use (postgresql://… or sqlite:///…)."
+        ) from None
     try:
         try:
             with engine.connect() as connection:

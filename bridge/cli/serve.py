@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import copy
 from typing import Any
 
 from bridge.config import Settings
+from bridge.observability.logs import LogFormat, logging_config
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
@@ -16,28 +16,24 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     serve.set_defaults(handler=run_serve)
 
 
-def log_config() -> dict[str, Any]:
-    """uvicorn's logging, with the bridge's scrubbed access line where uvicorn's own was (stdout)."""
-    from uvicorn.config import LOGGING_CONFIG
-
-    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
-    config["handlers"]["bridge_access"] = {
-        "formatter": "default", "class": "logging.StreamHandler", "stream": "ext://sys.stdout",
-    }
-    config["loggers"]["bridge.access"] = {"handlers": ["bridge_access"], "level": "INFO", "propagate": False}
-    return config
+def log_config(log_format: LogFormat = LogFormat.TEXT) -> dict[str, Any]:
+    """uvicorn's logging and the bridge's, the scrubbed access line where uvicorn's own was (stdout),
+    every line with its request id, in BRIDGE_LOG_FORMAT."""
+    return logging_config(log_format)
 
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from bridge.app import create_app
+    from bridge.cli.startup import preflight
 
+    preflight(settings, args.host, args.port)
     # uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 (its default): the app's own
     # TrustedProxyMiddleware decides, from BRIDGE_TRUSTED_PROXIES only (bridge/web/proxies.py).
     # uvicorn's access log writes whole query strings (codes, states, id_token_hint): off.
     uvicorn.run(
         create_app(settings), host=args.host, port=args.port, proxy_headers=False,
-        access_log=False, log_config=log_config(),
+        access_log=False, log_config=log_config(settings.log_format),
     )
     return 0

@@ -48,6 +48,7 @@ from bridge.application.signin import SessionStarted, sign_in_with_external_id
 from bridge.application.signin_refusals import SignInRefused, record_refusal
 from bridge.flows.dependencies import SignInDependencies
 from bridge.flows.outcomes import GoUpstream, Linked, NeedsLocalPassword, NeedsProvider, Outcome, Refused, SignedIn
+from bridge.observability.metrics import count_signin, count_upstream_error, upstream_step
 from bridge.services.audit import AuditContext
 from bridge.services.external_identity import ExternalIdentity
 from bridge.services.flow_state import FlowKind
@@ -99,9 +100,10 @@ class SignInFlow:
         if provider is None:
             return Refused("unknown_provider", "Такой способ входа не настроен.")
         try:
-            start = await provider.start_authorization(
-                self.deps.http, self.deps.callback_url(provider_key), force_login=force_login, max_age=max_age
-            )
+            with upstream_step(provider_key, "start"):
+                start = await provider.start_authorization(
+                    self.deps.http, self.deps.callback_url(provider_key), force_login=force_login, max_age=max_age
+                )
         except UpstreamError as error:
             return await self._upstream_failed(provider_key, error)
         state = str(start.parked["state"])
@@ -165,6 +167,21 @@ class SignInFlow:
     async def finish_upstream(
         self, provider_key: str, params: Mapping[str, str], *, signin_session_id: str | None = None
     ) -> Outcome:
+        """The provider's answer: signed in, on to the issued password, or refused (counted on /metrics)."""
+        outcome = await self._finish_upstream(provider_key, params, signin_session_id=signin_session_id)
+        if isinstance(outcome, Refused):
+            count_signin(provider_key, "refused", outcome.code)
+        elif isinstance(outcome, SignedIn):
+            count_signin(provider_key, "signed_in")
+        elif isinstance(outcome, NeedsLocalPassword):
+            count_signin(provider_key, "needs_local_password")
+        elif isinstance(outcome, Linked):
+            count_signin(provider_key, "linked")
+        return outcome
+
+    async def _finish_upstream(
+        self, provider_key: str, params: Mapping[str, str], *, signin_session_id: str | None = None
+    ) -> Outcome:
         # Single use: whatever happens next, this round-trip cannot be resumed twice.
         state = params.get("state")
         parked = (
@@ -195,9 +212,10 @@ class SignInFlow:
                 )
             )
         try:
-            reported = await provider.finish_authorization(
-                self.deps.http, params, parked["flow"], self.deps.callback_url(provider_key)
-            )
+            with upstream_step(provider_key, "finish"):
+                reported = await provider.finish_authorization(
+                    self.deps.http, params, parked["flow"], self.deps.callback_url(provider_key)
+                )
         except UpstreamError as error:
             return await self._upstream_failed(provider_key, error)
         if parked.get("link"):
@@ -321,6 +339,7 @@ class SignInFlow:
         )
 
     async def _upstream_failed(self, provider_key: str, error: UpstreamError) -> Refused:
+        count_upstream_error(provider_key, error.code)
         # The detail may quote what the other side sent (error_description): repr keeps it one line.
         logger.warning("upstream %s failed: %s %r", provider_key, error.code, error.detail)
         return await self._refuse(

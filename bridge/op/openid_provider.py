@@ -7,6 +7,7 @@ detected token reuse stays revoked; an unexpected error rolls everything back.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import RedirectResponse, Response
 
 from bridge.config import Settings
+from bridge.observability.metrics import count_token_request
 from bridge.op.authorization import authorize
 from bridge.op.claims import CLAIMS_SUPPORTED
 from bridge.op.context import ProviderContext
@@ -32,6 +34,17 @@ from bridge.services.signin_sessions import ActiveSignIn, load_active_signin
 from bridge.services.signing_keys import SUPPORTED_ALGORITHMS, SigningKeyPolicy
 
 T = TypeVar("T")
+
+
+def token_outcome(response: Response) -> str:
+    """`issued`, or the OAuth error code of the answer (RFC 6749 §5.2: a small fixed set)."""
+    if response.status_code == 200:
+        return "issued"
+    try:
+        error = json.loads(bytes(response.body)).get("error")
+    except (ValueError, AttributeError):
+        error = None
+    return error if isinstance(error, str) and error.isidentifier() else f"http_{response.status_code}"
 
 
 class OpenIDProvider:
@@ -121,7 +134,9 @@ class OpenIDProvider:
             add_cors_headers(context.db, response, origin, named_client_id(request))
             return response
 
-        return self._in_transaction(audit_context, work)
+        response = self._in_transaction(audit_context, work)
+        count_token_request(request.payload.data.get("grant_type"), token_outcome(response))
+        return response
 
     def userinfo(
         self, request: StarletteOAuth2Request, audit_context: AuditContext, *, origin: str | None

@@ -1,9 +1,9 @@
-"""The front page, the operator's privacy notice and a health check."""
+"""The front page and the operator's privacy notice (the health checks: bridge/routes/operations.py)."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bridge.web.context import current_signin, settings_of
@@ -27,12 +27,7 @@ async def privacy(request: Request) -> Response:
     return render(request, "error.html", {"title": "Страница не найдена", "message": message}, status_code=404)
 
 
-async def health(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
 routes: list[BaseRoute] = [
     Route("/", home, methods=["GET"], name="home"),
     Route("/privacy", privacy, methods=["GET"], name="privacy"),
-    Route("/healthz", health, methods=["GET"], name="health"),
 ]

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bridge.observability.request_id import current_request_id
 from bridge.services.audit_chain import link_at_commit
 from bridge.storage.models import AuditEvent
 from bridge.storage.types import utcnow
@@ -60,6 +61,11 @@ def record(
         raise ValueError(f"refusing to audit secret fields: {sorted(leaked)}")
     if personal and subject_staff_id is None:
         raise ValueError("personal details belong to a person: give subject_staff_id")
+    request_id = current_request_id()
+    if request_id is not None:
+        # The HTTP request that caused it: the record joins the log lines of the same id. Hashed with
+        # the rest of the record like any detail.
+        details = {**details, "request_id": request_id}
     entry = AuditEvent(
         at=utcnow(),
         event=event,

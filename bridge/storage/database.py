@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from bridge.storage.outage import postgres_connect_args
+
 
 def normalized_url(url: str) -> str:
     """Use psycopg 3 for plain postgresql:// URLs."""
@@ -25,7 +27,9 @@ def build_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # pool_pre_ping: a connection dropped while idle in the pool (a restart, pg_terminate_backend) is
+    # replaced before use, so the first statement is never sent on a dead connection.
+    return create_engine(url, pool_pre_ping=True, connect_args=postgres_connect_args())
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

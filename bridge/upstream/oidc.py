@@ -149,6 +149,14 @@ class OidcProvider:
 
     # --- steps -----------------------------------------------------------------------------------
 
+    def discovery_fresh(self) -> bool:
+        """Whether the discovery document is cached and younger than DISCOVERY_TTL (for /readyz)."""
+        return self._metadata is not None and time.monotonic() - self._metadata_at < DISCOVERY_TTL
+
+    async def refresh_discovery(self, http: httpx.AsyncClient) -> None:
+        """Fetch the discovery document unless a fresh one is cached; raises UpstreamError."""
+        await self._discover(http)
+
     async def _discover(self, http: httpx.AsyncClient) -> dict[str, Any]:
         if self._metadata is not None and time.monotonic() - self._metadata_at < DISCOVERY_TTL:
             return self._metadata

@@ -195,7 +195,8 @@ CASES = {
 @dataclass(frozen=True)
 class Answer:
     refused: str | None
-    # New audit records, as (event, outcome, actor, organization_id, details) without the address.
+    # New audit records, as (event, outcome, actor, organization_id, details) without the address
+    # and the HTTP request's id (a page's records have one, a command's none).
     audit: list[tuple[Any, ...]]
     # For a listing: the logins listed.
     listed: frozenset[str] = frozenset()
@@ -261,7 +262,9 @@ class World:
                  event.organization_id if event.organization_id in known | {None} else "<new>",
                  {key: ("<person>" if value == login else "<number>" if key in NUMBERED else value)
                   for key, value in event.details.items()
-                  if key not in ("expires_at", "counters_cleared", "start_date", "personal_data_removal_due")})
+                  if key not in (
+                      "expires_at", "counters_cleared", "start_date", "personal_data_removal_due", "request_id"
+                  )})
                 for event in events
             ]
 

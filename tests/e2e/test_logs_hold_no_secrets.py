@@ -3,7 +3,9 @@
 Sign-ins through Gosuslugi and РСАА (first sign-in with binding, a later one, a wrong password,
 a forged callback) and a relying app's whole code flow (token, userinfo, refresh, logout with
 id_token_hint) run against the two servers; then every line both processes wrote is searched for
-every code, state, nonce, token, hint, password, cookie and СНИЛС seen in the run.
+every code, state, nonce, token, hint, password, cookie and СНИЛС seen in the run. The bridge runs
+once with each BRIDGE_LOG_FORMAT: in `json` every line it writes is one JSON object, the request's
+lines carry its id; and its /metrics, scraped before it stops, counted the run's sign-ins.
 """
 
 from __future__ import annotations
@@ -125,10 +127,13 @@ class Stack:
     staff_password: str
     person_password: str
     servers: list[Served] = field(default_factory=list)
+    log_format: str = "text"
 
 
-@pytest.fixture
-def stack(engine: Engine, database_url: str, keys: Keys, tmp_path: Path) -> Iterator[Stack]:
+@pytest.fixture(params=["text", "json"])
+def stack(
+    request: pytest.FixtureRequest, engine: Engine, database_url: str, keys: Keys, tmp_path: Path
+) -> Iterator[Stack]:
     bridge_port, mock_port, app_port = free_port(), free_port(), free_port()
     bridge_url, mock_url, app_url = (f"http://127.0.0.1:{port}" for port in (bridge_port, mock_port, app_port))
     staff_password, person_password, rsaa_secret = (secrets.token_urlsafe(12) for _ in range(3))
@@ -199,14 +204,15 @@ client_secret = "{rsaa_secret}"
             ["-m", "bridge.cli.main", "serve", "--host", "127.0.0.1", "--port", str(bridge_port)],
             tmp_path,
             {"BRIDGE_ENV": "development", "BRIDGE_SECRET_KEY": SECRET_KEY, "BRIDGE_DATABASE_URL": database_url,
-             "BRIDGE_PUBLIC_URL": bridge_url, "BRIDGE_PROVIDERS_FILE": str(tmp_path / "providers.toml")},
+             "BRIDGE_PUBLIC_URL": bridge_url, "BRIDGE_PROVIDERS_FILE": str(tmp_path / "providers.toml"),
+             "BRIDGE_LOG_FORMAT": request.param},
         ),
     ]
     try:
         servers[0].wait_until_serving(f"{mock_url}/_mock/faults")
         servers[1].wait_until_serving(f"{bridge_url}/healthz")
         yield Stack(bridge_url, mock_url, app_url, app.client_secret, logins[0], logins[1], staff_password,
-                    person_password, servers)
+                    person_password, servers, request.param)
     finally:
         for server in servers:
             server.stop()
@@ -379,9 +385,29 @@ async def test_no_code_state_token_hint_password_or_snils_in_any_log(stack: Stac
         )
         assert refused.status_code >= 400
 
+    # The run's outcomes, as Prometheus sees them (the test scrapes from the loopback: allowed by default).
+    metrics = scrape(httpx.get(f"{stack.bridge_url}/metrics", timeout=10).text)
+    signins = "bridge_signins_total"
+    assert metrics[(signins, (("outcome", "needs_local_password"), ("provider", "esia"), ("reason", "")))] >= 1
+    assert metrics[(signins, (("outcome", "signed_in"), ("provider", "esia"), ("reason", "")))] >= 1
+    assert metrics[(signins, (("outcome", "signed_in"), ("provider", "rsaa"), ("reason", "")))] >= 1
+    assert metrics[("bridge_bindings_total", (("order", "external_first"), ("outcome", "bound"), ("reason", "")))] == 2
+    assert sum(value for (name, labels), value in metrics.items()
+               if name == "bridge_upstream_errors_total" and ("provider", "esia") in labels) >= 1
+    assert metrics[("bridge_token_requests_total", (("grant_type", "authorization_code"), ("outcome", "issued")))] == 2
+    assert metrics[("bridge_token_requests_total", (("grant_type", "refresh_token"), ("outcome", "issued")))] == 2
+    assert metrics[("bridge_upstream_seconds_count", (("provider", "rsaa"), ("step", "finish")))] >= 2
+
     for server in stack.servers:
         server.stop()
     bridge_log, mock_log = (server.log_text() for server in stack.servers[::-1])
+    if stack.log_format == "json":
+        events = [json.loads(line) for line in bridge_log.splitlines() if line.strip()]
+        access = [event for event in events if event["logger"] == "bridge.access"]
+        assert access and all(len(event["request_id"]) == 32 for event in access)
+        assert len({event["request_id"] for event in access}) == len(access), "one id per request"
+        # Secrets are looked for in what the lines say as well as in their JSON form.
+        bridge_log = "\n".join(event["message"] + event.get("exception", "") for event in events) + bridge_log
 
     # The logs are there (a search of nothing would prove nothing) and name what happened.
     assert bridge_log.count('"GET /login/callback/esia?code=…&state=… HTTP/1.1" 303') >= 2, bridge_log[-3000:]
@@ -392,3 +418,14 @@ async def test_no_code_state_token_hint_password_or_snils_in_any_log(stack: Stac
 
     assert witness.found_in(bridge_log) == [], "secrets in the bridge's logs"
     assert witness.found_in(mock_log) == [], "secrets in the mock's logs"
+
+
+def scrape(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Prometheus' text format: (name, sorted labels) → value."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }

@@ -73,7 +73,9 @@ async def test_a_stranger_spends_only_their_own_budget_and_the_refusal_is_calm(w
 
     [throttled] = events(world, "signin.throttled")
     assert throttled.address == STRANGER and throttled.outcome == "refused"
-    assert throttled.details == {"login": login, "key": "login_address"}
+    # The request's id joins the record to the log lines of the refused attempt.
+    assert throttled.details == {"login": login, "key": "login_address", "request_id": throttled.details["request_id"]}
+    assert len(throttled.details["request_id"]) == 32
     for event in events(world, "signin.throttled") + events(world, "signin.password_refused"):
         assert PASSWORD not in str(event.details) and WRONG_PASSWORD not in str(event.details)
 

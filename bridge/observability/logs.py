@@ -1,0 +1,81 @@
+"""The bridge's log lines: the human format or one JSON object per line (BRIDGE_LOG_FORMAT).
+
+Both carry the request id of the request that caused them. What a line says is the caller's
+business (the access line scrubs its query, the audit refuses secret fields); the JSON format only
+changes the shape, and `json.dumps` escapes newlines, so one event stays one line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from bridge.observability.request_id import current_request_id
+
+TEXT_FORMAT = "%(levelname)s %(name)s: %(message)s%(request_suffix)s"
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+class RequestIdFilter(logging.Filter):
+    """Puts the current request id on every record a handler writes (None outside a request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request_id = current_request_id()
+        record.request_id = request_id
+        record.request_suffix = f" request_id={request_id}" if request_id else ""
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: time (UTC), level, logger, message, request id, exception."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        event: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = getattr(record, "request_id", None)
+        if request_id:
+            event["request_id"] = request_id
+        if record.exc_info:
+            event["exception"] = self.formatException(record.exc_info)
+        return json.dumps(event, ensure_ascii=False)
+
+
+def formatter_config(log_format: LogFormat) -> dict[str, Any]:
+    """A dictConfig formatter entry for `log_format`."""
+    if log_format is LogFormat.JSON:
+        return {"()": JsonFormatter}
+    return {"format": TEXT_FORMAT}
+
+
+def logging_config(log_format: LogFormat, *, level: str = "INFO") -> dict[str, Any]:
+    """The whole process's logging (dictConfig): uvicorn's loggers and the bridge's, one handler on stderr
+    and the access line on stdout, as uvicorn's own access log was."""
+    handler_base = {"class": "logging.StreamHandler", "formatter": "bridge", "filters": ["request_id"]}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": RequestIdFilter}},
+        "formatters": {"bridge": formatter_config(log_format)},
+        "handlers": {
+            "default": {**handler_base, "stream": "ext://sys.stderr"},
+            "access": {**handler_base, "stream": "ext://sys.stdout"},
+        },
+        "loggers": {
+            "uvicorn": {"handlers": ["default"], "level": level, "propagate": False},
+            "uvicorn.error": {"level": level},
+            "uvicorn.access": {"handlers": ["access"], "level": level, "propagate": False},
+            "bridge.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+        },
+        "root": {"handlers": ["default"], "level": "WARNING"},
+    }
