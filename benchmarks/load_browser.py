@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.support.html_forms import Form, read_forms  # noqa: E402 - the repository's own form reader
+from tests.support.html_forms import Form, read_forms
 
 MAX_STEPS = 25
 
@@ -94,7 +94,10 @@ async def _browse_to_code(browser: httpx.AsyncClient, url: str, app: RelyingApp,
             raise FlowError(f"{response.status_code} at {response.url.path}: {page_text(response.text)}")
         form, data = _answer(response, person)
         target = str(response.url.join(form.action))
-        response = await (browser.post(target, data=data) if form.method == "post" else browser.get(target, params=data))
+        if form.method == "post":
+            response = await browser.post(target, data=data)
+        else:
+            response = await browser.get(target, params=data)
     raise FlowError(f"no code after {MAX_STEPS} steps")
 
 

@@ -32,7 +32,7 @@ from bridge.storage.migrate import upgrade
 from bridge.storage.models import Organization, RoleAssignment, StaffMember
 from bridge.storage.types import utcnow
 
-PASSWORD = "Bench-Pass-7!q"
+PASSWORD = "Bench-Pass-7!q"  # noqa: S105 - the seeded staff's issued password, loopback only
 APP_REDIRECT = "https://app.bench/callback"
 BIN = Path(sys.executable).parent
 
@@ -190,8 +190,9 @@ scope = "openid profile email"
     stack = Stack(folder, bridge_url, mock_url, database_url, RelyingApp(
         bridge_url=bridge_url, client_id=app.client_id, client_secret=app.client_secret,
         redirect_uri=app.redirect_uri), persons)
-    stack.processes.append(subprocess.Popen(pinned(serve, server_cores), env=env, stdout=log, stderr=log))
-    stack.processes.append(subprocess.Popen(pinned(mock, other_cores), stdout=log, stderr=log))
+    # Our own entry points from this virtualenv, with arguments built here.
+    stack.processes.append(subprocess.Popen(pinned(serve, server_cores), env=env, stdout=log, stderr=log))  # noqa: S603
+    stack.processes.append(subprocess.Popen(pinned(mock, other_cores), stdout=log, stderr=log))  # noqa: S603
     for url in (f"{bridge_url}/healthz", f"{mock_url}/rsaa/.well-known/openid-configuration"):
         _wait_for(url, stack)
     return stack

@@ -35,8 +35,8 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.load_browser import FlowError, Person, forget_bridge, sign_in  # noqa: E402
-from benchmarks.load_stack import Stack, cpu_seconds, start  # noqa: E402
+from benchmarks.load_browser import FlowError, Person, forget_bridge, sign_in
+from benchmarks.load_stack import Stack, cpu_seconds, start
 
 
 @dataclass
