@@ -164,6 +164,7 @@ def open_session(
     if replaces_session is not None:
         # After a re-authentication the old session ends: one browser, one sign-in session.
         end_signin_session(db, replaces_session)
+    roles = active_roles(db, staff.id)
     session = start_signin_session(
         db,
         staff,
@@ -173,17 +174,15 @@ def open_session(
         lifetime=rules.remember_me_ttl if remember else rules.session_ttl,
         remember=remember,
         auth_time=identity.auth_time,
+        # One role: it is the session's from the start.
+        role_assignment_id=roles[0].id if len(roles) == 1 else None,
     )
-    roles = active_roles(db, staff.id)
-    if len(roles) == 1:
-        session.role_assignment_id = roles[0].id
     record(
         db, audit, "signin.success", "success",
         subject_staff_id=staff.id, provider=identity.provider, via=via, remember=remember,
     )
-    db.flush()
     # Every sign-in but a returning one has just made a binding: the person checks their workplace data.
-    profile_due = via != RETURNING_SIGNIN or bool(missing_fields(db, staff))
+    profile_due = via != RETURNING_SIGNIN or bool(missing_fields(db, staff, roles=roles))
     # Several roles: the person picks one. None: the role page says so rather than a bare account.
     return SessionStarted(session.id, remember, needs_role_choice=len(roles) != 1, profile_due=profile_due)
 

@@ -58,9 +58,13 @@ def start_signin_session(
     lifetime: timedelta,
     remember: bool,
     auth_time: datetime | None = None,
+    role_assignment_id: int | None = None,
     now: datetime | None = None,
 ) -> SignInSession:
     """A new session; `auth_time` is when the person authenticated at the upstream provider.
+
+    `role_assignment_id` is the role already decided (the person's only one): written with the
+    row, not by an UPDATE right after it.
 
     Relying apps read it as our id_token's `auth_time` (and max_age is judged by it), so it is the
     upstream's moment, never the time of our callback; only when a provider gives none is it now.
@@ -77,6 +81,7 @@ def start_signin_session(
         amr=amr,
         acr=acr,
         auth_time=authenticated_at,
+        role_assignment_id=role_assignment_id,
         remember=remember,
         created_at=now,
         expires_at=now + lifetime,
