@@ -12,13 +12,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bridge.config import Settings
 from bridge.storage.enums import StaffStatus
 from bridge.storage.models import RoleAssignment, SignInSession, StaffMember
 from bridge.storage.types import utcnow
+
+_WITH_PERSON_AND_ROLE = (
+    joinedload(SignInSession.staff),
+    joinedload(SignInSession.role).joinedload(RoleAssignment.organization),
+)
 
 # Activity is recorded with this granularity, so a busy session costs one write a minute.
 ACTIVITY_GRANULARITY = timedelta(minutes=1)
@@ -98,7 +103,9 @@ def load_active_signin(
     """The session if it is still valid: not ended, not expired, not idle too long, staff active,
     no reset since."""
     now = now or utcnow()
-    record = db.get(SignInSession, session_id)
+    # One query for the session, its person and its role with the role's organization (or none at
+    # all when this transaction has them already): the reads below find them in the identity map.
+    record = db.get(SignInSession, session_id, options=_WITH_PERSON_AND_ROLE)
     if record is None or record.ended_at is not None or record.expires_at <= now:
         return None
     if record.last_seen_at + timeouts.idle_limit(record) <= now:
@@ -180,9 +187,13 @@ def is_role_active(role: RoleAssignment, now: datetime) -> bool:
     return role.start_date <= today and (role.end_date is None or role.end_date >= today)
 
 
-def active_roles(db: Session, staff_id: int, now: datetime | None = None) -> list[RoleAssignment]:
+def active_roles(
+    db: Session, staff_id: int, now: datetime | None = None, *, organizations: bool = False
+) -> list[RoleAssignment]:
+    """The person's current roles; `organizations` loads each role's organization in the same query."""
     now = now or utcnow()
-    roles = db.scalars(
-        select(RoleAssignment).where(RoleAssignment.staff_id == staff_id).order_by(RoleAssignment.id)
-    ).all()
+    query = select(RoleAssignment).where(RoleAssignment.staff_id == staff_id).order_by(RoleAssignment.id)
+    if organizations:
+        query = query.options(joinedload(RoleAssignment.organization))
+    roles = db.scalars(query).all()
     return [role for role in roles if is_role_active(role, now)]
