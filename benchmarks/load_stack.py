@@ -26,7 +26,7 @@ from benchmarks.load_browser import Person, RelyingApp
 from bridge.services.clients import register_client
 from bridge.services.passwords import hash_password
 from bridge.services.roles import OrganizationKind, Role
-from bridge.services.signin_sessions import start_signin_session
+from bridge.services.signin_sessions import SessionKeys, start_signin_session
 from bridge.storage.database import build_engine, build_sessionmaker, transaction
 from bridge.storage.migrate import upgrade
 from bridge.storage.models import Organization, RoleAssignment, StaffMember
@@ -99,6 +99,7 @@ def seed(database_url: str, people: int, past_sessions: int) -> tuple[RelyingApp
     secret_key = secrets.token_urlsafe(48)
     from bridge.config import Secret
 
+    keys = SessionKeys.of(Secret(secret_key))
     with transaction(factory) as db:
         school = Organization(name="МБОУ СОШ № 7 (нагрузка)", kind=OrganizationKind.SCHOOL.value, district="Тестовый")
         db.add(school)
@@ -120,7 +121,7 @@ def seed(database_url: str, people: int, past_sessions: int) -> tuple[RelyingApp
             ))
         for _ in range(past_sessions):
             # A long history for the first person: what a year of sign-ins without a bridge cookie leaves.
-            start_signin_session(db, staff_rows[0], provider="rsaa", amr=["fed"], acr=None,
+            start_signin_session(db, staff_rows[0], keys=keys, provider="rsaa", amr=["fed"], acr=None,
                                  lifetime=timedelta(hours=12), remember=False)
         registered = register_client(
             db, Secret(secret_key), name="Нагрузка", client_id="bench-app", redirect_uris=[APP_REDIRECT],

@@ -1,5 +1,9 @@
 """The bridge's own sign-in sessions (SSO sessions), kept server-side so they can be ended.
 
+The browser's cookie holds a random token; the row is keyed by its HMAC under the bridge's secret
+(`SessionKeys`), found by that primary key. So the database holds no value that works as a
+cookie: a copy of the table, a backup or a log of ids signs nobody in.
+
 A session dies at its absolute end (`expires_at`), when it is ended (logout, reset, block), and
 after a stretch of inactivity (the idle timeout, longer for "remember me"). Activity is written
 at most once a minute per session, by one conditional UPDATE.
@@ -7,6 +11,8 @@ at most once a minute per session, by one conditional UPDATE.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +33,29 @@ _WITH_PERSON_AND_ROLE = (
 
 # Activity is recorded with this granularity, so a busy session costs one write a minute.
 ACTIVITY_GRANULARITY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class SessionKeys:
+    """Turns a session cookie's token into its row's key (HMAC-SHA256 under the bridge's secret)."""
+
+    key: bytes
+
+    @classmethod
+    def of(cls, secret_key: object) -> SessionKeys:
+        # Its own key, derived from the secret: no other HMAC of the bridge ever matches a session id.
+        return cls(hmac.new(str(secret_key).encode(), b"bridge.signin-session-id", hashlib.sha256).digest())
+
+    def id_of(self, token: str) -> str:
+        return hmac.new(self.key, token.encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewSession:
+    """A session just started: its row, and the token only the browser's cookie will hold."""
+
+    record: SignInSession
+    token: str
 
 
 @dataclass(frozen=True)
@@ -57,6 +86,7 @@ def start_signin_session(
     db: Session,
     staff: StaffMember,
     *,
+    keys: SessionKeys,
     provider: str,
     amr: list[str],
     acr: str | None,
@@ -65,7 +95,7 @@ def start_signin_session(
     auth_time: datetime | None = None,
     role_assignment_id: int | None = None,
     now: datetime | None = None,
-) -> SignInSession:
+) -> NewSession:
     """A new session; `auth_time` is when the person authenticated at the upstream provider.
 
     `role_assignment_id` is the role already decided (the person's only one): written with the
@@ -77,8 +107,9 @@ def start_signin_session(
     """
     now = now or utcnow()
     authenticated_at = min(auth_time, now) if auth_time is not None else now
+    token = secrets.token_urlsafe(32)
     record = SignInSession(
-        id=secrets.token_urlsafe(32),
+        id=keys.id_of(token),
         sid=secrets.token_urlsafe(18),
         staff_id=staff.id,
         session_generation=staff.session_generation,
@@ -94,7 +125,7 @@ def start_signin_session(
     )
     db.add(record)
     db.flush()
-    return record
+    return NewSession(record, token)
 
 
 def load_active_signin(
