@@ -29,7 +29,7 @@ from sqlalchemy import create_engine, select, text
 from bridge.app import create_app
 from bridge.config import Secret, Settings
 from bridge.services.housekeeping import HousekeepingSettings
-from bridge.services.signin_sessions import start_signin_session
+from bridge.services.signin_sessions import SessionKeys, start_signin_session
 from bridge.storage.database import build_sessionmaker, normalized_url
 from bridge.storage.migrate import upgrade
 from bridge.storage.models import StaffMember
@@ -87,11 +87,11 @@ def populate(engine: object, records: int) -> None:
 def cookie_for(settings: Settings, factory: object, login: str) -> str:
     with factory() as db, db.begin():  # type: ignore[operator]
         staff = db.scalars(select(StaffMember).where(StaffMember.login == login)).one()
-        session = start_signin_session(db, staff, provider="esia", amr=["fed"], acr="urn:edu-bridge:idp:esia",
+        started = start_signin_session(db, staff, keys=SessionKeys.of(settings.secret_key), provider="esia",
+                                       amr=["fed"], acr="urn:edu-bridge:idp:esia",
                                        lifetime=timedelta(hours=1), remember=False)
-        session.role_assignment_id = staff.roles[0].id
-        session_id = session.id
-    return str(URLSafeSerializer(str(settings.secret_key), salt="bridge.signin-session").dumps(session_id))
+        started.record.role_assignment_id = staff.roles[0].id
+    return str(URLSafeSerializer(str(settings.secret_key), salt="bridge.signin-session").dumps(started.token))
 
 
 def timed(client: httpx.Client, path: str, params: dict[str, str], repeat: int) -> tuple[float, float, int]:

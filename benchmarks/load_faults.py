@@ -7,8 +7,9 @@ the bridge, a pool of them bound through the pages. Then, each a phase at a conc
 - idp_stopped: the mock is killed for 10 s, then started again;
 - idp_slow: every token answer of the mock is held 5 s;
 - idp_garbage: every token answer is a truncated JSON;
-- db_outage: the bridge's database refuses connections and its sessions are terminated for 5 s
-  (the shared PostgreSQL of the machine is not restarted: other work runs on it).
+- db_outage: the bridge's database refuses connections and its sessions are terminated for 5 s;
+- db_restart (with --restart-postgres, only where nothing else uses the server): the PostgreSQL
+  cluster itself is restarted (`pg_ctlcluster VERSION main restart -m fast`).
 
 Per phase: completed / refused with a page / raw 5xx / transport errors, p50/p99 of a whole sign-in.
 Then the database: duplicate or half-written bindings, the audit chain (`bridge audit verify`), a
@@ -261,6 +262,23 @@ def database_outage(admin_url: str, name: str, down: bool) -> Callable[[], Await
     return run
 
 
+def postgres_restart() -> Callable[[], Awaitable[None]]:
+    """`pg_ctlcluster VERSION main restart -m fast` on the Debian cluster (every connection dropped)."""
+    def restart() -> None:
+        version = sorted(os.listdir("/etc/postgresql"))[-1]
+        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart", "-m", "fast"],  # noqa: S603,S607
+                       check=True, capture_output=True)
+
+    async def run() -> None:
+        await asyncio.to_thread(restart)
+
+    return run
+
+
+async def nothing() -> None:
+    return None
+
+
 # --- the database afterwards -----------------------------------------------------------------------
 
 
@@ -309,6 +327,8 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=200, help="people bound before the burst")
     parser.add_argument("--first-per-phase", type=int, default=25)
     parser.add_argument("--quick", action="store_true", help="small numbers: a few minutes on a shared machine")
+    parser.add_argument("--restart-postgres", action="store_true",
+                        help="add a phase restarting the local PostgreSQL cluster (nothing else may use it)")
     args = parser.parse_args()
     if args.quick:
         args.returning, args.first, args.concurrency, args.pool, args.first_per_phase = 400, 40, 20, 20, 5
@@ -328,7 +348,7 @@ async def run(args: argparse.Namespace) -> None:
     bridge, mock = f"http://127.0.0.1:{bridge_port}", f"http://127.0.0.1:{mock_port}"
 
     phase_first = args.first_per_phase
-    people = make_people(args.pool + args.first + 4 * phase_first)
+    people = make_people(args.pool + args.first + 5 * phase_first)
     mock_persons_file(people, folder / "persons.json")
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     (folder / "rsaa.pem").write_bytes(key.private_bytes(
@@ -398,6 +418,8 @@ async def run(args: argparse.Namespace) -> None:
             ("db_outage", database_outage(args.database, name, True), database_outage(args.database, name, False),
              5, 12),
         ]
+        if args.restart_postgres:
+            faults.append(("db_restart", postgres_restart(), nothing, 0, 12))
         for index, (label, on, off, hold, length) in enumerate(faults):
             firsts = phase_people[index * phase_first:(index + 1) * phase_first]
             load = asyncio.create_task(run_for(bridge, length, bound, firsts, args.concurrency))

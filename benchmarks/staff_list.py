@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bridge.config import Settings
 from bridge.services.identifiers import snils_checksum
 from bridge.services.roles import OrganizationKind, Role
-from bridge.services.signin_sessions import start_signin_session
+from bridge.services.signin_sessions import SessionKeys, start_signin_session
 from bridge.storage.database import build_engine, build_sessionmaker, normalized_url
 from bridge.storage.migrate import upgrade
 from bridge.storage.models import ExternalBinding, Organization, RoleAssignment, StaffMember
@@ -127,15 +127,15 @@ def seed(factory: sessionmaker[Session], staff_count: int) -> tuple[int, int, in
     return admin_id, admin_role_id, school_id
 
 
-def sign_in(factory: sessionmaker[Session], staff_id: int, role_id: int) -> str:
+def sign_in(factory: sessionmaker[Session], keys: SessionKeys, staff_id: int, role_id: int) -> str:
+    """A sign-in session's cookie token (the database holds only its HMAC)."""
     with factory() as db, db.begin():
         staff = db.get(StaffMember, staff_id)
         assert staff is not None
-        session = start_signin_session(db, staff, provider="esia", amr=["fed"], acr="urn:edu-bridge:idp:esia",
-                                       lifetime=timedelta(hours=2), remember=False)
-        session.role_assignment_id = role_id
-        session_id = session.id
-    return session_id
+        started = start_signin_session(db, staff, keys=keys, provider="esia", amr=["fed"],
+                                       acr="urn:edu-bridge:idp:esia", lifetime=timedelta(hours=2), remember=False)
+        started.record.role_assignment_id = role_id
+    return started.token
 
 
 def timed(client: httpx.Client, requests: int, call: object) -> list[float]:
@@ -184,12 +184,12 @@ def main() -> int:
         started = time.perf_counter()
         admin_id, role_id, school_id = seed(factory, args.staff)
         print(f"seeded {args.staff} staff into {name} in {time.perf_counter() - started:.1f} s")
-        session_id = sign_in(factory, admin_id, role_id)
+        settings = Settings.from_environ(env)
+        session_id = sign_in(factory, SessionKeys.of(settings.secret_key), admin_id, role_id)
         with factory() as db:
             # A person near the end of the order: «Дальше» from there is as deep as the list goes.
             deep_edge = db.scalar(text("SELECT id FROM staff_members ORDER BY search_name DESC, id DESC "
                                        "OFFSET 300 LIMIT 1"))
-        settings = Settings.from_environ(env)
         cookie = URLSafeSerializer(str(settings.secret_key), salt="bridge.signin-session").dumps(session_id)
         bridge = Path(sys.executable).with_name("bridge")
         server = subprocess.Popen([str(bridge), "serve", "--port", str(args.port)], env=env)  # noqa: S603 - our own command

@@ -888,4 +888,18 @@ CATALOGUE: tuple[Mutation, ...] = (
         "    return {}",
         OUTAGE, needs_postgresql=True,
     ),
+    mutation(
+        "signin.session_row_keyed_by_hmac", "the database holds no sign-in session id that works as a cookie",
+        "bridge/services/signin_sessions.py",
+        "        id=keys.id_of(token),",
+        "        id=token,",
+        ("tests/e2e/test_session_cookie_keys.py",),
+    ),
+    mutation(
+        "authorize.parked_request_taken_once", "a parked authorization request answers one return to its tab",
+        "bridge/flows/authorization_request.py",
+        "    data = flow_steps.take(dependencies.database, browser_id, FlowKind.AUTHORIZATION, key=tab_id)",
+        "    data = flow_steps.peek(dependencies.database, browser_id, FlowKind.AUTHORIZATION, key=tab_id)",
+        ("tests/e2e/test_sql_budget.py",),
+    ),
 )

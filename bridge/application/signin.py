@@ -22,6 +22,7 @@ from bridge.services.logout_deliveries import announce_session_end
 from bridge.services.roles import ROLES, Role, role_title
 from bridge.services.signin_sessions import (
     ActiveSignIn,
+    SessionKeys,
     SessionTimeouts,
     active_roles,
     choose_session_role,
@@ -58,6 +59,8 @@ class SignInRules:
     throttle: ThrottlePolicy
     # How long a parked step (round trip, pending binding, password proof) waits for the browser.
     step_ttl: timedelta
+    # A new session's cookie token → its row's key.
+    session_keys: SessionKeys
 
     @classmethod
     def of(cls, settings: Settings) -> SignInRules:
@@ -71,12 +74,15 @@ class SignInRules:
             timeouts=SessionTimeouts.of(settings),
             throttle=ThrottlePolicy.of(settings),
             step_ttl=settings.pending_binding_ttl,
+            session_keys=SessionKeys.of(settings.secret_key),
         )
 
 
 @dataclass(frozen=True)
 class SessionStarted:
     signin_session_id: str
+    # What the browser's cookie holds (the row is keyed by its HMAC, see signin_sessions.SessionKeys).
+    cookie_token: str
     remember: bool
     # True unless exactly one role is active: the person chooses one, or learns they have none.
     needs_role_choice: bool
@@ -166,9 +172,11 @@ def open_session(
     if replaces_session is not None:
         # After a re-authentication the old session ends: one browser, one sign-in session.
         end_signin_session(db, replaces_session)
-    session = start_signin_session(
+    roles = active_roles(db, staff.id)
+    started = start_signin_session(
         db,
         staff,
+        keys=rules.session_keys,
         provider=identity.provider,
         amr=["fed", *identity.amr],
         acr=f"urn:edu-bridge:idp:{identity.provider}",
@@ -177,19 +185,19 @@ def open_session(
         auth_time=identity.auth_time,
         address=audit.address,
         user_agent=audit.user_agent,
+        # One role: it is the session's from the start.
+        role_assignment_id=roles[0].id if len(roles) == 1 else None,
     )
-    roles = active_roles(db, staff.id)
-    if len(roles) == 1:
-        session.role_assignment_id = roles[0].id
     record(
         db, audit, "signin.success", "success",
         subject_staff_id=staff.id, provider=identity.provider, via=via, remember=remember,
     )
-    db.flush()
     # Every sign-in but a returning one has just made a binding: the person checks their workplace data.
-    profile_due = via != RETURNING_SIGNIN or bool(missing_fields(db, staff))
+    profile_due = via != RETURNING_SIGNIN or bool(missing_fields(db, staff, roles=roles))
     # Several roles: the person picks one. None: the role page says so rather than a bare account.
-    return SessionStarted(session.id, remember, needs_role_choice=len(roles) != 1, profile_due=profile_due)
+    return SessionStarted(
+        started.record.id, started.token, remember, needs_role_choice=len(roles) != 1, profile_due=profile_due
+    )
 
 
 def current_signin(

@@ -17,8 +17,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     start = commands.add_parser(
         "start", help="wait for the database, apply migrations, then serve (containers' entry point)"
     )
-    start.add_argument("--host", default="127.0.0.1")
-    start.add_argument("--port", type=int, default=8000)
+    serve.add_server_arguments(start)
     start.add_argument(
         "--wait", type=float, default=60.0, metavar="SECONDS", help="how long to wait for the database (default 60)"
     )

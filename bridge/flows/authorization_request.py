@@ -4,13 +4,15 @@ When the authorization endpoint must first send the person to sign in, re-authen
 a role, the request's parameters and the interactions already asked for are parked under a random
 tab id (Keycloak's tab id) in this browser's steps; the sign-in pages bring the browser back to
 the endpoint with `?tab_id=…`. Nothing of the request rides in a cookie, a tab id is useless in
-another browser, and the step is taken once the app gets its answer.
+another browser, and coming back takes the step (parked again only if another page is due).
 """
 
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bridge.application import flow_steps
 from bridge.flows.dependencies import SignInDependencies
@@ -24,29 +26,38 @@ class ParkedAuthorization:
     params: list[tuple[str, str]]
     # Interaction kind → when it was asked for (epoch seconds).
     done: dict[str, float]
+    # When the parked request dies (epoch seconds): parking it again after a page keeps this end.
+    until: float | None = None
 
 
 def new_tab_id() -> str:
     return secrets.token_urlsafe(32)
 
 
-def load(dependencies: SignInDependencies, browser_id: str, tab_id: str) -> ParkedAuthorization | None:
-    data = flow_steps.peek(dependencies.database, browser_id, FlowKind.AUTHORIZATION, key=tab_id)
+def take(dependencies: SignInDependencies, browser_id: str, tab_id: str) -> ParkedAuthorization | None:
+    """The parked request, removed (one DELETE … RETURNING): a tab id resumes a request once.
+
+    A request that needs another page is parked again by `keep`, under the same tab id.
+    """
+    data = flow_steps.take(dependencies.database, browser_id, FlowKind.AUTHORIZATION, key=tab_id)
     if data is None:
         return None
     params = [(str(name), str(value)) for name, value in data.get("params", [])]
     done = {str(kind): float(at) for kind, at in dict(data.get("done", {})).items()}
-    return ParkedAuthorization(params, done)
+    until = data.get("until")
+    return ParkedAuthorization(params, done, float(until) if until is not None else None)
 
 
 def keep(dependencies: SignInDependencies, browser_id: str, tab_id: str, parked: ParkedAuthorization) -> None:
-    """Park (or update) the request while the person is on our pages."""
-    data = {"params": [list(pair) for pair in parked.params], "done": parked.done}
-    flow_steps.keep(
+    """Park the request while the person is on our pages: a new tab id, or one `take` just emptied.
+
+    Parked again, it keeps the end it had: bouncing through the pages never extends its life.
+    """
+    ttl = dependencies.rules.step_ttl
+    now = time.time()
+    until = parked.until if parked.until is not None else now + ttl.total_seconds()
+    data = {"params": [list(pair) for pair in parked.params], "done": parked.done, "until": until}
+    flow_steps.park(
         dependencies.database, dependencies.purge, browser_id, FlowKind.AUTHORIZATION, data,
-        ttl=dependencies.rules.step_ttl, key=tab_id,
+        ttl=timedelta(seconds=max(until - now, 0.0)), key=tab_id,
     )
-
-
-def forget(dependencies: SignInDependencies, browser_id: str, tab_id: str) -> None:
-    flow_steps.take(dependencies.database, browser_id, FlowKind.AUTHORIZATION, key=tab_id)

@@ -9,7 +9,8 @@ from bridge.services.external_identity import ExternalIdentity
 
 @dataclass(frozen=True)
 class SignedIn:
-    signin_session_id: str
+    # What the browser's sign-in cookie holds (the session row is keyed by its HMAC).
+    cookie_token: str
     remember: bool
     # True unless exactly one role is active: the person chooses one, or learns they have none.
     needs_role_choice: bool

@@ -334,7 +334,7 @@ class SignInFlow:
     @staticmethod
     def _signed_in(started: SessionStarted, next_url: str) -> SignedIn:
         return SignedIn(
-            started.signin_session_id, started.remember, started.needs_role_choice, next_url,
+            started.cookie_token, started.remember, started.needs_role_choice, next_url,
             profile_due=started.profile_due,
         )
 

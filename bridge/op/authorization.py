@@ -84,7 +84,8 @@ def authorize(
 
     assert active is not None
     grantee = context.load_grantee(
-        active.session.id, active.staff.id, active.role.id if active.role else None, active.session.auth_time
+        active.session.id, active.staff.id, active.role.id if active.role else None, active.session.auth_time,
+        with_roles=False,
     )
     if grantee is None or grantee.role is None:
         # The session or its role ended a moment ago: start over at the page that fixes it.

@@ -39,7 +39,13 @@ class ProviderContext:
         return f"{self.issuer}{self.paths.userinfo}"
 
     def load_grantee(
-        self, signin_session_id: str, staff_id: int, role_assignment_id: int | None, auth_time: datetime | None = None
+        self,
+        signin_session_id: str,
+        staff_id: int,
+        role_assignment_id: int | None,
+        auth_time: datetime | None = None,
+        *,
+        with_roles: bool = True,
     ) -> Grantee | None:
         """The person behind a grant, if the sign-in session it came from is still alive.
 
@@ -47,7 +53,8 @@ class ProviderContext:
         generation) therefore ends every app's access at its next refresh or userinfo call.
         """
         return grantees.load_grantee(
-            self.db, signin_session_id, staff_id, role_assignment_id, auth_time, timeouts=self.timeouts, now=self.now
+            self.db, signin_session_id, staff_id, role_assignment_id, auth_time, timeouts=self.timeouts, now=self.now,
+            with_roles=with_roles,
         )
 
     def session_of_sid(self, subject: str, sid: str) -> str | None:

@@ -28,9 +28,9 @@ from bridge.op.requests import StarletteOAuth2Request
 from bridge.op.server import BridgeAuthorizationServer, named_client_id
 from bridge.op.token_endpoints import INTROSPECTION_AUTH_METHODS, REVOCATION_AUTH_METHODS
 from bridge.op.userinfo import userinfo_response
-from bridge.services.audit import AuditContext
+from bridge.services.audit import ANONYMOUS_ACTOR, AuditContext
 from bridge.services.clients import AUTH_METHODS, SUPPORTED_SCOPES
-from bridge.services.signin_sessions import ActiveSignIn, load_active_signin
+from bridge.services.signin_sessions import load_active_signin, record_activity
 from bridge.services.signing_keys import SUPPORTED_ALGORITHMS, SigningKeyPolicy
 
 T = TypeVar("T")
@@ -117,16 +117,27 @@ class OpenIDProvider:
     def authorize(
         self,
         request: StarletteOAuth2Request,
-        audit_context: AuditContext,
+        address: str | None,
         *,
         return_path: str,
-        active: ActiveSignIn | None,
+        signin_session_id: str | None,
         done: dict[str, float],
     ) -> Outcome:
-        return self._in_transaction(
-            audit_context,
-            lambda context: authorize(context, request, return_path=return_path, active=active, done=done),
-        )
+        """The authorization endpoint, the browser's sign-in session read in the same transaction.
+
+        Being seen here is activity: it pushes the session's idle timeout back (at most a write a minute).
+        """
+
+        def work(context: ProviderContext) -> Outcome:
+            active = None
+            if signin_session_id is not None:
+                active = load_active_signin(context.db, signin_session_id, timeouts=context.timeouts, now=context.now)
+            if active is not None:
+                record_activity(context.db, active.session, context.now)
+                context.audit = AuditContext(actor=active.staff.login, address=address)
+            return authorize(context, request, return_path=return_path, active=active, done=done)
+
+        return self._in_transaction(AuditContext(actor=ANONYMOUS_ACTOR, address=address), work)
 
     def token(self, request: StarletteOAuth2Request, audit_context: AuditContext, *, origin: str | None) -> Response:
         def work(context: ProviderContext) -> Response:

@@ -60,6 +60,7 @@ class BridgeAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(scopes_supported=list(SUPPORTED_SCOPES))
         self.context = context
+        self._clients: dict[str, ClientModel | None] = {}
         self.register_client_auth_method("client_secret_basic", _client_secret_basic)
         self.register_token_generator("default", AccessTokenGenerator(context))
         self.register_grant(BridgeAuthorizationCodeGrant, [S256CodeChallenge(), BridgeOpenIDCode(context)])
@@ -74,8 +75,11 @@ class BridgeAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def query_client(self, client_id: str) -> ClientModel | None:
         if not isinstance(client_id, str) or not client_id:
             return None
-        app = find_relying_app(self.context.db, client_id)
-        return ClientModel(app, self.context.settings.secret_key) if app else None
+        # Authlib asks again at each step of one request: one query per request is enough.
+        if client_id not in self._clients:
+            app = find_relying_app(self.context.db, client_id)
+            self._clients[client_id] = ClientModel(app, self.context.settings.secret_key) if app else None
+        return self._clients[client_id]
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         context = self.context

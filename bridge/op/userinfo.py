@@ -125,7 +125,7 @@ def _userinfo(
         raise UserinfoRefusal(error, "token_invalid" if error.status_code == 401 else error.error) from error
     client_id, grant_id, role_id = claims.get("client_id"), claims.get("grant_id"), claims.get("rid")
     grant = (
-        live_grant(context.db, grant_id, client_id)
+        live_grant(context.db, grant_id, client_id, with_session=True)
         if isinstance(grant_id, str) and isinstance(client_id, str)
         else None
     )

@@ -26,7 +26,7 @@ from bridge.services.audit import ANONYMOUS_ACTOR, AuditContext
 from bridge.services.signin_sessions import ActiveSignIn
 from bridge.web.browser import browser_id
 from bridge.web.context import client_address, current_signin, runtime_of, settings_of
-from bridge.web.signin_cookie import clear_signin_cookie
+from bridge.web.signin_cookie import clear_signin_cookie, read_signin_session_id
 from bridge.web.templating import render
 from bridge.web.urls import path_for
 
@@ -88,10 +88,9 @@ async def authorize(request: Request) -> Response:
     steps = signin_dependencies(request)
     browser = browser_id(request)
     tab_id = request.query_params.get(authorization_request.TAB_PARAMETER)
-    resumed = tab_id is not None
     if tab_id is not None:
-        # Back from our sign-in pages: the request is the one parked for this browser and tab.
-        parked = await run_in_threadpool(authorization_request.load, steps, browser, tab_id)
+        # Back from our sign-in pages: the request parked for this browser and tab, taken (once).
+        parked = await run_in_threadpool(authorization_request.take, steps, browser, tab_id)
         if parked is None:
             return render(request, "provider/authorize_stale.html", {}, status_code=400)
         oauth_request = StarletteOAuth2Request.parked(provider.issuer, request.url.path, request.headers, parked.params)
@@ -99,22 +98,19 @@ async def authorize(request: Request) -> Response:
         oauth_request = await StarletteOAuth2Request.read(request, provider.issuer)
         tab_id = authorization_request.new_tab_id()
         parked = authorization_request.ParkedAuthorization(oauth_request.parameters(), {})
-    active = await run_in_threadpool(current_signin, request)
     return_path = path_for(request, "oidc_authorize", query={authorization_request.TAB_PARAMETER: tab_id})
+    # The browser's sign-in session is loaded in the provider's own transaction (one thread hop).
     outcome = await run_in_threadpool(
         provider.authorize,
         oauth_request,
-        _audit_context(request, active),
+        client_address(request),
         return_path=return_path,
-        active=active,
+        signin_session_id=read_signin_session_id(request, settings_of(request)),
         done=parked.done,
     )
     if outcome.pending is not None:
-        waiting = authorization_request.ParkedAuthorization(parked.params, outcome.pending)
+        waiting = authorization_request.ParkedAuthorization(parked.params, outcome.pending, parked.until)
         await run_in_threadpool(authorization_request.keep, steps, browser, tab_id, waiting)
-    elif resumed:
-        # Answered (a code or an error for the app): the parked request is spent.
-        await run_in_threadpool(authorization_request.forget, steps, browser, tab_id)
     if outcome.page is not None:
         return _render_page(request, outcome.page)
     assert outcome.response is not None

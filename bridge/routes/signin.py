@@ -56,7 +56,7 @@ def _respond(request: Request, outcome: Outcome) -> Response:
         if outcome.profile_due:
             target = path_for(request, "login_profile", query={"next": target})
         response = _see_other(target)
-        set_signin_cookie(response, runtime_of(request).settings, outcome.signin_session_id, remember=outcome.remember)
+        set_signin_cookie(response, runtime_of(request).settings, outcome.cookie_token, remember=outcome.remember)
         return response
     if isinstance(outcome, GoUpstream):
         return _see_other(outcome.url)

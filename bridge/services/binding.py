@@ -12,7 +12,7 @@ The upstream policies (a confirmed ESIA account, an accepted `acr`) are one func
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -28,6 +28,9 @@ from bridge.services.person_names import same_name
 from bridge.storage.enums import StaffStatus
 from bridge.storage.models import ExternalBinding, StaffMember
 from bridge.storage.types import utcnow
+
+# How fresh a binding's «последний вход» is kept (administrators read it by the day).
+LAST_USE_GRANULARITY = timedelta(minutes=10)
 
 CONTACT_ADMINISTRATOR = "Обратитесь к администратору вашей организации."
 
@@ -68,16 +71,24 @@ def prove_local_credential(db: Session, login: str, password: str, now: datetime
     return LocalProof(staff_id=staff.id, credential_issued_at=staff.credential_issued_at)
 
 
-def find_bound_staff(db: Session, identity: ExternalIdentity) -> StaffMember | None:
-    binding = db.scalars(
-        select(ExternalBinding).where(
-            ExternalBinding.issuer == identity.issuer, ExternalBinding.subject == identity.subject
-        )
+def find_bound_staff(db: Session, identity: ExternalIdentity, now: datetime | None = None) -> StaffMember | None:
+    """The person bound to `identity` (binding and staff in one query), or None.
+
+    The binding's last use is shown to administrators by the day: it is written when it is over
+    LAST_USE_GRANULARITY old, not at every sign-in (a write per sign-in queues on SQLite's lock).
+    """
+    now = now or utcnow()
+    found = db.execute(
+        select(ExternalBinding, StaffMember)
+        .join(StaffMember, StaffMember.id == ExternalBinding.staff_id)
+        .where(ExternalBinding.issuer == identity.issuer, ExternalBinding.subject == identity.subject)
     ).one_or_none()
-    if binding is None:
+    if found is None:
         return None
-    binding.last_used_at = utcnow()
-    return db.get(StaffMember, binding.staff_id)
+    binding, staff = found
+    if binding.last_used_at is None or binding.last_used_at <= now - LAST_USE_GRANULARITY:
+        binding.last_used_at = now
+    return staff
 
 
 def create_binding(

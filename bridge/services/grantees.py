@@ -76,8 +76,13 @@ def load_grantee(
     *,
     timeouts: SessionTimeouts,
     now: datetime | None = None,
+    with_roles: bool = True,
 ) -> Grantee | None:
-    """The person behind a grant, if the sign-in session it came from is still alive."""
+    """The person behind a grant, if the sign-in session it came from is still alive.
+
+    `with_roles=False` leaves out the person's other current roles (the `roles` claim): issuing a
+    code does not tell them, the token and userinfo endpoints do.
+    """
     now = now or utcnow()
     active = load_active_signin(db, signin_session_id, timeouts=timeouts, now=now)
     if active is None or active.staff.id != staff_id:
@@ -88,7 +93,9 @@ def load_grantee(
         session=active.session,
         role=GrantedRole.of(role) if role is not None else None,
         auth_time=auth_time or active.session.auth_time,
-        active_roles=tuple(GrantedRole.of(current) for current in active_roles(db, staff_id, now)),
+        active_roles=tuple(
+            GrantedRole.of(current) for current in active_roles(db, staff_id, now, organizations=True)
+        ) if with_roles else (),
     )
 
 

@@ -17,9 +17,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import ColumnElement, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
-from bridge.storage.models import OAuthGrant, RefreshToken
+from bridge.storage.models import OAuthGrant, RefreshToken, RoleAssignment, SignInSession
 from bridge.storage.types import utcnow
 
 _FAMILY_NAMESPACE = uuid.UUID("6c1b3a52-5a43-4d7e-9a0e-0b1de2a7f0c1")
@@ -54,15 +54,27 @@ def create_grant(
     return grant
 
 
-def live_grant(db: Session, grant_id: str, client_id: str, *, lock: bool = False) -> OAuthGrant | None:
+def live_grant(
+    db: Session, grant_id: str, client_id: str, *, lock: bool = False, with_session: bool = False
+) -> OAuthGrant | None:
     """The grant an access token names, if it is the client's and not revoked (a key lookup).
 
     `lock=True` takes the grant's row lock first (PostgreSQL; SQLite serialises writers anyway).
     Every writer of a family takes the grant before its tokens: the refresh grant here, and
     `revoke_family` by updating the grant before the tokens. One order means no deadlock when
     several uses of one refresh token race (a loser's failed claim keeps the token's row lock).
+    `with_session=True` (not with `lock`) reads the grant's sign-in session, person and role in the
+    same query, for the caller that judges the session next.
     """
-    grant = db.get(OAuthGrant, grant_id, with_for_update=lock, populate_existing=lock)
+    if with_session and not lock:
+        session = joinedload(OAuthGrant.signin_session)
+        options = (
+            session.joinedload(SignInSession.staff),
+            session.joinedload(SignInSession.role).joinedload(RoleAssignment.organization),
+        )
+        grant = db.get(OAuthGrant, grant_id, options=options)
+    else:
+        grant = db.get(OAuthGrant, grant_id, with_for_update=lock, populate_existing=lock)
     if grant is None or grant.revoked_at is not None or grant.client_id != client_id:
         return None
     return grant

@@ -1,5 +1,9 @@
 """The bridge's own sign-in sessions (SSO sessions), kept server-side so they can be ended.
 
+The browser's cookie holds a random token; the row is keyed by its HMAC under the bridge's secret
+(`SessionKeys`), found by that primary key. So the database holds no value that works as a
+cookie: a copy of the table, a backup or a log of ids signs nobody in.
+
 A session dies at its absolute end (`expires_at`), when it is ended (logout, reset, block), and
 after a stretch of inactivity (the idle timeout, longer for "remember me"). Activity is written
 at most once a minute per session, by one conditional UPDATE.
@@ -7,12 +11,14 @@ at most once a minute per session, by one conditional UPDATE.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bridge.config import Settings
@@ -20,8 +26,36 @@ from bridge.storage.enums import StaffStatus
 from bridge.storage.models import RoleAssignment, SignInSession, StaffMember
 from bridge.storage.types import utcnow
 
+_WITH_PERSON_AND_ROLE = (
+    joinedload(SignInSession.staff),
+    joinedload(SignInSession.role).joinedload(RoleAssignment.organization),
+)
+
 # Activity is recorded with this granularity, so a busy session costs one write a minute.
 ACTIVITY_GRANULARITY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class SessionKeys:
+    """Turns a session cookie's token into its row's key (HMAC-SHA256 under the bridge's secret)."""
+
+    key: bytes
+
+    @classmethod
+    def of(cls, secret_key: object) -> SessionKeys:
+        # Its own key, derived from the secret: no other HMAC of the bridge ever matches a session id.
+        return cls(hmac.new(str(secret_key).encode(), b"bridge.signin-session-id", hashlib.sha256).digest())
+
+    def id_of(self, token: str) -> str:
+        return hmac.new(self.key, token.encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewSession:
+    """A session just started: its row, and the token only the browser's cookie will hold."""
+
+    record: SignInSession
+    token: str
 
 
 @dataclass(frozen=True)
@@ -52,17 +86,22 @@ def start_signin_session(
     db: Session,
     staff: StaffMember,
     *,
+    keys: SessionKeys,
     provider: str,
     amr: list[str],
     acr: str | None,
     lifetime: timedelta,
     remember: bool,
     auth_time: datetime | None = None,
+    role_assignment_id: int | None = None,
     now: datetime | None = None,
     address: str | None = None,
     user_agent: str | None = None,
-) -> SignInSession:
+) -> NewSession:
     """A new session; `auth_time` is when the person authenticated at the upstream provider.
+
+    `role_assignment_id` is the role already decided (the person's only one): written with the
+    row, not by an UPDATE right after it.
 
     Relying apps read it as our id_token's `auth_time` (and max_age is judged by it), so it is the
     upstream's moment, never the time of our callback; only when a provider gives none is it now.
@@ -70,8 +109,9 @@ def start_signin_session(
     """
     now = now or utcnow()
     authenticated_at = min(auth_time, now) if auth_time is not None else now
+    token = secrets.token_urlsafe(32)
     record = SignInSession(
-        id=secrets.token_urlsafe(32),
+        id=keys.id_of(token),
         sid=secrets.token_urlsafe(18),
         staff_id=staff.id,
         session_generation=staff.session_generation,
@@ -79,6 +119,7 @@ def start_signin_session(
         amr=amr,
         acr=acr,
         auth_time=authenticated_at,
+        role_assignment_id=role_assignment_id,
         remember=remember,
         created_at=now,
         expires_at=now + lifetime,
@@ -88,7 +129,7 @@ def start_signin_session(
     )
     db.add(record)
     db.flush()
-    return record
+    return NewSession(record, token)
 
 
 def load_active_signin(
@@ -97,7 +138,9 @@ def load_active_signin(
     """The session if it is still valid: not ended, not expired, not idle too long, staff active,
     no reset since."""
     now = now or utcnow()
-    record = db.get(SignInSession, session_id)
+    # One query for the session, its person and its role with the role's organization (or none at
+    # all when this transaction has them already): the reads below find them in the identity map.
+    record = db.get(SignInSession, session_id, options=_WITH_PERSON_AND_ROLE)
     if record is None or record.ended_at is not None or record.expires_at <= now:
         return None
     if record.last_seen_at + timeouts.idle_limit(record) <= now:
@@ -179,9 +222,13 @@ def is_role_active(role: RoleAssignment, now: datetime) -> bool:
     return role.start_date <= today and (role.end_date is None or role.end_date >= today)
 
 
-def active_roles(db: Session, staff_id: int, now: datetime | None = None) -> list[RoleAssignment]:
+def active_roles(
+    db: Session, staff_id: int, now: datetime | None = None, *, organizations: bool = False
+) -> list[RoleAssignment]:
+    """The person's current roles; `organizations` loads each role's organization in the same query."""
     now = now or utcnow()
-    roles = db.scalars(
-        select(RoleAssignment).where(RoleAssignment.staff_id == staff_id).order_by(RoleAssignment.id)
-    ).all()
+    query = select(RoleAssignment).where(RoleAssignment.staff_id == staff_id).order_by(RoleAssignment.id)
+    if organizations:
+        query = query.options(joinedload(RoleAssignment.organization))
+    roles = db.scalars(query).all()
     return [role for role in roles if is_role_active(role, now)]

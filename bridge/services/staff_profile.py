@@ -9,7 +9,7 @@ nothing required is missing — that is, when the administrator filled it all in
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -77,8 +77,12 @@ class ProfileSaved:
     previous_email: str | None
 
 
-def missing_fields(db: Session, staff: StaffMember, now: datetime | None = None) -> tuple[str, ...]:
-    missing = [f"position:{role.id}" for role in active_roles(db, staff.id, now) if not role.position]
+def missing_fields(
+    db: Session, staff: StaffMember, now: datetime | None = None, *, roles: Sequence[RoleAssignment] | None = None
+) -> tuple[str, ...]:
+    """What the person has yet to fill in; `roles` are their active roles when the caller has them."""
+    current = active_roles(db, staff.id, now) if roles is None else roles
+    missing = [f"position:{role.id}" for role in current if not role.position]
     if not staff.email:
         missing.append(EMAIL_FIELD)
     return tuple(missing)

@@ -21,21 +21,46 @@ def normalized_url(url: str) -> str:
     return url
 
 
-def build_engine(url: str) -> Engine:
+# Requests reach the database from anyio's worker threads (40 unless changed): one pooled
+# connection per thread, so no request waits for a connection another thread holds idle and none is
+# opened and closed per request; a few more for the lifespan's own tasks (housekeeping, keys).
+WORKER_THREADS = 40
+SPARE_CONNECTIONS = 4
+# A writer waits this long for SQLite's lock before giving up (a bounded wait, not a hang).
+SQLITE_BUSY_TIMEOUT_SECONDS = 5
+# Server-side idle timeouts and failovers close connections: older ones are replaced on checkout.
+RECYCLE_SECONDS = 1800
+
+
+def build_engine(url: str, *, threads: int = WORKER_THREADS) -> Engine:
+    """The engine for `url`, its pool sized to `threads` (the worker threads that use it).
+
+    No pre-ping on checkout (a round trip before every transaction): a connection the server has
+    dropped fails its first statement, SQLAlchemy recognises the disconnect (`is_disconnect`),
+    discards that connection and every older one in the pool, and the unit of work may retry.
+    """
     url = normalized_url(url)
+    pool = {"pool_size": threads, "max_overflow": SPARE_CONNECTIONS, "pool_recycle": RECYCLE_SECONDS}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        if ":memory:" in url or url.rstrip("/") in ("sqlite:", "sqlite:/", "sqlite://"):
+            pool = {}
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_SECONDS}, **pool
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    # pool_pre_ping: a connection dropped while idle in the pool (a restart, pg_terminate_backend) is
-    # replaced before use, so the first statement is never sent on a dead connection.
-    return create_engine(url, pool_pre_ping=True, connect_args=postgres_connect_args())
+    return create_engine(url, connect_args=postgres_connect_args(), **pool)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
+    # In WAL mode NORMAL syncs at checkpoints, not at every commit: a commit is durable against a
+    # crash of the bridge, and a power loss may undo the last moments of commits (never corrupts
+    # the file). docs/operations.md says so and what to choose instead.
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
     cursor.close()
 
 

@@ -238,6 +238,11 @@ class SignInSession(Base):
     user_agent: Mapped[str | None] = mapped_column(String(300))
     address: Mapped[str | None] = mapped_column(String(100))
 
+    # For loading a session with its person and role in one query (signin_sessions.load_active_signin);
+    # written through the ids above only.
+    staff: Mapped[StaffMember] = relationship(viewonly=True)
+    role: Mapped[RoleAssignment | None] = relationship(viewonly=True)
+
 
 class AuthFlow(Base):
     """One step of a sign-in ceremony parked on the server (Keycloak's authentication session).
@@ -486,6 +491,9 @@ class OAuthGrant(Base):
     signin_session_id: Mapped[str] = mapped_column(ForeignKey("signin_sessions.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    # For reading a grant with its sign-in session in one query (userinfo); written through the id.
+    signin_session: Mapped[SignInSession] = relationship(viewonly=True)
 
 
 class RefreshToken(Base):

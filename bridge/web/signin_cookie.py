@@ -1,4 +1,7 @@
-"""The sign-in session cookie: a signed session id, persistent only with "Запомнить меня".
+"""The sign-in session cookie: a signed random token, persistent only with "Запомнить меня".
+
+The session's row is keyed by the token's HMAC (bridge.services.signin_sessions.SessionKeys):
+reading the cookie gives that key, and the token itself is kept nowhere on the server.
 
 Named `__Host-bridge_sid` over https (Secure, HttpOnly, Path=/, SameSite=Lax, no Domain), plain
 `bridge_sid` on the http demo.
@@ -11,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bridge.config import Settings
+from bridge.services.signin_sessions import SessionKeys
 from bridge.web.cookies import cookie_name
 
 COOKIE_BASE = "bridge_sid"
@@ -25,6 +29,7 @@ def _serializer(settings: Settings) -> URLSafeSerializer:
 
 
 def read_signin_session_id(request: Request, settings: Settings) -> str | None:
+    """The id of the session row this browser's cookie names (not yet judged alive), or None."""
     raw = request.cookies.get(signin_cookie_name(settings))
     if not raw:
         return None
@@ -32,15 +37,15 @@ def read_signin_session_id(request: Request, settings: Settings) -> str | None:
         value = _serializer(settings).loads(raw)
     except BadSignature:
         return None
-    return value if isinstance(value, str) else None
+    return SessionKeys.of(settings.secret_key).id_of(value) if isinstance(value, str) else None
 
 
 def set_signin_cookie(
-    response: Response, settings: Settings, session_id: str, *, remember: bool
+    response: Response, settings: Settings, cookie_token: str, *, remember: bool
 ) -> None:
     response.set_cookie(
         signin_cookie_name(settings),
-        _serializer(settings).dumps(session_id),
+        _serializer(settings).dumps(cookie_token),
         # Without "remember me" the cookie is a browser-session cookie: gone with the browser.
         max_age=int(settings.remember_me_ttl.total_seconds()) if remember else None,
         httponly=True,

@@ -18,6 +18,7 @@ from bridge.services.session_devices import browser_title
 from bridge.services.signin_sessions import start_signin_session
 from bridge.storage.database import transaction
 from bridge.storage.models import AuditEvent, ExternalBinding, SignInSession, StaffMember, SupportRequest
+from tests.support.browser import TEST_SESSION_KEYS
 from tests.support.factories import make_staff
 
 
@@ -35,8 +36,9 @@ def _session(db_factory: sessionmaker[Session], staff_id: int) -> str:
         staff = db.get(StaffMember, staff_id)
         assert staff is not None
         return start_signin_session(
-            db, staff, provider="esia", amr=["fed"], acr=None, lifetime=timedelta(hours=1), remember=False
-        ).sid
+            db, staff, keys=TEST_SESSION_KEYS, provider="esia", amr=["fed"], acr=None,
+            lifetime=timedelta(hours=1), remember=False,
+        ).record.sid
 
 
 def test_two_removals_racing_leave_one_binding(db_factory: sessionmaker[Session]) -> None:

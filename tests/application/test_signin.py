@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.application.first_signin import BindingOrder, bind_external_identity, prove_local_password
@@ -21,7 +23,8 @@ from bridge.config import Settings
 from bridge.services.audit import AuditContext
 from bridge.services.external_identity import ExternalIdentity
 from bridge.services.roles import Role
-from bridge.storage.models import AuditEvent, SignInSession, StaffMember
+from bridge.storage.models import AuditEvent, ExternalBinding, SignInSession, StaffMember
+from bridge.storage.types import utcnow
 from tests.support.factories import give_role, make_organization, make_staff
 
 AUDIT = AuditContext(actor="anonymous", address="127.0.0.1")
@@ -136,3 +139,38 @@ def test_only_ones_own_active_role_can_be_chosen_and_sign_out_ends_the_session(
     assert choose_role(db_factory, AUDIT, session_id, own_role.role_assignment_id).role == Role.SCHOOL_DEPUTY.value
     assert sign_out(db_factory, AUDIT, session_id).ended
     assert current_signin(db_factory, session_id, rules.timeouts) is None
+
+
+def test_a_binding_last_use_is_written_at_most_every_ten_minutes(
+    db_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    """Administrators see «последний вход» by the binding; a write per sign-in would queue on SQLite's lock."""
+    rules = SignInRules.of(settings)
+    _, login = person(db_factory)
+    first_signin(db_factory, rules, login)
+
+    def last_use() -> datetime | None:
+        with db_factory() as db:
+            return db.scalars(select(ExternalBinding.last_used_at)).one()
+
+    def set_last_use(when: datetime) -> None:
+        with db_factory() as db, db.begin():
+            db.execute(update(ExternalBinding).values(last_used_at=when))
+
+    def returning_sign_in() -> None:
+        started = sign_in_with_external_id(
+            db_factory, AUDIT, identity(), remember=False, replaces_session=None, rules=rules
+        )
+        assert started is not None
+
+    recent = utcnow() - timedelta(minutes=9)
+    set_last_use(recent)
+    returning_sign_in()
+    assert last_use() == recent
+
+    stale = utcnow() - timedelta(minutes=11)
+    set_last_use(stale)
+    before = utcnow()
+    returning_sign_in()
+    written = last_use()
+    assert written is not None and written >= before - timedelta(seconds=1)

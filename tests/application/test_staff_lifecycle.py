@@ -35,6 +35,7 @@ from bridge.storage.models import (
 )
 from tests.application.conftest import POLICY, SUPPORT, as_, audit, refusals
 from tests.services.directory import Directory
+from tests.support.browser import TEST_SESSION_KEYS
 from tests.support.factories import give_role, make_staff
 
 PASSWORD = "Issued-Pass-1234"
@@ -54,8 +55,8 @@ def _give_everything(factory: sessionmaker[Session], login: str, email: str | No
         db.add(ExternalBinding(staff_id=staff.id, provider="rsaa", issuer="https://rsaa.test", subject="r-1",
                                flow="external_first"))
         for _ in range(2):
-            session = start_signin_session(db, staff, provider="esia", amr=["fed"], acr=None,
-                                           lifetime=timedelta(hours=1), remember=False)
+            session = start_signin_session(db, staff, keys=TEST_SESSION_KEYS, provider="esia", amr=["fed"],
+                                           acr=None, lifetime=timedelta(hours=1), remember=False).record
         family = secrets.token_hex(8)
         create_grant(db, family, client_id="app", staff_id=staff.id, signin_session_id=session.id)
         store_refresh_token(db, secrets.token_urlsafe(16), RefreshGrant(

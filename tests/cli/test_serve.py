@@ -8,31 +8,52 @@ exactly the arguments `bridge serve` gives it and speaks to it from 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import os
 import re
+import ssl
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from mail_sink.smtp import free_port
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from bridge.cli.serve import run_serve
+from bridge.cli.serve import register, run_serve
 from bridge.config import Settings
-from bridge.storage.models import AuditEvent
+from bridge.storage.models import AuditEvent, SigningKey
+
+
+def serve_args(**overrides: Any) -> argparse.Namespace:
+    """`bridge serve`'s arguments as its parser gives them, with `overrides`."""
+    commands = argparse.ArgumentParser().add_subparsers()
+    register(commands)
+    parser = commands.choices["serve"]
+    return argparse.Namespace(**{**vars(parser.parse_args([])), "port": 0, **overrides})
 
 
 @contextmanager
-def bridge_serve(environ: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def bridge_serve(environ: dict[str, str], monkeypatch: pytest.MonkeyPatch, **arguments: Any) -> Iterator[str]:
     """What `bridge serve --port 0` starts, on a free loopback port; yields its base URL."""
     captured: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: captured.update(app=app, options=options))
-    run_serve(argparse.Namespace(host="127.0.0.1", port=0), Settings.from_environ(environ))
-    options = {**captured["options"], "log_level": "warning", "access_log": False}
+    run_serve(serve_args(**arguments), Settings.from_environ(environ))
+    options = {key: value for key, value in captured["options"].items() if key != "workers"}
+    options = {**options, "log_level": "warning", "access_log": False}
     server = uvicorn.Server(uvicorn.Config(captured["app"], **options))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -73,3 +94,89 @@ def test_serve_believes_forwarded_for_only_from_configured_proxies(
     with bridge_serve(environ, monkeypatch) as base:
         wrong_password_from(base, "198.51.100.7")
     assert refused_addresses(engine) == [seen]
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    certfile, keyfile = folder / "cert.pem", folder / "key.pem"
+    certfile.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    keyfile.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return certfile, keyfile
+
+
+def test_serve_speaks_https_with_the_given_certificate(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    if "sqlite" not in database_url:
+        pytest.skip("the transport does not depend on the database")
+    certfile, keyfile = self_signed(tmp_path)
+    environ = {"BRIDGE_DATABASE_URL": database_url}
+    with bridge_serve(environ, monkeypatch, ssl_certfile=str(certfile), ssl_keyfile=str(keyfile)) as base:
+        https = base.replace("http://", "https://")
+        trusting = ssl.create_default_context(cafile=str(certfile))
+        assert httpx.get(f"{https}/healthz", verify=trusting).status_code == 200
+        with pytest.raises(httpx.ConnectError):
+            # Without the certificate's issuer among the trusted, the client refuses it: it is real TLS.
+            httpx.get(f"{https}/healthz")
+
+
+def test_serve_refuses_half_a_tls_configuration(database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    settings = Settings.from_environ({"BRIDGE_DATABASE_URL": database_url})
+    assert run_serve(serve_args(ssl_certfile="cert.pem"), settings) == 2
+    assert run_serve(serve_args(workers=0), settings) == 2
+    assert "--ssl-keyfile" in capsys.readouterr().err
+
+
+def test_several_workers_serve_and_share_one_signing_key(database_url: str, engine: Engine, tmp_path: Path) -> None:
+    """`bridge serve --workers 2`: two processes start at once on one database; each makes sure a
+    signing key exists, and still there is one active key per algorithm, which both publish."""
+    if "sqlite" not in database_url:
+        pytest.skip("one run shows it; the unique index is the same on both databases")
+    port = free_port()
+    environ = {**os.environ, "BRIDGE_DATABASE_URL": database_url, "BRIDGE_ENV": "test"}
+    command = [str(Path(sys.executable).parent / "bridge"), "serve", "--port", str(port), "--workers", "2"]
+    log = (tmp_path / "serve.log").open("wb")
+    server = subprocess.Popen(command, env=environ, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not (workers_up(server.pid) and answers(f"http://127.0.0.1:{port}/healthz")):
+            assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+            time.sleep(0.2)
+        kids: set[str] = set()
+        for _ in range(10):
+            # New connections each time: both workers answer some of them.
+            kids |= {key["kid"] for key in httpx.get(f"http://127.0.0.1:{port}/oidc/jwks").json()["keys"]}
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    with Session(engine) as db:
+        active = db.execute(select(SigningKey.alg, SigningKey.kid).where(SigningKey.retired_at.is_(None))).all()
+    algs = [alg for alg, _ in active]
+    assert len(algs) == len(set(algs)) >= 1
+    assert kids == {kid for _, kid in active}
+
+
+def workers_up(pid: int, count: int = 2) -> bool:
+    """uvicorn's supervisor has `count` worker processes (where /proc says; elsewhere assume so)."""
+    try:
+        return len(Path(f"/proc/{pid}/task/{pid}/children").read_text().split()) >= count
+    except OSError:
+        return True
+
+
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(url).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -16,7 +16,7 @@ from itsdangerous import URLSafeSerializer
 from sqlalchemy import select
 
 from bridge.services.roles import OrganizationKind, Role
-from bridge.services.signin_sessions import start_signin_session
+from bridge.services.signin_sessions import SessionKeys, start_signin_session
 from bridge.storage.models import StaffMember
 from bridge.web.signin_cookie import signin_cookie_name
 from bridge_demo.stack import DemoStack
@@ -42,14 +42,13 @@ def _session_cookie(stack: DemoStack, login: str) -> tuple[str, str]:
     settings = stack.bridge.state.settings
     with runtime.db() as db, db.begin():
         staff = db.scalars(select(StaffMember).where(StaffMember.login == login)).one()
-        session = start_signin_session(
-            db, staff, provider="esia", amr=["fed"], acr="urn:edu-bridge:idp:esia",
-            lifetime=settings.session_ttl, remember=False,
+        started = start_signin_session(
+            db, staff, keys=SessionKeys.of(settings.secret_key), provider="esia", amr=["fed"],
+            acr="urn:edu-bridge:idp:esia", lifetime=settings.session_ttl, remember=False,
         )
-        session.role_assignment_id = staff.roles[0].id
-        session_id = session.id
+        started.record.role_assignment_id = staff.roles[0].id
     serializer = URLSafeSerializer(str(settings.secret_key), salt="bridge.signin-session")
-    return signin_cookie_name(settings), serializer.dumps(session_id)
+    return signin_cookie_name(settings), serializer.dumps(started.token)
 
 
 def _support_login(stack: DemoStack) -> str:

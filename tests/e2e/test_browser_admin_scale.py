@@ -78,15 +78,15 @@ def _district_with_long_names(factory: sessionmaker[Session]) -> str:
 def _session_cookie(settings: Settings, factory: sessionmaker[Session], login: str) -> str:
     from datetime import timedelta
 
-    from bridge.services.signin_sessions import start_signin_session
+    from bridge.services.signin_sessions import SessionKeys, start_signin_session
 
     with transaction(factory) as db:
         staff = db.scalars(select(StaffMember).where(StaffMember.login == login)).one()
-        session = start_signin_session(db, staff, provider="esia", amr=["fed"], acr="urn:edu-bridge:idp:esia",
+        started = start_signin_session(db, staff, keys=SessionKeys.of(settings.secret_key), provider="esia",
+                                       amr=["fed"], acr="urn:edu-bridge:idp:esia",
                                        lifetime=timedelta(hours=1), remember=False)
-        session.role_assignment_id = staff.roles[0].id
-        session_id = session.id
-    return URLSafeSerializer(str(settings.secret_key), salt="bridge.signin-session").dumps(session_id)
+        started.record.role_assignment_id = staff.roles[0].id
+    return URLSafeSerializer(str(settings.secret_key), salt="bridge.signin-session").dumps(started.token)
 
 
 def _overflow(driver) -> tuple[int, int]:  # type: ignore[no-untyped-def]

@@ -25,6 +25,7 @@ from bridge.services.signin_sessions import (
 from bridge.storage.models import SignInSession, StaffMember
 from bridge.storage.types import utcnow
 from tests.op.conftest import App, Person, authorization_request, refresh, signed_in_tokens
+from tests.support.browser import TEST_SESSION_KEYS
 
 TIMEOUTS = SessionTimeouts(idle=timedelta(minutes=60), remembered_idle=timedelta(days=7))
 
@@ -33,8 +34,9 @@ def _start(db: Session, staff_id: int, *, remember: bool = False, lifetime: time
     staff = db.get(StaffMember, staff_id)
     assert staff is not None
     return start_signin_session(
-        db, staff, provider="esia", amr=["pwd"], acr=None, lifetime=lifetime, remember=remember, now=T0
-    )
+        db, staff, keys=TEST_SESSION_KEYS, provider="esia", amr=["pwd"], acr=None, lifetime=lifetime,
+        remember=remember, now=T0,
+    ).record
 
 
 T0 = utcnow()

@@ -19,6 +19,7 @@ from bridge.services.staff import NewStaff, RoleGrant, register_staff
 from bridge.storage.database import transaction
 from bridge.storage.models import AuditEvent, ExternalBinding, RefreshToken, StaffMember
 from bridge.storage.types import utcnow
+from tests.support.browser import TEST_SESSION_KEYS
 from tests.support.factories import make_organization, make_staff
 
 TTL = timedelta(days=30)
@@ -85,8 +86,8 @@ def test_reset_kills_the_old_password_bindings_sessions_and_refresh_tokens(
         db.add(ExternalBinding(staff_id=staff.id, provider="esia", issuer="https://esia.test", subject="42",
                                flow="local_first"))
         staff.credential_used_at = utcnow()
-        session = start_signin_session(db, staff, provider="esia", amr=["fed"], acr=None,
-                                       lifetime=timedelta(hours=1), remember=False)
+        session = start_signin_session(db, staff, keys=TEST_SESSION_KEYS, provider="esia", amr=["fed"], acr=None,
+                                       lifetime=timedelta(hours=1), remember=False).record
         db.add(RefreshToken(token_hash="h" * 64, family="f", client_id="app", staff_id=staff.id,
                             signin_session_id=session.id, scope="openid", auth_time=utcnow(),
                             expires_at=utcnow() + timedelta(days=1)))

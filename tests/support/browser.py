@@ -9,9 +9,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
 
 from bridge.config import Settings
-from bridge.services.signin_sessions import start_signin_session
+from bridge.services.signin_sessions import SessionKeys, start_signin_session
 from bridge.storage.models import RoleAssignment, StaffMember
 from bridge.web.signin_cookie import signin_cookie_name
+
+# For tests that start sessions without a browser (no cookie is ever read for them).
+TEST_SESSION_KEYS = SessionKeys(b"test-session-keys")
 
 
 def sign_in_browser(
@@ -27,9 +30,10 @@ def sign_in_browser(
     with db_factory() as db, db.begin():
         staff = db.get(StaffMember, staff_id)
         assert staff is not None
-        session = start_signin_session(
+        started = start_signin_session(
             db,
             staff,
+            keys=SessionKeys.of(settings.secret_key),
             provider=provider,
             amr=["fed", "pwd"],
             acr=f"urn:edu-bridge:idp:{provider}",
@@ -37,8 +41,8 @@ def sign_in_browser(
             remember=False,
         )
         if role is not None:
-            session.role_assignment_id = role.id
-        session_id = session.id
+            started.record.role_assignment_id = role.id
+        session_id = started.record.id
     serializer = URLSafeSerializer(str(settings.secret_key), salt="bridge.signin-session")
-    client.cookies.set(signin_cookie_name(settings), serializer.dumps(session_id))
+    client.cookies.set(signin_cookie_name(settings), serializer.dumps(started.token))
     return session_id

@@ -1,0 +1,325 @@
+"""Sign-ins per second per core through the real server: `bridge serve` + `idp-mock` on loopback.
+
+Starts the bridge as operators do (uvicorn, pinned to core 0 with taskset when there are two
+cores or more) and the mock ESIA/РСАА, binds the people through the pages (the first sign-in:
+provider → password → workplace data), then drives, each for a window at a chosen concurrency:
+
+- returning brokered sign-in: app → bridge → РСАА (signed in there) → bridge → token → userinfo,
+  in a browser without a bridge cookie, over all the people;
+- the same for one person who already has many past sessions (flat with use?);
+- the signed-in code flow: authorize → token → userinfo with the bridge's cookie;
+- returning sign-in through the mock ESIA (GOST), with a /healthz probe alongside (its p99).
+
+It prints flows/s, the server's CPU share (from /proc: utime+stime of it and its workers over the
+window), flows/s per core (= flows/s ÷ that share), p50/p99 latency and errors, with ratios against
+baselines measured in the same run: /healthz requests/s per core and one argon2id hash with the
+bridge's parameters (first sign-in latency ÷ that hash). Figures, not assertions.
+
+    .venv/bin/python benchmarks/signin_load.py --quick          # under two minutes
+    .venv/bin/python benchmarks/signin_load.py --database postgresql://postgres@127.0.0.1:5432/bench_load
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.load_browser import FlowError, Person, forget_bridge, sign_in
+from benchmarks.load_stack import Stack, cpu_seconds, start
+
+
+@dataclass
+class Window:
+    name: str
+    seconds: float = 0.0
+    cpu: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    @property
+    def share(self) -> float:
+        return self.cpu / self.seconds if self.seconds else 0.0
+
+    @property
+    def per_core(self) -> float:
+        return self.rate / self.share if self.share else 0.0
+
+    def quantile(self, q: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+    def line(self) -> str:
+        return (f"{self.name:<34} {self.rate:8.1f}/s  cpu {self.share:5.2f}  {self.per_core:8.1f}/s/core  "
+                f"p50 {self.quantile(0.5):7.1f} ms  p99 {self.quantile(0.99):7.1f} ms  errors {len(self.errors)}")
+
+
+# People who sign in through ESIA (each a browser of its own in the ESIA window).
+ESIA_PEOPLE = 8
+
+Flow = Callable[[int], Awaitable[float]]
+
+
+async def run_window(name: str, flow: Flow, *, workers: int, seconds: float, server_pid: int,
+                     limit: int | None = None) -> Window:
+    """`workers` loops calling flow(worker) until the window closes (or `limit` flows were started)."""
+    window = Window(name)
+    started_flows = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker(number: int) -> None:
+        nonlocal started_flows
+        while time.perf_counter() < deadline and (limit is None or started_flows < limit):
+            started_flows += 1
+            try:
+                window.latencies.append(await flow(number))
+            except (FlowError, httpx.HTTPError, KeyError, ValueError) as error:
+                window.errors.append(f"{type(error).__name__}: {error}"[:300])
+
+    cpu_before, wall_before = cpu_seconds(server_pid), time.perf_counter()
+    await asyncio.gather(*(worker(number) for number in range(workers)))
+    window.seconds = time.perf_counter() - wall_before
+    window.cpu = cpu_seconds(server_pid) - cpu_before
+    return window
+
+
+def browser() -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=30, follow_redirects=False)
+
+
+async def probe(url: str, stop: asyncio.Event, every: float = 0.02) -> list[float]:
+    """A health check every `every` seconds while `stop` is unset: its latencies (s)."""
+    latencies: list[float] = []
+    async with browser() as client:
+        while not stop.is_set():
+            started = time.perf_counter()
+            await client.get(url)
+            latencies.append(time.perf_counter() - started)
+            await asyncio.sleep(every)
+    return latencies
+
+
+def argon2_ms(times: int = 7) -> float:
+    from bridge.services.passwords import hash_password
+
+    samples = []
+    for _ in range(times):
+        started = time.perf_counter()
+        hash_password("Bench-Password-1!")
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+@dataclass
+class Plan:
+    seconds: float
+    runs: int
+    concurrency: int
+    first_measured: int
+
+
+async def drive(stack: Stack, plan: Plan, esia_people: int) -> list[Window]:
+    # The last `esia_people` sign in through ESIA only (an issued password binds one account).
+    people, esia_people_list = stack.people[:-esia_people], stack.people[-esia_people:]
+    app = stack.app
+    bridge_host = "127.0.0.1"
+    rsaa = {person.login: browser() for person in people}
+    esia = {person.login: browser() for person in esia_people_list}
+    pid = stack.server_pid
+    windows: list[Window] = []
+
+    health_client = browser()
+
+    async def health(_: int) -> float:
+        started = time.perf_counter()
+        response = await health_client.get(f"{stack.bridge_url}/healthz")
+        if response.status_code != 200:
+            raise FlowError(f"healthz {response.status_code}")
+        return time.perf_counter() - started
+
+    windows.append(await run_window("baseline GET /healthz", health, workers=plan.concurrency,
+                                    seconds=plan.seconds / 2, server_pid=pid))
+
+    # First sign-ins, through the pages: the first few one at a time (latency), the rest in parallel.
+    async def first(person: Person, clients: dict[str, httpx.AsyncClient], provider: str) -> float:
+        return await sign_in(clients[person.login], app, person, provider=provider)
+
+    queue = list(people)
+
+    async def first_next(_: int) -> float:
+        return await first(queue.pop(), rsaa, "rsaa")
+
+    windows.append(await run_window("first sign-in (binding), 1 at a time", first_next, workers=1,
+                                    seconds=600, server_pid=pid, limit=plan.first_measured))
+    windows.append(await run_window("first sign-in (binding), parallel", first_next, workers=plan.concurrency,
+                                    seconds=600, server_pid=pid, limit=len(queue)))
+    esia_queue = list(esia_people_list)
+
+    async def bind_esia(_: int) -> float:
+        return await first(esia_queue.pop(), esia, "esia")
+
+    windows.append(await run_window("first sign-in through ESIA", bind_esia, workers=min(4, esia_people),
+                                    seconds=600, server_pid=pid, limit=esia_people))
+
+    turns = [0] * plan.concurrency
+
+    def person_of(worker: int, among: int) -> Person:
+        # Each worker its own people: one browser is never in two flows at once.
+        mine = range(worker, among, plan.concurrency)
+        turns[worker] += 1
+        return people[mine[turns[worker] % len(mine)]]
+
+    async def returning(worker: int) -> float:
+        person = person_of(worker, len(people))
+        client = rsaa[person.login]
+        forget_bridge(client, bridge_host)
+        return await sign_in(client, app, person)
+
+    async def returning_one(worker: int) -> float:
+        person = people[0]
+        client = rsaa[f"{person.login}"] if worker == 0 else _extra(worker, person)
+        forget_bridge(client, bridge_host)
+        return await sign_in(client, app, person)
+
+    extra: dict[int, httpx.AsyncClient] = {}
+
+    def _extra(worker: int, person: Person) -> httpx.AsyncClient:
+        # Each worker its own browser for the same person (signed in at the provider once).
+        if worker not in extra:
+            extra[worker] = browser()
+        return extra[worker]
+
+    for worker in range(1, plan.concurrency):
+        await sign_in(_extra(worker, people[0]), app, people[0])
+
+    async def code_flow(worker: int) -> float:
+        person = person_of(worker, len(people))
+        return await sign_in(rsaa[person.login], app, person, provider=None)
+
+    async def esia_returning(worker: int) -> float:
+        person = esia_people_list[worker % esia_people]
+        client = esia[person.login]
+        forget_bridge(client, bridge_host)
+        return await sign_in(client, app, person, provider="esia")
+
+    for _ in range(plan.runs):
+        windows.append(await run_window(f"returning brokered ({len(people)} people)", returning,
+                                        workers=plan.concurrency, seconds=plan.seconds, server_pid=pid))
+    for _ in range(plan.runs):
+        windows.append(await run_window("returning brokered, one person", returning_one,
+                                        workers=plan.concurrency, seconds=plan.seconds, server_pid=pid))
+    for person in people:
+        # A bridge cookie for each browser: the code flow is the signed-in one.
+        await sign_in(rsaa[person.login], app, person)
+    for _ in range(plan.runs):
+        windows.append(await run_window("signed-in code flow", code_flow, workers=plan.concurrency,
+                                        seconds=plan.seconds, server_pid=pid))
+    for _ in range(plan.runs):
+        stop = asyncio.Event()
+        probing = asyncio.create_task(probe(f"{stack.bridge_url}/healthz", stop))
+        window = await run_window("returning through ESIA (+probe)", esia_returning,
+                                  workers=min(plan.concurrency, esia_people), seconds=plan.seconds, server_pid=pid)
+        stop.set()
+        probe_latencies = sorted(await probing)
+        window.name += f" probe p99 {probe_latencies[int(0.99 * (len(probe_latencies) - 1))] * 1000:.1f} ms"
+        windows.append(window)
+    for client in [*rsaa.values(), *esia.values(), *extra.values(), health_client]:
+        await client.aclose()
+    return windows
+
+
+def median_of(windows: list[Window], prefix: str) -> Window | None:
+    matching = [window for window in windows if window.name.startswith(prefix)]
+    return sorted(matching, key=lambda window: window.per_core)[len(matching) // 2] if matching else None
+
+
+def report(windows: list[Window], hash_ms: float) -> None:
+    print()
+    for window in windows:
+        print(window.line())
+        for error in sorted(set(window.errors))[:3]:
+            print(f"    ! {error}")
+    baseline = median_of(windows, "baseline")
+    first = median_of(windows, "first sign-in (binding), 1")
+    print()
+    print(f"argon2id hash with the bridge's parameters: {hash_ms:.1f} ms")
+    if first is not None:
+        print(f"first sign-in p50 {first.quantile(0.5):.1f} ms = {first.quantile(0.5) / hash_ms:.2f}× one hash "
+              "(target ≤ 1.3×)")
+    for prefix, target in (("returning brokered (", 150.0), ("returning brokered, one", 150.0),
+                           ("signed-in code flow", 220.0), ("returning through ESIA", 0.0)):
+        window = median_of(windows, prefix)
+        if window is None or baseline is None:
+            continue
+        goal = f", target ≥ {target:.0f}/s/core" if target else ""
+        print(f"median {window.name.split(' probe')[0]:<34} {window.per_core:7.1f}/s/core "
+              f"({window.per_core / baseline.per_core * 100:.1f}% of /healthz per core{goal})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="short windows, one run each: under two minutes")
+    parser.add_argument("--people", type=int, default=60)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of each measured window")
+    parser.add_argument("--runs", type=int, default=3, help="windows per flow (the median is reported)")
+    parser.add_argument("--past-sessions", type=int, default=10_000, help="sessions the first person already has")
+    parser.add_argument("--database", help="a PostgreSQL URL (the database is recreated); default SQLite")
+    parser.add_argument("--workers", type=int, default=1, help="bridge serve --workers")
+    args = parser.parse_args()
+    if args.people < args.concurrency:
+        parser.error("--people must be at least --concurrency (a browser is in one flow at a time)")
+    if args.quick:
+        args.people, args.seconds, args.runs, args.past_sessions = min(args.people, 24), 6.0, 1, 2_000
+    cores = os.cpu_count() or 1
+    server_cores, other_cores = ("0", f"1-{cores - 1}") if cores > 1 else (None, None)
+    if other_cores:
+        os.sched_setaffinity(0, {int(core) for core in range(1, cores)})
+    hash_ms = argon2_ms()
+    with tempfile.TemporaryDirectory() as folder:
+        database_url = args.database or f"sqlite:///{folder}/bench.db"
+        if args.database:
+            recreate_database(args.database)
+        stack = start(Path(folder), database_url, people=args.people + ESIA_PEOPLE, past_sessions=args.past_sessions,
+                      workers=args.workers, server_cores=server_cores, other_cores=other_cores)
+        try:
+            plan = Plan(seconds=args.seconds, runs=args.runs, concurrency=args.concurrency,
+                        first_measured=min(8, args.people // 3))
+            windows = asyncio.run(drive(stack, plan, esia_people=ESIA_PEOPLE))
+        finally:
+            stack.stop()
+    print(f"database {'PostgreSQL' if args.database else 'SQLite'}, server on core {server_cores or 'any'}, "
+          f"concurrency {args.concurrency}, {args.people} people, {args.past_sessions} past sessions for one")
+    report(windows, hash_ms)
+
+
+def recreate_database(url: str) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
