@@ -850,4 +850,11 @@ CATALOGUE: tuple[Mutation, ...] = (
         "    if False:\n        first = bad[0]\n",
         STAFF_IMPORT,
     ),
+    mutation(
+        "staff_import.logins_unique_within_the_file", "a bulk import gives no two people of one file the same login",
+        "bridge/services/logins.py",
+        "        taken.add(login)\n",
+        "",
+        STAFF_IMPORT,
+    ),
 )
