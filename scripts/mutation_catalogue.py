@@ -902,4 +902,11 @@ CATALOGUE: tuple[Mutation, ...] = (
         "    data = flow_steps.peek(dependencies.database, browser_id, FlowKind.AUTHORIZATION, key=tab_id)",
         ("tests/e2e/test_sql_budget.py",),
     ),
+    mutation(
+        "staff_import.logins_unique_within_the_file", "a bulk import gives no two people of one file the same login",
+        "bridge/services/logins.py",
+        "        taken.add(login)\n",
+        "",
+        STAFF_IMPORT,
+    ),
 )

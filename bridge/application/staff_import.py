@@ -17,23 +17,23 @@ import secrets
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.application.principals import Principal, audit_context_of, resolve
 from bridge.application.registration import ActivationLinks
 from bridge.application.unit_of_work import unit_of_work
 from bridge.mail.templates import mail_templates
-from bridge.services.activation_links import issue_activation_link
+from bridge.services.activation_links import issue_first_activation_links
 from bridge.services.actors import Actor
 from bridge.services.audit import record
 from bridge.services.errors import Conflict, InvalidInput, NotFound
 from bridge.services.flow_state import FlowKind, consume, park
 from bridge.services.moscow_time import moscow_datetime, moscow_today
-from bridge.services.outbox import MailKind, queue_mail
-from bridge.services.person_names import given_names
-from bridge.services.staff import register_person
+from bridge.services.outbox import MailKind, queue_mails
 from bridge.services.staff_import import RowReport, check_rows, planned_staff
 from bridge.services.staff_import_files import ImportLimits, SheetRow, read_sheet
+from bridge.services.staff_import_writes import register_people
 from bridge.storage.database import transaction
 
 __all__ = ["ImportDone", "ImportLimits", "ImportReport", "confirm_import", "import_staff", "prepare_import"]
@@ -121,19 +121,27 @@ def _register_all(db: Session, actor: Actor, rows: list[SheetRow], links: Activa
     if not rows:
         raise InvalidInput("import_empty", "В файле нет ни одной строки с сотрудником.")
     today: date = moscow_today()
-    logins, mailed = [], 0
-    for new in planned_staff(db, rows, today):
-        enrolment = register_person(db, actor, new)
-        staff = enrolment.staff
-        logins.append(staff.login)
-        if staff.email:
-            link = issue_activation_link(db, staff.id, staff.email)
-            content = mail_templates().render(
-                MailKind.ACTIVATION_LINK,
-                {"name": given_names(staff), "login": staff.login, "link": links.link(link.token),
-                 "expires": moscow_datetime(link.expires_at)},
-            )
-            queue_mail(db, MailKind.ACTIVATION_LINK, staff.email, content, staff_id=staff.id)
-            mailed += 1
+    try:
+        people = register_people(db, actor, planned_staff(db, rows, today))
+    except IntegrityError:
+        # Someone registered one of these people (or took a login) since our check: nothing of ours stays.
+        raise Conflict(
+            "import_raced", "Ничего не загружено: пока шла загрузка, часть сотрудников зарегистрировали. "
+            "Проверьте файл ещё раз.",
+        ) from None
+    # In bulk as well: a link per person with an e-mail, and its letter, each one INSERT.
+    mailed_people = [person for person in people if person.email]
+    issued = issue_first_activation_links(db, [(person.staff_id, str(person.email)) for person in mailed_people])
+    templates = mail_templates()
+    letters = [
+        (str(person.email), templates.render(
+            MailKind.ACTIVATION_LINK,
+            {"name": person.given_names, "login": person.login, "link": links.link(link.token),
+             "expires": moscow_datetime(link.expires_at)},
+        ), person.staff_id)
+        for person, link in zip(mailed_people, issued, strict=True)
+    ]
+    mailed = queue_mails(db, MailKind.ACTIVATION_LINK, letters)
+    logins = [person.login for person in people]
     record(db, actor.audit_context, "staff.imported", "success", rows=len(logins), mailed=mailed)
     return ImportDone(registered=len(logins), mailed=mailed, logins=tuple(logins))

@@ -1,5 +1,6 @@
 """«Журнал»: the audit log for every administrator, their own subtree only (technical support all).
 
+Each record is titled in Russian (bridge/services/audit_titles.py); the CLI keeps the codes.
 The same use case as `bridge audit` (`application/audit_log.py`), which decides what the reader
 may see; the filters travel in the query string (a GET reads, it never changes anything), and
 «Выгрузить» exports exactly the filtered view, as `bridge audit export --from … --actor …` does.
@@ -21,6 +22,7 @@ from bridge.application import audit_log
 from bridge.application.audit_log import AuditFilter
 from bridge.routes.admin_common import administrator, forbidden
 from bridge.services.audit_export import ExportFormat
+from bridge.services.audit_titles import detail_label, event_title, operation_title
 from bridge.services.errors import DomainError, InvalidInput
 from bridge.services.roles import Role
 from bridge.web.context import runtime_of
@@ -42,6 +44,8 @@ EVENT_KINDS = {
     "oidc.": "Приложения и ключи",
 }
 PAGE_SIZE = 50
+# The page names events, refused actions and detail keys in Russian (bridge/services/audit_titles.py).
+TITLES = {"event": event_title, "operation": operation_title, "detail": detail_label}
 
 
 def _date(params: QueryParams, name: str, title: str) -> date | None:
@@ -77,7 +81,7 @@ async def viewer(request: Request) -> Response:
     params = request.query_params
     values = {key: params.get(key, "") for key in ("from", "until", "actor", "subject", "event", "org")}
     context: dict[str, Any] = {
-        "actor": actor, "values": values, "kinds": EVENT_KINDS, "page": None,
+        "actor": actor, "values": values, "kinds": EVENT_KINDS, "page": None, "titles": TITLES,
         "is_support": any(acting.role is Role.SUPPORT for acting in actor.roles),
     }
     try:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from bridge.services.throttle import take_from_budget
@@ -86,6 +86,23 @@ def issue_activation_link(
     db.add(link)
     db.flush()
     return IssuedLink(link.id, token, link.expires_at)
+
+
+def issue_first_activation_links(
+    db: Session, recipients: list[tuple[int, str]], *, ttl: timedelta = ACTIVATION_TTL, now: datetime | None = None,
+) -> list[IssuedLink]:
+    """Links for people registered in this very transaction (staff id, e-mail), in ONE INSERT: they
+    have no older link to revoke. In the order given."""
+    if not recipients:
+        return []
+    now = now or utcnow()
+    tokens = [secrets.token_urlsafe(32) for _ in recipients]
+    rows = [
+        {"token_hash": _hash(token), "staff_id": staff_id, "email": email, "created_at": now, "expires_at": now + ttl}
+        for token, (staff_id, email) in zip(tokens, recipients, strict=True)
+    ]
+    ids = db.scalars(insert(ActivationLink).returning(ActivationLink.id, sort_by_parameter_order=True), rows).all()
+    return [IssuedLink(link_id, token, now + ttl) for link_id, token in zip(ids, tokens, strict=True)]
 
 
 def check_activation_link(db: Session, token: str, now: datetime | None = None) -> LinkCheck:

@@ -8,11 +8,12 @@ at-least-once: a duplicate is better than a lost activation link).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from bridge.services.errors import InvalidInput
@@ -86,9 +87,7 @@ def queue_mail(
     staff_id: int | None = None, now: datetime | None = None,
 ) -> OutgoingMail:
     """Queue a message in the caller's transaction: it is sent only if that transaction commits."""
-    address = recipient.strip()
-    if not address or any(char in address for char in "\r\n<>,;") or address.count("@") != 1:
-        raise InvalidInput("invalid_email", f"Адрес электронной почты «{address}» указан неверно.")
+    address = _checked_address(recipient)
     message = OutgoingMail(
         kind=kind.value, recipient=address, subject=content.subject, text_body=content.text,
         html_body=content.html, staff_id=staff_id, status=OutboxStatus.QUEUED.value, attempts=0,
@@ -99,6 +98,35 @@ def queue_mail(
     # The runtime's after-commit hook reads this to wake the dispatcher (bridge.mail.dispatcher).
     db.info[MAIL_QUEUED] = True
     return message
+
+
+def queue_mails(
+    db: Session, kind: MailKind, letters: Sequence[tuple[str, MailContent, int | None]], *,
+    now: datetime | None = None,
+) -> int:
+    """Queue many letters of one kind (recipient, content, staff id) in ONE statement, in the
+    caller's transaction (a bulk import's activation links): each address judged as `queue_mail` does."""
+    if not letters:
+        return 0
+    due = now or utcnow()
+    rows = []
+    for recipient, content, staff_id in letters:
+        address = _checked_address(recipient)
+        rows.append({
+            "kind": kind.value, "recipient": address, "subject": content.subject, "text_body": content.text,
+            "html_body": content.html, "staff_id": staff_id, "status": OutboxStatus.QUEUED.value, "attempts": 0,
+            "next_attempt_at": due, "created_at": due,
+        })
+    db.execute(insert(OutgoingMail), rows)
+    db.info[MAIL_QUEUED] = True
+    return len(rows)
+
+
+def _checked_address(recipient: str) -> str:
+    address = recipient.strip()
+    if not address or any(char in address for char in "\r\n<>,;") or address.count("@") != 1:
+        raise InvalidInput("invalid_email", f"Адрес электронной почты «{address}» указан неверно.")
+    return address
 
 
 def claim_due(db: Session, *, limit: int = 20, now: datetime | None = None) -> list[MailToSend]:

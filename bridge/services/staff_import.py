@@ -3,8 +3,9 @@
 `check_rows` reports, per row, who would be registered with which role, or everything wrong with
 it: names, СНИЛС, e-mail, phone, an unknown organization, one outside the administrator's subtree,
 a role that organization cannot have, a person already registered, or a row repeating another row
-of the file. Nothing is written. The import itself registers every row with `register_person`
-(the rule a single registration follows) in the caller's one transaction, after checking again.
+of the file. Nothing is written. The import itself checks again in its one transaction and then
+writes every row in bulk (bridge.services.staff_import_writes), normalized as a single
+registration (`register_person`) normalizes.
 """
 
 from __future__ import annotations

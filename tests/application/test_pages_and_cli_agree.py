@@ -300,7 +300,7 @@ class World:
             page = self.client.get("/admin/audit", params={"event": "throttle."})
             if page.status_code == 403:
                 return Answer("role_issues_nothing", self.audit_since(before, login=login))
-            listed = frozenset(re.findall(r'<dt class="code">login</dt><dd class="code">([^<]+)<', page.text))
+            listed = frozenset(re.findall(r'<dt>Логин</dt><dd class="code">([^<]+)<', page.text))
             return Answer(None, self.audit_since(before, login=login), listed)
         if case.operation == "add_org":
             form = {"csrf_token": self.csrf(), "name": "Школа № 77", "kind": "school",

@@ -12,10 +12,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.application.registration import ActivationLinks
 from bridge.application.staff_import import ImportLimits, confirm_import, import_staff, prepare_import
+from bridge.services import staff_import_writes
 from bridge.services.errors import Conflict, InvalidInput, NotFound
 from bridge.services.flow_state import FlowKind
+from bridge.services.identifiers import snils_checksum
 from bridge.services.person_names import full_name
-from bridge.storage.models import AuthFlow, OutgoingMail, StaffMember
+from bridge.storage.models import ActivationLink, AuthFlow, OutgoingMail, RoleAssignment, StaffMember
 from tests.application.conftest import as_, audit
 from tests.services.directory import VALID_SNILS, Directory, row_counts
 
@@ -174,3 +176,72 @@ def test_the_parked_rows_expire(db_factory: sessionmaker[Session], directory: Di
 def _person_count(factory: sessionmaker[Session]) -> int:
     with factory() as db:
         return len(list(db.scalars(select(StaffMember.id))))
+
+
+def _snils(number: int) -> str:
+    body = f"{300_000_000 + number:09d}"
+    return body + f"{snils_checksum(body):02d}"
+
+
+def test_a_good_file_registers_everyone_with_own_login_role_link_letter_and_audit_records(
+    db_factory: sessionmaker[Session], directory: Directory
+) -> None:
+    """The bulk writes: what a one-by-one registration gives each person, each person gets."""
+    school = directory.orgs["school_a"]
+    with db_factory() as db, db.begin():
+        db.add(StaffMember(surname="Иванов", name="Старый", patronymic=None, no_patronymic=True, login="ivanov"))
+    # Forty «Иванов» (logins need suffixes past the one already taken), two «Петров» (only the file
+    # itself takes «petrov»), every second person with an e-mail.
+    surnames = ["Иванов"] * 40 + ["Петров"] * 2 + [f"Учителев{number}" for number in range(42, 60)]
+    lines = [
+        f"{surnames[number]};Иван{number};;{_snils(number)};"
+        f"{f'teacher{number}@example.org' if number % 2 == 0 else ''};;{school};Ответственный (школа, СПО);;"
+        for number in range(60)
+    ]
+    done = import_staff(db_factory, as_(directory, "director_a"), "staff.csv", _csv(*lines), LIMITS, LINKS)
+    assert done.registered == 60 and done.mailed == 30
+    assert len(set(done.logins)) == 60
+    assert sorted(done.logins[:40]) == sorted(f"ivanov_{number}" for number in range(1, 41))
+    assert sorted(done.logins[40:42]) == ["petrov", "petrov_1"]
+    with db_factory() as db:
+        people = {person.login: person for person in db.scalars(
+            select(StaffMember).where(StaffMember.login.in_(done.logins)))}
+        assert people["ivanov_1"].name == "Иван0" and people["ivanov_1"].snils == _snils(0)
+        ids = {person.id for person in people.values()}
+        roles = list(db.scalars(select(RoleAssignment).where(RoleAssignment.staff_id.in_(ids))))
+        assert sorted(role.staff_id for role in roles) == sorted(ids)
+        assert {(role.organization_id, role.role.value) for role in roles} == {(school, "responsible")}
+        links = {link.staff_id: link.email for link in db.scalars(select(ActivationLink))}
+        letters = list(db.scalars(select(OutgoingMail)))
+        assert links == {person.id: person.email for person in people.values() if person.email}
+        assert sorted(letter.staff_id or 0 for letter in letters) == sorted(links)
+        for letter in letters:
+            person = next(person for person in people.values() if person.id == letter.staff_id)
+            assert letter.recipient == person.email
+            assert person.login in letter.text_body and person.name in letter.text_body
+            assert "https://bridge.example/activate?token=" in letter.text_body
+    events = audit(db_factory)
+    for name in ("staff.registered", "role.added"):
+        assert sorted(event.subject_staff_id or 0 for event in events if event.event == name) == sorted(ids)
+    assert [event.details["rows"] for event in events if event.event == "staff.imported"] == [60]
+
+
+def test_a_login_taken_while_the_import_writes_refuses_every_row(
+    db_factory: sessionmaker[Session], directory: Directory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The unique index is the last word on logins: a clash rolls the whole import back."""
+    school = directory.orgs["school_a"]
+    taken = directory.logins["deputy_a"]
+    real = staff_import_writes.unique_logins
+
+    def racing(db: Session, surnames: list[str]) -> list[str]:
+        return [*real(db, surnames)[:-1], taken]
+
+    monkeypatch.setattr(staff_import_writes, "unique_logins", racing)
+    before = row_counts(db_factory)
+    content = _csv(*(f"Гонщиков{number};Иван;;;racer{number}@example.org;;{school};Завуч школы;;"
+                     for number in range(5)))
+    with pytest.raises(Conflict) as refused:
+        import_staff(db_factory, as_(directory, "director_a"), "staff.csv", content, LIMITS, LINKS)
+    assert refused.value.code == "import_raced"
+    assert row_counts(db_factory) == before

@@ -1,0 +1,116 @@
+"""«Журнал» speaks Russian: every event the bridge records has a title, refusals name the action,
+common detail keys have labels; an unknown code is shown as it is; the CLI keeps the codes."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.testclient import TestClient
+
+from bridge.config import Settings
+from bridge.services.audit import AuditContext, record
+from bridge.services.audit_titles import DETAIL_LABELS, EVENT_TITLES, OPERATION_TITLES
+from bridge.storage.models import AuditEvent, StaffMember
+from tests.services.directory import build_directory
+from tests.support.browser import sign_in_browser
+
+BRIDGE = Path(__file__).resolve().parents[2] / "bridge"
+CODE = re.compile(r"^[a-z_]+(\.[a-z_]+)+$")
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+RECORD_TITLE = re.compile(r'<p class="record-title" data-event="([^"]+)">([^<]*)</p>')
+LATIN = re.compile(r"[A-Za-z]")
+# Named by an expression or a constant, not a literal: bridge/op/server.py, bridge/services/refusals.py.
+COMPUTED_EVENTS = {
+    "oidc.token.issued", "oidc.token.refreshed", "oidc.revocation.refused", "oidc.introspection.refused",
+    "issuance.refused",
+}
+
+
+def _recorded_names() -> tuple[set[str], set[str]]:
+    """(events, refused operations) named as literals anywhere in the bridge's code."""
+    events, operations = set(COMPUTED_EVENTS), set()
+    for path in BRIDGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            called = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            third = node.args[2] if len(node.args) >= 3 else None
+            literal = third.value if isinstance(third, ast.Constant) and isinstance(third.value, str) else None
+            if called in ("record", "record_independently") and literal:
+                events.add(literal)
+            if called in ("unit_of_work", "audited_refusals", "record_refusal") and literal:
+                operations.add(literal)
+            for keyword in node.keywords:
+                value = keyword.value
+                if keyword.arg == "event" and isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    events.add(value.value)
+    return {name for name in events if CODE.match(name)}, operations
+
+
+def test_every_event_and_refused_action_the_bridge_records_has_a_russian_title() -> None:
+    events, operations = _recorded_names()
+    assert len(events) > 60 and "signin.success" in events and "issuance.refused" in events
+    assert sorted(events - EVENT_TITLES.keys()) == []
+    assert sorted(operations - OPERATION_TITLES.keys()) == []
+    for title in [*EVENT_TITLES.values(), *OPERATION_TITLES.values(), *DETAIL_LABELS.values()]:
+        assert title and not LATIN.search(title), title
+
+
+def _sign_in(client: TestClient, settings: Settings, db_factory: sessionmaker[Session], login: str) -> None:
+    client.cookies.clear()
+    with db_factory() as db:
+        staff = db.scalars(select(StaffMember).where(StaffMember.login == login)).one()
+        role = staff.roles[0]
+        db.expunge_all()
+    sign_in_browser(client, settings, db_factory, staff.id, role)
+
+
+def _titles_on_pages(client: TestClient, **params: str) -> dict[str, str]:
+    shown: dict[str, str] = {}
+    for page in (1, 2, 3):
+        html = client.get("/admin/audit", params={**params, "page": str(page)}).text
+        shown.update({code: title.strip() for code, title in RECORD_TITLE.findall(html)})
+    return shown
+
+
+def test_the_audit_page_titles_every_record_and_labels_its_details(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session]
+) -> None:
+    directory = build_directory(db_factory)
+    director = directory.logins["director_a"]
+    # What a district's day leaves: an unlock through the pages …
+    _sign_in(client, settings, db_factory, directory.logins["dept_a"])
+    match = CSRF.search(client.get("/admin/staff/new").text)
+    assert match is not None
+    assert client.post(f"/admin/staff/{director}/unlock", data={"csrf_token": match.group(1)},
+                       follow_redirects=False).status_code == 303
+    # … and every other event the bridge can record (a sign-in's among them), and one it cannot name.
+    events, _ = _recorded_names()
+    with db_factory() as db, db.begin():
+        for event in sorted(events):
+            refusal = {"operation": "credential.reset"} if event == "issuance.refused" else {}
+            record(db, AuditContext(actor="journal-check"), event, "success", login=director, role="school_director",
+                   **refusal)
+        record(db, AuditContext(actor="journal-check"), "future.event", "success")
+    with db_factory() as db:
+        written = set(db.scalars(select(AuditEvent.event)))
+    _sign_in(client, settings, db_factory, directory.logins["support_staff"])
+    shown = _titles_on_pages(client)
+    shown.update(_titles_on_pages(client, actor="journal-check"))
+    assert written - {"future.event"} <= shown.keys()
+    for code, title in shown.items():
+        if code == "future.event":
+            assert title == "future.event"  # unknown: the code, not nothing
+        else:
+            assert title != code and not LATIN.search(title), (code, title)
+    assert shown["throttle.unlocked"] == "Блокировка входа по паролю снята"
+    assert shown["signin.success"] == "Вход выполнен"
+    page = client.get("/admin/audit", params={"actor": "journal-check", "event": "signin.success"}).text
+    assert "<dt>Логин</dt>" in page and "<dt>Роль</dt>" in page
+    refused = client.get("/admin/audit", params={"actor": "journal-check", "event": "issuance.refused"}).text
+    assert "Отказ в действии администратора: сброс пароля" in refused
+    assert "<dt>Действие</dt>" in refused and ">сброс пароля</dd>" in refused
