@@ -745,10 +745,11 @@ CATALOGUE: tuple[Mutation, ...] = (
         ("tests/services/test_support_request_retention.py",),
     ),
     mutation(
-        "support.closed_once", "an item is resolved and closed once", "bridge/services/support_queue.py",
-        "    if item.closed_at is not None:",
-        "    if False:",
-        (SUPPORT_QUEUE,),
+        "support.closed_once", "an item is claimed by one conditional UPDATE: two resolving it at once act once",
+        "bridge/services/support_queue.py",
+        "        .where(SupportRequest.id == item.id, SupportRequest.closed_at.is_(None))",
+        "        .where(SupportRequest.id == item.id)",
+        (SUPPORT_QUEUE, "tests/application/test_support_resolution.py"),
     ),
     mutation(
         "op.profile_before_code", "no code for an app while the signed-in person's workplace data is missing",
@@ -908,5 +909,27 @@ CATALOGUE: tuple[Mutation, ...] = (
         "        taken.add(login)\n",
         "",
         STAFF_IMPORT,
+    ),
+    # --- found by the attack run after the merges ----------------------------------------------------
+    mutation(
+        "support.secret_slip_support_only", "a client secret slip opens only for support, even in support's browser",
+        "bridge/routes/support_apps.py",
+        "        await run_in_threadpool(relying_apps.show_relying_app, database, actor, client_id)\n",
+        "",
+        ("tests/routes/test_support_pages.py::test_a_secret_slip_is_opened_only_by_support_even_in_supports_browser",),
+    ),
+    mutation(
+        "web.record_number_bounded", "a record number in a URL is 1–9 ASCII digits: no overflow, no «²»",
+        "bridge/web/numbers.py",
+        '_NUMBER = re.compile(r"[0-9]{1,9}")',
+        '_NUMBER = re.compile(r"\\d+")',
+        ("tests/routes/test_support_pages.py::test_record_numbers_too_long_or_not_ascii_are_refused_not_crashed",),
+    ),
+    mutation(
+        "demo.no_proxy_headers", "the demo's servers do not believe X-Forwarded-For (per-address budgets)",
+        "demo/bridge_demo/cli.py",
+        'lifespan="on", proxy_headers=False',
+        'lifespan="on", proxy_headers=True',
+        ("tests/demo/test_cli.py::test_the_demo_servers_do_not_believe_x_forwarded_for",),
     ),
 )

@@ -44,6 +44,7 @@ from bridge.services.credentials import IssuedCredential
 from bridge.services.errors import DomainError, InvalidInput
 from bridge.web.browser import browser_id
 from bridge.web.context import runtime_of, settings_of
+from bridge.web.numbers import record_number
 from bridge.web.templating import render
 from bridge.web.urls import path_for
 
@@ -51,8 +52,8 @@ from bridge.web.urls import path_for
 
 
 def _form_grant(form: FormData) -> RoleGrant:
-    raw_organization = form_text(form, "organization_id")
-    if not raw_organization.isdigit():
+    organization_id = record_number(form_text(form, "organization_id"))
+    if organization_id is None:
         raise InvalidInput("organization_required", "Выберите организацию.")
     role = form_text(form, "role")
     if not role:
@@ -60,7 +61,7 @@ def _form_grant(form: FormData) -> RoleGrant:
     start = form_date(form, "start_date", "Начальная дата", default=date.today())
     assert start is not None
     return RoleGrant(
-        int(raw_organization), role, start, form_date(form, "end_date", "Конечная дата", default=None),
+        organization_id, role, start, form_date(form, "end_date", "Конечная дата", default=None),
         position=form_text(form, "position") or None,
     )
 

@@ -21,6 +21,7 @@ from bridge.services.actors import Actor
 from bridge.services.errors import DomainError
 from bridge.web.browser import browser_id
 from bridge.web.context import runtime_of, settings_of
+from bridge.web.numbers import record_number
 from bridge.web.templating import render
 from bridge.web.urls import path_for
 
@@ -91,7 +92,7 @@ async def import_done(request: Request) -> Response:
         return actor
     count = request.query_params.get("count", "")
     mailed = request.query_params.get("mailed", "")
-    done = {"count": int(count) if count.isdigit() else 0, "mailed": int(mailed) if mailed.isdigit() else 0}
+    done = {"count": record_number(count) or 0, "mailed": record_number(mailed) or 0}
     return _page(request, actor, done=done)
 
 

@@ -246,13 +246,13 @@ async def end_sessions_action(request: Request) -> Response:
 
 routes: list[BaseRoute] = [
     Route("/admin/staff/{login}/edit", edit_page, methods=["GET", "POST"], name="admin_staff_edit"),
-    Route("/admin/staff/{login}/roles/{role_id:int}", role_page, methods=["GET"], name="admin_staff_role"),
+    Route("/admin/staff/{login}/roles/{role_id:id}", role_page, methods=["GET"], name="admin_staff_role"),
     Route(
-        "/admin/staff/{login}/roles/{role_id:int}/end", end_role_action, methods=["POST"],
+        "/admin/staff/{login}/roles/{role_id:id}/end", end_role_action, methods=["POST"],
         name="admin_staff_end_role",
     ),
     Route(
-        "/admin/staff/{login}/roles/{role_id:int}/dates", role_dates_action, methods=["POST"],
+        "/admin/staff/{login}/roles/{role_id:id}/dates", role_dates_action, methods=["POST"],
         name="admin_staff_role_dates",
     ),
     Route("/admin/staff/{login}/block", block_page, methods=["GET", "POST"], name="admin_staff_block"),

@@ -20,6 +20,7 @@ from bridge.services.actors import Actor
 from bridge.services.errors import DomainError, NotFound
 from bridge.services.moscow_time import moscow_datetime
 from bridge.web.context import runtime_of, settings_of
+from bridge.web.numbers import record_number
 from bridge.web.templating import render
 from bridge.web.urls import path_for
 
@@ -37,9 +38,9 @@ def _requests_notice(request: Request) -> str | None:
     done = request.query_params.get("done")
     number = request.query_params.get("request", "")
     login = request.query_params.get("login", "")
-    if done == "approved" and number.isdigit():
+    if done == "approved" and record_number(number) is not None:
         return f"Заявка №{number} одобрена, заявителю отправлено письмо."
-    if done == "rejected" and number.isdigit():
+    if done == "rejected" and record_number(number) is not None:
         return f"Заявка №{number} отклонена, заявителю отправлено письмо с причиной."
     if done == "resent" and _LOGIN_SHAPE.fullmatch(login):
         return f"Новая ссылка для входа отправлена сотруднику {login}; прежние ссылки больше не действуют."
@@ -150,15 +151,15 @@ async def resend_activation_action(request: Request) -> Response:
 routes: list[BaseRoute] = [
     Route("/admin/requests", requests_page, methods=["GET"], name="admin_requests"),
     Route(
-        "/admin/requests/{request_id:int}/approve", approve_request_action, methods=["POST"],
+        "/admin/requests/{request_id:id}/approve", approve_request_action, methods=["POST"],
         name="admin_request_approve",
     ),
     Route(
-        "/admin/requests/{request_id:int}/reject", reject_request_page, methods=["GET"],
+        "/admin/requests/{request_id:id}/reject", reject_request_page, methods=["GET"],
         name="admin_request_reject_confirm",
     ),
     Route(
-        "/admin/requests/{request_id:int}/reject", reject_request_action, methods=["POST"],
+        "/admin/requests/{request_id:id}/reject", reject_request_action, methods=["POST"],
         name="admin_request_reject",
     ),
     Route(

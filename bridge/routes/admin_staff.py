@@ -28,6 +28,7 @@ from bridge.services.staff_export import ExportFormat
 from bridge.services.staff_search import DEFAULT_PAGE_SIZE, BindingFilter, StaffStatus
 from bridge.web.browser import browser_id
 from bridge.web.context import runtime_of, settings_of
+from bridge.web.numbers import record_number
 from bridge.web.templating import render
 from bridge.web.urls import path_for
 
@@ -58,7 +59,7 @@ def _number(raw: str, default: int | None) -> int | None:
     raw = raw.strip()
     if not raw:
         return default
-    if not raw.isdigit() or len(raw) > 9:
+    if record_number(raw) is None:
         raise InvalidInput("bad_filter", "Номер в адресе страницы указан неверно: начните отбор заново.")
     return int(raw)
 

@@ -26,6 +26,7 @@ from bridge.services.audit_titles import detail_label, event_title, operation_ti
 from bridge.services.errors import DomainError, InvalidInput
 from bridge.services.roles import Role
 from bridge.web.context import runtime_of
+from bridge.web.numbers import record_number
 from bridge.web.templating import render
 
 # What the «Событие» select offers: a beginning of the event names, and how a person calls it.
@@ -60,18 +61,18 @@ def _date(params: QueryParams, name: str, title: str) -> date | None:
 
 def _filter(params: QueryParams) -> AuditFilter:
     org = params.get("org", "").strip()
-    if org and not org.isdigit():
+    if org and record_number(org) is None:
         raise InvalidInput("invalid_organization", "«Организация»: укажите номер организации в реестре.")
     return AuditFilter(
         since=_date(params, "from", "С"), until=_date(params, "until", "По"),
         actor=params.get("actor", "").strip()[:200] or None, subject=params.get("subject", "").strip()[:200] or None,
-        event=params.get("event", "").strip()[:100] or None, organization_id=int(org) if org else None,
+        event=params.get("event", "").strip()[:100] or None, organization_id=record_number(org),
     )
 
 
 def _page_number(params: QueryParams) -> int:
-    raw = params.get("page", "1")
-    return min(int(raw), 100_000) if raw.isdigit() and int(raw) > 0 else 1
+    number = record_number(params.get("page", "1"))
+    return min(number, 100_000) if number else 1
 
 
 async def viewer(request: Request) -> Response:

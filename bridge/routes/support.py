@@ -167,6 +167,6 @@ routes: list[BaseRoute] = [
     Route("/support/cannot-sign-in", submit_cannot_sign_in, methods=["POST"], name="support_cannot_sign_in_submit"),
     Route("/support/cannot-sign-in/sent", sent_page, methods=["GET"], name="support_cannot_sign_in_sent"),
     Route("/support/queue", queue_page, methods=["GET"], name="support_queue"),
-    Route("/support/queue/{item_id:int}", item_page, methods=["GET"], name="support_queue_item"),
-    Route("/support/queue/{item_id:int}/resolve", resolve_action, methods=["POST"], name="support_queue_resolve"),
+    Route("/support/queue/{item_id:id}", item_page, methods=["GET"], name="support_queue_item"),
+    Route("/support/queue/{item_id:id}/resolve", resolve_action, methods=["POST"], name="support_queue_resolve"),
 ]

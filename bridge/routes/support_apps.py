@@ -157,8 +157,14 @@ async def secret_slip(request: Request) -> Response:
     if isinstance(actor, Response):
         return actor
     client_id = request.path_params["client_id"]
+    database = runtime_of(request).db
+    try:
+        # Support's rule first: a slip read in a browser that someone else signed into stays where it is.
+        await run_in_threadpool(relying_apps.show_relying_app, database, actor, client_id)
+    except DomainError as error:
+        return _refused(request, error)
     slip = await run_in_threadpool(
-        credential_slips.take_secret_slip, runtime_of(request).db, browser_id(request), request.path_params["slip"]
+        credential_slips.take_secret_slip, database, browser_id(request), request.path_params["slip"]
     )
     if slip is not None and slip.client_id != client_id:
         slip = None

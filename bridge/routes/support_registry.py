@@ -22,6 +22,7 @@ from bridge.services.errors import DomainError, InvalidInput, NotFound, Permissi
 from bridge.services.organization_import import MAX_IMPORT_BYTES, read_spreadsheet
 from bridge.services.roles import ORGANIZATION_KIND_TITLES
 from bridge.web.context import runtime_of
+from bridge.web.numbers import record_number
 from bridge.web.templating import render
 from bridge.web.urls import path_for
 
@@ -35,12 +36,12 @@ REGISTRY_STATUS_TITLES = {RegistryStatus.ACTIVE: "в реестре", RegistrySt
 
 def _form_organization(form: FormData) -> NewOrganization:
     parent = form_text(form, "parent_id")
-    if parent and not parent.isdigit():
+    if parent and record_number(parent) is None:
         raise InvalidInput("invalid_parent", "«Вышестоящая организация»: укажите её номер в реестре.")
     return NewOrganization(
         name=form_text(form, "name"), kind=form_text(form, "kind"), district=form_text(form, "district") or None,
         inn=form_text(form, "inn") or None, ogrn=form_text(form, "ogrn") or None,
-        parent_id=int(parent) if parent else None,
+        parent_id=record_number(parent),
     )
 
 
@@ -165,6 +166,6 @@ routes: list[BaseRoute] = [
     Route("/support/organizations/new", new_organization, methods=["GET", "POST"], name="support_organization_new"),
     Route("/support/organizations/import", import_organizations, methods=["GET", "POST"],
           name="support_organization_import"),
-    Route("/support/organizations/{organization_id:int}", edit_organization, methods=["GET", "POST"],
+    Route("/support/organizations/{organization_id:id}", edit_organization, methods=["GET", "POST"],
           name="support_organization_edit"),
 ]

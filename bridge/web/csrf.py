@@ -105,7 +105,7 @@ class CSRFMiddleware:
 async def _read_body(request: Request, receive: Receive) -> bytes | None:
     """The whole request body, or None when it is larger than MAX_BODY_BYTES."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         return None
     chunks: list[bytes] = []
     size = 0

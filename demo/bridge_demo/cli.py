@@ -9,6 +9,9 @@ import logging
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+import uvicorn
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -30,7 +33,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # Authlib announces its own move to httpx2 when imported; people trying the demo cannot act on it.
     warnings.filterwarnings("ignore", message="The httpx module is deprecated")
-    import uvicorn
     from mail_sink.smtp import smtp_controller
 
     from bridge_demo.stack import prepare_demo
@@ -45,10 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         smtp_port=args.smtp_port,
     )
     servers = [
-        # No access log: the query strings carry codes, states and id_token_hints.
-        uvicorn.Server(
-            uvicorn.Config(app, host=args.host, port=port, log_level="warning", access_log=False, lifespan="on")
-        )
+        demo_server(app, args.host, port)
         for app, port in (
             (stack.bridge, args.bridge_port),
             (stack.mock, args.mock_port),
@@ -79,3 +78,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         smtp.stop()
     return 0
+
+
+def demo_server(app: Any, host: str, port: int) -> uvicorn.Server:
+    """One of the demo's servers. No access log: the query strings carry codes, states and
+    id_token_hints. proxy_headers=False as in `bridge serve`: uvicorn would otherwise believe
+    X-Forwarded-For from 127.0.0.1, and every per-address budget could be dodged by naming
+    another address."""
+    return uvicorn.Server(
+        uvicorn.Config(
+            app, host=host, port=port, log_level="warning", access_log=False, lifespan="on", proxy_headers=False
+        )
+    )

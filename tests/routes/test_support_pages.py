@@ -180,6 +180,35 @@ def test_a_client_secret_is_shown_once_and_a_new_one_kills_the_old(
     assert "Прежний секрет перестанет действовать" in client.get(f"/support/apps/{client_id}/secret").text
 
 
+def test_a_secret_slip_is_opened_only_by_support_even_in_supports_browser(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session]
+) -> None:
+    directory = _support(client, settings, db_factory)
+    token = _csrf(client, "/support/apps/new")
+    form = {"csrf_token": token, "name": "Питание", "redirect_uris": "https://food.example.ru/cb"}
+    slip_url = client.post("/support/apps/new", data=form, follow_redirects=False).headers["location"]
+    # A department head signs into the same browser (its browser id, so the slip's seal, stays).
+    _sign_in(client, settings, db_factory, directory.logins["dept_a"])
+    refused = client.get(slip_url)
+    assert refused.status_code == 403 and SECRET.search(refused.text) is None
+    with db_factory() as db:
+        assert db.scalar(select(func.count()).select_from(AuthFlow).where(AuthFlow.kind == "secret_slip")) == 1
+
+
+def test_record_numbers_too_long_or_not_ascii_are_refused_not_crashed(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session]
+) -> None:
+    _support(client, settings, db_factory)
+    huge = "9" * 30
+    for path in (f"/support/queue/{huge}", f"/support/organizations/{huge}", "/support/queue/²"):
+        assert client.get(path).status_code == 404, path
+    for query in ({"org": huge}, {"org": "²"}, {"page": "²"}):
+        page = client.get("/admin/audit", params=query)
+        assert page.status_code in (200, 400) and "Что-то пошло не так" not in page.text, query
+    assert client.get("/admin/audit", params={"org": huge}).status_code == 400
+    assert client.get("/admin/audit/export", params={"org": huge}).status_code == 400
+
+
 def test_redirect_uris_are_checked_and_an_app_is_disabled_after_a_confirmation(
     client: TestClient, settings: Settings, db_factory: sessionmaker[Session]
 ) -> None:
