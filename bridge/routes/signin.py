@@ -16,6 +16,7 @@ from bridge.flows.outcomes import GoUpstream, Linked, NeedsLocalPassword, NeedsP
 from bridge.flows.signin import BINDING_EXPIRED, SignInFlow, safe_next
 from bridge.routes.dependencies import signin_dependencies
 from bridge.services.audit import ANONYMOUS_ACTOR, AuditContext
+from bridge.services.roles import ROLES, Role
 from bridge.services.signin_sessions import ActiveSignIn
 from bridge.web.browser import browser_id, browser_of
 from bridge.web.context import client_address, current_signin, runtime_of
@@ -235,7 +236,11 @@ async def account_page(request: Request) -> Response:
     if active is None:
         return _see_other(path_for(request, "login", query={"next": path_for(request, "account")}))
     options = await to_thread.run_sync(role_options, runtime_of(request).db, active.staff.id)
-    return render(request, "signin/account.html", {"active": active, "options": options})
+    role = Role(active.role.role) if active.role is not None else None
+    # The way into the administration pages for a role that issues something (and for support).
+    administers = role is not None and (role is Role.SUPPORT or bool(ROLES[role].issues))
+    context = {"active": active, "options": options, "administers": administers, "support": role is Role.SUPPORT}
+    return render(request, "signin/account.html", context)
 
 
 async def logout(request: Request) -> Response:

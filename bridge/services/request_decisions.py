@@ -90,6 +90,9 @@ def approve(
             ),
         )
         staff, assignment = enrolment.staff, enrolment.role
+    if request.position and not assignment.position:
+        # The position the person wrote on the request: the profile page shows it filled in.
+        assignment.position = request.position[:200]
     link = None
     if not _is_bound(db, staff):
         # The link hands over the whole account: the approver must be above every role it holds.

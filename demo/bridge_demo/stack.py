@@ -22,7 +22,7 @@ from starlette.routing import Router
 
 from bridge.app import collect_routes, create_app
 from bridge.application.registration import RequestForm, submit_registration_request
-from bridge.config import Secret, Settings
+from bridge.config import OperatorSettings, Secret, Settings
 from bridge.mail.settings import MailSettings, SmtpSecurity
 from bridge.services.actors import actor_for_login, cli_support_actor
 from bridge.services.clients import register_client
@@ -71,6 +71,7 @@ class DemoStack:
     requests_url: str
     # The mock's test person whose card the department head's account is.
     head_person: DemoPerson
+    database_url: str = ""
 
     def banner(self) -> str:
         return "\n".join(
@@ -99,6 +100,9 @@ class DemoStack:
                 f"  {self.applicant.full_name} просит учётную запись сотрудника школы",
                 f"  «Заявки»: {self.requests_url} — войдите директором (логин {self.director.login})",
                 f"  и одобрите её; ссылка активации придёт в тестовый ящик на {self.applicant.email}",
+                "",
+                "Командная строка моста (bridge …) работает с базой демо так:",
+                f"  BRIDGE_DATABASE_URL={self.database_url} .venv/bin/bridge org list",
                 "",
                 "Остановить: Ctrl+C",
             ]
@@ -141,6 +145,13 @@ def prepare_demo(
         providers_file=workdir / "providers.toml",
         mail=MailSettings(host=host, port=smtp_port, security=SmtpSecurity.NONE,
                           sender="Мост идентификации (демо) <no-reply@bridge.demo>"),
+        # The footer every page shows in production, filled so the demo shows it too.
+        operator=OperatorSettings(
+            name="Демонстрационный оператор моста", support_phone="+7 495 000-00-00",
+            support_email="support@bridge.demo",
+            privacy_text="Это демонстрационный стенд: все люди и организации в нём вымышлены.\n\n"
+                         "В настоящей установке здесь — уведомление оператора об обработке персональных данных.",
+        ),
     )
     engine = build_engine(settings.database_url)
     upgrade(engine)
@@ -241,6 +252,7 @@ def prepare_demo(
         head_person=DemoPerson(
             full_name=novikov.full_name, email=novikov.email, password=persons.default_password,
         ),
+        database_url=settings.database_url,
     )
 
 

@@ -25,7 +25,7 @@ from bridge.application.registration import (
 from bridge.services.activation_links import LinkState, check_activation_link
 from bridge.services.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from bridge.services.registration_requests import ADDRESS_BUDGET, RequestsThrottled
-from bridge.storage.models import OutgoingMail
+from bridge.storage.models import OutgoingMail, StaffMember
 from tests.application.conftest import SUPPORT, as_, audit, refusals
 from tests.services.directory import Directory, row_counts
 
@@ -103,6 +103,10 @@ def test_an_approval_mails_the_link_and_nobody_else_sees_it(
     assert all(token not in str(event.details) for event in audit(db_factory))
     [waiting] = list_awaiting_activation(db_factory, as_(directory, "director_a"))
     assert (waiting.login, waiting.email) == (approved.login, "petrova@school.test")
+    with db_factory() as db:
+        # The position written on the request is the role's: the profile page does not ask for it again.
+        person = db.scalars(select(StaffMember).where(StaffMember.login == approved.login)).one()
+        assert [role.position for role in person.roles] == ["Учитель"]
 
     resend_activation(db_factory, as_(directory, "director_a"), approved.login, LINKS)
     [_, resent] = _mail(db_factory)

@@ -42,3 +42,13 @@ def test_the_demo_shows_a_pending_request_its_letter_and_where_to_decide_it(tmp_
     assert f"{stack.bridge_url}/admin/requests" in letter.text
     # The applicant's name and address stay on the page behind the sign-in.
     assert "Попова" not in letter.text and not re.search(r"popova", letter.text)
+
+
+def test_the_demo_shows_the_operator_footer_and_how_the_cli_reaches_its_database(tmp_path: Path) -> None:
+    stack = prepare_demo(tmp_path, bridge_port=free_port(), smtp_port=free_port())
+    banner = stack.banner()
+    assert f"BRIDGE_DATABASE_URL=sqlite:///{tmp_path / 'demo.db'}" in banner
+    with TestClient(stack.bridge, base_url=stack.bridge_url) as client:
+        page = client.get("/login")
+        assert "Демонстрационный оператор моста" in page.text and "support@bridge.demo" in page.text
+        assert "все люди и организации в нём вымышлены" in client.get("/privacy").text

@@ -284,3 +284,17 @@ def test_the_audit_log_shows_each_administrator_their_subtree(
                                                                       directory.logins["dept_a"]}).text
     wrong = client.get("/admin/audit", params={"from": "вчера"})
     assert wrong.status_code == 400 and "дата указана неверно" in wrong.text
+
+
+def test_the_account_page_leads_each_administrator_to_their_pages(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session]
+) -> None:
+    directory = _support(client, settings, db_factory)
+    page = client.get("/account").text
+    assert 'href="/admin/staff"' in page and 'href="/support/queue"' in page
+    _sign_in(client, settings, db_factory, directory.logins["dept_a"])
+    page = client.get("/account").text
+    assert 'href="/admin/staff"' in page and 'href="/admin/requests"' in page and "/support/" not in page
+    _sign_in(client, settings, db_factory, directory.logins["deputy_a"])
+    page = client.get("/account").text
+    assert "/admin/" not in page and "/support/" not in page
