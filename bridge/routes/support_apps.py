@@ -18,8 +18,9 @@ from starlette.routing import BaseRoute, Route
 
 from bridge.application import credential_slips, relying_apps, signing_keys
 from bridge.application.credential_slips import SecretSlip
-from bridge.application.relying_apps import NewRelyingApp
+from bridge.application.relying_apps import NewRelyingApp, RelyingApp
 from bridge.routes.admin_common import administrator, forbidden, form_text, form_values
+from bridge.services.actors import Actor
 from bridge.services.errors import DomainError, NotFound, PermissionDenied
 from bridge.services.signing_keys import DEFAULT_PUBLISH_AFTER_ROTATION, SUPPORTED_ALGORITHMS, KeyState
 from bridge.web.browser import browser_id
@@ -46,6 +47,20 @@ def _refused(request: Request, error: DomainError) -> Response:
         return render(request, "error.html", {"title": "Приложение не найдено", "message": error.message},
                       status_code=404)
     return forbidden(request, error.message)
+
+
+async def _opened_app(request: Request) -> tuple[Actor, RelyingApp] | Response:
+    """The signed-in administrator and the app the path names, under support's rule; or the refusal."""
+    actor = await administrator(request)
+    if isinstance(actor, Response):
+        return actor
+    try:
+        app = await run_in_threadpool(
+            relying_apps.show_relying_app, runtime_of(request).db, actor, request.path_params["client_id"]
+        )
+    except DomainError as error:
+        return _refused(request, error)
+    return actor, app
 
 
 async def _show_secret_once(request: Request, client_id: str, secret: str) -> Response:
@@ -102,15 +117,11 @@ async def new_app(request: Request) -> Response:
 
 async def app_page(request: Request) -> Response:
     """The app's card: its addresses (editable), a new secret, disabling."""
-    actor = await administrator(request)
-    if isinstance(actor, Response):
-        return actor
-    client_id = request.path_params["client_id"]
-    database = runtime_of(request).db
-    try:
-        app = await run_in_threadpool(relying_apps.show_relying_app, database, actor, client_id)
-    except DomainError as error:
-        return _refused(request, error)
+    opened = await _opened_app(request)
+    if isinstance(opened, Response):
+        return opened
+    actor, app = opened
+    client_id, database = app.client_id, runtime_of(request).db
     context = {"actor": actor, "app": app, "notice": NOTICES.get(request.query_params.get("done", ""))}
     if request.method == "GET":
         return render(request, "support/app.html", context)
@@ -130,15 +141,11 @@ async def app_page(request: Request) -> Response:
 
 async def renew_secret(request: Request) -> Response:
     """«Выдать новый секрет»: GET asks to confirm (the old secret stops working); POST renews."""
-    actor = await administrator(request)
-    if isinstance(actor, Response):
-        return actor
-    client_id = request.path_params["client_id"]
-    database = runtime_of(request).db
-    try:
-        app = await run_in_threadpool(relying_apps.show_relying_app, database, actor, client_id)
-    except DomainError as error:
-        return _refused(request, error)
+    opened = await _opened_app(request)
+    if isinstance(opened, Response):
+        return opened
+    actor, app = opened
+    client_id, database = app.client_id, runtime_of(request).db
     if request.method == "GET":
         return render(request, "support/app_confirm.html", {"actor": actor, "app": app, "action": "secret"})
     try:
@@ -173,15 +180,11 @@ async def secret_slip(request: Request) -> Response:
 
 
 async def disable_app(request: Request) -> Response:
-    actor = await administrator(request)
-    if isinstance(actor, Response):
-        return actor
-    client_id = request.path_params["client_id"]
-    database = runtime_of(request).db
-    try:
-        app = await run_in_threadpool(relying_apps.show_relying_app, database, actor, client_id)
-    except DomainError as error:
-        return _refused(request, error)
+    opened = await _opened_app(request)
+    if isinstance(opened, Response):
+        return opened
+    actor, app = opened
+    client_id, database = app.client_id, runtime_of(request).db
     if request.method == "GET":
         return render(request, "support/app_confirm.html", {"actor": actor, "app": app, "action": "disable"})
     try:
