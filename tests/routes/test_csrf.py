@@ -46,7 +46,7 @@ def unsafe_routes(app: Starlette, directory: Directory) -> list[tuple[str, str]]
         if not isinstance(route, Route) or route.name in CSRF_EXEMPT:
             continue
         # A number where the route takes one (a role's id): the token is checked before anything is looked up.
-        path = re.sub(r"\{[^}]+:int\}", "1", route.path)
+        path = re.sub(r"\{[^}]+:(?:int|id)\}", "1", route.path)
         path = re.sub(r"\{[^}]+\}", directory.logins[TARGET], path)
         found.extend((method, path) for method in sorted((route.methods or set()) & UNSAFE_METHODS))
     return found
