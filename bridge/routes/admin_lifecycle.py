@@ -9,6 +9,9 @@ was typed, and changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -161,19 +164,7 @@ async def role_dates_action(request: Request) -> Response:
 async def block_page(request: Request) -> Response:
     if request.method == "GET":
         return await _confirmation(request, "admin/staff_block.html")
-    posted = await posted_on_card(request)
-    if isinstance(posted, Response):
-        return posted
-    actor, form = posted
-    login = request.path_params["login"]
-    try:
-        await run_in_threadpool(
-            staff_lifecycle.block_staff, runtime_of(request).db, actor, login, form_text(form, "reason"),
-            staff_policy(request),
-        )
-    except DomainError as error:
-        return await refused_on_page(request, actor, login, "admin/staff_block.html", error, values=form_values(form))
-    return card_redirect(request, login, "blocked")
+    return await _with_reason(request, staff_lifecycle.block_staff, "admin/staff_block.html", "blocked")
 
 
 async def unblock_action(request: Request) -> Response:
@@ -191,6 +182,16 @@ async def deactivate_page(request: Request) -> Response:
         return await _confirmation(
             request, "admin/staff_deactivate.html", reasons=reasons, retention_days=retention_days
         )
+    return await _with_reason(
+        request, staff_lifecycle.deactivate_staff, "admin/staff_deactivate.html", "deactivated",
+        reasons=reasons, retention_days=retention_days,
+    )
+
+
+async def _with_reason(
+    request: Request, use_case: Callable[..., object], template: str, done: str, **context: Any
+) -> Response:
+    """A confirmed action on the card that takes the form's reason (block, deactivate): POST → redirect."""
     posted = await posted_on_card(request)
     if isinstance(posted, Response):
         return posted
@@ -198,15 +199,11 @@ async def deactivate_page(request: Request) -> Response:
     login = request.path_params["login"]
     try:
         await run_in_threadpool(
-            staff_lifecycle.deactivate_staff, runtime_of(request).db, actor, login, form_text(form, "reason"),
-            staff_policy(request),
+            use_case, runtime_of(request).db, actor, login, form_text(form, "reason"), staff_policy(request)
         )
     except DomainError as error:
-        return await refused_on_page(
-            request, actor, login, "admin/staff_deactivate.html", error, values=form_values(form),
-            reasons=reasons, retention_days=retention_days,
-        )
-    return card_redirect(request, login, "deactivated")
+        return await refused_on_page(request, actor, login, template, error, values=form_values(form), **context)
+    return card_redirect(request, login, done)
 
 
 # --- «Отвязать», «Завершить сеансы» ----------------------------------------------------------
