@@ -5,11 +5,13 @@ measured in the same run, on the same core. benchmarks/peers/node_op/ holds it (
 oidc-provider, package-lock.json the rest; server.js is the provider). Its dependencies are
 installed there once with `npm ci` and reused while the lock file is unchanged; the server runs
 pinned with taskset like `bridge serve` (benchmarks/load_stack.py). Without `node` and `npm` the
-peer is skipped, with the reason.
+peer is skipped, with the reason. oidc-provider 9 asks for Node 22 LTS; on Node 20 it runs and
+writes a warning to its log. The run prints the versions, since the figures belong to them.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
@@ -62,7 +64,17 @@ def install(folder: Path = FOLDER) -> None:
         return
     npm = shutil.which("npm")
     assert npm is not None
+    print(f"Node peer: npm ci in {folder} (once, then while package-lock.json is unchanged)", flush=True)
     subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=folder, check=True)  # noqa: S603
+
+
+def describe(folder: Path = FOLDER) -> str:
+    """Which provider on which runtime: the figures belong to both."""
+    lock = json.loads((folder / "package-lock.json").read_text(encoding="utf-8"))
+    node = shutil.which("node")
+    assert node is not None
+    runtime = subprocess.run([node, "--version"], capture_output=True, text=True, check=True).stdout.strip()  # noqa: S603
+    return f"oidc-provider {lock['packages']['node_modules/oidc-provider']['version']} on Node {runtime}"
 
 
 def start(log: Path, cores: str | None, folder: Path = FOLDER) -> NodePeer:

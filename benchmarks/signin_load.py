@@ -251,7 +251,7 @@ async def drive(stack: Stack, plan: Plan, esia_people: int) -> list[Window]:
     return windows
 
 
-NODE_CODE_FLOW = "Node oidc-provider signed-in code flow"
+NODE_CODE_FLOW = "Node peer: signed-in code flow"
 
 
 async def drive_node_peer(peer: node_peer.NodePeer, plan: Plan, browsers: int) -> list[Window]:
@@ -287,6 +287,7 @@ def measure_node_peer(folder: Path, plan: Plan, browsers: int, cores: str | None
         return []
     try:
         node_peer.install()
+        print(f"Node peer: {node_peer.describe()}, on core {cores or 'any'}", flush=True)
         peer = node_peer.start(folder / "node-op.log", cores)
     except (OSError, RuntimeError, subprocess.CalledProcessError) as error:
         print(f"Node peer skipped: {error}")
