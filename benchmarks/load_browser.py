@@ -2,9 +2,9 @@
 
 The browser follows redirects itself and answers whatever page it meets the way a person would:
 the mock provider's person picker and consent, the bridge's password (binding) page, the
-workplace-data page and the role page. The relying app's part is the code exchange at the token
-endpoint (client_secret_basic, PKCE) and one userinfo call, so a «flow» is everything an app and
-a browser do for one sign-in.
+workplace-data page and the role page, and the Node peer's login and consent pages. The relying
+app's part is the code exchange at the token endpoint (client_secret_basic, PKCE) and one
+userinfo call, so a «flow» is everything an app and a browser do for one sign-in.
 """
 
 from __future__ import annotations
@@ -110,6 +110,9 @@ def _answer(page: httpx.Response, person: Person) -> tuple[Form, dict[str, str]]
     for form in forms:
         if "consent" in form.action:
             return form, {**form.fields, "decision": "allow"}
+        if form.fields.get("prompt") == "consent":
+            # oidc-provider's development consent page (the Node peer): one "Continue" button.
+            return form, dict(form.fields)
         if "password" in form.fields and "login" in form.fields:
             return form, form.submission(login=person.login, password=person.password)
         if form.action.endswith("/login/profile"):

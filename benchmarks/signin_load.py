@@ -15,6 +15,11 @@ window), flows/s per core (= flows/s ÷ that share), p50/p99 latency and errors,
 baselines measured in the same run: /healthz requests/s per core and one argon2id hash with the
 bridge's parameters (first sign-in latency ÷ that hash). Figures, not assertions.
 
+Then a peer on the same core: a certified Node OpenID Provider (oidc-provider 9,
+benchmarks/peers/node_op, installed there once with `npm ci`) runs the same signed-in code flow
+windows with the same concurrency and browsers, and the report prints bridge ÷ Node per core.
+Without `node` and `npm` that part is skipped with one line saying so (or with --no-node).
+
     .venv/bin/python benchmarks/signin_load.py --quick          # under two minutes
     .venv/bin/python benchmarks/signin_load.py --database postgresql://postgres@127.0.0.1:5432/bench_load
 """
@@ -25,6 +30,7 @@ import argparse
 import asyncio
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +41,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks import node_peer
 from benchmarks.load_browser import FlowError, Person, forget_bridge, sign_in
 from benchmarks.load_stack import Stack, cpu_seconds, start
 
@@ -244,6 +251,53 @@ async def drive(stack: Stack, plan: Plan, esia_people: int) -> list[Window]:
     return windows
 
 
+NODE_CODE_FLOW = "Node peer: signed-in code flow"
+
+
+async def drive_node_peer(peer: node_peer.NodePeer, plan: Plan, browsers: int) -> list[Window]:
+    """The Node peer's signed-in code flow, with the bridge's concurrency, windows and browser count.
+
+    Each browser signs in at the peer once (its login and consent pages); the windows then measure
+    authorize → code → token → userinfo with the peer's cookie, as "signed-in code flow" does at
+    the bridge.
+    """
+    people = node_peer.people(browsers)
+    clients = {person.login: browser() for person in people}
+    await asyncio.gather(*(sign_in(clients[person.login], peer.app, person, provider=None) for person in people))
+    turns = [0] * plan.concurrency
+
+    async def code_flow(worker: int) -> float:
+        mine = range(worker, len(people), plan.concurrency)
+        turns[worker] += 1
+        person = people[mine[turns[worker] % len(mine)]]
+        return await sign_in(clients[person.login], peer.app, person, provider=None)
+
+    windows = [await run_window(NODE_CODE_FLOW, code_flow, workers=plan.concurrency, seconds=plan.seconds,
+                                server_pid=peer.server_pid) for _ in range(plan.runs)]
+    for client in clients.values():
+        await client.aclose()
+    return windows
+
+
+def measure_node_peer(folder: Path, plan: Plan, browsers: int, cores: str | None) -> list[Window]:
+    """The peer's windows, or none (and one line saying why) when it cannot run here."""
+    missing = node_peer.missing_tools()
+    if missing:
+        print(f"Node peer skipped: {missing}")
+        return []
+    try:
+        node_peer.install()
+        print(f"Node peer: {node_peer.describe()}, on core {cores or 'any'}", flush=True)
+        peer = node_peer.start(folder / "node-op.log", cores)
+    except (OSError, RuntimeError, subprocess.CalledProcessError) as error:
+        print(f"Node peer skipped: {error}")
+        return []
+    try:
+        return asyncio.run(drive_node_peer(peer, plan, browsers))
+    finally:
+        peer.stop()
+
+
 def median_of(windows: list[Window], prefix: str) -> Window | None:
     matching = [window for window in windows if window.name.startswith(prefix)]
     return sorted(matching, key=lambda window: window.per_core)[len(matching) // 2] if matching else None
@@ -264,15 +318,22 @@ def report(windows: list[Window], hash_ms: float) -> None:
               "(target ≤ 1.3×)")
     for prefix, target in (("returning brokered (", 150.0), ("returning brokered, one", 150.0),
                            ("signed-in code flow", 220.0), ("returning through ESIA", 0.0)):
-        window = median_of(windows, prefix)
-        if window is None or baseline is None:
+        median = median_of(windows, prefix)
+        if median is None or baseline is None:
             continue
         goal = f", target ≥ {target:.0f}/s/core" if target else ""
-        print(f"median {window.name.split(' probe')[0]:<34} {window.per_core:7.1f}/s/core "
-              f"({window.per_core / baseline.per_core * 100:.1f}% of /healthz per core{goal})")
+        print(f"median {median.name.split(' probe')[0]:<34} {median.per_core:7.1f}/s/core "
+              f"({median.per_core / baseline.per_core * 100:.1f}% of /healthz per core{goal})")
+    bridge_code, node_code = median_of(windows, "signed-in code flow"), median_of(windows, NODE_CODE_FLOW)
+    if bridge_code is not None and node_code is not None and node_code.per_core:
+        print(f"signed-in code flow, bridge ÷ Node oidc-provider on the same core: "
+              f"{bridge_code.per_core:.1f} ÷ {node_code.per_core:.1f} /s/core = "
+              f"{bridge_code.per_core / node_code.per_core:.2f}× (target ≥ 1.0×); CPU per flow "
+              f"{1000 / bridge_code.per_core:.1f} ms ÷ {1000 / node_code.per_core:.1f} ms")
 
 
-def main() -> None:
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, with --quick's shorter windows applied."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="short windows, one run each: under two minutes")
     parser.add_argument("--people", type=int, default=60)
@@ -282,11 +343,18 @@ def main() -> None:
     parser.add_argument("--past-sessions", type=int, default=10_000, help="sessions the first person already has")
     parser.add_argument("--database", help="a PostgreSQL URL (the database is recreated); default SQLite")
     parser.add_argument("--workers", type=int, default=1, help="bridge serve --workers")
-    args = parser.parse_args()
+    parser.add_argument("--no-node", action="store_true",
+                        help="skip the Node peer (oidc-provider in benchmarks/peers/node_op)")
+    args = parser.parse_args(argv)
     if args.people < args.concurrency:
         parser.error("--people must be at least --concurrency (a browser is in one flow at a time)")
     if args.quick:
         args.people, args.seconds, args.runs, args.past_sessions = min(args.people, 24), 6.0, 1, 2_000
+    return args
+
+
+def main() -> None:
+    args = arguments()
     cores = os.cpu_count() or 1
     server_cores, other_cores = ("0", f"1-{cores - 1}") if cores > 1 else (None, None)
     if other_cores:
@@ -304,6 +372,8 @@ def main() -> None:
             windows = asyncio.run(drive(stack, plan, esia_people=ESIA_PEOPLE))
         finally:
             stack.stop()
+        if not args.no_node:
+            windows += measure_node_peer(Path(folder), plan, browsers=args.people, cores=server_cores)
     print(f"database {'PostgreSQL' if args.database else 'SQLite'}, server on core {server_cores or 'any'}, "
           f"concurrency {args.concurrency}, {args.people} people, {args.past_sessions} past sessions for one")
     report(windows, hash_ms)

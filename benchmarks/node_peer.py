@@ -1,0 +1,109 @@
+"""The Node peer benchmarks/signin_load.py measures the bridge against: oidc-provider 9 on loopback.
+
+Issue 12 asks for the bridge's signed-in code flow to keep up with a certified Node OpenID Provider
+measured in the same run, on the same core. benchmarks/peers/node_op/ holds it (package.json pins
+oidc-provider, package-lock.json the rest; server.js is the provider). Its dependencies are
+installed there once with `npm ci` and reused while the lock file is unchanged; the server runs
+pinned with taskset like `bridge serve` (benchmarks/load_stack.py). Without `node` and `npm` the
+peer is skipped, with the reason. oidc-provider 9 asks for Node 22 LTS; on Node 20 it runs and
+writes a warning to its log. The run prints the versions, since the figures belong to them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from benchmarks.load_browser import Person, RelyingApp
+from benchmarks.load_stack import APP_REDIRECT, free_port, pinned
+
+FOLDER = Path(__file__).resolve().parent / "peers" / "node_op"
+# The client server.js registers; loopback only.
+CLIENT_ID = "bench-node-app"
+CLIENT_SECRET = "bench-node-secret-loopback-only"  # noqa: S105 - the peer's fixed benchmark client
+SCOPE = "openid profile email"
+# Its development login page takes any login and password.
+PASSWORD = "any-password"  # noqa: S105
+
+
+@dataclass
+class NodePeer:
+    app: RelyingApp
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def server_pid(self) -> int:
+        return self.process.pid
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def missing_tools() -> str | None:
+    """Why the peer cannot run here, or None when it can."""
+    absent = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
+    return f"{' and '.join(absent)} not found" if absent else None
+
+
+def install(folder: Path = FOLDER) -> None:
+    """`npm ci` once; again only when package-lock.json changed since (npm's own marker is older)."""
+    marker = folder / "node_modules" / ".package-lock.json"
+    lock = folder / "package-lock.json"
+    if marker.exists() and marker.stat().st_mtime >= lock.stat().st_mtime:
+        return
+    npm = shutil.which("npm")
+    assert npm is not None
+    print(f"Node peer: npm ci in {folder} (once, then while package-lock.json is unchanged)", flush=True)
+    subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=folder, check=True)  # noqa: S603
+
+
+def describe(folder: Path = FOLDER) -> str:
+    """Which provider on which runtime: the figures belong to both."""
+    lock = json.loads((folder / "package-lock.json").read_text(encoding="utf-8"))
+    node = shutil.which("node")
+    assert node is not None
+    runtime = subprocess.run([node, "--version"], capture_output=True, text=True, check=True).stdout.strip()  # noqa: S603
+    return f"oidc-provider {lock['packages']['node_modules/oidc-provider']['version']} on Node {runtime}"
+
+
+def start(log: Path, cores: str | None, folder: Path = FOLDER) -> NodePeer:
+    node = shutil.which("node")
+    assert node is not None
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    output = log.open("wb")
+    process = subprocess.Popen(  # noqa: S603 - our own server.js with a port chosen here
+        pinned([node, "server.js", str(port)], cores), cwd=folder, stdout=output, stderr=output
+    )
+    peer = NodePeer(RelyingApp(bridge_url=url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+                               redirect_uri=APP_REDIRECT, scope=SCOPE), process, log)
+    _wait_for(peer, f"{url}/.well-known/openid-configuration")
+    return peer
+
+
+def people(count: int) -> list[Person]:
+    return [Person(f"bench{index}", PASSWORD, f"bench{index}@school.bench") for index in range(count)]
+
+
+def _wait_for(peer: NodePeer, url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and peer.process.poll() is None:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    peer.stop()
+    raise RuntimeError(f"the Node peer did not come up:\n{peer.log.read_text(errors='replace')[-2000:]}")
