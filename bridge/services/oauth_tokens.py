@@ -19,7 +19,7 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, bindparam, insert, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from bridge.storage.models import OAuthGrant, RefreshToken, RoleAssignment, SignInSession
+from bridge.storage.models import OAuthGrant, RefreshToken, RoleAssignment, SignInSession, StaffMember
 from bridge.storage.types import utcnow
 
 _FAMILY_NAMESPACE = uuid.UUID("6c1b3a52-5a43-4d7e-9a0e-0b1de2a7f0c1")
@@ -43,12 +43,16 @@ def family_of_code(code_hash: str) -> str:
 
 _INSERT_GRANT = insert(OAuthGrant)
 _INSERT_REFRESH_TOKEN = insert(RefreshToken)
-# The grant with its sign-in session, person and role (and the role's organization): one query.
+# The grant with its sign-in session, person (with every role) and role, and the roles'
+# organizations: one query for userinfo (see grantees.load_grantee).
 _GRANT_WITH_SESSION = (
     select(OAuthGrant)
     .where(OAuthGrant.id == bindparam("grant_id"))
     .options(
-        joinedload(OAuthGrant.signin_session).joinedload(SignInSession.staff),
+        joinedload(OAuthGrant.signin_session)
+        .joinedload(SignInSession.staff)
+        .joinedload(StaffMember.roles)
+        .joinedload(RoleAssignment.organization),
         joinedload(OAuthGrant.signin_session)
         .joinedload(SignInSession.role)
         .joinedload(RoleAssignment.organization),
