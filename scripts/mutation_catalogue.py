@@ -207,8 +207,8 @@ CATALOGUE: tuple[Mutation, ...] = (
     mutation(
         "code.claim_once", "used_at IS NULL guard of the code claim (parallel redemption)",
         "bridge/services/authorization_codes.py",
-        ".where(AuthorizationCode.id == record.id, AuthorizationCode.used_at.is_(None))",
-        ".where(AuthorizationCode.id == record.id)",
+        '.where(AuthorizationCode.id == bindparam("code_id"), AuthorizationCode.used_at.is_(None))',
+        '.where(AuthorizationCode.id == bindparam("code_id"))',
         (*CODES, ATTACKS),
     ),
     mutation(

@@ -26,7 +26,6 @@ from bridge.op.error_messages import russian_message
 from bridge.op.outcomes import Outcome, Page
 from bridge.op.request_checks import check_id_token_hint, check_parameters, check_sizes
 from bridge.op.requests import StarletteOAuth2Request
-from bridge.op.server import BridgeAuthorizationServer
 from bridge.services import audit
 from bridge.services.signin_sessions import ActiveSignIn
 from bridge.services.staff_profile import missing_fields
@@ -44,7 +43,7 @@ def authorize(
     active: ActiveSignIn | None,
     done: dict[str, float],
 ) -> Outcome:
-    server = BridgeAuthorizationServer(context)
+    server = context.server
     try:
         check_sizes(request)
         grant = server.get_consent_grant(request)

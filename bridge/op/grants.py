@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant, RefreshTokenGrant
@@ -14,9 +14,11 @@ from authlib.oidc.core import OpenIDCode, OpenIDToken
 from authlib.oidc.core.grants.util import is_openid_scope, validate_nonce
 from joserfc.jwk import KeySet
 
+from bridge.config import Settings
 from bridge.op.amr import rfc8176_amr
 from bridge.op.claims import person_claims
-from bridge.op.context import ProviderContext
+from bridge.op.context import current_context
+from bridge.op.keys import KeyStore
 from bridge.op.models import ClientModel, CodeModel, RefreshModel
 from bridge.services import audit
 from bridge.services.authorization_codes import (
@@ -39,15 +41,7 @@ from bridge.services.oauth_tokens import (
 )
 from bridge.services.signin_sessions import record_activity
 
-if TYPE_CHECKING:
-    from bridge.op.server import BridgeAuthorizationServer
-
 TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
-
-
-def _context(grant: Any) -> ProviderContext:
-    server: BridgeAuthorizationServer = grant.server
-    return server.context
 
 
 class S256CodeChallenge(CodeChallenge):  # type: ignore[misc]
@@ -95,7 +89,7 @@ class BridgeAuthorizationCodeGrant(AuthorizationCodeGrant):  # type: ignore[misc
         grantee: Grantee = request.user
         data = request.payload.data
         store_authorization_code(
-            _context(self).db,
+            current_context().db,
             code,
             CodeGrant(
                 client_id=request.client.get_client_id(),
@@ -109,11 +103,11 @@ class BridgeAuthorizationCodeGrant(AuthorizationCodeGrant):  # type: ignore[misc
                 code_challenge_method=data["code_challenge_method"],
                 auth_time=grantee.auth_time,
             ),
-            _context(self).now,
+            current_context().now,
         )
         audit.record(
-            _context(self).db,
-            _context(self).audit,
+            current_context().db,
+            current_context().audit,
             "oidc.code.issued",
             "success",
             subject_staff_id=grantee.staff.id,
@@ -123,7 +117,7 @@ class BridgeAuthorizationCodeGrant(AuthorizationCodeGrant):  # type: ignore[misc
         )
 
     def query_authorization_code(self, code: str, client: ClientModel) -> CodeModel | None:
-        context = _context(self)
+        context = current_context()
         found = look_up_authorization_code(context.db, code, client.get_client_id(), context.now)
         if found.state is CodeState.REUSED:
             assert found.code is not None
@@ -142,7 +136,7 @@ class BridgeAuthorizationCodeGrant(AuthorizationCodeGrant):  # type: ignore[misc
         return None
 
     def authenticate_user(self, authorization_code: CodeModel) -> Grantee:
-        context = _context(self)
+        context = current_context()
         record = authorization_code.record
         family = family_of_code(record.code_hash)
         if not claim_authorization_code(context.db, record, context.now):
@@ -170,7 +164,7 @@ class BridgeRefreshTokenGrant(RefreshTokenGrant):  # type: ignore[misc]
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshModel | None:
-        context = _context(self)
+        context = current_context()
         client: ClientModel = self.request.client
         found = look_up_refresh_token(context.db, refresh_token, client.get_client_id(), context.now)
         if found.state is RefreshState.REUSED:
@@ -186,7 +180,7 @@ class BridgeRefreshTokenGrant(RefreshTokenGrant):  # type: ignore[misc]
         return RefreshModel(found.token)
 
     def authenticate_user(self, refresh_token: RefreshModel) -> Grantee:
-        context = _context(self)
+        context = current_context()
         record = refresh_token.record
         # The grant's row lock before anything else: racing uses of this token queue here, in
         # the same order as every other writer of the family (see live_grant).
@@ -218,23 +212,25 @@ class BridgeRefreshTokenGrant(RefreshTokenGrant):  # type: ignore[misc]
 class _SignsIdTokens:
     """How our id_tokens are signed and what they say, for the code and the refresh grant alike."""
 
-    def __init__(self, context: ProviderContext) -> None:
-        self.context = context
+    def __init__(self, settings: Settings, keys: KeyStore) -> None:
+        self.settings = settings
+        self.keys = keys
+        self.issuer = settings.public_url.rstrip("/")
 
     def resolve_client_private_key(self, client: ClientModel) -> KeySet:
-        return self.context.keys.signing_key(self.get_client_algorithm(client))
+        return self.keys.signing_key(self.get_client_algorithm(client))
 
     def get_client_algorithm(self, client: ClientModel) -> str:
         # The app's registered id_token_signed_response_alg, else the bridge's default.
-        return client.app.id_token_signed_response_alg or self.context.settings.signing_alg
+        return client.app.id_token_signed_response_alg or self.settings.signing_alg
 
     def get_client_claims(self, client: ClientModel) -> dict[str, Any]:
         now = int(time.time())
         return {
-            "iss": self.context.issuer,
+            "iss": self.issuer,
             "aud": client.get_client_id(),
             "iat": now,
-            "exp": now + int(self.context.settings.access_token_ttl.total_seconds()),
+            "exp": now + int(self.settings.access_token_ttl.total_seconds()),
         }
 
     def get_encode_header(self, client: ClientModel) -> dict[str, str]:
@@ -245,8 +241,8 @@ class _SignsIdTokens:
 
 
 class BridgeOpenIDCode(_SignsIdTokens, OpenIDCode):  # type: ignore[misc]
-    def __init__(self, context: ProviderContext) -> None:
-        _SignsIdTokens.__init__(self, context)
+    def __init__(self, settings: Settings, keys: KeyStore) -> None:
+        _SignsIdTokens.__init__(self, settings, keys)
         OpenIDCode.__init__(self, require_nonce=False)
 
     def exists_nonce(self, nonce: str, request: Any) -> bool:
@@ -271,20 +267,21 @@ class BridgeOpenIDToken(_SignsIdTokens, OpenIDToken):  # type: ignore[misc]
 class AccessTokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]
     """RFC 9068 access tokens (`typ: at+jwt`) signed with the same keys as id_tokens."""
 
-    def __init__(self, context: ProviderContext) -> None:
+    def __init__(self, settings: Settings, keys: KeyStore, *, userinfo_endpoint: str) -> None:
         super().__init__(
-            issuer=context.issuer,
-            alg=context.settings.signing_alg,
+            issuer=settings.public_url.rstrip("/"),
+            alg=settings.signing_alg,
             refresh_token_generator=lambda **_: new_bearer_value(),
-            expires_generator=int(context.settings.access_token_ttl.total_seconds()),
+            expires_generator=int(settings.access_token_ttl.total_seconds()),
         )
-        self.context = context
+        self.keys = keys
+        self.userinfo_endpoint = userinfo_endpoint
 
     def get_jwks(self) -> KeySet:
-        return self.context.keys.signing_key(self.context.settings.signing_alg)
+        return self.keys.signing_key(self.alg)
 
     def get_audiences(self, client: ClientModel, user: Grantee, scope: str) -> list[str]:
-        return [client.get_client_id(), self.context.userinfo_endpoint]
+        return [client.get_client_id(), self.userinfo_endpoint]
 
     def get_auth_time(self, user: Grantee) -> int:
         return int(user.auth_time.timestamp())

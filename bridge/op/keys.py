@@ -76,13 +76,19 @@ class KeyStore:
             # Wraps keys still in plaintext, creates missing keys and rotates due ones, in short
             # transactions of its own; then only the active keys are unwrapped.
             maintain_signing_keys(self._factory, self._policy)
+            # A key already imported is reused by its kid: unwrapping and importing (an RSA private
+            # key above all) costs far more than the refresh's queries.
+            known = {key.kid: key for key in self._snapshot.signing.values()} if self._snapshot else {}
+            known_public = {key.kid: key for key in self._snapshot.published.keys} if self._snapshot else {}
             with self._factory() as db, db.begin():
                 keyring = self._policy.keyring
-                signing = {
-                    alg: _import(private_jwk(active_signing_key(db, alg, keyring=keyring), keyring))
-                    for alg in SUPPORTED_ALGORITHMS
-                }
-                published: list[Any] = [_import(record.public_jwk) for record in published_signing_keys(db)]
+                signing = {}
+                for alg in SUPPORTED_ALGORITHMS:
+                    record = active_signing_key(db, alg, keyring=keyring)
+                    signing[alg] = known.get(record.kid) or _import(private_jwk(record, keyring))
+                published: list[Any] = [
+                    known_public.get(record.kid) or _import(record.public_jwk) for record in published_signing_keys(db)
+                ]
             self._snapshot = _Snapshot(signing, KeySet(published), time.monotonic())
             return self._snapshot
 

@@ -2,48 +2,41 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.rpinitiated import EndSessionEndpoint, EndSessionRequest
 from joserfc.jwk import KeySet
 
-from bridge.op.context import ProviderContext
+from bridge.op.context import current_context
+from bridge.op.keys import KeyStore
 from bridge.services import audit
 from bridge.services.logout_deliveries import announce_session_end
 from bridge.services.oauth_tokens import revoke_session_tokens
 from bridge.services.signin_sessions import end_signin_session, load_active_signin
 
 
-@dataclass
-class LogoutResult:
-    ended_session_ids: list[str] = field(default_factory=list)
-    revoked_refresh_tokens: int = 0
-
-
 class BridgeEndSessionEndpoint(EndSessionEndpoint):  # type: ignore[misc]
-    def __init__(self, context: ProviderContext) -> None:
+    def __init__(self, keys: KeyStore, issuer: str) -> None:
         super().__init__()
-        self.context = context
-        # Set by the caller before the response is made: the session of the browser at hand.
-        self.browser_session_id: str | None = None
-        self.result = LogoutResult()
+        self.keys = keys
+        self.issuer = issuer
 
     def get_server_jwks(self) -> KeySet:
-        return self.context.keys.verification_keys()
+        return self.keys.verification_keys()
 
     def _validate_id_token_hint(self, id_token_hint: str) -> dict[str, Any]:
         claims: dict[str, Any] = super()._validate_id_token_hint(id_token_hint)
-        if claims.get("iss") != self.context.issuer:
+        if claims.get("iss") != self.issuer:
             raise InvalidRequestError("The 'id_token_hint' was not issued by this provider.")
         return claims
 
     def end_session(self, end_session_request: EndSessionRequest) -> None:
-        context = self.context
+        context = current_context()
         session_ids: list[str] = []
-        if self.browser_session_id is not None:
-            session_ids.append(self.browser_session_id)
+        if context.browser_session_id is not None:
+            # The session of the browser at hand, set by the caller before the response is made.
+            session_ids.append(context.browser_session_id)
         elif end_session_request.id_token_claims:
             # No sign-in cookie here (another browser, or already cleared): end the hinted session.
             hinted = self._session_of_hint(end_session_request.id_token_claims)
@@ -55,8 +48,6 @@ class BridgeEndSessionEndpoint(EndSessionEndpoint):  # type: ignore[misc]
             announced = announce_session_end(context.db, session_id, context.now)
             record = end_signin_session(context.db, session_id, context.now)
             revoked = revoke_session_tokens(context.db, session_id, context.now)
-            self.result.ended_session_ids.append(session_id)
-            self.result.revoked_refresh_tokens += revoked
             audit.record(
                 context.db,
                 context.audit,
@@ -79,4 +70,4 @@ class BridgeEndSessionEndpoint(EndSessionEndpoint):  # type: ignore[misc]
         sid, subject = claims.get("sid"), claims.get("sub")
         if not isinstance(sid, str) or not isinstance(subject, str):
             return None
-        return self.context.session_of_sid(subject, sid)
+        return current_context().session_of_sid(subject, sid)

@@ -19,7 +19,7 @@ from bridge.config import Settings
 from bridge.observability.metrics import count_token_request
 from bridge.op.authorization import authorize
 from bridge.op.claims import CLAIMS_SUPPORTED
-from bridge.op.context import ProviderContext
+from bridge.op.context import ProviderContext, serving
 from bridge.op.cors import add_cors_headers, preflight_response
 from bridge.op.keys import KeyStore
 from bridge.op.outcomes import Outcome, Page
@@ -55,6 +55,8 @@ class OpenIDProvider:
         self.factory = factory
         self.paths = paths
         self.keys = KeyStore(factory, key_policy)
+        # One Authlib server for the app: grants and endpoints registered once.
+        self.server = BridgeAuthorizationServer(settings, self.keys, paths)
 
     @property
     def issuer(self) -> str:
@@ -65,9 +67,12 @@ class OpenIDProvider:
         # SQLite allows one writer, and the key is written in a transaction of its own.
         self.keys.reload_if_stale()
         with self.factory() as db, db.begin():
-            return work(
-                ProviderContext(db=db, settings=self.settings, keys=self.keys, audit=audit_context, paths=self.paths)
+            context = ProviderContext(
+                db=db, settings=self.settings, keys=self.keys, audit=audit_context, paths=self.paths,
+                server=self.server,
             )
+            with serving(context):
+                return work(context)
 
     # --- public documents --------------------------------------------------------------------
 
@@ -141,7 +146,7 @@ class OpenIDProvider:
 
     def token(self, request: StarletteOAuth2Request, audit_context: AuditContext, *, origin: str | None) -> Response:
         def work(context: ProviderContext) -> Response:
-            response = BridgeAuthorizationServer(context).token_response(request)
+            response = context.server.token_response(request)
             add_cors_headers(context.db, response, origin, named_client_id(request))
             return response
 
@@ -162,13 +167,13 @@ class OpenIDProvider:
     def revoke(self, request: StarletteOAuth2Request, audit_context: AuditContext) -> Response:
         return self._in_transaction(
             audit_context,
-            lambda context: BridgeAuthorizationServer(context).token_endpoint_response("revocation", request),
+            lambda context: context.server.token_endpoint_response("revocation", request),
         )
 
     def introspect(self, request: StarletteOAuth2Request, audit_context: AuditContext) -> Response:
         return self._in_transaction(
             audit_context,
-            lambda context: BridgeAuthorizationServer(context).token_endpoint_response("introspection", request),
+            lambda context: context.server.token_endpoint_response("introspection", request),
         )
 
     def preflight(self, origin: str | None, requested_method: str | None, methods: list[str]) -> Response:
@@ -191,7 +196,7 @@ class OpenIDProvider:
 def _logout(
     context: ProviderContext, request: StarletteOAuth2Request, browser_session_id: str | None, confirmed: bool
 ) -> Outcome:
-    server = BridgeAuthorizationServer(context)
+    server = context.server
     try:
         validated = server.validate_endpoint_request("end_session", request)
     except OAuth2Error as error:
@@ -208,7 +213,7 @@ def _logout(
         }
         client_name = validated.client.app.name if validated.client else None
         return Outcome(page=Page("provider/logout_confirm.html", {"fields": fields, "client_name": client_name}, 200))
-    server.end_session_endpoint.browser_session_id = browser_session_id
+    context.browser_session_id = browser_session_id
     response = server.create_endpoint_response("end_session", validated)
     if isinstance(response, Response) and response.status_code in (301, 302, 303):
         # A plain redirect to the app's registered address (Authlib answers 302; 303 after a POST).

@@ -1,7 +1,7 @@
-"""Authlib's authorization server bound to one request's context, answering with Starlette responses.
+"""Authlib's authorization server, answering with Starlette responses: one per app.
 
-A server is built per request (it is a handful of small objects), so the storage hooks reach
-that request's database session without any global or thread-local state.
+Built once with its grants and endpoints; the storage hooks reach the request at hand (its
+database session, audit context, clients read so far) through `current_context()`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secre
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from starlette.responses import Response
 
-from bridge.op.context import ProviderContext
+from bridge.config import Settings
+from bridge.op.context import ProviderContext, current_context
 from bridge.op.grants import (
     AccessTokenGenerator,
     BridgeAuthorizationCodeGrant,
@@ -26,8 +27,10 @@ from bridge.op.grants import (
     BridgeRefreshTokenGrant,
     S256CodeChallenge,
 )
+from bridge.op.keys import KeyStore
 from bridge.op.logout import BridgeEndSessionEndpoint
 from bridge.op.models import ClientModel
+from bridge.op.paths import ProviderPaths
 from bridge.op.requests import StarletteOAuth2Request
 from bridge.op.token_endpoints import BridgeIntrospectionEndpoint, BridgeRevocationEndpoint
 from bridge.services import audit
@@ -57,18 +60,24 @@ def named_client_id(request: StarletteOAuth2Request) -> str | None:
 
 
 class BridgeAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
-    def __init__(self, context: ProviderContext) -> None:
+    def __init__(self, settings: Settings, keys: KeyStore, paths: ProviderPaths) -> None:
         super().__init__(scopes_supported=list(SUPPORTED_SCOPES))
-        self.context = context
-        self._clients: dict[str, ClientModel | None] = {}
+        self.settings = settings
+        self.issuer = settings.public_url.rstrip("/")
         self.register_client_auth_method("client_secret_basic", _client_secret_basic)
-        self.register_token_generator("default", AccessTokenGenerator(context))
-        self.register_grant(BridgeAuthorizationCodeGrant, [S256CodeChallenge(), BridgeOpenIDCode(context)])
-        self.register_grant(BridgeRefreshTokenGrant, [BridgeOpenIDToken(context)])
-        self.end_session_endpoint = BridgeEndSessionEndpoint(context)
-        self.register_endpoint(self.end_session_endpoint)
+        self.register_token_generator(
+            "default", AccessTokenGenerator(settings, keys, userinfo_endpoint=f"{self.issuer}{paths.userinfo}")
+        )
+        self.register_grant(BridgeAuthorizationCodeGrant, [S256CodeChallenge(), BridgeOpenIDCode(settings, keys)])
+        self.register_grant(BridgeRefreshTokenGrant, [BridgeOpenIDToken(settings, keys)])
+        self.register_endpoint(BridgeEndSessionEndpoint(keys, self.issuer))
         self.register_endpoint(BridgeRevocationEndpoint)
         self.register_endpoint(BridgeIntrospectionEndpoint)
+
+    @property
+    def context(self) -> ProviderContext:
+        """The request at hand (this server is shared by every request of the app)."""
+        return current_context()
 
     # --- storage hooks ---------------------------------------------------------------------
 
@@ -76,10 +85,11 @@ class BridgeAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         if not isinstance(client_id, str) or not client_id:
             return None
         # Authlib asks again at each step of one request: one query per request is enough.
-        if client_id not in self._clients:
+        clients = self.context.clients
+        if client_id not in clients:
             app = find_relying_app(self.context.db, client_id)
-            self._clients[client_id] = ClientModel(app, self.context.settings.secret_key) if app else None
-        return self._clients[client_id]
+            clients[client_id] = ClientModel(app, self.settings.secret_key) if app else None
+        return clients[client_id]
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         context = self.context
@@ -174,7 +184,7 @@ class BridgeAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def _with_issuer(self, response: Response) -> Response:
         location = response.headers.get("location")
         if location and not any(name == "iss" for name, _ in parse_qsl(urlsplit(location).query)):
-            response.headers["location"] = add_params_to_uri(location, [("iss", self.context.issuer)])
+            response.headers["location"] = add_params_to_uri(location, [("iss", self.issuer)])
         return response
 
     # --- the token endpoint, with its refusals audited ------------------------------------------
@@ -191,7 +201,7 @@ class BridgeAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             if refusal.status_code == 401:
                 # RFC 7617 §2: a Basic challenge names its realm (Authlib's does not).
                 refusal.headers["WWW-Authenticate"] = (
-                    f'Basic realm="{self.context.issuer}", charset="UTF-8", error="{error.error}"'
+                    f'Basic realm="{self.issuer}", charset="UTF-8", error="{error.error}"'
                 )
             return refusal
 
@@ -213,7 +223,7 @@ class BridgeAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
                 presented_hash=token_hash(data["token"])[:16] if isinstance(data.get("token"), str) else None,
             )
         if response.status_code == 401:
-            response.headers["WWW-Authenticate"] = f'Basic realm="{self.context.issuer}", charset="UTF-8"'
+            response.headers["WWW-Authenticate"] = f'Basic realm="{self.issuer}", charset="UTF-8"'
         response.headers["Cache-Control"] = "no-store"
         return response
 

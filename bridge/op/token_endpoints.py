@@ -16,7 +16,7 @@ registered as a resource server (`introspect_any`); any other token is `active: 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from authlib.consts import default_json_headers
 from authlib.oauth2.rfc6749 import OAuth2Error
@@ -24,14 +24,11 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from joserfc.errors import JoseError
 
-from bridge.op.context import ProviderContext
+from bridge.op.context import ProviderContext, current_context
 from bridge.op.models import ClientModel
 from bridge.op.userinfo import AccessTokenValidator
 from bridge.services import audit
 from bridge.services.oauth_tokens import find_refresh_token, live_grant, revoke_family
-
-if TYPE_CHECKING:
-    from bridge.op.server import BridgeAuthorizationServer
 
 ACCESS_TOKEN = "access_token"  # noqa: S105 - a token type hint, not a secret
 REFRESH_TOKEN = "refresh_token"  # noqa: S105 - a token type hint, not a secret
@@ -134,19 +131,14 @@ def _number(value: Any) -> int | None:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _context(endpoint: Any) -> ProviderContext:
-    server: BridgeAuthorizationServer = endpoint.server
-    return server.context
-
-
 class BridgeRevocationEndpoint(RevocationEndpoint):  # type: ignore[misc]
     CLIENT_AUTH_METHODS: ClassVar[list[str]] = REVOCATION_AUTH_METHODS
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> PresentedToken | None:
-        return presented_token(_context(self), token_string, token_type_hint)
+        return presented_token(current_context(), token_string, token_type_hint)
 
     def revoke_token(self, token: PresentedToken, request: Any) -> None:
-        context = _context(self)
+        context = current_context()
         revoked = revoke_family(context.db, token.grant_id, context.now)
         audit.record(
             context.db, context.audit, "oidc.token.revoked", "success", subject_staff_id=token.staff_id,
@@ -158,7 +150,7 @@ class BridgeIntrospectionEndpoint(IntrospectionEndpoint):  # type: ignore[misc]
     CLIENT_AUTH_METHODS: ClassVar[list[str]] = INTROSPECTION_AUTH_METHODS
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> PresentedToken | None:
-        return presented_token(_context(self), token_string, token_type_hint)
+        return presented_token(current_context(), token_string, token_type_hint)
 
     def check_permission(self, token: PresentedToken, client: ClientModel, request: Any) -> bool:
         return token.check_client(client) or client.app.introspect_any
@@ -168,7 +160,7 @@ class BridgeIntrospectionEndpoint(IntrospectionEndpoint):  # type: ignore[misc]
         client = self.authenticate_endpoint_client(request)
         token: PresentedToken | None = self.authenticate_token(request, client)
         payload: dict[str, Any] = self.create_introspection_payload(token)
-        context = _context(self)
+        context = current_context()
         audit.record(
             context.db, context.audit, "oidc.token.introspected", "success",
             subject_staff_id=token.staff_id if token is not None and payload["active"] else None,
@@ -178,7 +170,7 @@ class BridgeIntrospectionEndpoint(IntrospectionEndpoint):  # type: ignore[misc]
         return 200, payload, list(default_json_headers)
 
     def introspect_token(self, token: PresentedToken) -> dict[str, Any]:
-        context = _context(self)
+        context = current_context()
         payload: dict[str, Any] = {
             "active": True,
             "client_id": token.client_id,

@@ -3,6 +3,9 @@
 A code is single-use: it is claimed with a conditional UPDATE, so two concurrent redemptions
 cannot both win. Presenting a used code again revokes the family the code started (see
 oauth_tokens.py): the grant and every refresh token issued from it.
+
+Codes are written and read at every sign-in: with Core statements built once (no unit of work,
+no identity map, the SQL compiled once), their rows read back as plain values.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from bridge.services.oauth_tokens import family_of_code, revoke_family, token_hash
@@ -39,24 +42,25 @@ class CodeGrant:
 
 def store_authorization_code(db: Session, code: str, grant: CodeGrant, now: datetime | None = None) -> None:
     now = now or utcnow()
-    db.add(
-        AuthorizationCode(
-            code_hash=token_hash(code),
-            client_id=grant.client_id,
-            staff_id=grant.staff_id,
-            signin_session_id=grant.signin_session_id,
-            role_assignment_id=grant.role_assignment_id,
-            redirect_uri=grant.redirect_uri,
-            scope=grant.scope,
-            nonce=grant.nonce,
-            code_challenge=grant.code_challenge,
-            code_challenge_method=grant.code_challenge_method,
-            auth_time=grant.auth_time,
-            created_at=now,
-            expires_at=now + CODE_TTL,
-        )
+    db.connection().execute(
+        _INSERT,
+        {
+            "code_hash": token_hash(code),
+            "client_id": grant.client_id,
+            "staff_id": grant.staff_id,
+            "signin_session_id": grant.signin_session_id,
+            "role_assignment_id": grant.role_assignment_id,
+            "redirect_uri": grant.redirect_uri,
+            "scope": grant.scope,
+            "nonce": grant.nonce,
+            "code_challenge": grant.code_challenge,
+            "code_challenge_method": grant.code_challenge_method,
+            "auth_time": grant.auth_time,
+            "created_at": now,
+            "expires_at": now + CODE_TTL,
+            "used_at": None,
+        },
     )
-    db.flush()
 
 
 @dataclass(frozen=True)
@@ -78,15 +82,16 @@ class IssuedCode:
     expires_at: datetime
     used_at: datetime | None
 
-    @classmethod
-    def of(cls, record: AuthorizationCode) -> IssuedCode:
-        return cls(
-            id=record.id, code_hash=record.code_hash, client_id=record.client_id, staff_id=record.staff_id,
-            signin_session_id=record.signin_session_id, role_assignment_id=record.role_assignment_id,
-            redirect_uri=record.redirect_uri, scope=record.scope, nonce=record.nonce,
-            code_challenge=record.code_challenge, code_challenge_method=record.code_challenge_method,
-            auth_time=record.auth_time, expires_at=record.expires_at, used_at=record.used_at,
-        )
+
+_INSERT = insert(AuthorizationCode)
+_BY_HASH = select(
+    *(getattr(AuthorizationCode, name) for name in IssuedCode.__dataclass_fields__)
+).where(AuthorizationCode.code_hash == bindparam("code_hash"))
+_CLAIM = (
+    update(AuthorizationCode)
+    .where(AuthorizationCode.id == bindparam("code_id"), AuthorizationCode.used_at.is_(None))
+    .values(used_at=bindparam("used_at"))
+)
 
 
 class CodeState(StrEnum):
@@ -109,10 +114,10 @@ def look_up_authorization_code(
 ) -> CodeLookup:
     """The code if redeemable; a reused code revokes every token issued from it."""
     now = now or utcnow()
-    stored = db.scalar(select(AuthorizationCode).where(AuthorizationCode.code_hash == token_hash(code)))
+    stored = db.connection().execute(_BY_HASH, {"code_hash": token_hash(code)}).first()
     if stored is None:
         return CodeLookup(CodeState.UNKNOWN)
-    record = IssuedCode.of(stored)
+    record = IssuedCode(**stored._mapping)
     if record.client_id != client_id:
         return CodeLookup(CodeState.WRONG_CLIENT, record)
     if record.used_at is not None:
@@ -125,10 +130,5 @@ def look_up_authorization_code(
 
 def claim_authorization_code(db: Session, record: IssuedCode, now: datetime | None = None) -> bool:
     """Mark the code used; False if another request got there first."""
-    result = db.execute(
-        update(AuthorizationCode)
-        .where(AuthorizationCode.id == record.id, AuthorizationCode.used_at.is_(None))
-        .values(used_at=now or utcnow())
-        .execution_options(synchronize_session=False)
-    )
+    result = db.connection().execute(_CLAIM, {"code_id": record.id, "used_at": now or utcnow()})
     return int(getattr(result, "rowcount", 0) or 0) == 1

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bridge.config import Secret
@@ -58,20 +58,6 @@ class RelyingApp:
     secret_hash: str | None = field(repr=False)
     # A resource server: may introspect tokens issued to any app.
     introspect_any: bool = False
-
-    @classmethod
-    def of(cls, client: OAuthClient) -> RelyingApp:
-        return cls(
-            client_id=client.client_id,
-            name=client.name,
-            token_endpoint_auth_method=client.token_endpoint_auth_method,
-            redirect_uris=tuple(client.redirect_uris),
-            post_logout_redirect_uris=tuple(client.post_logout_redirect_uris or ()),
-            scope=client.scope,
-            id_token_signed_response_alg=client.id_token_signed_response_alg,
-            secret_hash=client.secret_hash,
-            introspect_any=bool(client.introspect_any),
-        )
 
 
 def client_secret_digest(secret_key: Secret, client_secret: str) -> str:
@@ -244,9 +230,40 @@ def find_enabled_client(db: Session, client_id: str) -> OAuthClient | None:
     return client
 
 
+# The columns a RelyingApp holds, of an enabled client: read at every OpenID Provider request,
+# so one Core statement built once, its row made into the value directly (no ORM object).
+_ENABLED_RELYING_APP = select(
+    OAuthClient.client_id,
+    OAuthClient.name,
+    OAuthClient.token_endpoint_auth_method,
+    OAuthClient.redirect_uris,
+    OAuthClient.post_logout_redirect_uris,
+    OAuthClient.scope,
+    OAuthClient.id_token_signed_response_alg,
+    OAuthClient.secret_hash,
+    OAuthClient.introspect_any,
+).where(OAuthClient.client_id == bindparam("client_id"), OAuthClient.disabled_at.is_(None))
+
+
 def find_relying_app(db: Session, client_id: str) -> RelyingApp | None:
-    client = find_enabled_client(db, client_id)
-    return RelyingApp.of(client) if client is not None else None
+    """An enabled app by its client_id, as the OpenID Provider reads it (nothing cached)."""
+    if not _CLIENT_ID_PATTERN.fullmatch(client_id):
+        # No registered id looks like this; and PostgreSQL refuses NUL bytes in a query (a 500).
+        return None
+    row = db.connection().execute(_ENABLED_RELYING_APP, {"client_id": client_id}).first()
+    if row is None:
+        return None
+    return RelyingApp(
+        client_id=row.client_id,
+        name=row.name,
+        token_endpoint_auth_method=row.token_endpoint_auth_method,
+        redirect_uris=tuple(row.redirect_uris),
+        post_logout_redirect_uris=tuple(row.post_logout_redirect_uris or ()),
+        scope=row.scope,
+        id_token_signed_response_alg=row.id_token_signed_response_alg,
+        secret_hash=row.secret_hash,
+        introspect_any=bool(row.introspect_any),
+    )
 
 
 def list_clients(db: Session) -> list[OAuthClient]:

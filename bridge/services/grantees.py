@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, inspect, select
+from sqlalchemy.orm import Session, joinedload
 
 from bridge.services.signin_sessions import (
     SessionTimeouts,
@@ -22,6 +22,15 @@ from bridge.services.signin_sessions import (
 )
 from bridge.storage.models import RoleAssignment, SignInSession, StaffMember
 from bridge.storage.types import utcnow
+
+# Every role of the person comes with the session (a row per role), for the `roles` claim.
+WITH_PERSON_AND_ROLES = (
+    joinedload(SignInSession.staff).joinedload(StaffMember.roles).joinedload(RoleAssignment.organization),
+    joinedload(SignInSession.role).joinedload(RoleAssignment.organization),
+)
+SESSION_WITH_PERSON_AND_ROLES = (
+    select(SignInSession).where(SignInSession.id == bindparam("session_id")).options(*WITH_PERSON_AND_ROLES)
+)
 
 
 @dataclass(frozen=True)
@@ -84,7 +93,13 @@ def load_grantee(
     code does not tell them, the token and userinfo endpoints do.
     """
     now = now or utcnow()
+    loaded = None
+    if with_roles and db.identity_map.get(db.identity_key(SignInSession, signin_session_id)) is None:
+        # The session, its person with every role, and its role: one query, found below by key
+        # (held here: the identity map keeps only what is referenced).
+        loaded = db.execute(SESSION_WITH_PERSON_AND_ROLES, {"session_id": signin_session_id}).unique().all()
     active = load_active_signin(db, signin_session_id, timeouts=timeouts, now=now)
+    del loaded
     if active is None or active.staff.id != staff_id:
         return None
     role = granted_role(db, staff_id, role_assignment_id, now)
@@ -93,10 +108,16 @@ def load_grantee(
         session=active.session,
         role=GrantedRole.of(role) if role is not None else None,
         auth_time=auth_time or active.session.auth_time,
-        active_roles=tuple(
-            GrantedRole.of(current) for current in active_roles(db, staff_id, now, organizations=True)
-        ) if with_roles else (),
+        active_roles=tuple(GrantedRole.of(current) for current in _current_roles(db, active.staff, now))
+        if with_roles else (),
     )
+
+
+def _current_roles(db: Session, staff: StaffMember, now: datetime) -> list[RoleAssignment]:
+    """The person's current roles, from those loaded with the person when they were (no query)."""
+    if "roles" in inspect(staff).unloaded:
+        return active_roles(db, staff.id, now, organizations=True)
+    return [role for role in staff.roles if is_role_active(role, now)]
 
 
 def granted_role(

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, bindparam, insert, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from bridge.storage.models import OAuthGrant, RefreshToken, RoleAssignment, SignInSession
+from bridge.storage.models import OAuthGrant, RefreshToken, RoleAssignment, SignInSession, StaffMember
 from bridge.storage.types import utcnow
 
 _FAMILY_NAMESPACE = uuid.UUID("6c1b3a52-5a43-4d7e-9a0e-0b1de2a7f0c1")
@@ -41,17 +41,39 @@ def family_of_code(code_hash: str) -> str:
 # --- Grants ------------------------------------------------------------------------------------
 
 
+_INSERT_GRANT = insert(OAuthGrant)
+_INSERT_REFRESH_TOKEN = insert(RefreshToken)
+# The grant with its sign-in session, person (with every role) and role, and the roles'
+# organizations: one query for userinfo (see grantees.load_grantee).
+_GRANT_WITH_SESSION = (
+    select(OAuthGrant)
+    .where(OAuthGrant.id == bindparam("grant_id"))
+    .options(
+        joinedload(OAuthGrant.signin_session)
+        .joinedload(SignInSession.staff)
+        .joinedload(StaffMember.roles)
+        .joinedload(RoleAssignment.organization),
+        joinedload(OAuthGrant.signin_session)
+        .joinedload(SignInSession.role)
+        .joinedload(RoleAssignment.organization),
+    )
+)
+
+
 def create_grant(
     db: Session, family: str, *, client_id: str, staff_id: int, signin_session_id: str, now: datetime | None = None
-) -> OAuthGrant:
-    """The grant of a just-redeemed code (only the one redemption that claimed the code gets here)."""
-    grant = OAuthGrant(
-        id=family, client_id=client_id, staff_id=staff_id, signin_session_id=signin_session_id,
-        created_at=now or utcnow(),
+) -> None:
+    """The grant of a just-redeemed code (only the one redemption that claimed the code gets here).
+
+    A Core INSERT built once: written on every sign-in, never read back in the same request.
+    """
+    db.connection().execute(
+        _INSERT_GRANT,
+        {
+            "id": family, "client_id": client_id, "staff_id": staff_id, "signin_session_id": signin_session_id,
+            "created_at": now or utcnow(), "revoked_at": None,
+        },
     )
-    db.add(grant)
-    db.flush()
-    return grant
 
 
 def live_grant(
@@ -67,12 +89,7 @@ def live_grant(
     same query, for the caller that judges the session next.
     """
     if with_session and not lock:
-        session = joinedload(OAuthGrant.signin_session)
-        options = (
-            session.joinedload(SignInSession.staff),
-            session.joinedload(SignInSession.role).joinedload(RoleAssignment.organization),
-        )
-        grant = db.get(OAuthGrant, grant_id, options=options)
+        grant = db.execute(_GRANT_WITH_SESSION, {"grant_id": grant_id}).unique().scalar_one_or_none()
     else:
         grant = db.get(OAuthGrant, grant_id, with_for_update=lock, populate_existing=lock)
     if grant is None or grant.revoked_at is not None or grant.client_id != client_id:
@@ -96,23 +113,25 @@ class RefreshGrant:
 
 def store_refresh_token(
     db: Session, token: str, grant: RefreshGrant, lifetime: timedelta, now: datetime | None = None
-) -> RefreshToken:
+) -> None:
     now = now or utcnow()
-    record = RefreshToken(
-        token_hash=token_hash(token),
-        family=grant.family,
-        client_id=grant.client_id,
-        staff_id=grant.staff_id,
-        signin_session_id=grant.signin_session_id,
-        role_assignment_id=grant.role_assignment_id,
-        scope=grant.scope,
-        auth_time=grant.auth_time,
-        created_at=now,
-        expires_at=now + lifetime,
+    db.connection().execute(
+        _INSERT_REFRESH_TOKEN,
+        {
+            "token_hash": token_hash(token),
+            "family": grant.family,
+            "client_id": grant.client_id,
+            "staff_id": grant.staff_id,
+            "signin_session_id": grant.signin_session_id,
+            "role_assignment_id": grant.role_assignment_id,
+            "scope": grant.scope,
+            "auth_time": grant.auth_time,
+            "created_at": now,
+            "expires_at": now + lifetime,
+            "rotated_at": None,
+            "revoked_at": None,
+        },
     )
-    db.add(record)
-    db.flush()
-    return record
 
 
 @dataclass(frozen=True)

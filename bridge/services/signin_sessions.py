@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -30,6 +30,15 @@ _WITH_PERSON_AND_ROLE = (
     joinedload(SignInSession.staff),
     joinedload(SignInSession.role).joinedload(RoleAssignment.organization),
 )
+# Read at every request of a signed-in person: built once, so SQLAlchemy neither rebuilds the
+# statement nor recomputes its cache key per call.
+_SESSION_WITH_PERSON_AND_ROLE = (
+    select(SignInSession).where(SignInSession.id == bindparam("session_id")).options(*_WITH_PERSON_AND_ROLE)
+)
+_ROLES_OF_STAFF = (
+    select(RoleAssignment).where(RoleAssignment.staff_id == bindparam("staff_id")).order_by(RoleAssignment.id)
+)
+_ROLES_OF_STAFF_WITH_ORGANIZATIONS = _ROLES_OF_STAFF.options(joinedload(RoleAssignment.organization))
 
 # Activity is recorded with this granularity, so a busy session costs one write a minute.
 ACTIVITY_GRANULARITY = timedelta(minutes=1)
@@ -140,7 +149,9 @@ def load_active_signin(
     now = now or utcnow()
     # One query for the session, its person and its role with the role's organization (or none at
     # all when this transaction has them already): the reads below find them in the identity map.
-    record = db.get(SignInSession, session_id, options=_WITH_PERSON_AND_ROLE)
+    record = db.identity_map.get(db.identity_key(SignInSession, session_id))
+    if record is None:
+        record = db.execute(_SESSION_WITH_PERSON_AND_ROLE, {"session_id": session_id}).unique().scalar_one_or_none()
     if record is None or record.ended_at is not None or record.expires_at <= now:
         return None
     if record.last_seen_at + timeouts.idle_limit(record) <= now:
@@ -227,8 +238,6 @@ def active_roles(
 ) -> list[RoleAssignment]:
     """The person's current roles; `organizations` loads each role's organization in the same query."""
     now = now or utcnow()
-    query = select(RoleAssignment).where(RoleAssignment.staff_id == staff_id).order_by(RoleAssignment.id)
-    if organizations:
-        query = query.options(joinedload(RoleAssignment.organization))
-    roles = db.scalars(query).all()
+    query = _ROLES_OF_STAFF_WITH_ORGANIZATIONS if organizations else _ROLES_OF_STAFF
+    roles = db.scalars(query, {"staff_id": staff_id}).unique().all()
     return [role for role in roles if is_role_active(role, now)]
