@@ -36,6 +36,7 @@ can lift everything (`lift_login_throttle`: `bridge staff unlock`, the staff car
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import ipaddress
 import math
@@ -43,7 +44,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, delete, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -235,22 +236,30 @@ def login_throttle(
 # --- the statements --------------------------------------------------------------------------
 
 
-def _upsert(db: Session, values: dict[str, Any]) -> Any:
-    dialect = db.get_bind().dialect.name
+@functools.cache
+def _upsert(dialect: str) -> Any:
     if dialect == "postgresql":
-        return postgresql.insert(ThrottleCounter).values(**values)
+        return postgresql.insert(ThrottleCounter)
     if dialect == "sqlite":
-        return sqlite.insert(ThrottleCounter).values(**values)
+        return sqlite.insert(ThrottleCounter)
     raise NotImplementedError(f"no atomic throttle reservation for {dialect}")
 
 
-def _count_login_attempt(db: Session, key: str, name: str, policy: ThrottlePolicy, now: datetime) -> int:
-    """Count an attempt at the login from anywhere (never refused); returns the count with it."""
+# The statements below are built once per dialect and run with new parameters: SQLAlchemy then
+# computes a statement's cache key once, not at every attempt (it was most of a reservation's cost).
+# Parameter names unlike any column, so none of them is taken for a column's own value.
+_NEW_ROW = {
+    "key": bindparam("t_key"), "login": bindparam("t_login"), "attempts": 1,
+    "window_started_at": bindparam("t_now"), "last_attempt_at": bindparam("t_now"),
+}
+
+
+@functools.cache
+def _count_statement(dialect: str) -> Any:
     table = ThrottleCounter.__table__.c
-    quiet = table.last_attempt_at <= now - policy.backoff_memory
-    statement = _upsert(db, {"key": key, "login": name, "attempts": 1, "window_started_at": now,
-                             "last_attempt_at": now})
-    statement = statement.on_conflict_do_update(
+    quiet = table.last_attempt_at <= bindparam("t_quiet_before")
+    statement = _upsert(dialect).values(_NEW_ROW)
+    return statement.on_conflict_do_update(
         index_elements=[table.key],
         set_={
             "attempts": case((quiet, 1), else_=table.attempts + 1),
@@ -258,7 +267,33 @@ def _count_login_attempt(db: Session, key: str, name: str, policy: ThrottlePolic
             "last_attempt_at": statement.excluded.last_attempt_at,
         },
     ).returning(table.attempts)
-    return int(db.execute(statement).scalar_one())
+
+
+@functools.cache
+def _take_statement(dialect: str, spaced: bool) -> Any:
+    table = ThrottleCounter.__table__.c
+    expired = table.window_started_at <= bindparam("t_window_before")
+    allowed: ColumnElement[bool] = or_(expired, table.attempts < bindparam("t_budget"))
+    if spaced:
+        allowed = and_(allowed, table.last_attempt_at <= bindparam("t_spaced_before"))
+    statement = _upsert(dialect).values(_NEW_ROW)
+    return statement.on_conflict_do_update(
+        index_elements=[table.key],
+        set_={
+            "attempts": case((expired, 1), else_=table.attempts + 1),
+            "window_started_at": case((expired, statement.excluded.window_started_at),
+                                      else_=table.window_started_at),
+            "last_attempt_at": statement.excluded.last_attempt_at,
+        },
+        where=allowed,
+    ).returning(table.attempts)
+
+
+def _count_login_attempt(db: Session, key: str, name: str, policy: ThrottlePolicy, now: datetime) -> int:
+    """Count an attempt at the login from anywhere (never refused); returns the count with it."""
+    statement = _count_statement(db.get_bind().dialect.name)
+    parameters = {"t_key": key, "t_login": name, "t_now": now, "t_quiet_before": now - policy.backoff_memory}
+    return int(db.execute(statement, parameters).scalar_one())
 
 
 def _take(
@@ -272,24 +307,13 @@ def _take(
     spacing: timedelta = timedelta(0),
 ) -> bool:
     """One attempt from a windowed budget, only while some is left (and `spacing` has passed)."""
-    table = ThrottleCounter.__table__.c
-    expired = table.window_started_at <= now - window
-    allowed: ColumnElement[bool] = or_(expired, table.attempts < budget)
-    if spacing > timedelta(0):
-        allowed = and_(allowed, table.last_attempt_at <= now - spacing)
-    statement = _upsert(db, {"key": key, "login": login, "attempts": 1, "window_started_at": now,
-                             "last_attempt_at": now})
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.key],
-        set_={
-            "attempts": case((expired, 1), else_=table.attempts + 1),
-            "window_started_at": case((expired, statement.excluded.window_started_at),
-                                      else_=table.window_started_at),
-            "last_attempt_at": statement.excluded.last_attempt_at,
-        },
-        where=allowed,
-    ).returning(table.attempts)
-    return db.execute(statement).first() is not None
+    spaced = spacing > timedelta(0)
+    statement = _take_statement(db.get_bind().dialect.name, spaced)
+    parameters = {
+        "t_key": key, "t_login": login, "t_now": now, "t_window_before": now - window, "t_budget": budget,
+        **({"t_spaced_before": now - spacing} if spaced else {}),
+    }
+    return db.execute(statement, parameters).first() is not None
 
 
 def _refusal(
