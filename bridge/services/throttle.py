@@ -42,9 +42,9 @@ import ipaddress
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, delete, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, case, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -195,14 +195,15 @@ def reserve_attempt(
 
 
 def attempt_succeeded(db: Session, login: str, address: str | None) -> None:
-    """The password was right: the login's counters go, and the address gets its attempt back."""
-    db.execute(delete(ThrottleCounter).where(ThrottleCounter.key == login_key(login)))
-    db.execute(
-        update(ThrottleCounter)
-        .where(ThrottleCounter.key == address_key(address), ThrottleCounter.attempts > 0)
-        .values(attempts=ThrottleCounter.attempts - 1)
-    )
-    db.execute(delete(ThrottleCounter).where(ThrottleCounter.key == login_address_key(login, address)))
+    """The password was right: the login's counters go, and the address gets its attempt back.
+
+    Counters this session loaded (failures_elsewhere) are not updated in it: nothing reads them
+    after a success.
+    """
+    forget, give_back = _settle_statements()
+    db.execute(forget, {"t_key": login_key(login)})
+    db.execute(give_back, {"t_key": address_key(address)})
+    db.execute(forget, {"t_key": login_address_key(login, address)})
 
 
 def lift_login_throttle(db: Session, login: str) -> int:
@@ -236,12 +237,16 @@ def login_throttle(
 # --- the statements --------------------------------------------------------------------------
 
 
+_COUNTERS = cast(Table, ThrottleCounter.__table__)
+
+
 @functools.cache
 def _upsert(dialect: str) -> Any:
+    # On the table, not the mapped class: the ORM's bulk-insert path would rebuild the statement.
     if dialect == "postgresql":
-        return postgresql.insert(ThrottleCounter)
+        return postgresql.insert(_COUNTERS)
     if dialect == "sqlite":
-        return sqlite.insert(ThrottleCounter)
+        return sqlite.insert(_COUNTERS)
     raise NotImplementedError(f"no atomic throttle reservation for {dialect}")
 
 
@@ -256,7 +261,7 @@ _NEW_ROW = {
 
 @functools.cache
 def _count_statement(dialect: str) -> Any:
-    table = ThrottleCounter.__table__.c
+    table = _COUNTERS.c
     quiet = table.last_attempt_at <= bindparam("t_quiet_before")
     statement = _upsert(dialect).values(_NEW_ROW)
     return statement.on_conflict_do_update(
@@ -271,7 +276,7 @@ def _count_statement(dialect: str) -> Any:
 
 @functools.cache
 def _take_statement(dialect: str, spaced: bool) -> Any:
-    table = ThrottleCounter.__table__.c
+    table = _COUNTERS.c
     expired = table.window_started_at <= bindparam("t_window_before")
     allowed: ColumnElement[bool] = or_(expired, table.attempts < bindparam("t_budget"))
     if spaced:
@@ -287,6 +292,16 @@ def _take_statement(dialect: str, spaced: bool) -> Any:
         },
         where=allowed,
     ).returning(table.attempts)
+
+
+@functools.cache
+def _settle_statements() -> tuple[Any, Any]:
+    table = _COUNTERS.c
+    forget = delete(_COUNTERS).where(table.key == bindparam("t_key"))
+    give_back = (
+        update(_COUNTERS).where(table.key == bindparam("t_key"), table.attempts > 0).values(attempts=table.attempts - 1)
+    )
+    return forget, give_back
 
 
 def _count_login_attempt(db: Session, key: str, name: str, policy: ThrottlePolicy, now: datetime) -> int:
