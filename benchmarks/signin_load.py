@@ -13,7 +13,9 @@ provider → password → workplace data), then drives, each for a window at a c
 It prints flows/s, the server's CPU share (from /proc: utime+stime of it and its workers over the
 window), flows/s per core (= flows/s ÷ that share), p50/p99 latency and errors, with ratios against
 baselines measured in the same run: /healthz requests/s per core and one argon2id hash with the
-bridge's parameters (first sign-in latency ÷ that hash). Figures, not assertions.
+bridge's parameters (first sign-in latency ÷ that hash, and the bridge's CPU per first sign-in ÷
+the hash's CPU: the honest one, the mock's and the browser's time are not the bridge's). Figures,
+not assertions.
 
 Then a peer on the same core: a certified Node OpenID Provider (oidc-provider 9,
 benchmarks/peers/node_op, installed there once with `npm ci`) runs the same signed-in code flow
@@ -122,15 +124,25 @@ async def probe(url: str, stop: asyncio.Event, every: float = 0.02) -> list[floa
     return latencies
 
 
-def argon2_ms(times: int = 7) -> float:
+@dataclass(frozen=True)
+class HashCost:
+    """One argon2id hash with the bridge's parameters: wall time, and CPU time (what a busy
+    machine does not inflate, comparable with the server's CPU per flow)."""
+
+    wall_ms: float
+    cpu_ms: float
+
+
+def argon2_cost(times: int = 7) -> HashCost:
     from bridge.services.passwords import hash_password
 
-    samples = []
+    walls, cpus = [], []
     for _ in range(times):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.thread_time()
         hash_password("Bench-Password-1!")
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
+        walls.append((time.perf_counter() - started) * 1000)
+        cpus.append((time.thread_time() - started_cpu) * 1000)
+    return HashCost(statistics.median(walls), statistics.median(cpus))
 
 
 @dataclass
@@ -303,7 +315,7 @@ def median_of(windows: list[Window], prefix: str) -> Window | None:
     return sorted(matching, key=lambda window: window.per_core)[len(matching) // 2] if matching else None
 
 
-def report(windows: list[Window], hash_ms: float) -> None:
+def report(windows: list[Window], hash_cost: HashCost) -> None:
     print()
     for window in windows:
         print(window.line())
@@ -312,10 +324,16 @@ def report(windows: list[Window], hash_ms: float) -> None:
     baseline = median_of(windows, "baseline")
     first = median_of(windows, "first sign-in (binding), 1")
     print()
-    print(f"argon2id hash with the bridge's parameters: {hash_ms:.1f} ms")
+    hash_ms = hash_cost.wall_ms
+    print(f"argon2id hash with the bridge's parameters: {hash_ms:.1f} ms ({hash_cost.cpu_ms:.1f} ms of CPU)")
     if first is not None:
         print(f"first sign-in p50 {first.quantile(0.5):.1f} ms = {first.quantile(0.5) / hash_ms:.2f}× one hash "
               "(target ≤ 1.3×)")
+        # The honest figure: the bridge's own CPU, not the browser's, the mock's or the machine's queue.
+        if first.latencies:
+            cpu_ms = first.cpu / len(first.latencies) * 1000
+            ratio = cpu_ms / hash_cost.cpu_ms
+            print(f"first sign-in bridge CPU {cpu_ms:.1f} ms per flow = {ratio:.2f}× one hash's CPU")
     for prefix, target in (("returning brokered (", 150.0), ("returning brokered, one", 150.0),
                            ("signed-in code flow", 220.0), ("returning through ESIA", 0.0)):
         median = median_of(windows, prefix)
@@ -359,7 +377,7 @@ def main() -> None:
     server_cores, other_cores = ("0", f"1-{cores - 1}") if cores > 1 else (None, None)
     if other_cores:
         os.sched_setaffinity(0, {int(core) for core in range(1, cores)})
-    hash_ms = argon2_ms()
+    hash_cost = argon2_cost()
     with tempfile.TemporaryDirectory() as folder:
         database_url = args.database or f"sqlite:///{folder}/bench.db"
         if args.database:
@@ -376,7 +394,7 @@ def main() -> None:
             windows += measure_node_peer(Path(folder), plan, browsers=args.people, cores=server_cores)
     print(f"database {'PostgreSQL' if args.database else 'SQLite'}, server on core {server_cores or 'any'}, "
           f"concurrency {args.concurrency}, {args.people} people, {args.past_sessions} past sessions for one")
-    report(windows, hash_ms)
+    report(windows, hash_cost)
 
 
 def recreate_database(url: str) -> None:

@@ -591,6 +591,13 @@ CATALOGUE: tuple[Mutation, ...] = (
         "            local = None\n            if local is not None:\n",
         ("tests/e2e/test_profile_completion.py",),
     ),
+    mutation(
+        "binding.pending_taken_once", "a proved password takes the pending binding (single use), never just reads it",
+        "bridge/application/first_signin.py",
+        "        pending = flow_state.consume(db, browser_id, FlowKind.PENDING_BINDING) if browser_id else None\n",
+        "        pending = flow_state.peek(db, browser_id, FlowKind.PENDING_BINDING) if browser_id else None\n",
+        ("tests/application/test_signin.py",),
+    ),
     # --- a staff account's life: block, deactivation, removal of personal data, the password slip ---
     mutation(
         "lifecycle.block_cuts_access", "a block ends every session, grant, refresh token, link and parked step",

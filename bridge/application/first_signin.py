@@ -21,13 +21,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.application import flow_steps, notices
 from bridge.application.signin import SessionStarted, SignInRules, open_session
-from bridge.application.signin_refusals import SignInRefused, signin_unit_of_work
+from bridge.application.signin_refusals import SignInRefused, record_refusal, signin_unit_of_work
 from bridge.observability.metrics import count_binding, count_throttle_hit
 from bridge.services import flow_state
 from bridge.services.audit import AuditContext, record
-from bridge.services.binding import BindingRefused, LocalProof, create_binding, prove_local_credential
+from bridge.services.binding import BindingRefused, LocalProof, create_binding, proof_of
 from bridge.services.binding_alerts import ALERTED_REFUSALS, SUSPICIOUS_FAILURES, AlertReason
-from bridge.services.credentials import CredentialRefused
+from bridge.services.credentials import CredentialRefused, judge_issued_credential, read_issued_credential
 from bridge.services.external_identity import ExternalIdentity
 from bridge.services.flow_state import FlowKind
 from bridge.services.throttle import (
@@ -76,10 +76,39 @@ class ParkedProof:
 def prove_local_password(
     database: sessionmaker[Session], audit: AuditContext, login: str, password: str, throttle: ThrottlePolicy
 ) -> LocalProof:
-    """Check the issued login and password; raises SignInRefused (throttled, or refused).
+    """Check the issued login and password; raises SignInRefused (throttled, or refused)."""
+    return _prove(database, audit, login, password, throttle, browser_id=None)[0]
 
-    Three short transactions by design: the attempt is reserved (and committed) before argon2 runs,
-    so parallel guesses on every node count; the check writes nothing; a success lifts the backoff.
+
+def prove_password_for_binding(
+    database: sessionmaker[Session],
+    audit: AuditContext,
+    browser_id: str,
+    login: str,
+    password: str,
+    throttle: ThrottlePolicy,
+) -> tuple[LocalProof, PendingBinding | None]:
+    """`prove_local_password`, and this browser's pending binding taken (single use) once it succeeded.
+
+    Taken in the transaction that settles the success: a wrong password leaves it for the next try.
+    """
+    return _prove(database, audit, login, password, throttle, browser_id=browser_id)
+
+
+def _prove(
+    database: sessionmaker[Session],
+    audit: AuditContext,
+    login: str,
+    password: str,
+    throttle: ThrottlePolicy,
+    *,
+    browser_id: str | None,
+) -> tuple[LocalProof, PendingBinding | None]:
+    """Two short transactions around the hash, none open while it runs.
+
+    The attempt is reserved (and committed) before argon2 runs, so parallel guesses on every node
+    count; the card is read in the same transaction; the hash and the judging touch no database
+    (the binding checks the credential again under a row lock); a success lifts the backoff.
     """
     with signin_unit_of_work(database, audit) as db:
         try:
@@ -90,16 +119,18 @@ def prove_local_password(
                 "throttled", refusal.message, event="signin.throttled", retryable=True,
                 login=login, key=refusal.kind.value,
             ) from refusal
-    with signin_unit_of_work(database, audit) as db:
-        try:
-            proof = prove_local_credential(db, login, password)
-        except CredentialRefused as refusal:
-            # A blocked account is said as such: only after the right password (the check's order),
-            # so it tells nothing to someone guessing.
-            message = refusal.message if refusal.reason == "blocked" else CREDENTIAL_REFUSED_MESSAGE
-            raise SignInRefused(
-                "password_refused", message, event="signin.password_refused", login=login, reason=refusal.reason,
-            ) from refusal
+        on_file = read_issued_credential(db, login)
+    try:
+        proof = proof_of(judge_issued_credential(on_file, password))
+    except CredentialRefused as refusal:
+        # A blocked account is said as such: only after the right password (the check's order),
+        # so it tells nothing to someone guessing.
+        message = refusal.message if refusal.reason == "blocked" else CREDENTIAL_REFUSED_MESSAGE
+        refused = SignInRefused(
+            "password_refused", message, event="signin.password_refused", login=login, reason=refusal.reason,
+        )
+        record_refusal(database, audit, refused)
+        raise refused from refusal
     with signin_unit_of_work(database, audit) as db:
         # Read before the success clears the counters: repeated failures elsewhere, then this.
         failures = failures_elsewhere(db, login, audit.address, throttle)
@@ -110,7 +141,8 @@ def prove_local_password(
                 notices.alert_administrators(
                     db, audit, staff, AlertReason.PASSWORD_AFTER_FAILURES, failures=failures
                 )
-    return proof
+        pending = flow_state.consume(db, browser_id, FlowKind.PENDING_BINDING) if browser_id else None
+    return proof, _pending(pending)
 
 
 @contextmanager
@@ -194,10 +226,6 @@ def accept_local_password(
             staff_id=proof.staff_id,
         )
         record(db, audit, "signin.password_accepted", "success", subject_staff_id=proof.staff_id, login=login)
-
-
-def take_pending_binding(database: sessionmaker[Session], browser_id: str) -> PendingBinding | None:
-    return _pending(flow_steps.take(database, browser_id, FlowKind.PENDING_BINDING))
 
 
 def peek_pending_binding(database: sessionmaker[Session], browser_id: str) -> PendingBinding | None:

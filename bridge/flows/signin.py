@@ -38,9 +38,8 @@ from bridge.application.first_signin import (
     bind_external_identity,
     peek_local_proof,
     peek_pending_binding,
-    prove_local_password,
+    prove_password_for_binding,
     take_local_proof,
-    take_pending_binding,
 )
 from bridge.application.identities import external_identity
 from bridge.application.provider_linking import link_provider, start_linking, take_link_proof
@@ -310,8 +309,9 @@ class SignInFlow:
         deps = self.deps
         login = login.strip()
         try:
-            proof = prove_local_password(deps.database, self.audit, login, password, deps.rules.throttle)
-            pending = take_pending_binding(deps.database, self.browser)
+            proof, pending = prove_password_for_binding(
+                deps.database, self.audit, self.browser, login, password, deps.rules.throttle
+            )
             if pending is None:
                 if binding_only:
                     return BINDING_EXPIRED

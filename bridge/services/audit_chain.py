@@ -30,6 +30,7 @@ parked inside a savepoint that rolls back are dropped with it.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sqlalchemy import bindparam, event, insert, select, update
@@ -101,9 +102,11 @@ def _link_pending(db: Session) -> None:
         db.flush()
 
 
-def _insert_and_advance(db: Session, entries: list[AuditEvent], head_hash: str) -> None:
-    """Insert the linked records and move the head's hash: while the head is held, so in as few
-    round trips as can be (one statement on PostgreSQL) and without the ORM's unit of work."""
+@functools.cache
+def _chain_statements(dialect: str) -> tuple[Any, Any | None]:
+    """(insert the records, advance the head's hash): built once per dialect, so SQLAlchemy keys
+    them once rather than in every audited commit. On PostgreSQL the insert advances the head
+    itself (a CTE), and the second is None."""
     # Parameter names unlike any column, so none of them also lands in the head's SET clause.
     insert_records = (
         insert(AuditEvent)
@@ -111,14 +114,21 @@ def _insert_and_advance(db: Session, entries: list[AuditEvent], head_hash: str) 
         .returning(AuditEvent.seq, AuditEvent.id, sort_by_parameter_order=True)
     )
     advance = update(AuditChainHead).where(AuditChainHead.id == HEAD_ID).values(hash=bindparam("audit_head"))
+    if dialect == "postgresql":
+        return insert_records.add_cte(advance.cte("advance_head")), None
+    return insert_records, advance
+
+
+def _insert_and_advance(db: Session, entries: list[AuditEvent], head_hash: str) -> None:
+    """Insert the linked records and move the head's hash: while the head is held, so in as few
+    round trips as can be (one statement on PostgreSQL) and without the ORM's unit of work."""
     rows = [
         {f"audit_{name}": getattr(entry, name) for name in _INSERTED} | {"audit_head": head_hash} for entry in entries
     ]
     connection = db.connection()
-    if connection.dialect.name == "postgresql":
-        inserted = connection.execute(insert_records.add_cte(advance.cte("advance_head")), rows).all()
-    else:
-        inserted = connection.execute(insert_records, rows).all()
+    insert_records, advance = _chain_statements(connection.dialect.name)
+    inserted = connection.execute(insert_records, rows).all()
+    if advance is not None:
         connection.execute(advance, {"audit_head": head_hash})
     for entry, (seq, id_) in zip(entries, inserted, strict=True):
         assert entry.seq == seq
@@ -149,19 +159,24 @@ def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction
     return False
 
 
-def lock_head(db: Session, count: int = 0) -> tuple[int, str]:
-    """Lock the chain head and advance it by `count` seqs: (the head's seq after, its hash before)."""
-    claim = (
+@functools.cache
+def _claim_statement() -> Any:
+    return (
         update(AuditChainHead)
         .where(AuditChainHead.id == HEAD_ID)
-        .values(seq=AuditChainHead.seq + count)
+        .values(seq=AuditChainHead.seq + bindparam("audit_count"))
         .returning(AuditChainHead.seq, AuditChainHead.hash)
     )
+
+
+def lock_head(db: Session, count: int = 0) -> tuple[int, str]:
+    """Lock the chain head and advance it by `count` seqs: (the head's seq after, its hash before)."""
+    claim, parameters = _claim_statement(), {"audit_count": count}
     connection = db.connection()
-    row = connection.execute(claim).one_or_none()
+    row = connection.execute(claim, parameters).one_or_none()
     if row is None:
         _restore_head(db)
-        row = connection.execute(claim).one()
+        row = connection.execute(claim, parameters).one()
     return row.seq, row.hash
 
 

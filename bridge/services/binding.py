@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from bridge.services.activation_links import ActivationProof, revoke_activation_links, take_activation_link
 from bridge.services.audit import AuditContext, record
-from bridge.services.credentials import check_issued_credential
+from bridge.services.credentials import CredentialOnFile, check_issued_credential
 from bridge.services.errors import DomainError
 from bridge.services.external_identity import ExternalIdentity
 from bridge.services.person_names import same_name
@@ -69,6 +69,12 @@ def prove_local_credential(db: Session, login: str, password: str, now: datetime
     staff = check_issued_credential(db, login, password, now or utcnow())
     assert staff.credential_issued_at is not None
     return LocalProof(staff_id=staff.id, credential_issued_at=staff.credential_issued_at)
+
+
+def proof_of(judged: CredentialOnFile) -> LocalProof:
+    """The proof a credential judged valid (bridge.services.credentials.judge_issued_credential) gives."""
+    assert judged.issued_at is not None
+    return LocalProof(staff_id=judged.staff_id, credential_issued_at=judged.issued_at)
 
 
 def find_bound_staff(db: Session, identity: ExternalIdentity, now: datetime | None = None) -> StaffMember | None:

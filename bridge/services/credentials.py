@@ -92,29 +92,72 @@ def retire_federation(db: Session, staff: StaffMember, now: datetime | None = No
     )
 
 
+@dataclass(frozen=True)
+class CredentialOnFile:
+    """What judging an issued password needs of a staff card, read in a short transaction so that
+    no transaction (nor its connection) stays open while argon2 runs."""
+
+    staff_id: int
+    password_hash: str | None = field(repr=False)
+    status: StaffStatus
+    issued_at: datetime | None
+    expires_at: datetime | None
+    used_at: datetime | None
+    # Only asked when there is no hash (retired by a binding, or never issued).
+    ever_held: bool
+
+
+def read_issued_credential(db: Session, login: str) -> CredentialOnFile | None:
+    """The card's credential as `judge_issued_credential` needs it; None for an unknown login."""
+    staff = db.scalar(select(StaffMember).where(StaffMember.login == login))
+    if staff is None:
+        return None
+    return CredentialOnFile(
+        staff_id=staff.id,
+        password_hash=staff.password_hash,
+        status=staff.status,
+        issued_at=staff.credential_issued_at,
+        expires_at=staff.credential_expires_at,
+        used_at=staff.credential_used_at,
+        ever_held=has_ever_held_credential(staff),
+    )
+
+
+def judge_issued_credential(
+    on_file: CredentialOnFile | None, password: str, now: datetime | None = None
+) -> CredentialOnFile:
+    """`on_file` if `password` opens it now; raises CredentialRefused.
+
+    Touches no database. Always spends one full argon2 verification, so timing tells nothing.
+    """
+    now = now or utcnow()
+    if on_file is None:
+        verify_password(None, password)
+        raise CredentialRefused("unknown_login")
+    matches = verify_password(on_file.password_hash, password)
+    if on_file.password_hash is None:
+        # Retired by a binding (or never issued): nothing to compare with.
+        raise CredentialRefused("already_used" if on_file.ever_held else "wrong_password")
+    if not matches:
+        raise CredentialRefused("wrong_password")
+    if on_file.status != StaffStatus.ACTIVE:
+        raise CredentialRefused("blocked")
+    if on_file.used_at is not None:
+        raise CredentialRefused("already_used")
+    if on_file.expires_at is None or on_file.expires_at <= now:
+        raise CredentialRefused("expired")
+    return on_file
+
+
 def check_issued_credential(db: Session, login: str, password: str, now: datetime | None = None) -> StaffMember:
     """The staff member whose issued login and password these are; raises CredentialRefused.
 
-    Reads only. Always spends one full argon2 verification, so timing tells nothing.
-    Throttling and auditing are the caller's.
+    Reads only. Throttling and auditing are the caller's. The sign-in splits the read from the
+    judging (bridge/application/first_signin.py), so the hash runs outside any transaction.
     """
-    now = now or utcnow()
-    staff = db.scalar(select(StaffMember).where(StaffMember.login == login))
-    if staff is None:
-        verify_password(None, password)
-        raise CredentialRefused("unknown_login")
-    matches = verify_password(staff.password_hash, password)
-    if staff.password_hash is None:
-        # Retired by a binding (or never issued): nothing to compare with.
-        raise CredentialRefused("already_used" if has_ever_held_credential(staff) else "wrong_password")
-    if not matches:
-        raise CredentialRefused("wrong_password")
-    if staff.status != StaffStatus.ACTIVE:
-        raise CredentialRefused("blocked")
-    if staff.credential_used_at is not None:
-        raise CredentialRefused("already_used")
-    if staff.credential_expires_at is None or staff.credential_expires_at <= now:
-        raise CredentialRefused("expired")
+    judged = judge_issued_credential(read_issued_credential(db, login), password, now)
+    staff = db.get(StaffMember, judged.staff_id)
+    assert staff is not None
     return staff
 
 

@@ -36,14 +36,15 @@ can lift everything (`lift_login_throttle`: `bridge staff unlock`, the staff car
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import ipaddress
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, case, delete, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, case, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -194,14 +195,15 @@ def reserve_attempt(
 
 
 def attempt_succeeded(db: Session, login: str, address: str | None) -> None:
-    """The password was right: the login's counters go, and the address gets its attempt back."""
-    db.execute(delete(ThrottleCounter).where(ThrottleCounter.key == login_key(login)))
-    db.execute(
-        update(ThrottleCounter)
-        .where(ThrottleCounter.key == address_key(address), ThrottleCounter.attempts > 0)
-        .values(attempts=ThrottleCounter.attempts - 1)
-    )
-    db.execute(delete(ThrottleCounter).where(ThrottleCounter.key == login_address_key(login, address)))
+    """The password was right: the login's counters go, and the address gets its attempt back.
+
+    Counters this session loaded (failures_elsewhere) are not updated in it: nothing reads them
+    after a success.
+    """
+    forget, give_back = _settle_statements()
+    db.execute(forget, {"t_key": login_key(login)})
+    db.execute(give_back, {"t_key": address_key(address)})
+    db.execute(forget, {"t_key": login_address_key(login, address)})
 
 
 def lift_login_throttle(db: Session, login: str) -> int:
@@ -235,22 +237,34 @@ def login_throttle(
 # --- the statements --------------------------------------------------------------------------
 
 
-def _upsert(db: Session, values: dict[str, Any]) -> Any:
-    dialect = db.get_bind().dialect.name
+_COUNTERS = cast(Table, ThrottleCounter.__table__)
+
+
+@functools.cache
+def _upsert(dialect: str) -> Any:
+    # On the table, not the mapped class: the ORM's bulk-insert path would rebuild the statement.
     if dialect == "postgresql":
-        return postgresql.insert(ThrottleCounter).values(**values)
+        return postgresql.insert(_COUNTERS)
     if dialect == "sqlite":
-        return sqlite.insert(ThrottleCounter).values(**values)
+        return sqlite.insert(_COUNTERS)
     raise NotImplementedError(f"no atomic throttle reservation for {dialect}")
 
 
-def _count_login_attempt(db: Session, key: str, name: str, policy: ThrottlePolicy, now: datetime) -> int:
-    """Count an attempt at the login from anywhere (never refused); returns the count with it."""
-    table = ThrottleCounter.__table__.c
-    quiet = table.last_attempt_at <= now - policy.backoff_memory
-    statement = _upsert(db, {"key": key, "login": name, "attempts": 1, "window_started_at": now,
-                             "last_attempt_at": now})
-    statement = statement.on_conflict_do_update(
+# The statements below are built once per dialect and run with new parameters: SQLAlchemy then
+# computes a statement's cache key once, not at every attempt (it was most of a reservation's cost).
+# Parameter names unlike any column, so none of them is taken for a column's own value.
+_NEW_ROW = {
+    "key": bindparam("t_key"), "login": bindparam("t_login"), "attempts": 1,
+    "window_started_at": bindparam("t_now"), "last_attempt_at": bindparam("t_now"),
+}
+
+
+@functools.cache
+def _count_statement(dialect: str) -> Any:
+    table = _COUNTERS.c
+    quiet = table.last_attempt_at <= bindparam("t_quiet_before")
+    statement = _upsert(dialect).values(_NEW_ROW)
+    return statement.on_conflict_do_update(
         index_elements=[table.key],
         set_={
             "attempts": case((quiet, 1), else_=table.attempts + 1),
@@ -258,7 +272,43 @@ def _count_login_attempt(db: Session, key: str, name: str, policy: ThrottlePolic
             "last_attempt_at": statement.excluded.last_attempt_at,
         },
     ).returning(table.attempts)
-    return int(db.execute(statement).scalar_one())
+
+
+@functools.cache
+def _take_statement(dialect: str, spaced: bool) -> Any:
+    table = _COUNTERS.c
+    expired = table.window_started_at <= bindparam("t_window_before")
+    allowed: ColumnElement[bool] = or_(expired, table.attempts < bindparam("t_budget"))
+    if spaced:
+        allowed = and_(allowed, table.last_attempt_at <= bindparam("t_spaced_before"))
+    statement = _upsert(dialect).values(_NEW_ROW)
+    return statement.on_conflict_do_update(
+        index_elements=[table.key],
+        set_={
+            "attempts": case((expired, 1), else_=table.attempts + 1),
+            "window_started_at": case((expired, statement.excluded.window_started_at),
+                                      else_=table.window_started_at),
+            "last_attempt_at": statement.excluded.last_attempt_at,
+        },
+        where=allowed,
+    ).returning(table.attempts)
+
+
+@functools.cache
+def _settle_statements() -> tuple[Any, Any]:
+    table = _COUNTERS.c
+    forget = delete(_COUNTERS).where(table.key == bindparam("t_key"))
+    give_back = (
+        update(_COUNTERS).where(table.key == bindparam("t_key"), table.attempts > 0).values(attempts=table.attempts - 1)
+    )
+    return forget, give_back
+
+
+def _count_login_attempt(db: Session, key: str, name: str, policy: ThrottlePolicy, now: datetime) -> int:
+    """Count an attempt at the login from anywhere (never refused); returns the count with it."""
+    statement = _count_statement(db.get_bind().dialect.name)
+    parameters = {"t_key": key, "t_login": name, "t_now": now, "t_quiet_before": now - policy.backoff_memory}
+    return int(db.execute(statement, parameters).scalar_one())
 
 
 def _take(
@@ -272,24 +322,13 @@ def _take(
     spacing: timedelta = timedelta(0),
 ) -> bool:
     """One attempt from a windowed budget, only while some is left (and `spacing` has passed)."""
-    table = ThrottleCounter.__table__.c
-    expired = table.window_started_at <= now - window
-    allowed: ColumnElement[bool] = or_(expired, table.attempts < budget)
-    if spacing > timedelta(0):
-        allowed = and_(allowed, table.last_attempt_at <= now - spacing)
-    statement = _upsert(db, {"key": key, "login": login, "attempts": 1, "window_started_at": now,
-                             "last_attempt_at": now})
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.key],
-        set_={
-            "attempts": case((expired, 1), else_=table.attempts + 1),
-            "window_started_at": case((expired, statement.excluded.window_started_at),
-                                      else_=table.window_started_at),
-            "last_attempt_at": statement.excluded.last_attempt_at,
-        },
-        where=allowed,
-    ).returning(table.attempts)
-    return db.execute(statement).first() is not None
+    spaced = spacing > timedelta(0)
+    statement = _take_statement(db.get_bind().dialect.name, spaced)
+    parameters = {
+        "t_key": key, "t_login": login, "t_now": now, "t_window_before": now - window, "t_budget": budget,
+        **({"t_spaced_before": now - spacing} if spaced else {}),
+    }
+    return db.execute(statement, parameters).first() is not None
 
 
 def _refusal(

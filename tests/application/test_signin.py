@@ -8,7 +8,14 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.application.first_signin import BindingOrder, bind_external_identity, prove_local_password
+from bridge.application.first_signin import (
+    BindingOrder,
+    await_local_password,
+    bind_external_identity,
+    peek_pending_binding,
+    prove_local_password,
+    prove_password_for_binding,
+)
 from bridge.application.signin import (
     RoleUnavailable,
     SignInRules,
@@ -80,6 +87,27 @@ def test_first_signin_binds_opens_a_session_and_later_sign_ins_need_only_the_ext
         prove_local_password(db_factory, AUDIT, login, PASSWORD, rules.throttle)
     assert refused.value.code == "password_refused"
     assert [event.details["reason"] for event in events(db_factory, "signin.password_refused")] == ["already_used"]
+
+
+def test_a_wrong_password_leaves_the_pending_binding_and_the_right_one_takes_it_once(
+    db_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    rules = SignInRules.of(settings)
+    staff_id, login = person(db_factory)
+    await_local_password(db_factory, AUDIT, "browser-1", identity(), {"next": "/app"}, rules.step_ttl)
+
+    with pytest.raises(SignInRefused) as refused:
+        prove_password_for_binding(db_factory, AUDIT, "browser-1", login, "Wrong-pass-1!", rules.throttle)
+    assert refused.value.code == "password_refused"
+    assert [event.details["reason"] for event in events(db_factory, "signin.password_refused")] == ["wrong_password"]
+    assert peek_pending_binding(db_factory, "browser-1") is not None
+
+    proof, pending = prove_password_for_binding(db_factory, AUDIT, "browser-1", login, PASSWORD, rules.throttle)
+    assert proof.staff_id == staff_id
+    assert pending is not None and pending.identity.subject == identity().subject
+    assert pending.flow_data == {"next": "/app"}
+    # Single use: the next proof in this browser finds nothing parked.
+    assert prove_password_for_binding(db_factory, AUDIT, "browser-1", login, PASSWORD, rules.throttle)[1] is None
 
 
 def test_a_refused_binding_writes_nothing_but_its_own_audit_record(
