@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from bridge.storage.models import StaffMember
@@ -28,10 +28,31 @@ def transliterate(text: str) -> str:
 
 
 def unique_login(db: Session, surname: str) -> str:
-    """The transliterated surname, or with the first free suffix: novyi, novyi_1, novyi_2, ..."""
+    """The transliterated surname, or with a suffix: novyi, novyi_1, novyi_2, ...
+
+    In about constant time however many people share the surname (issue 12: registering one person
+    once loaded every login starting with it): the suffix tried first is the count of suffixed logins
+    (one index range counted in the database, no rows fetched), then the next ones by the unique index.
+    A gap left by a purged person is not filled again, so a login is not handed to someone else."""
     base = transliterate(surname) or "user"
-    taken = set(db.scalars(select(StaffMember.login).where(StaffMember.login.startswith(base))))
-    return _first_free(base, taken | _RESERVED)
+    if base not in _RESERVED and not _taken(db, base):
+        return base
+    suffixed = f"{base}_"
+    # The range lets the login index answer (LIKE alone scans the table on SQLite); LIKE keeps the
+    # count exact under any collation. A low count only means more probes below, never a duplicate.
+    number = 1 + (db.scalar(
+        select(func.count()).select_from(StaffMember).where(
+            StaffMember.login >= suffixed, StaffMember.login < f"{base}`",
+            StaffMember.login.startswith(suffixed, autoescape=True),
+        )
+    ) or 0)
+    while _taken(db, f"{base}_{number}"):
+        number += 1
+    return f"{base}_{number}"
+
+
+def _taken(db: Session, login: str) -> bool:
+    return db.scalar(select(StaffMember.id).where(StaffMember.login == login)) is not None
 
 
 def unique_logins(db: Session, surnames: list[str]) -> list[str]:

@@ -271,3 +271,22 @@ def test_unknown_staff_is_refused_with_a_code(db_factory: sessionmaker[Session])
         reset_password(db, cli_support_actor(), "nobody", credential_ttl=TTL)
     assert refused.value.code == "unknown_staff"
     assert "nobody" in refused.value.message
+
+
+def test_a_login_freed_by_a_purge_is_not_handed_to_the_next_namesake(db_factory: sessionmaker[Session]) -> None:
+    """The suffix continues after the namesakes' count instead of filling a gap: a purged person's
+    login (still in the audit log and in apps' records) never names someone else."""
+    directory = build_directory(db_factory)
+    logins = [
+        _register_audited(db_factory, directory, "director_a", _deputy(directory, surname="Новый", name=name))
+        for name in ("Олег", "Иван", "Пётр")
+    ]
+    assert logins == ["novyi", "novyi_1", "novyi_2"]
+    with db_factory() as db, db.begin():
+        purged = db.scalars(select(StaffMember).where(StaffMember.login == "novyi_1")).one()
+        for role in purged.roles:
+            db.delete(role)
+        db.flush()
+        db.delete(purged)
+    fourth = _register_audited(db_factory, directory, "director_a", _deputy(directory, surname="Новый", name="Анна"))
+    assert fourth == "novyi_3"
