@@ -904,6 +904,14 @@ CATALOGUE: tuple[Mutation, ...] = (
         ("tests/e2e/test_sql_budget.py",),
     ),
     mutation(
+        "authorize.parked_request_taken_in_callback",
+        "the upstream callback that answers the app takes its parked request (nothing left to resume)",
+        "bridge/flows/authorization_request.py",
+        "    return _parked(flow_state.consume(db, browser_id, FlowKind.AUTHORIZATION, key=tab_id))",
+        "    return _parked(flow_state.peek(db, browser_id, FlowKind.AUTHORIZATION, key=tab_id))",
+        ("tests/e2e/test_sql_budget.py",),
+    ),
+    mutation(
         "staff_import.logins_unique_within_the_file", "a bulk import gives no two people of one file the same login",
         "bridge/services/logins.py",
         "        taken.add(login)\n",

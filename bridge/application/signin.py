@@ -7,7 +7,8 @@ the multi-step ceremony that sequences both (upstream round trips, parked steps)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -88,6 +89,18 @@ class SessionStarted:
     needs_role_choice: bool
     # «Проверьте данные о месте работы» comes first: just bound, or something required is missing.
     profile_due: bool = False
+    # What the caller's follow-up answered in the same transaction (see sign_in_with_external_id).
+    followed_by: object = None
+
+    @property
+    def page_due(self) -> bool:
+        """The person has a page of ours to go through before anything else (role or workplace data)."""
+        return self.needs_role_choice or self.profile_due
+
+
+# What a returning sign-in does next in its own transaction when no page of ours is due: the
+# upstream callback answering the relying app that sent the person (bridge/routes/signin.py).
+FollowUp = Callable[[Session, SessionStarted], object]
 
 
 @dataclass(frozen=True)
@@ -126,11 +139,14 @@ def sign_in_with_external_id(
     remember: bool,
     replaces_session: str | None,
     rules: SignInRules,
+    follow_up: FollowUp | None = None,
 ) -> SessionStarted | None:
     """A returning sign-in: the bound person gets a session; None when nobody is bound yet.
 
     The provider's policies (confirmed account, acr) hold at every sign-in, not only at binding.
     Raises SignInRefused (audited as `signin.refused`) for a policy or a blocked account.
+    When no page is due, `follow_up` runs in the same unit of work and its answer comes back as
+    `followed_by`: one transaction for the session, its audit record and what follows.
     """
     with signin_unit_of_work(database, audit) as db:
         staff = find_bound_staff(db, identity)
@@ -151,10 +167,13 @@ def sign_in_with_external_id(
             raise SignInRefused(
                 "blocked", BLOCKED_MESSAGE, event="signin.refused", provider=identity.provider, reason="blocked"
             )
-        return open_session(
+        started = open_session(
             db, audit, staff, identity, remember=remember, replaces_session=replaces_session, via=RETURNING_SIGNIN,
             rules=rules,
         )
+        if follow_up is None or started.page_due:
+            return started
+        return replace(started, followed_by=follow_up(db, started))
 
 
 def open_session(

@@ -17,6 +17,8 @@ class SignedIn:
     next_url: str
     # The person confirms their workplace data first (bridge/application/staff_profile.py).
     profile_due: bool = False
+    # The relying app's answer, made in the sign-in's own transaction (None: go to next_url).
+    answer: object = None
 
 
 @dataclass(frozen=True)

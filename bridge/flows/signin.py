@@ -19,10 +19,11 @@ own the transactions, the rules and the audit records.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from anyio import to_thread
+from sqlalchemy.orm import Session
 
 from bridge.application import flow_steps
 from bridge.application.activation import (
@@ -44,7 +45,7 @@ from bridge.application.first_signin import (
 )
 from bridge.application.identities import external_identity
 from bridge.application.provider_linking import link_provider, start_linking, take_link_proof
-from bridge.application.signin import SessionStarted, sign_in_with_external_id
+from bridge.application.signin import FollowUp, SessionStarted, sign_in_with_external_id
 from bridge.application.signin_refusals import SignInRefused, record_refusal
 from bridge.flows.dependencies import SignInDependencies
 from bridge.flows.outcomes import GoUpstream, Linked, NeedsLocalPassword, NeedsProvider, Outcome, Refused, SignedIn
@@ -60,6 +61,11 @@ NO_FLOW_MESSAGE = "Время ожидания входа истекло или 
 BINDING_EXPIRED = Refused(
     "no_flow", "Время ожидания привязки истекло или вход начат в другом браузере. Начните вход заново."
 )
+
+
+# The relying app's answer to a returning sign-in, made in its transaction: (db, the new session,
+# the parked `next`) → whatever the route turns into HTTP; None to go on to `next` as usual.
+AnswerApp = Callable[[Session, SessionStarted, str], object]
 
 
 def safe_next(value: str | None, default: str) -> str:
@@ -94,8 +100,13 @@ class SignInFlow:
         force_login: bool = False,
         max_age: int | None = None,
         activation_token: str | None = None,
+        parked_with: Sequence[flow_steps.Step] = (),
     ) -> Outcome:
-        """Send the browser upstream; with `activation_token`, for a first sign-in through a mailed link."""
+        """Send the browser upstream; with `activation_token`, for a first sign-in through a mailed link.
+
+        `parked_with` are steps that begin with this round trip (an app's authorization request
+        going straight upstream): parked in the round trip's own transaction.
+        """
         provider = self.deps.upstream.get(provider_key)
         if provider is None:
             return Refused("unknown_provider", "Такой способ входа не настроен.")
@@ -127,11 +138,9 @@ class SignInFlow:
             "activation": activation_token is not None,
         }
         # The state names the step: the callback must bring it back to this browser.
+        round_trip = flow_steps.Step(FlowKind.UPSTREAM, parked, self.deps.rules.step_ttl, state)
         await to_thread.run_sync(
-            lambda: flow_steps.park(
-                self.deps.database, self.deps.purge, self.browser, FlowKind.UPSTREAM, parked,
-                ttl=self.deps.rules.step_ttl, key=state,
-            )
+            lambda: flow_steps.park_all(self.deps.database, self.deps.purge, self.browser, [*parked_with, round_trip])
         )
         return GoUpstream(start.url)
 
@@ -165,10 +174,21 @@ class SignInFlow:
         return GoUpstream(start.url)
 
     async def finish_upstream(
-        self, provider_key: str, params: Mapping[str, str], *, signin_session_id: str | None = None
+        self,
+        provider_key: str,
+        params: Mapping[str, str],
+        *,
+        signin_session_id: str | None = None,
+        answer_app: AnswerApp | None = None,
     ) -> Outcome:
-        """The provider's answer: signed in, on to the issued password, or refused (counted on /metrics)."""
-        outcome = await self._finish_upstream(provider_key, params, signin_session_id=signin_session_id)
+        """The provider's answer: signed in, on to the issued password, or refused (counted on /metrics).
+
+        `answer_app` answers the relying app waiting at the parked `next` in the returning sign-in's
+        own transaction when no page is due; its answer comes back as SignedIn.answer.
+        """
+        outcome = await self._finish_upstream(
+            provider_key, params, signin_session_id=signin_session_id, answer_app=answer_app
+        )
         if isinstance(outcome, Refused):
             count_signin(provider_key, "refused", outcome.code)
         elif isinstance(outcome, SignedIn):
@@ -180,7 +200,12 @@ class SignInFlow:
         return outcome
 
     async def _finish_upstream(
-        self, provider_key: str, params: Mapping[str, str], *, signin_session_id: str | None = None
+        self,
+        provider_key: str,
+        params: Mapping[str, str],
+        *,
+        signin_session_id: str | None = None,
+        answer_app: AnswerApp | None = None,
     ) -> Outcome:
         # Single use: whatever happens next, this round-trip cannot be resumed twice.
         state = params.get("state")
@@ -228,7 +253,7 @@ class SignInFlow:
             )
         return await to_thread.run_sync(
             self._after_identity, external_identity(reported), bool(parked.get("remember")),
-            self.safe_next(parked.get("next")), parked.get("replaces_session"),
+            self.safe_next(parked.get("next")), parked.get("replaces_session"), answer_app,
         )
 
     def _after_activation(self, identity: ExternalIdentity, state: str, replaces_session: str | None) -> Outcome:
@@ -255,7 +280,12 @@ class SignInFlow:
         return Linked(linked.provider)
 
     def _after_identity(
-        self, identity: ExternalIdentity, remember: bool, next_url: str, replaces_session: str | None
+        self,
+        identity: ExternalIdentity,
+        remember: bool,
+        next_url: str,
+        replaces_session: str | None,
+        answer_app: AnswerApp | None = None,
     ) -> Outcome:
         """Bind with a parked local proof; sign in a bound person; or park a pending binding."""
         deps = self.deps
@@ -271,9 +301,14 @@ class SignInFlow:
                 )
                 parked_next = local.flow_data.get("next")
                 return self._signed_in(started, self.safe_next(parked_next) if parked_next else next_url)
+            follow_up: FollowUp | None = None
+            if answer_app is not None:
+                def follow_up(db: Session, started: SessionStarted) -> object:
+                    return answer_app(db, started, next_url)
+
             returning = sign_in_with_external_id(
                 deps.database, self.audit, identity, remember=remember, replaces_session=replaces_session,
-                rules=deps.rules,
+                rules=deps.rules, follow_up=follow_up,
             )
             if returning is not None:
                 return self._signed_in(returning, next_url)
@@ -335,7 +370,7 @@ class SignInFlow:
     def _signed_in(started: SessionStarted, next_url: str) -> SignedIn:
         return SignedIn(
             started.cookie_token, started.remember, started.needs_role_choice, next_url,
-            profile_due=started.profile_due,
+            profile_due=started.profile_due, answer=started.followed_by,
         )
 
     async def _upstream_failed(self, provider_key: str, error: UpstreamError) -> Refused:
