@@ -8,7 +8,7 @@ the multi-step ceremony that sequences both (upstream round trips, parked steps)
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,7 +37,7 @@ from bridge.services.staff_profile import missing_fields
 from bridge.services.throttle import ThrottlePolicy
 from bridge.storage.database import transaction
 from bridge.storage.enums import StaffStatus
-from bridge.storage.models import StaffMember
+from bridge.storage.models import RoleAssignment, SignInSession, StaffMember
 from bridge.storage.retry import retry_once_on_disconnect
 
 # `via` of a sign-in through a binding made earlier (any other `via` has just made one).
@@ -91,6 +91,10 @@ class SessionStarted:
     profile_due: bool = False
     # What the caller's follow-up answered in the same transaction (see sign_in_with_external_id).
     followed_by: object = None
+    # The new row and the person's active roles, held so that a follow-up in the same transaction
+    # finds them in the session's (weak) identity map rather than selecting them again.
+    session: SignInSession | None = field(default=None, repr=False, compare=False)
+    roles: tuple[RoleAssignment, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def page_due(self) -> bool:
@@ -191,7 +195,8 @@ def open_session(
     if replaces_session is not None:
         # After a re-authentication the old session ends: one browser, one sign-in session.
         end_signin_session(db, replaces_session)
-    roles = active_roles(db, staff.id)
+    # With their organizations: an app answered in this transaction names the role's organization.
+    roles = active_roles(db, staff.id, organizations=True)
     started = start_signin_session(
         db,
         staff,
@@ -215,7 +220,8 @@ def open_session(
     profile_due = via != RETURNING_SIGNIN or bool(missing_fields(db, staff, roles=roles))
     # Several roles: the person picks one. None: the role page says so rather than a bare account.
     return SessionStarted(
-        started.record.id, started.token, remember, needs_role_choice=len(roles) != 1, profile_due=profile_due
+        started.record.id, started.token, remember, needs_role_choice=len(roles) != 1, profile_due=profile_due,
+        session=started.record, roles=tuple(roles),
     )
 
 
