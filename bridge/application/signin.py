@@ -153,31 +153,48 @@ def sign_in_with_external_id(
     `followed_by`: one transaction for the session, its audit record and what follows.
     """
     with signin_unit_of_work(database, audit) as db:
-        staff = find_bound_staff(db, identity)
-        if staff is None:
-            return None
-        try:
-            check_identity_policy(identity, rules.binding)
-        except BindingRefused as refusal:
-            raise SignInRefused(
-                refusal.code, refusal.message, event="signin.refused", provider=identity.provider, reason=refusal.code
-            ) from refusal
-        if staff.status == StaffStatus.DEACTIVATED:
-            raise SignInRefused(
-                "deactivated", DEACTIVATED_MESSAGE, event="signin.refused", provider=identity.provider,
-                reason="deactivated",
-            )
-        if staff.status != StaffStatus.ACTIVE:
-            raise SignInRefused(
-                "blocked", BLOCKED_MESSAGE, event="signin.refused", provider=identity.provider, reason="blocked"
-            )
-        started = open_session(
-            db, audit, staff, identity, remember=remember, replaces_session=replaces_session, via=RETURNING_SIGNIN,
-            rules=rules,
+        return returning_sign_in(
+            db, audit, identity, remember=remember, replaces_session=replaces_session, rules=rules,
+            follow_up=follow_up,
         )
-        if follow_up is None or started.page_due:
-            return started
-        return replace(started, followed_by=follow_up(db, started))
+
+
+def returning_sign_in(
+    db: Session,
+    audit: AuditContext,
+    identity: ExternalIdentity,
+    *,
+    remember: bool,
+    replaces_session: str | None,
+    rules: SignInRules,
+    follow_up: FollowUp | None = None,
+) -> SessionStarted | None:
+    """`sign_in_with_external_id` inside the caller's unit of work (the upstream callback's one)."""
+    staff = find_bound_staff(db, identity)
+    if staff is None:
+        return None
+    try:
+        check_identity_policy(identity, rules.binding)
+    except BindingRefused as refusal:
+        raise SignInRefused(
+            refusal.code, refusal.message, event="signin.refused", provider=identity.provider, reason=refusal.code
+        ) from refusal
+    if staff.status == StaffStatus.DEACTIVATED:
+        raise SignInRefused(
+            "deactivated", DEACTIVATED_MESSAGE, event="signin.refused", provider=identity.provider,
+            reason="deactivated",
+        )
+    if staff.status != StaffStatus.ACTIVE:
+        raise SignInRefused(
+            "blocked", BLOCKED_MESSAGE, event="signin.refused", provider=identity.provider, reason="blocked"
+        )
+    started = open_session(
+        db, audit, staff, identity, remember=remember, replaces_session=replaces_session, via=RETURNING_SIGNIN,
+        rules=rules,
+    )
+    if follow_up is None or started.page_due:
+        return started
+    return replace(started, followed_by=follow_up(db, started))
 
 
 def open_session(

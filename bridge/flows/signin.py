@@ -34,18 +34,19 @@ from bridge.application.activation import (
 )
 from bridge.application.first_signin import (
     BindingOrder,
+    ParkedProof,
     accept_local_password,
     await_local_password,
     bind_external_identity,
     peek_local_proof,
     peek_pending_binding,
     prove_local_password,
-    take_local_proof,
+    sign_in_unless_proof_parked,
     take_pending_binding,
 )
 from bridge.application.identities import external_identity
 from bridge.application.provider_linking import link_provider, start_linking, take_link_proof
-from bridge.application.signin import FollowUp, SessionStarted, sign_in_with_external_id
+from bridge.application.signin import FollowUp, SessionStarted
 from bridge.application.signin_refusals import SignInRefused, record_refusal
 from bridge.flows.dependencies import SignInDependencies
 from bridge.flows.outcomes import GoUpstream, Linked, NeedsLocalPassword, NeedsProvider, Outcome, Refused, SignedIn
@@ -290,28 +291,27 @@ class SignInFlow:
         """Bind with a parked local proof; sign in a bound person; or park a pending binding."""
         deps = self.deps
         try:
-            # A password proved in this browser names the account the identity must bind to: someone
-            # else's bound identity is refused (and their administrators told), never signed in instead.
-            local = take_local_proof(deps.database, self.browser)
-            if local is not None:
-                started = bind_external_identity(
-                    deps.database, self.audit, local.proof, identity, order=BindingOrder.LOCAL_FIRST,
-                    remember=bool(local.flow_data.get("remember")) or remember,
-                    replaces_session=replaces_session, rules=deps.rules,
-                )
-                parked_next = local.flow_data.get("next")
-                return self._signed_in(started, self.safe_next(parked_next) if parked_next else next_url)
             follow_up: FollowUp | None = None
             if answer_app is not None:
                 def follow_up(db: Session, started: SessionStarted) -> object:
                     return answer_app(db, started, next_url)
 
-            returning = sign_in_with_external_id(
-                deps.database, self.audit, identity, remember=remember, replaces_session=replaces_session,
-                rules=deps.rules, follow_up=follow_up,
+            # A password proved in this browser decides the account (bound to it, or refused);
+            # otherwise a bound person is signed in, the app answered in the same transaction.
+            signed = sign_in_unless_proof_parked(
+                deps.database, self.audit, self.browser, identity, remember=remember,
+                replaces_session=replaces_session, rules=deps.rules, follow_up=follow_up,
             )
-            if returning is not None:
-                return self._signed_in(returning, next_url)
+            if isinstance(signed, ParkedProof):
+                started = bind_external_identity(
+                    deps.database, self.audit, signed.proof, identity, order=BindingOrder.LOCAL_FIRST,
+                    remember=bool(signed.flow_data.get("remember")) or remember,
+                    replaces_session=replaces_session, rules=deps.rules,
+                )
+                parked_next = signed.flow_data.get("next")
+                return self._signed_in(started, self.safe_next(parked_next) if parked_next else next_url)
+            if signed is not None:
+                return self._signed_in(signed, next_url)
             await_local_password(
                 deps.database, self.audit, self.browser, identity,
                 {"remember": remember, "next": next_url, "replaces_session": replaces_session},
