@@ -45,9 +45,14 @@ def park(
 def park_all(database: sessionmaker[Session], purge: PurgeSchedule, browser_id: str, steps: Sequence[Step]) -> None:
     """Park steps that begin together (an app's request and its upstream round trip) in one transaction."""
     with transaction(database) as db:
-        for step in steps:
-            flow_state.park(db, browser_id, step.kind, step.data, ttl=step.ttl, key=step.key)
-        purge.maybe_purge(db)
+        park_all_within(db, purge, browser_id, steps)
+
+
+def park_all_within(db: Session, purge: PurgeSchedule, browser_id: str, steps: Sequence[Step]) -> None:
+    """`park_all` in the caller's transaction (the authorization endpoint's own)."""
+    for step in steps:
+        flow_state.park(db, browser_id, step.kind, step.data, ttl=step.ttl, key=step.key)
+    purge.maybe_purge(db)
 
 
 def keep(

@@ -71,6 +71,19 @@ def keep_within(
     flow_state.park(db, browser_id, step.kind, step.data, ttl=step.ttl, key=step.key)
 
 
+def keep_with_round_trip_within(
+    db: Session,
+    dependencies: SignInDependencies,
+    browser_id: str,
+    tab_id: str,
+    parked: ParkedAuthorization,
+    round_trip: flow_steps.Step,
+) -> None:
+    """Park a new request with the upstream round trip it starts, in the caller's transaction
+    (the authorization endpoint's own): one transaction, one redirect straight upstream."""
+    flow_steps.park_all_within(db, dependencies.purge, browser_id, [parking(dependencies, tab_id, parked), round_trip])
+
+
 def parking(dependencies: SignInDependencies, tab_id: str, parked: ParkedAuthorization) -> flow_steps.Step:
     """The step that parks the request under its tab id, with the end it had (or a new one)."""
     ttl = dependencies.rules.step_ttl

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bridge.application.flow_steps import Step
 from bridge.services.external_identity import ExternalIdentity
 
 
@@ -26,6 +27,14 @@ class GoUpstream:
     """Send the browser to the upstream provider's authorization endpoint."""
 
     url: str
+
+
+@dataclass(frozen=True)
+class PreparedUpstream:
+    """An upstream round trip ready to go: where to send the browser, and the step to park first."""
+
+    url: str
+    round_trip: Step
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,16 @@ from bridge.application.provider_linking import link_provider, start_linking, ta
 from bridge.application.signin import FollowUp, SessionStarted
 from bridge.application.signin_refusals import SignInRefused, record_refusal
 from bridge.flows.dependencies import SignInDependencies
-from bridge.flows.outcomes import GoUpstream, Linked, NeedsLocalPassword, NeedsProvider, Outcome, Refused, SignedIn
+from bridge.flows.outcomes import (
+    GoUpstream,
+    Linked,
+    NeedsLocalPassword,
+    NeedsProvider,
+    Outcome,
+    PreparedUpstream,
+    Refused,
+    SignedIn,
+)
 from bridge.observability.metrics import count_signin, count_upstream_error, upstream_step
 from bridge.services.audit import AuditContext
 from bridge.services.external_identity import ExternalIdentity
@@ -108,6 +117,43 @@ class SignInFlow:
         `parked_with` are steps that begin with this round trip (an app's authorization request
         going straight upstream): parked in the round trip's own transaction.
         """
+        prepared = await self.prepare_upstream(
+            provider_key, remember=remember, next_url=next_url, replaces_session=replaces_session,
+            force_login=force_login, max_age=max_age, activation=activation_token is not None,
+        )
+        if isinstance(prepared, Refused):
+            return prepared
+        if activation_token is not None:
+            try:
+                # The proof is parked under this round trip's state: only its answer can use it.
+                await to_thread.run_sync(
+                    lambda: accept_activation_link(
+                        self.deps.database, self.audit, self.browser, activation_token, key=prepared.round_trip.key,
+                        ttl=self.deps.rules.step_ttl,
+                    )
+                )
+            except SignInRefused as refusal:
+                return refused(refusal)
+        await to_thread.run_sync(
+            lambda: flow_steps.park_all(
+                self.deps.database, self.deps.purge, self.browser, [*parked_with, prepared.round_trip]
+            )
+        )
+        return GoUpstream(prepared.url)
+
+    async def prepare_upstream(
+        self,
+        provider_key: str,
+        *,
+        remember: bool,
+        next_url: str | None,
+        replaces_session: str | None = None,
+        force_login: bool = False,
+        max_age: int | None = None,
+        activation: bool = False,
+    ) -> PreparedUpstream | Refused:
+        """The round trip's start (fresh state, nonce, PKCE verifier) and the step that parks it,
+        not parked yet: the caller parks it, in a transaction it has anyway or in its own."""
         provider = self.deps.upstream.get(provider_key)
         if provider is None:
             return Refused("unknown_provider", "Такой способ входа не настроен.")
@@ -118,32 +164,17 @@ class SignInFlow:
                 )
         except UpstreamError as error:
             return await self._upstream_failed(provider_key, error)
-        state = str(start.parked["state"])
-        if activation_token is not None:
-            try:
-                # The proof is parked under this round trip's state: only its answer can use it.
-                await to_thread.run_sync(
-                    lambda: accept_activation_link(
-                        self.deps.database, self.audit, self.browser, activation_token, key=state,
-                        ttl=self.deps.rules.step_ttl,
-                    )
-                )
-            except SignInRefused as refusal:
-                return refused(refusal)
         parked = {
             "provider": provider_key,
             "flow": start.parked,
             "remember": remember,
             "next": self.safe_next(next_url),
             "replaces_session": replaces_session,
-            "activation": activation_token is not None,
+            "activation": activation,
         }
         # The state names the step: the callback must bring it back to this browser.
-        round_trip = flow_steps.Step(FlowKind.UPSTREAM, parked, self.deps.rules.step_ttl, state)
-        await to_thread.run_sync(
-            lambda: flow_steps.park_all(self.deps.database, self.deps.purge, self.browser, [*parked_with, round_trip])
-        )
-        return GoUpstream(start.url)
+        round_trip = flow_steps.Step(FlowKind.UPSTREAM, parked, self.deps.rules.step_ttl, str(start.parked["state"]))
+        return PreparedUpstream(start.url, round_trip)
 
     async def start_link(self, provider_key: str, signin_session_id: str) -> Outcome:
         """«Привязать»: the signed-in person's round trip to a second provider, parked as a link."""

@@ -154,6 +154,15 @@ def _max_age(request: StarletteOAuth2Request) -> int | None:
     return max_age
 
 
+def sign_in_without_session(request: StarletteOAuth2Request) -> SignInNeeded | None:
+    """The sign-in `authorize` asks of a browser with no sign-in session (None: it will refuse the
+    request): what the route may prepare before the decision, to park it with the decision."""
+    try:
+        return _sign_in_needed(request, "login", None)
+    except OAuth2Error:
+        return None
+
+
 def _sign_in_needed(request: StarletteOAuth2Request, kind: str, active: ActiveSignIn | None) -> SignInNeeded:
     """What a sign-in for this request passes on to the upstream (and the login page)."""
     data = request.payload.data

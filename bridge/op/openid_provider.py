@@ -122,16 +122,21 @@ class OpenIDProvider:
         return_path: str,
         signin_session_id: str | None,
         done: dict[str, float],
+        then: Callable[[Session, Outcome], None] | None = None,
     ) -> Outcome:
         """The authorization endpoint, the browser's sign-in session read in the same transaction.
 
         Being seen here is activity: it pushes the session's idle timeout back (at most a write a minute).
+        `then` runs in the same transaction after the decision (the route parking the request).
         """
 
-        return self._in_transaction(
-            AuditContext(actor=ANONYMOUS_ACTOR, address=address),
-            lambda context: _authorize(context, request, address, return_path, signin_session_id, done),
-        )
+        def work(context: ProviderContext) -> Outcome:
+            outcome = _authorize(context, request, address, return_path, signin_session_id, done)
+            if then is not None:
+                then(context.db, outcome)
+            return outcome
+
+        return self._in_transaction(AuditContext(actor=ANONYMOUS_ACTOR, address=address), work)
 
     def ready(self) -> None:
         """Load (or create) the signing keys now, before a caller opens the transaction that

@@ -9,6 +9,7 @@ from functools import partial
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidRequestError
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -16,8 +17,9 @@ from starlette.routing import BaseRoute, Route
 
 from bridge.application import flow_steps
 from bridge.flows import authorization_request
-from bridge.op.authorization import error_page
-from bridge.op.outcomes import SignInNeeded
+from bridge.flows.outcomes import GoUpstream, PreparedUpstream, Refused
+from bridge.op.authorization import error_page, sign_in_without_session
+from bridge.op.outcomes import Outcome, SignInNeeded
 from bridge.op.request_checks import get_target_of_post
 from bridge.op.requests import StarletteOAuth2Request
 from bridge.routes.dependencies import signin_dependencies
@@ -71,15 +73,35 @@ async def authorize(request: Request) -> Response:
         tab_id = authorization_request.new_tab_id()
         parked = authorization_request.ParkedAuthorization(oauth_request.parameters(), {})
     return_path = path_for(request, "oidc_authorize", query={authorization_request.TAB_PARAMETER: tab_id})
+    signin_session_id = read_signin_session_id(request, settings_of(request))
+    # A new request from a browser with no session, naming a configured provider: the upstream round
+    # trip is prepared now and parked with the request in the decision's own transaction.
+    expected = sign_in_without_session(oauth_request) if not parked.done and signin_session_id is None else None
+    prepared = await _prepare_round_trip(request, expected, return_path) if expected is not None else None
+    parked_with_decision: list[bool] = []
+
+    def park_with_decision(db: Session, decided: Outcome) -> None:
+        if decided.pending is None or decided.sign_in != expected or not isinstance(prepared, PreparedUpstream):
+            return
+        waiting = authorization_request.ParkedAuthorization(parked.params, decided.pending, parked.until)
+        authorization_request.keep_with_round_trip_within(db, steps, browser, tab_id, waiting, prepared.round_trip)
+        parked_with_decision.append(True)
+
     # The browser's sign-in session is loaded in the provider's own transaction (one thread hop).
     outcome = await run_in_threadpool(
-        provider.authorize,
+        partial(provider.authorize, then=park_with_decision if prepared is not None else None),
         oauth_request,
         client_address(request),
         return_path=return_path,
-        signin_session_id=read_signin_session_id(request, settings_of(request)),
+        signin_session_id=signin_session_id,
         done=parked.done,
     )
+    if parked_with_decision:
+        assert isinstance(prepared, PreparedUpstream)
+        return _no_store(respond(request, GoUpstream(prepared.url)))
+    if outcome.pending is not None and outcome.sign_in == expected and isinstance(prepared, Refused):
+        # The upstream could not be reached to start the round trip: the login page would say so too.
+        return respond(request, prepared)
     if outcome.pending is not None:
         waiting = authorization_request.ParkedAuthorization(parked.params, outcome.pending, parked.until)
         parking = authorization_request.parking(steps, tab_id, waiting)
@@ -96,6 +118,25 @@ def _named_provider(request: Request, sign_in: SignInNeeded) -> str | None:
     return sign_in.provider
 
 
+def _upstream_max_age(sign_in: SignInNeeded) -> int | None:
+    # Bounded as the login page bounds it (`/login?max_age=`).
+    return upstream_max_age(str(sign_in.max_age)) if sign_in.max_age is not None else None
+
+
+async def _prepare_round_trip(
+    request: Request, sign_in: SignInNeeded, return_path: str
+) -> PreparedUpstream | Refused | None:
+    """The round trip a browser without a session would be sent on, if the app named a configured
+    provider; the upstream's callback comes back to the parked request (`return_path`)."""
+    provider_key = _named_provider(request, sign_in)
+    if provider_key is None:
+        return None
+    return await signin_flow(request).prepare_upstream(
+        provider_key, remember=False, next_url=return_path, replaces_session=sign_in.replaces_session,
+        force_login=sign_in.force_login, max_age=_upstream_max_age(sign_in),
+    )
+
+
 async def _straight_upstream(
     request: Request, sign_in: SignInNeeded, return_path: str, parking: flow_steps.Step
 ) -> Response:
@@ -109,10 +150,13 @@ async def _straight_upstream(
         next_url=return_path,
         replaces_session=sign_in.replaces_session,
         force_login=sign_in.force_login,
-        max_age=upstream_max_age(str(sign_in.max_age)) if sign_in.max_age is not None else None,
+        max_age=_upstream_max_age(sign_in),
         parked_with=[parking],
     )
-    response = respond(request, started)
+    return _no_store(respond(request, started))
+
+
+def _no_store(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     return response
 
