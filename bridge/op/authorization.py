@@ -10,6 +10,9 @@ come from the route table, see bridge/op/paths.py):
 An authorization request that needs a page first is parked on the server (the route's
 business, bridge.flows.authorization_request) with the interactions already asked for, and `next`
 names only its tab id; so coming back cannot loop, and nothing of the request rides in a cookie.
+A sign-in is described by `Outcome.sign_in` too: with a configured provider named by the app the
+route sends the browser straight upstream instead of to the login page, and the upstream callback
+runs this same decision for the session it has just opened (bridge/routes/relying_app_answer.py).
 """
 
 from __future__ import annotations
