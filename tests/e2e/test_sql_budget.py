@@ -31,7 +31,7 @@ from starlette.routing import Route
 from bridge.services.clients import register_client
 from bridge.services.signin_sessions import SessionKeys, start_signin_session
 from bridge.storage.models import AuthFlow, StaffMember
-from tests.e2e.world import BRIDGE, World, enter_password, sign_in_at_provider
+from tests.e2e.world import BRIDGE, IDP, World, enter_password, sign_in_at_provider
 
 pytestmark = pytest.mark.anyio
 
@@ -231,3 +231,35 @@ async def test_a_parked_authorization_request_answers_once_even_to_parallel_retu
         assert resume.startswith("/oidc/authorize?tab_id="), resume
         answers = await asyncio.gather(*(browser.get(f"{BRIDGE}{resume}", follow_redirects=False) for _ in range(2)))
     _one_code(list(answers))
+
+
+async def test_a_named_provider_is_reached_straight_from_the_authorization_endpoint(world: World) -> None:
+    """With idp_hint naming a configured provider the endpoint redirects straight upstream, passing
+    on a fresh login and max_age as the login page would; a hint naming no configured provider gets
+    the login page, as before; and a returning person reaches the app through two bridge requests
+    (authorize, callback) before the app's token and userinfo."""
+    login = world.add_staff(surname="Кузнецов", name="Андрей", patronymic="Николаевич")
+    client = register_app(world)
+    async with world.browser(apps={APP: the_app()}) as browser:
+        await app_signs_in(browser, client, first=login)
+        forget_bridge_cookies(browser)
+        fresh = await browser.get(
+            f"{BRIDGE}/oidc/authorize?{urlencode(_query(client, prompt='login', max_age='600'))}",
+            follow_redirects=False,
+        )
+        upstream = urlsplit(fresh.headers["location"])
+        assert fresh.status_code == 303 and fresh.headers["cache-control"] == "no-store"
+        assert f"{upstream.scheme}://{upstream.netloc}" == IDP, fresh.headers["location"]
+        assert parse_qs(upstream.query)["prompt"] == ["login"] and parse_qs(upstream.query)["max_age"] == ["600"]
+
+        unknown = await browser.get(
+            f"{BRIDGE}/oidc/authorize?{urlencode(_query(client, idp_hint='nowhere'))}", follow_redirects=False
+        )
+        assert urlsplit(unknown.headers["location"]).path == "/login"
+        assert parse_qs(urlsplit(unknown.headers["location"]).query)["provider"] == ["nowhere"]
+
+        forget_bridge_cookies(browser)
+        answered = await browser.get(f"{BRIDGE}/oidc/authorize?{urlencode(_query(client))}")
+    assert answered.url.host == "app.test" and "code" in parse_qs(answered.url.query.decode())
+    bridge_steps = [step.url for step in answered.history if step.url.host == "bridge.test"]
+    assert [url.path for url in bridge_steps] == ["/oidc/authorize", "/login/callback/rsaa"], bridge_steps
