@@ -68,11 +68,11 @@ def as_response(request: Request, outcome: Outcome) -> Response:
     return outcome.response
 
 
-def parked_tab(request: Request, next_url: str) -> str | None:
+def parked_tab(authorize_path: str, next_url: str) -> str | None:
     """The tab id when `next` is the authorization endpoint resuming a parked request, else None."""
     parts = urlsplit(next_url)
     query = parse_qsl(parts.query)
-    if parts.path != path_for(request, "oidc_authorize") or len(query) != 1:
+    if parts.path != authorize_path or len(query) != 1:
         return None
     name, value = query[0]
     return value if name == authorization_request.TAB_PARAMETER else None
@@ -95,7 +95,7 @@ async def answering_app(request: Request) -> AnswerApp:
     authorize_path = path_for(request, "oidc_authorize")
 
     def answer(db: Session, started: SessionStarted, next_url: str) -> Outcome | None:
-        tab_id = parked_tab(request, next_url)
+        tab_id = parked_tab(authorize_path, next_url)
         parked = authorization_request.take_within(db, browser, tab_id) if tab_id is not None else None
         if tab_id is None or parked is None:
             return None
