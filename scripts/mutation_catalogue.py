@@ -586,9 +586,10 @@ CATALOGUE: tuple[Mutation, ...] = (
     ),
     mutation(
         "signin.proof_decides_account", "a password proved in this browser binds or is refused, never signs in another",
-        "bridge/flows/signin.py",
-        "            local = take_local_proof(deps.database, self.browser)\n            if local is not None:\n",
-        "            local = None\n            if local is not None:\n",
+        "bridge/application/first_signin.py",
+        "        local = _proof(flow_state.consume(db, browser_id, FlowKind.LOCAL_PROOF))\n"
+        "        if local is not None:\n",
+        "        local = None\n        if local is not None:\n",
         ("tests/e2e/test_profile_completion.py",),
     ),
     mutation(
@@ -908,6 +909,14 @@ CATALOGUE: tuple[Mutation, ...] = (
         "bridge/flows/authorization_request.py",
         "    data = flow_steps.take(dependencies.database, browser_id, FlowKind.AUTHORIZATION, key=tab_id)",
         "    data = flow_steps.peek(dependencies.database, browser_id, FlowKind.AUTHORIZATION, key=tab_id)",
+        ("tests/e2e/test_sql_budget.py",),
+    ),
+    mutation(
+        "authorize.parked_request_taken_in_callback",
+        "the upstream callback that answers the app takes its parked request (nothing left to resume)",
+        "bridge/flows/authorization_request.py",
+        "    return _parked(flow_state.consume(db, browser_id, FlowKind.AUTHORIZATION, key=tab_id))",
+        "    return _parked(flow_state.peek(db, browser_id, FlowKind.AUTHORIZATION, key=tab_id))",
         ("tests/e2e/test_sql_budget.py",),
     ),
     mutation(

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.application import flow_steps, notices
-from bridge.application.signin import SessionStarted, SignInRules, open_session
+from bridge.application.signin import FollowUp, SessionStarted, SignInRules, open_session, returning_sign_in
 from bridge.application.signin_refusals import SignInRefused, record_refusal, signin_unit_of_work
 from bridge.observability.metrics import count_binding, count_throttle_hit
 from bridge.services import flow_state
@@ -232,8 +232,32 @@ def peek_pending_binding(database: sessionmaker[Session], browser_id: str) -> Pe
     return _pending(flow_steps.peek(database, browser_id, FlowKind.PENDING_BINDING))
 
 
-def take_local_proof(database: sessionmaker[Session], browser_id: str) -> ParkedProof | None:
-    return _proof(flow_steps.take(database, browser_id, FlowKind.LOCAL_PROOF))
+def sign_in_unless_proof_parked(
+    database: sessionmaker[Session],
+    audit: AuditContext,
+    browser_id: str,
+    identity: ExternalIdentity,
+    *,
+    remember: bool,
+    replaces_session: str | None,
+    rules: SignInRules,
+    follow_up: FollowUp | None = None,
+) -> ParkedProof | SessionStarted | None:
+    """The upstream callback's one unit of work once the identity is verified.
+
+    A password proved in this browser names the account the identity must bind to: its proof is
+    taken and returned (the binding follows, bind_external_identity); someone else's bound identity
+    is refused there, never signed in instead. Otherwise the returning sign-in (signin.py), None
+    when nobody is bound yet.
+    """
+    with signin_unit_of_work(database, audit) as db:
+        local = _proof(flow_state.consume(db, browser_id, FlowKind.LOCAL_PROOF))
+        if local is not None:
+            return local
+        return returning_sign_in(
+            db, audit, identity, remember=remember, replaces_session=replaces_session, rules=rules,
+            follow_up=follow_up,
+        )
 
 
 def peek_local_proof(database: sessionmaker[Session], browser_id: str) -> ParkedProof | None:

@@ -6,6 +6,8 @@ by DELETE … RETURNING, expiry) is bridge/services/flow_state.py.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +16,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from bridge.services import flow_state
 from bridge.services.flow_state import FlowKind, PurgeSchedule
 from bridge.storage.database import transaction
+
+
+@dataclass(frozen=True)
+class Step:
+    """A new keyed step to park (a fresh `state` or tab id) and how long it waits."""
+
+    kind: FlowKind
+    data: dict[str, Any]
+    ttl: timedelta
+    key: str
 
 
 def park(
@@ -27,9 +39,20 @@ def park(
     key: str,
 ) -> None:
     """Park a new keyed step (a fresh `state` or tab id); expired steps are purged now and then."""
+    park_all(database, purge, browser_id, [Step(kind, data, ttl, key)])
+
+
+def park_all(database: sessionmaker[Session], purge: PurgeSchedule, browser_id: str, steps: Sequence[Step]) -> None:
+    """Park steps that begin together (an app's request and its upstream round trip) in one transaction."""
     with transaction(database) as db:
-        flow_state.park(db, browser_id, kind, data, ttl=ttl, key=key)
-        purge.maybe_purge(db)
+        park_all_within(db, purge, browser_id, steps)
+
+
+def park_all_within(db: Session, purge: PurgeSchedule, browser_id: str, steps: Sequence[Step]) -> None:
+    """`park_all` in the caller's transaction (the authorization endpoint's own)."""
+    for step in steps:
+        flow_state.park(db, browser_id, step.kind, step.data, ttl=step.ttl, key=step.key)
+    purge.maybe_purge(db)
 
 
 def keep(

@@ -7,7 +7,8 @@ the multi-step ceremony that sequences both (upstream round trips, parked steps)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,7 +37,7 @@ from bridge.services.staff_profile import missing_fields
 from bridge.services.throttle import ThrottlePolicy
 from bridge.storage.database import transaction
 from bridge.storage.enums import StaffStatus
-from bridge.storage.models import StaffMember
+from bridge.storage.models import RoleAssignment, SignInSession, StaffMember
 from bridge.storage.retry import retry_once_on_disconnect
 
 # `via` of a sign-in through a binding made earlier (any other `via` has just made one).
@@ -88,6 +89,22 @@ class SessionStarted:
     needs_role_choice: bool
     # «Проверьте данные о месте работы» comes first: just bound, or something required is missing.
     profile_due: bool = False
+    # What the caller's follow-up answered in the same transaction (see sign_in_with_external_id).
+    followed_by: object = None
+    # The new row and the person's active roles, held so that a follow-up in the same transaction
+    # finds them in the session's (weak) identity map rather than selecting them again.
+    session: SignInSession | None = field(default=None, repr=False, compare=False)
+    roles: tuple[RoleAssignment, ...] = field(default=(), repr=False, compare=False)
+
+    @property
+    def page_due(self) -> bool:
+        """The person has a page of ours to go through before anything else (role or workplace data)."""
+        return self.needs_role_choice or self.profile_due
+
+
+# What a returning sign-in does next in its own transaction when no page of ours is due: the
+# upstream callback answering the relying app that sent the person (bridge/routes/signin.py).
+FollowUp = Callable[[Session, SessionStarted], object]
 
 
 @dataclass(frozen=True)
@@ -126,35 +143,58 @@ def sign_in_with_external_id(
     remember: bool,
     replaces_session: str | None,
     rules: SignInRules,
+    follow_up: FollowUp | None = None,
 ) -> SessionStarted | None:
     """A returning sign-in: the bound person gets a session; None when nobody is bound yet.
 
     The provider's policies (confirmed account, acr) hold at every sign-in, not only at binding.
     Raises SignInRefused (audited as `signin.refused`) for a policy or a blocked account.
+    When no page is due, `follow_up` runs in the same unit of work and its answer comes back as
+    `followed_by`: one transaction for the session, its audit record and what follows.
     """
     with signin_unit_of_work(database, audit) as db:
-        staff = find_bound_staff(db, identity)
-        if staff is None:
-            return None
-        try:
-            check_identity_policy(identity, rules.binding)
-        except BindingRefused as refusal:
-            raise SignInRefused(
-                refusal.code, refusal.message, event="signin.refused", provider=identity.provider, reason=refusal.code
-            ) from refusal
-        if staff.status == StaffStatus.DEACTIVATED:
-            raise SignInRefused(
-                "deactivated", DEACTIVATED_MESSAGE, event="signin.refused", provider=identity.provider,
-                reason="deactivated",
-            )
-        if staff.status != StaffStatus.ACTIVE:
-            raise SignInRefused(
-                "blocked", BLOCKED_MESSAGE, event="signin.refused", provider=identity.provider, reason="blocked"
-            )
-        return open_session(
-            db, audit, staff, identity, remember=remember, replaces_session=replaces_session, via=RETURNING_SIGNIN,
-            rules=rules,
+        return returning_sign_in(
+            db, audit, identity, remember=remember, replaces_session=replaces_session, rules=rules,
+            follow_up=follow_up,
         )
+
+
+def returning_sign_in(
+    db: Session,
+    audit: AuditContext,
+    identity: ExternalIdentity,
+    *,
+    remember: bool,
+    replaces_session: str | None,
+    rules: SignInRules,
+    follow_up: FollowUp | None = None,
+) -> SessionStarted | None:
+    """`sign_in_with_external_id` inside the caller's unit of work (the upstream callback's one)."""
+    staff = find_bound_staff(db, identity)
+    if staff is None:
+        return None
+    try:
+        check_identity_policy(identity, rules.binding)
+    except BindingRefused as refusal:
+        raise SignInRefused(
+            refusal.code, refusal.message, event="signin.refused", provider=identity.provider, reason=refusal.code
+        ) from refusal
+    if staff.status == StaffStatus.DEACTIVATED:
+        raise SignInRefused(
+            "deactivated", DEACTIVATED_MESSAGE, event="signin.refused", provider=identity.provider,
+            reason="deactivated",
+        )
+    if staff.status != StaffStatus.ACTIVE:
+        raise SignInRefused(
+            "blocked", BLOCKED_MESSAGE, event="signin.refused", provider=identity.provider, reason="blocked"
+        )
+    started = open_session(
+        db, audit, staff, identity, remember=remember, replaces_session=replaces_session, via=RETURNING_SIGNIN,
+        rules=rules,
+    )
+    if follow_up is None or started.page_due:
+        return started
+    return replace(started, followed_by=follow_up(db, started))
 
 
 def open_session(
@@ -172,7 +212,8 @@ def open_session(
     if replaces_session is not None:
         # After a re-authentication the old session ends: one browser, one sign-in session.
         end_signin_session(db, replaces_session)
-    roles = active_roles(db, staff.id)
+    # With their organizations: an app answered in this transaction names the role's organization.
+    roles = active_roles(db, staff.id, organizations=True)
     started = start_signin_session(
         db,
         staff,
@@ -196,7 +237,8 @@ def open_session(
     profile_due = via != RETURNING_SIGNIN or bool(missing_fields(db, staff, roles=roles))
     # Several roles: the person picks one. None: the role page says so rather than a bare account.
     return SessionStarted(
-        started.record.id, started.token, remember, needs_role_choice=len(roles) != 1, profile_due=profile_due
+        started.record.id, started.token, remember, needs_role_choice=len(roles) != 1, profile_due=profile_due,
+        session=started.record, roles=tuple(roles),
     )
 
 

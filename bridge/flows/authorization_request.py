@@ -13,9 +13,13 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
 
 from bridge.application import flow_steps
 from bridge.flows.dependencies import SignInDependencies
+from bridge.services import flow_state
 from bridge.services.flow_state import FlowKind
 
 TAB_PARAMETER = "tab_id"
@@ -40,12 +44,12 @@ def take(dependencies: SignInDependencies, browser_id: str, tab_id: str) -> Park
     A request that needs another page is parked again by `keep`, under the same tab id.
     """
     data = flow_steps.take(dependencies.database, browser_id, FlowKind.AUTHORIZATION, key=tab_id)
-    if data is None:
-        return None
-    params = [(str(name), str(value)) for name, value in data.get("params", [])]
-    done = {str(kind): float(at) for kind, at in dict(data.get("done", {})).items()}
-    until = data.get("until")
-    return ParkedAuthorization(params, done, float(until) if until is not None else None)
+    return _parked(data)
+
+
+def take_within(db: Session, browser_id: str, tab_id: str) -> ParkedAuthorization | None:
+    """`take` inside the caller's transaction: the upstream callback answering the app itself."""
+    return _parked(flow_state.consume(db, browser_id, FlowKind.AUTHORIZATION, key=tab_id))
 
 
 def keep(dependencies: SignInDependencies, browser_id: str, tab_id: str, parked: ParkedAuthorization) -> None:
@@ -53,11 +57,46 @@ def keep(dependencies: SignInDependencies, browser_id: str, tab_id: str, parked:
 
     Parked again, it keeps the end it had: bouncing through the pages never extends its life.
     """
+    step = parking(dependencies, tab_id, parked)
+    flow_steps.park(
+        dependencies.database, dependencies.purge, browser_id, step.kind, step.data, ttl=step.ttl, key=step.key
+    )
+
+
+def keep_within(
+    db: Session, dependencies: SignInDependencies, browser_id: str, tab_id: str, parked: ParkedAuthorization
+) -> None:
+    """`keep` inside the caller's transaction, under the tab id `take_within` just emptied."""
+    step = parking(dependencies, tab_id, parked)
+    flow_state.park(db, browser_id, step.kind, step.data, ttl=step.ttl, key=step.key)
+
+
+def keep_with_round_trip_within(
+    db: Session,
+    dependencies: SignInDependencies,
+    browser_id: str,
+    tab_id: str,
+    parked: ParkedAuthorization,
+    round_trip: flow_steps.Step,
+) -> None:
+    """Park a new request with the upstream round trip it starts, in the caller's transaction
+    (the authorization endpoint's own): one transaction, one redirect straight upstream."""
+    flow_steps.park_all_within(db, dependencies.purge, browser_id, [parking(dependencies, tab_id, parked), round_trip])
+
+
+def parking(dependencies: SignInDependencies, tab_id: str, parked: ParkedAuthorization) -> flow_steps.Step:
+    """The step that parks the request under its tab id, with the end it had (or a new one)."""
     ttl = dependencies.rules.step_ttl
     now = time.time()
     until = parked.until if parked.until is not None else now + ttl.total_seconds()
     data = {"params": [list(pair) for pair in parked.params], "done": parked.done, "until": until}
-    flow_steps.park(
-        dependencies.database, dependencies.purge, browser_id, FlowKind.AUTHORIZATION, data,
-        ttl=timedelta(seconds=max(until - now, 0.0)), key=tab_id,
-    )
+    return flow_steps.Step(FlowKind.AUTHORIZATION, data, timedelta(seconds=max(until - now, 0.0)), tab_id)
+
+
+def _parked(data: dict[str, Any] | None) -> ParkedAuthorization | None:
+    if data is None:
+        return None
+    params = [(str(name), str(value)) for name, value in data.get("params", [])]
+    done = {str(kind): float(at) for kind, at in dict(data.get("done", {})).items()}
+    until = data.get("until")
+    return ParkedAuthorization(params, done, float(until) if until is not None else None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bridge.application.flow_steps import Step
 from bridge.services.external_identity import ExternalIdentity
 
 
@@ -17,6 +18,8 @@ class SignedIn:
     next_url: str
     # The person confirms their workplace data first (bridge/application/staff_profile.py).
     profile_due: bool = False
+    # The relying app's answer, made in the sign-in's own transaction (None: go to next_url).
+    answer: object = None
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,14 @@ class GoUpstream:
     """Send the browser to the upstream provider's authorization endpoint."""
 
     url: str
+
+
+@dataclass(frozen=True)
+class PreparedUpstream:
+    """An upstream round trip ready to go: where to send the browser, and the step to park first."""
+
+    url: str
+    round_trip: Step
 
 
 @dataclass(frozen=True)

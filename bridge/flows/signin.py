@@ -19,10 +19,11 @@ own the transactions, the rules and the audit records.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from anyio import to_thread
+from sqlalchemy.orm import Session
 
 from bridge.application import flow_steps
 from bridge.application.activation import (
@@ -33,20 +34,30 @@ from bridge.application.activation import (
 )
 from bridge.application.first_signin import (
     BindingOrder,
+    ParkedProof,
     accept_local_password,
     await_local_password,
     bind_external_identity,
     peek_local_proof,
     peek_pending_binding,
     prove_password_for_binding,
-    take_local_proof,
+    sign_in_unless_proof_parked,
 )
 from bridge.application.identities import external_identity
 from bridge.application.provider_linking import link_provider, start_linking, take_link_proof
-from bridge.application.signin import SessionStarted, sign_in_with_external_id
+from bridge.application.signin import FollowUp, SessionStarted
 from bridge.application.signin_refusals import SignInRefused, record_refusal
 from bridge.flows.dependencies import SignInDependencies
-from bridge.flows.outcomes import GoUpstream, Linked, NeedsLocalPassword, NeedsProvider, Outcome, Refused, SignedIn
+from bridge.flows.outcomes import (
+    GoUpstream,
+    Linked,
+    NeedsLocalPassword,
+    NeedsProvider,
+    Outcome,
+    PreparedUpstream,
+    Refused,
+    SignedIn,
+)
 from bridge.observability.metrics import count_signin, count_upstream_error, upstream_step
 from bridge.services.audit import AuditContext
 from bridge.services.external_identity import ExternalIdentity
@@ -59,6 +70,11 @@ NO_FLOW_MESSAGE = "Время ожидания входа истекло или 
 BINDING_EXPIRED = Refused(
     "no_flow", "Время ожидания привязки истекло или вход начат в другом браузере. Начните вход заново."
 )
+
+
+# The relying app's answer to a returning sign-in, made in its transaction: (db, the new session,
+# the parked `next`) → whatever the route turns into HTTP; None to go on to `next` as usual.
+AnswerApp = Callable[[Session, SessionStarted, str], object]
 
 
 def safe_next(value: str | None, default: str) -> str:
@@ -93,8 +109,50 @@ class SignInFlow:
         force_login: bool = False,
         max_age: int | None = None,
         activation_token: str | None = None,
+        parked_with: Sequence[flow_steps.Step] = (),
     ) -> Outcome:
-        """Send the browser upstream; with `activation_token`, for a first sign-in through a mailed link."""
+        """Send the browser upstream; with `activation_token`, for a first sign-in through a mailed link.
+
+        `parked_with` are steps that begin with this round trip (an app's authorization request
+        going straight upstream): parked in the round trip's own transaction.
+        """
+        prepared = await self.prepare_upstream(
+            provider_key, remember=remember, next_url=next_url, replaces_session=replaces_session,
+            force_login=force_login, max_age=max_age, activation=activation_token is not None,
+        )
+        if isinstance(prepared, Refused):
+            return prepared
+        if activation_token is not None:
+            try:
+                # The proof is parked under this round trip's state: only its answer can use it.
+                await to_thread.run_sync(
+                    lambda: accept_activation_link(
+                        self.deps.database, self.audit, self.browser, activation_token, key=prepared.round_trip.key,
+                        ttl=self.deps.rules.step_ttl,
+                    )
+                )
+            except SignInRefused as refusal:
+                return refused(refusal)
+        await to_thread.run_sync(
+            lambda: flow_steps.park_all(
+                self.deps.database, self.deps.purge, self.browser, [*parked_with, prepared.round_trip]
+            )
+        )
+        return GoUpstream(prepared.url)
+
+    async def prepare_upstream(
+        self,
+        provider_key: str,
+        *,
+        remember: bool,
+        next_url: str | None,
+        replaces_session: str | None = None,
+        force_login: bool = False,
+        max_age: int | None = None,
+        activation: bool = False,
+    ) -> PreparedUpstream | Refused:
+        """The round trip's start (fresh state, nonce, PKCE verifier) and the step that parks it,
+        not parked yet: the caller parks it, in a transaction it has anyway or in its own."""
         provider = self.deps.upstream.get(provider_key)
         if provider is None:
             return Refused("unknown_provider", "Такой способ входа не настроен.")
@@ -105,34 +163,17 @@ class SignInFlow:
                 )
         except UpstreamError as error:
             return await self._upstream_failed(provider_key, error)
-        state = str(start.parked["state"])
-        if activation_token is not None:
-            try:
-                # The proof is parked under this round trip's state: only its answer can use it.
-                await to_thread.run_sync(
-                    lambda: accept_activation_link(
-                        self.deps.database, self.audit, self.browser, activation_token, key=state,
-                        ttl=self.deps.rules.step_ttl,
-                    )
-                )
-            except SignInRefused as refusal:
-                return refused(refusal)
         parked = {
             "provider": provider_key,
             "flow": start.parked,
             "remember": remember,
             "next": self.safe_next(next_url),
             "replaces_session": replaces_session,
-            "activation": activation_token is not None,
+            "activation": activation,
         }
         # The state names the step: the callback must bring it back to this browser.
-        await to_thread.run_sync(
-            lambda: flow_steps.park(
-                self.deps.database, self.deps.purge, self.browser, FlowKind.UPSTREAM, parked,
-                ttl=self.deps.rules.step_ttl, key=state,
-            )
-        )
-        return GoUpstream(start.url)
+        round_trip = flow_steps.Step(FlowKind.UPSTREAM, parked, self.deps.rules.step_ttl, str(start.parked["state"]))
+        return PreparedUpstream(start.url, round_trip)
 
     async def start_link(self, provider_key: str, signin_session_id: str) -> Outcome:
         """«Привязать»: the signed-in person's round trip to a second provider, parked as a link."""
@@ -164,10 +205,21 @@ class SignInFlow:
         return GoUpstream(start.url)
 
     async def finish_upstream(
-        self, provider_key: str, params: Mapping[str, str], *, signin_session_id: str | None = None
+        self,
+        provider_key: str,
+        params: Mapping[str, str],
+        *,
+        signin_session_id: str | None = None,
+        answer_app: AnswerApp | None = None,
     ) -> Outcome:
-        """The provider's answer: signed in, on to the issued password, or refused (counted on /metrics)."""
-        outcome = await self._finish_upstream(provider_key, params, signin_session_id=signin_session_id)
+        """The provider's answer: signed in, on to the issued password, or refused (counted on /metrics).
+
+        `answer_app` answers the relying app waiting at the parked `next` in the returning sign-in's
+        own transaction when no page is due; its answer comes back as SignedIn.answer.
+        """
+        outcome = await self._finish_upstream(
+            provider_key, params, signin_session_id=signin_session_id, answer_app=answer_app
+        )
         if isinstance(outcome, Refused):
             count_signin(provider_key, "refused", outcome.code)
         elif isinstance(outcome, SignedIn):
@@ -179,7 +231,12 @@ class SignInFlow:
         return outcome
 
     async def _finish_upstream(
-        self, provider_key: str, params: Mapping[str, str], *, signin_session_id: str | None = None
+        self,
+        provider_key: str,
+        params: Mapping[str, str],
+        *,
+        signin_session_id: str | None = None,
+        answer_app: AnswerApp | None = None,
     ) -> Outcome:
         # Single use: whatever happens next, this round-trip cannot be resumed twice.
         state = params.get("state")
@@ -227,7 +284,7 @@ class SignInFlow:
             )
         return await to_thread.run_sync(
             self._after_identity, external_identity(reported), bool(parked.get("remember")),
-            self.safe_next(parked.get("next")), parked.get("replaces_session"),
+            self.safe_next(parked.get("next")), parked.get("replaces_session"), answer_app,
         )
 
     def _after_activation(self, identity: ExternalIdentity, state: str, replaces_session: str | None) -> Outcome:
@@ -254,28 +311,37 @@ class SignInFlow:
         return Linked(linked.provider)
 
     def _after_identity(
-        self, identity: ExternalIdentity, remember: bool, next_url: str, replaces_session: str | None
+        self,
+        identity: ExternalIdentity,
+        remember: bool,
+        next_url: str,
+        replaces_session: str | None,
+        answer_app: AnswerApp | None = None,
     ) -> Outcome:
         """Bind with a parked local proof; sign in a bound person; or park a pending binding."""
         deps = self.deps
         try:
-            # A password proved in this browser names the account the identity must bind to: someone
-            # else's bound identity is refused (and their administrators told), never signed in instead.
-            local = take_local_proof(deps.database, self.browser)
-            if local is not None:
+            follow_up: FollowUp | None = None
+            if answer_app is not None:
+                def follow_up(db: Session, started: SessionStarted) -> object:
+                    return answer_app(db, started, next_url)
+
+            # A password proved in this browser decides the account (bound to it, or refused);
+            # otherwise a bound person is signed in, the app answered in the same transaction.
+            signed = sign_in_unless_proof_parked(
+                deps.database, self.audit, self.browser, identity, remember=remember,
+                replaces_session=replaces_session, rules=deps.rules, follow_up=follow_up,
+            )
+            if isinstance(signed, ParkedProof):
                 started = bind_external_identity(
-                    deps.database, self.audit, local.proof, identity, order=BindingOrder.LOCAL_FIRST,
-                    remember=bool(local.flow_data.get("remember")) or remember,
+                    deps.database, self.audit, signed.proof, identity, order=BindingOrder.LOCAL_FIRST,
+                    remember=bool(signed.flow_data.get("remember")) or remember,
                     replaces_session=replaces_session, rules=deps.rules,
                 )
-                parked_next = local.flow_data.get("next")
+                parked_next = signed.flow_data.get("next")
                 return self._signed_in(started, self.safe_next(parked_next) if parked_next else next_url)
-            returning = sign_in_with_external_id(
-                deps.database, self.audit, identity, remember=remember, replaces_session=replaces_session,
-                rules=deps.rules,
-            )
-            if returning is not None:
-                return self._signed_in(returning, next_url)
+            if signed is not None:
+                return self._signed_in(signed, next_url)
             await_local_password(
                 deps.database, self.audit, self.browser, identity,
                 {"remember": remember, "next": next_url, "replaces_session": replaces_session},
@@ -335,7 +401,7 @@ class SignInFlow:
     def _signed_in(started: SessionStarted, next_url: str) -> SignedIn:
         return SignedIn(
             started.cookie_token, started.remember, started.needs_role_choice, next_url,
-            profile_due=started.profile_due,
+            profile_due=started.profile_due, answer=started.followed_by,
         )
 
     async def _upstream_failed(self, provider_key: str, error: UpstreamError) -> Refused:

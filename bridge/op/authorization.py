@@ -10,6 +10,9 @@ come from the route table, see bridge/op/paths.py):
 An authorization request that needs a page first is parked on the server (the route's
 business, bridge.flows.authorization_request) with the interactions already asked for, and `next`
 names only its tab id; so coming back cannot loop, and nothing of the request rides in a cookie.
+A sign-in is described by `Outcome.sign_in` too: with a configured provider named by the app the
+route sends the browser straight upstream instead of to the login page, and the upstream callback
+runs this same decision for the session it has just opened (bridge/routes/relying_app_answer.py).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from starlette.responses import RedirectResponse
 
 from bridge.op.context import ProviderContext
 from bridge.op.error_messages import russian_message
-from bridge.op.outcomes import Outcome, Page
+from bridge.op.outcomes import Outcome, Page, SignInNeeded
 from bridge.op.request_checks import check_id_token_hint, check_parameters, check_sizes
 from bridge.op.requests import StarletteOAuth2Request
 from bridge.services import audit
@@ -76,9 +79,11 @@ def authorize(
         # Whatever the person does on the page we send them to also satisfies what follows it:
         # a fresh sign-in is a re-authentication, and choosing a role is choosing an account.
         satisfied = {"login": ("login", "reauth"), "reauth": ("reauth",), "role": ("role", "select_account")}
+        sign_in = _sign_in_needed(request, kind, active) if kind in ("login", "reauth") else None
         return Outcome(
-            response=RedirectResponse(_sign_in_url(context, return_path, request, kind), status_code=303),
+            response=RedirectResponse(_interaction_url(context, return_path, kind, sign_in), status_code=303),
             pending={**done, **dict.fromkeys(satisfied.get(kind, (kind,)), now)},
+            sign_in=sign_in,
         )
 
     assert active is not None
@@ -89,9 +94,11 @@ def authorize(
     if grantee is None or grantee.role is None:
         # The session or its role ended a moment ago: start over at the page that fixes it.
         kind = "login" if grantee is None else "role"
+        sign_in = _sign_in_needed(request, kind, None) if kind == "login" else None
         return Outcome(
-            response=RedirectResponse(_sign_in_url(context, return_path, request, kind), status_code=303),
+            response=RedirectResponse(_interaction_url(context, return_path, kind, sign_in), status_code=303),
             pending=done,
+            sign_in=sign_in,
         )
     return Outcome(response=server.create_authorization_response(request, grant_user=grantee, grant=grant))
 
@@ -149,27 +156,46 @@ def _max_age(request: StarletteOAuth2Request) -> int | None:
     return max_age
 
 
-def _sign_in_url(context: ProviderContext, return_path: str, request: StarletteOAuth2Request, kind: str) -> str:
+def sign_in_without_session(request: StarletteOAuth2Request) -> SignInNeeded | None:
+    """The sign-in `authorize` asks of a browser with no sign-in session (None: it will refuse the
+    request): what the route may prepare before the decision, to park it with the decision."""
+    try:
+        return _sign_in_needed(request, "login", None)
+    except OAuth2Error:
+        return None
+
+
+def _sign_in_needed(request: StarletteOAuth2Request, kind: str, active: ActiveSignIn | None) -> SignInNeeded:
+    """What a sign-in for this request passes on to the upstream (and the login page)."""
+    data = request.payload.data
+    provider = data.get("idp_hint") or data.get("kc_idp_hint")
+    # A fresh login asked for by the app is asked of the upstream too, at the first sign-in as well.
+    force_login = kind == "reauth" or "login" in _prompts(request)
+    return SignInNeeded(
+        provider=str(provider) if provider else None,
+        force_login=force_login,
+        max_age=_max_age(request),
+        login_hint=str(data["login_hint"]) if data.get("login_hint") else None,
+        replaces_session=active.session.id if active is not None and force_login else None,
+    )
+
+
+def _interaction_url(context: ProviderContext, return_path: str, kind: str, sign_in: SignInNeeded | None) -> str:
     """The page for an interaction: signing in (again) is the login page, a role the role page,
     missing workplace data the profile page."""
     params: dict[str, str] = {"next": return_path}
-    signs_in = kind in ("login", "reauth")
     pages = {"profile": context.paths.profile}
-    path = context.paths.login if signs_in else pages.get(kind, context.paths.role_choice)
-    if signs_in:
-        data = request.payload.data
-        provider = data.get("idp_hint") or data.get("kc_idp_hint")
-        if provider:
-            params["provider"] = str(provider)
-        if data.get("login_hint"):
-            params["login_hint"] = str(data["login_hint"])
-        # A fresh login asked for by the app is asked of the upstream too, at the first sign-in as well.
-        if kind == "reauth" or "login" in _prompts(request):
-            params["reauth"] = "1"
-        max_age = _max_age(request)
-        if max_age is not None:
-            params["max_age"] = str(max_age)
-    return f"{path}?{urlencode(params)}"
+    if sign_in is None:
+        return f"{pages.get(kind, context.paths.role_choice)}?{urlencode(params)}"
+    if sign_in.provider:
+        params["provider"] = sign_in.provider
+    if sign_in.login_hint:
+        params["login_hint"] = sign_in.login_hint
+    if sign_in.force_login:
+        params["reauth"] = "1"
+    if sign_in.max_age is not None:
+        params["max_age"] = str(sign_in.max_age)
+    return f"{context.paths.login}?{urlencode(params)}"
 
 
 def error_page(error: OAuth2Error) -> Page:

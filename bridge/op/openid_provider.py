@@ -127,22 +127,45 @@ class OpenIDProvider:
         return_path: str,
         signin_session_id: str | None,
         done: dict[str, float],
+        then: Callable[[Session, Outcome], None] | None = None,
     ) -> Outcome:
         """The authorization endpoint, the browser's sign-in session read in the same transaction.
 
         Being seen here is activity: it pushes the session's idle timeout back (at most a write a minute).
+        `then` runs in the same transaction after the decision (the route parking the request).
         """
 
         def work(context: ProviderContext) -> Outcome:
-            active = None
-            if signin_session_id is not None:
-                active = load_active_signin(context.db, signin_session_id, timeouts=context.timeouts, now=context.now)
-            if active is not None:
-                record_activity(context.db, active.session, context.now)
-                context.audit = AuditContext(actor=active.staff.login, address=address)
-            return authorize(context, request, return_path=return_path, active=active, done=done)
+            outcome = _authorize(context, request, address, return_path, signin_session_id, done)
+            if then is not None:
+                then(context.db, outcome)
+            return outcome
 
         return self._in_transaction(AuditContext(actor=ANONYMOUS_ACTOR, address=address), work)
+
+    def ready(self) -> None:
+        """Load (or create) the signing keys now, before a caller opens the transaction that
+        `authorize_within` joins: SQLite allows one writer, and keys are written in their own."""
+        self.keys.reload_if_stale()
+
+    def authorize_within(
+        self,
+        db: Session,
+        request: StarletteOAuth2Request,
+        address: str | None,
+        *,
+        return_path: str,
+        signin_session_id: str,
+        done: dict[str, float],
+    ) -> Outcome:
+        """The same authorization decision as `authorize`, in the caller's transaction: the upstream
+        callback answering a parked request with the session it has just opened (call `ready` first)."""
+        context = ProviderContext(
+            db=db, settings=self.settings, keys=self.keys, audit=AuditContext(actor=ANONYMOUS_ACTOR, address=address),
+            paths=self.paths, server=self.server,
+        )
+        with serving(context):
+            return _authorize(context, request, address, return_path, signin_session_id, done)
 
     def token(self, request: StarletteOAuth2Request, audit_context: AuditContext, *, origin: str | None) -> Response:
         def work(context: ProviderContext) -> Response:
@@ -191,6 +214,23 @@ class OpenIDProvider:
         return self._in_transaction(
             audit_context, lambda context: _logout(context, request, browser_session_id, confirmed)
         )
+
+
+def _authorize(
+    context: ProviderContext,
+    request: StarletteOAuth2Request,
+    address: str | None,
+    return_path: str,
+    signin_session_id: str | None,
+    done: dict[str, float],
+) -> Outcome:
+    active = None
+    if signin_session_id is not None:
+        active = load_active_signin(context.db, signin_session_id, timeouts=context.timeouts, now=context.now)
+    if active is not None:
+        record_activity(context.db, active.session, context.now)
+        context.audit = AuditContext(actor=active.staff.login, address=address)
+    return authorize(context, request, return_path=return_path, active=active, done=done)
 
 
 def _logout(

@@ -9,19 +9,22 @@ from functools import partial
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidRequestError
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bridge.application import flow_steps
 from bridge.flows import authorization_request
-from bridge.op.authorization import error_page
-from bridge.op.openid_provider import OpenIDProvider
-from bridge.op.outcomes import Page
-from bridge.op.paths import ProviderPaths
+from bridge.flows.outcomes import GoUpstream, PreparedUpstream, Refused
+from bridge.op.authorization import error_page, sign_in_without_session
+from bridge.op.outcomes import Outcome, SignInNeeded
 from bridge.op.request_checks import get_target_of_post
 from bridge.op.requests import StarletteOAuth2Request
 from bridge.routes.dependencies import signin_dependencies
+from bridge.routes.relying_app_answer import as_response, provider_of, render_page
+from bridge.routes.signin import respond, signin_flow, upstream_max_age
 from bridge.services.audit import ANONYMOUS_ACTOR, AuditContext
 from bridge.services.signin_sessions import ActiveSignIn
 from bridge.web.browser import browser_id
@@ -30,40 +33,11 @@ from bridge.web.signin_cookie import clear_signin_cookie, read_signin_session_id
 from bridge.web.templating import render
 from bridge.web.urls import path_for
 
-_PROVIDER_KEY = "openid_provider"
 RELYING_APP_ACTOR = "relying-app"
-
-
-def provider_of(request: Request) -> OpenIDProvider:
-    runtime = runtime_of(request)
-    provider = runtime.extras.get(_PROVIDER_KEY)
-    if not isinstance(provider, OpenIDProvider):
-        provider = OpenIDProvider(runtime.settings, runtime.db, _paths(request), runtime.signing_keys)
-        runtime.extras[_PROVIDER_KEY] = provider
-    return provider
-
-
-def _paths(request: Request) -> ProviderPaths:
-    return ProviderPaths(
-        authorize=path_for(request, "oidc_authorize"),
-        token=path_for(request, "oidc_token"),
-        userinfo=path_for(request, "oidc_userinfo"),
-        jwks=path_for(request, "oidc_jwks"),
-        end_session=path_for(request, "oidc_logout"),
-        revocation=path_for(request, "oidc_revoke"),
-        introspection=path_for(request, "oidc_introspect"),
-        login=path_for(request, "login"),
-        role_choice=path_for(request, "login_role"),
-        profile=path_for(request, "login_profile"),
-    )
 
 
 def _audit_context(request: Request, active: ActiveSignIn | None = None, actor: str = ANONYMOUS_ACTOR) -> AuditContext:
     return AuditContext(actor=active.staff.login if active else actor, address=client_address(request))
-
-
-def _render_page(request: Request, page: Page) -> Response:
-    return render(request, page.template, page.context, status_code=page.status_code)
 
 
 def _public_json(data: dict[str, Any]) -> Response:
@@ -99,23 +73,92 @@ async def authorize(request: Request) -> Response:
         tab_id = authorization_request.new_tab_id()
         parked = authorization_request.ParkedAuthorization(oauth_request.parameters(), {})
     return_path = path_for(request, "oidc_authorize", query={authorization_request.TAB_PARAMETER: tab_id})
+    signin_session_id = read_signin_session_id(request, settings_of(request))
+    # A new request from a browser with no session, naming a configured provider: the upstream round
+    # trip is prepared now and parked with the request in the decision's own transaction.
+    expected = sign_in_without_session(oauth_request) if not parked.done and signin_session_id is None else None
+    prepared = await _prepare_round_trip(request, expected, return_path) if expected is not None else None
+    parked_with_decision: list[bool] = []
+
+    def park_with_decision(db: Session, decided: Outcome) -> None:
+        if decided.pending is None or decided.sign_in != expected or not isinstance(prepared, PreparedUpstream):
+            return
+        waiting = authorization_request.ParkedAuthorization(parked.params, decided.pending, parked.until)
+        authorization_request.keep_with_round_trip_within(db, steps, browser, tab_id, waiting, prepared.round_trip)
+        parked_with_decision.append(True)
+
     # The browser's sign-in session is loaded in the provider's own transaction (one thread hop).
     outcome = await run_in_threadpool(
-        provider.authorize,
+        partial(provider.authorize, then=park_with_decision if prepared is not None else None),
         oauth_request,
         client_address(request),
         return_path=return_path,
-        signin_session_id=read_signin_session_id(request, settings_of(request)),
+        signin_session_id=signin_session_id,
         done=parked.done,
     )
+    if parked_with_decision:
+        assert isinstance(prepared, PreparedUpstream)
+        return _no_store(respond(request, GoUpstream(prepared.url)))
+    if outcome.pending is not None and outcome.sign_in == expected and isinstance(prepared, Refused):
+        # The upstream could not be reached to start the round trip: the login page would say so too.
+        return respond(request, prepared)
     if outcome.pending is not None:
         waiting = authorization_request.ParkedAuthorization(parked.params, outcome.pending, parked.until)
+        parking = authorization_request.parking(steps, tab_id, waiting)
+        if outcome.sign_in is not None and _named_provider(request, outcome.sign_in) is not None:
+            return await _straight_upstream(request, outcome.sign_in, return_path, parking)
         await run_in_threadpool(authorization_request.keep, steps, browser, tab_id, waiting)
-    if outcome.page is not None:
-        return _render_page(request, outcome.page)
-    assert outcome.response is not None
-    outcome.response.headers["Cache-Control"] = "no-store"
-    return outcome.response
+    return as_response(request, outcome)
+
+
+def _named_provider(request: Request, sign_in: SignInNeeded) -> str | None:
+    """The app's idp_hint when it names a configured provider: no login page to choose on."""
+    if sign_in.provider is None or runtime_of(request).upstream.get(sign_in.provider) is None:
+        return None
+    return sign_in.provider
+
+
+def _upstream_max_age(sign_in: SignInNeeded) -> int | None:
+    # Bounded as the login page bounds it (`/login?max_age=`).
+    return upstream_max_age(str(sign_in.max_age)) if sign_in.max_age is not None else None
+
+
+async def _prepare_round_trip(
+    request: Request, sign_in: SignInNeeded, return_path: str
+) -> PreparedUpstream | Refused | None:
+    """The round trip a browser without a session would be sent on, if the app named a configured
+    provider; the upstream's callback comes back to the parked request (`return_path`)."""
+    provider_key = _named_provider(request, sign_in)
+    if provider_key is None:
+        return None
+    return await signin_flow(request).prepare_upstream(
+        provider_key, remember=False, next_url=return_path, replaces_session=sign_in.replaces_session,
+        force_login=sign_in.force_login, max_age=_upstream_max_age(sign_in),
+    )
+
+
+async def _straight_upstream(
+    request: Request, sign_in: SignInNeeded, return_path: str, parking: flow_steps.Step
+) -> Response:
+    """A sign-in the app named the provider of: to the upstream at once, as the login page would
+    send it (prompt=login / max_age passed on), the request parked with the round trip in one
+    transaction; the upstream's callback comes back to the parked request (`return_path`)."""
+    assert sign_in.provider is not None
+    started = await signin_flow(request).start_upstream(
+        sign_in.provider,
+        remember=False,
+        next_url=return_path,
+        replaces_session=sign_in.replaces_session,
+        force_login=sign_in.force_login,
+        max_age=_upstream_max_age(sign_in),
+        parked_with=[parking],
+    )
+    return _no_store(respond(request, started))
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 async def _authorize_by_post(request: Request) -> Response:
@@ -125,7 +168,7 @@ async def _authorize_by_post(request: Request) -> Response:
     target = get_target_of_post(request.url.path, oauth_request.args, oauth_request.raw_form)
     if target is None:
         page = error_page(InvalidRequestError("The authorization request is too large."))
-        return _render_page(request, page)
+        return render_page(request, page)
     return RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
 
 
@@ -197,7 +240,7 @@ async def logout(request: Request) -> Response:
     response = outcome.response
     if response is None:
         assert outcome.page is not None
-        response = _render_page(request, outcome.page)
+        response = render_page(request, outcome.page)
     if outcome.signed_out:
         clear_signin_cookie(response, settings)
     response.headers["Cache-Control"] = "no-store"

@@ -14,7 +14,9 @@ from starlette.routing import BaseRoute, Route
 from bridge.application.signin import RoleUnavailable, choose_role, role_options, sign_out
 from bridge.flows.outcomes import GoUpstream, Linked, NeedsLocalPassword, NeedsProvider, Outcome, Refused, SignedIn
 from bridge.flows.signin import BINDING_EXPIRED, SignInFlow, safe_next
+from bridge.op.outcomes import Outcome as ProviderOutcome
 from bridge.routes.dependencies import signin_dependencies
+from bridge.routes.relying_app_answer import answering_app, as_response
 from bridge.services.audit import ANONYMOUS_ACTOR, AuditContext
 from bridge.services.roles import ROLES, Role
 from bridge.services.signin_sessions import ActiveSignIn
@@ -25,7 +27,7 @@ from bridge.web.templating import render
 from bridge.web.urls import path_for
 
 
-def _flow(request: Request, active: ActiveSignIn | None = None) -> SignInFlow:
+def signin_flow(request: Request, active: ActiveSignIn | None = None) -> SignInFlow:
     actor = active.staff.login if active else ANONYMOUS_ACTOR
     audit = AuditContext(actor, client_address(request), user_agent=request.headers.get("user-agent"))
     return SignInFlow(signin_dependencies(request), browser_id(request), audit)
@@ -47,7 +49,8 @@ def _see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-def _respond(request: Request, outcome: Outcome) -> Response:
+def respond(request: Request, outcome: Outcome) -> Response:
+    """A sign-in step's outcome as HTTP: the sign-in cookie and the next page, upstream, or a refusal."""
     if isinstance(outcome, SignedIn):
         # The workplace data (every role's position), then the role for this session, then where the
         # person was going.
@@ -76,7 +79,7 @@ def _refused(request: Request, refused: Refused, *, retry_at: str = "login") -> 
     return render(request, "signin/refused.html", {"refused": refused, "retry_url": retry_url}, status_code=status)
 
 
-def _max_age(value: object) -> int | None:
+def upstream_max_age(value: object) -> int | None:
     """A relying app's max_age passed on by the OP (`/login?max_age=`): seconds, or None."""
     return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 9 else None
 
@@ -89,13 +92,13 @@ def _replaced(active: ActiveSignIn | None, reauth: bool) -> str | None:
 async def login_page(request: Request) -> Response:
     next_url = _next(request, request.query_params.get("next"))
     reauth = request.query_params.get("reauth") == "1"
-    max_age = _max_age(request.query_params.get("max_age"))
+    max_age = upstream_max_age(request.query_params.get("max_age"))
     active = current_signin(request)
     if active is not None and not reauth:
         return _see_other(next_url)
     provider = request.query_params.get("provider")
     if provider and runtime_of(request).upstream.get(provider) is not None:
-        started = await _flow(request).start_upstream(
+        started = await signin_flow(request).start_upstream(
             provider,
             remember=False,
             next_url=next_url,
@@ -103,7 +106,7 @@ async def login_page(request: Request) -> Response:
             force_login=reauth,
             max_age=max_age,
         )
-        return _respond(request, started)
+        return respond(request, started)
     return render(
         request,
         "signin/login.html",
@@ -120,25 +123,31 @@ async def login_page(request: Request) -> Response:
 async def start_upstream(request: Request) -> Response:
     form = await request.form()
     active = await to_thread.run_sync(current_signin, request)
-    started = await _flow(request).start_upstream(
+    started = await signin_flow(request).start_upstream(
         str(form.get("provider", "")),
         remember=form.get("remember") == "on",
         next_url=str(form.get("next", "")),
         replaces_session=_replaced(active, form.get("reauth") == "1"),
         force_login=form.get("reauth") == "1",
-        max_age=_max_age(form.get("max_age")),
+        max_age=upstream_max_age(form.get("max_age")),
     )
-    return _respond(request, started)
+    return respond(request, started)
 
 
 async def upstream_callback(request: Request) -> Response:
     provider = request.path_params["provider"]
     # A link's round trip binds to the person signed in in this browser (and to nobody else).
     signin_session_id = read_signin_session_id(request, runtime_of(request).settings)
-    outcome = await _flow(request).finish_upstream(
-        provider, dict(request.query_params), signin_session_id=signin_session_id
+    outcome = await signin_flow(request).finish_upstream(
+        provider, dict(request.query_params), signin_session_id=signin_session_id,
+        answer_app=await answering_app(request),
     )
-    return _respond(request, outcome)
+    if isinstance(outcome, SignedIn) and isinstance(outcome.answer, ProviderOutcome):
+        # The app that sent the person is answered now (its code, or its error): signed in here too.
+        response = as_response(request, outcome.answer)
+        set_signin_cookie(response, runtime_of(request).settings, outcome.cookie_token, remember=outcome.remember)
+        return response
+    return respond(request, outcome)
 
 
 async def first_signin_page(request: Request) -> Response:
@@ -156,7 +165,7 @@ async def first_signin_page(request: Request) -> Response:
 async def submit_password(request: Request, *, binding_only: bool = False) -> Response:
     form = await request.form()
     login = str(form.get("login", ""))
-    flow = _flow(request)
+    flow = signin_flow(request)
     outcome = await to_thread.run_sync(
         lambda: flow.submit_password(
             login,
@@ -176,7 +185,7 @@ async def submit_password(request: Request, *, binding_only: bool = False) -> Re
             {"next": str(form.get("next", "")), "login": login, "error": outcome.message, "identity": identity},
             status_code=400,
         )
-    return _respond(request, outcome)
+    return respond(request, outcome)
 
 
 async def submit_binding_password(request: Request) -> Response:
@@ -185,7 +194,7 @@ async def submit_binding_password(request: Request) -> Response:
 
 
 async def choose_provider_page(request: Request) -> Response:
-    flow = _flow(request)
+    flow = signin_flow(request)
     if not await to_thread.run_sync(flow.has_local_proof):
         return _see_other(path_for(request, "login_first"))
     remember, next_url = await to_thread.run_sync(flow.parked_preferences)
@@ -197,7 +206,7 @@ async def choose_provider_page(request: Request) -> Response:
 
 
 async def bind_page(request: Request) -> Response:
-    identity = await to_thread.run_sync(_flow(request).pending_identity)
+    identity = await to_thread.run_sync(signin_flow(request).pending_identity)
     if identity is None:
         return _refused(request, BINDING_EXPIRED)
     return render(request, "signin/bind.html", {"identity": identity, "login": "", "error": None, "next": ""})

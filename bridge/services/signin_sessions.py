@@ -133,6 +133,9 @@ def start_signin_session(
         created_at=now,
         expires_at=now + lifetime,
         last_seen_at=now,
+        # Set, not left unloaded: a check of the new session in the same transaction (the callback
+        # answering the app) reads it from the identity map instead of selecting the row back.
+        ended_at=None,
         address=address[:100] if address else None,
         user_agent=user_agent[:300] if user_agent else None,
     )

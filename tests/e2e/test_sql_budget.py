@@ -1,9 +1,10 @@
 """How much SQL one returning sign-in costs, counted (a count, not a timing) through the real HTTP flow.
 
-A returning sign-in: the app sends the browser to /oidc/authorize naming РСАА, the person is
-already signed in there, the bridge finds the binding and answers the app with a code, which
-the app redeems and then reads userinfo. Everything the bridge says to the database on the way
-is counted with SQLAlchemy's engine events; on failure the test prints the statements.
+A returning sign-in: the app sends the browser to /oidc/authorize naming РСАА, the bridge sends
+it straight there, the person is already signed in, the bridge's callback finds the binding and
+answers the app with a code, which the app redeems and then reads userinfo. Everything the bridge
+says to the database on the way is counted with SQLAlchemy's engine events; on failure the test
+prints the statements.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, event, func, select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -29,23 +30,22 @@ from starlette.routing import Route
 
 from bridge.services.clients import register_client
 from bridge.services.signin_sessions import SessionKeys, start_signin_session
-from bridge.storage.models import StaffMember
-from tests.e2e.world import BRIDGE, World, enter_password, sign_in_at_provider
+from bridge.storage.models import AuthFlow, StaffMember
+from tests.e2e.world import BRIDGE, IDP, World, enter_password, sign_in_at_provider
 
 pytestmark = pytest.mark.anyio
 
 APP = "https://app.test"
 KUZNETSOV = "a.kuznetsov@school1535.ru"
 # Issue 12 asks for ~12 statements in at most 3 transactions; main had 52 in 12 (counting each
-# connection-level BEGIN, reads included). Where the 30 went: 5 bridge requests (authorize, the
-# upstream round trip's start, the callback, authorize again, token, userinfo) each with its own
-# transaction and row per ceremony step (parked request, upstream state, local-proof check, code,
-# grant, refresh token), and 3 audit records at 3 statements each (the hash chain's head). The
-# budget is what the code does now, so that no read creeps back in unnoticed. One more since: the
-# authorization reads the person's active roles to hold the app until the profile is complete.
-# Two fewer since: token and userinfo read the person's roles with the sign-in session.
-STATEMENT_BUDGET = 29
-TRANSACTION_BUDGET = 10
+# connection-level BEGIN, reads included). It was 31 in 10 over six bridge requests (authorize, the
+# login page starting the upstream round trip, the callback, authorize again, token, userinfo).
+# Now a broker's four: authorize goes straight upstream (request and round trip parked together),
+# and the callback answers the app itself, taking the parked request and issuing the code in the
+# transaction that opens the session. The budget is what the code does now, so that no read creeps
+# back in unnoticed. Token and userinfo read the person's roles with the sign-in session.
+STATEMENT_BUDGET = 26
+TRANSACTION_BUDGET = 5
 
 
 @dataclass
@@ -177,27 +177,92 @@ def past_sessions(world: World, login: str, count: int) -> None:
             )
 
 
-async def test_a_parked_authorization_request_answers_once_even_to_parallel_returns(world: World) -> None:
-    """Back from the sign-in pages, the parked request is taken by one DELETE … RETURNING: two
-    parallel returns to the same tab (a double click, a replayed URL) get one code between them."""
+async def _redirects_until(browser: httpx.AsyncClient, url: str, path_prefix: str) -> str:
+    """Follow the browser's redirects from `url` until one points at `path_prefix`: that address."""
+    step = await browser.get(url, follow_redirects=False)
+    while not urlsplit(step.headers["location"]).path.startswith(path_prefix):
+        step = await browser.get(step.url.join(step.headers["location"]), follow_redirects=False)
+    return str(step.url.join(step.headers["location"]))
+
+
+def _query(client: Client, **extra: str) -> dict[str, str]:
+    return {
+        "response_type": "code", "client_id": client.client_id, "redirect_uri": f"{APP}/callback",
+        "scope": "openid", "state": "s2", "nonce": "n2", "code_challenge": "x" * 43,
+        "code_challenge_method": "S256", "idp_hint": "rsaa", **extra,
+    }
+
+
+def _one_code(answers: list[httpx.Response]) -> None:
+    codes = [a for a in answers if a.status_code in (302, 303) and "code=" in a.headers.get("location", "")]
+    assert len(codes) == 1, [(a.status_code, a.headers.get("location")) for a in answers]
+    assert sorted(a.status_code for a in answers) == [codes[0].status_code, 400]
+
+
+async def test_an_upstream_callback_answers_the_app_once_even_to_parallel_replays(world: World) -> None:
+    """The callback answers the waiting app itself: its upstream state is taken by one DELETE …
+    RETURNING before anything else, so two parallel replays of it (a double click, a replayed URL)
+    get one code between them; the other is refused (the round trip is over)."""
     login = world.add_staff(surname="Кузнецов", name="Андрей", patronymic="Николаевич")
     client = register_app(world)
     async with world.browser(apps={APP: the_app()}) as browser:
         await app_signs_in(browser, client, first=login)
         forget_bridge_cookies(browser)
-        query = {
-            "response_type": "code", "client_id": client.client_id, "redirect_uri": f"{APP}/callback",
-            "scope": "openid", "state": "s2", "nonce": "n2", "code_challenge": "x" * 43,
-            "code_challenge_method": "S256", "idp_hint": "rsaa",
-        }
-        step = await browser.get(f"{BRIDGE}/oidc/authorize?{urlencode(query)}", follow_redirects=False)
-        while not step.headers["location"].startswith("/oidc/authorize?tab_id="):
-            step = await browser.get(step.url.join(step.headers["location"]), follow_redirects=False)
-        resume = str(step.url.join(step.headers["location"]))
-        answers = await asyncio.gather(*(browser.get(resume, follow_redirects=False) for _ in range(2)))
-    codes = [a for a in answers if a.status_code in (302, 303) and "code=" in a.headers.get("location", "")]
-    assert len(codes) == 1, [(a.status_code, a.headers.get("location")) for a in answers]
-    assert sorted(a.status_code for a in answers) == [302, 400]
+        start = f"{BRIDGE}/oidc/authorize?{urlencode(_query(client))}"
+        callback = await _redirects_until(browser, start, "/login/callback/")
+        answers = await asyncio.gather(*(browser.get(callback, follow_redirects=False) for _ in range(2)))
+    _one_code(list(answers))
+    # The parked request was taken in the callback's transaction: nothing is left to resume at its tab.
+    with world.db() as db:
+        assert db.scalar(select(func.count()).select_from(AuthFlow).where(AuthFlow.kind == "authorization")) == 0
+
+
+async def test_a_parked_authorization_request_answers_once_even_to_parallel_returns(world: World) -> None:
+    """Back from a page of ours (here the account choice the app asked for), the parked request is
+    taken by one DELETE … RETURNING: two parallel returns to the same tab get one code between them."""
+    login = world.add_staff(surname="Кузнецов", name="Андрей", patronymic="Николаевич")
+    client = register_app(world)
+    async with world.browser(apps={APP: the_app()}) as browser:
+        await app_signs_in(browser, client, first=login)
+        forget_bridge_cookies(browser)
+        query = _query(client, prompt="select_account")
+        role_page = await _redirects_until(browser, f"{BRIDGE}/oidc/authorize?{urlencode(query)}", "/login/role")
+        resume = parse_qs(urlsplit(role_page).query)["next"][0]
+        assert resume.startswith("/oidc/authorize?tab_id="), resume
+        answers = await asyncio.gather(*(browser.get(f"{BRIDGE}{resume}", follow_redirects=False) for _ in range(2)))
+    _one_code(list(answers))
+
+
+async def test_a_named_provider_is_reached_straight_from_the_authorization_endpoint(world: World) -> None:
+    """With idp_hint naming a configured provider the endpoint redirects straight upstream, passing
+    on a fresh login and max_age as the login page would; a hint naming no configured provider gets
+    the login page, as before; and a returning person reaches the app through two bridge requests
+    (authorize, callback) before the app's token and userinfo."""
+    login = world.add_staff(surname="Кузнецов", name="Андрей", patronymic="Николаевич")
+    client = register_app(world)
+    async with world.browser(apps={APP: the_app()}) as browser:
+        await app_signs_in(browser, client, first=login)
+        forget_bridge_cookies(browser)
+        fresh = await browser.get(
+            f"{BRIDGE}/oidc/authorize?{urlencode(_query(client, prompt='login', max_age='600'))}",
+            follow_redirects=False,
+        )
+        upstream = urlsplit(fresh.headers["location"])
+        assert fresh.status_code == 303 and fresh.headers["cache-control"] == "no-store"
+        assert f"{upstream.scheme}://{upstream.netloc}" == IDP, fresh.headers["location"]
+        assert parse_qs(upstream.query)["prompt"] == ["login"] and parse_qs(upstream.query)["max_age"] == ["600"]
+
+        unknown = await browser.get(
+            f"{BRIDGE}/oidc/authorize?{urlencode(_query(client, idp_hint='nowhere'))}", follow_redirects=False
+        )
+        assert urlsplit(unknown.headers["location"]).path == "/login"
+        assert parse_qs(urlsplit(unknown.headers["location"]).query)["provider"] == ["nowhere"]
+
+        forget_bridge_cookies(browser)
+        answered = await browser.get(f"{BRIDGE}/oidc/authorize?{urlencode(_query(client))}")
+    assert answered.url.host == "app.test" and "code" in parse_qs(answered.url.query.decode())
+    bridge_steps = [step.url for step in answered.history if step.url.host == "bridge.test"]
+    assert [url.path for url in bridge_steps] == ["/oidc/authorize", "/login/callback/rsaa"], bridge_steps
 
 
 # The signed-in code flow: the person is signed in at the bridge already (its cookie is kept), so
