@@ -3,15 +3,22 @@
 Both carry the request id of the request that caused them. What a line says is the caller's
 business (the access line scrubs its query, the audit refuses secret fields); the JSON format only
 changes the shape, and `json.dumps` escapes newlines, so one event stays one line.
+
+A line is formatted where it is logged (the request id is the caller's context) and written by one
+thread of its own (`queued_stream`): a slow or stalled stdout — a full pipe to a log collector —
+holds up that thread, not the event loop that serves every request.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import queue
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from logging.handlers import QueueHandler, QueueListener
+from typing import IO, Any
 
 from bridge.observability.request_id import current_request_id
 
@@ -51,6 +58,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(event, ensure_ascii=False)
 
 
+def queued_stream(stream: IO[str]) -> QueueHandler:
+    """A handler that formats a record here and hands the line to a thread writing to `stream`.
+
+    The thread is stopped (the queue written out) when the process exits.
+    """
+    lines: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    writer = logging.StreamHandler(stream)
+    listener = QueueListener(lines, writer)
+    listener.start()
+    atexit.register(listener.stop)
+    return QueueHandler(lines)
+
+
 def formatter_config(log_format: LogFormat) -> dict[str, Any]:
     """A dictConfig formatter entry for `log_format`."""
     if log_format is LogFormat.JSON:
@@ -61,7 +81,7 @@ def formatter_config(log_format: LogFormat) -> dict[str, Any]:
 def logging_config(log_format: LogFormat, *, level: str = "INFO") -> dict[str, Any]:
     """The whole process's logging (dictConfig): uvicorn's loggers and the bridge's, one handler on stderr
     and the access line on stdout, as uvicorn's own access log was."""
-    handler_base = {"class": "logging.StreamHandler", "formatter": "bridge", "filters": ["request_id"]}
+    handler_base = {"()": queued_stream, "formatter": "bridge", "filters": ["request_id"]}
     return {
         "version": 1,
         "disable_existing_loggers": False,
