@@ -23,17 +23,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
+import json
 import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from multiprocessing.queues import Queue
-from multiprocessing.synchronize import Event
 from pathlib import Path
 
 import httpx
@@ -113,33 +112,37 @@ async def probing(url: str, every: float = 0.02) -> AsyncIterator[list[float]]:
 
     From a process of its own, started before the block: in this driver's event loop, busy with the
     browsers' flows, it would time the driver's own delays too (about 30 ms at p50 on the 2-core dev
-    machine), not the server's.
+    machine), not the server's. The process probes until its standard input closes.
     """
-    context = multiprocessing.get_context("spawn")
-    halt, ready, results = context.Event(), context.Event(), context.Queue()
-    process = context.Process(target=probe_process, args=(url, every, halt, ready, results), daemon=True)
-    process.start()
+    code = f"from benchmarks.signin_load import probe_until_stdin_closes; probe_until_stdin_closes({url!r}, {every!r})"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert process.stdin is not None and process.stdout is not None
     latencies: list[float] = []
     try:
-        await asyncio.to_thread(ready.wait, 60)
+        await process.stdout.readline()  # "ready"
         yield latencies
     finally:
-        halt.set()
-        latencies.extend(await asyncio.to_thread(results.get, True, 60))
-        await asyncio.to_thread(process.join, 10)
+        process.stdin.close()
+        output, _ = await process.communicate()
+        latencies.extend(json.loads(output))
 
 
-def probe_process(url: str, every: float, halt: Event, ready: Event, results: Queue[list[float]]) -> None:
+def probe_until_stdin_closes(url: str, every: float) -> None:
+    halt = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), halt.set()), daemon=True).start()
     latencies: list[float] = []
     with httpx.Client(timeout=30) as client:
         client.get(url)
-        ready.set()
+        print("ready", flush=True)
         while not halt.is_set():
             started = time.perf_counter()
             client.get(url)
             latencies.append(time.perf_counter() - started)
             time.sleep(every)
-    results.put(latencies)
+    print(json.dumps(latencies), flush=True)
 
 
 def argon2_ms(times: int = 7) -> float:
