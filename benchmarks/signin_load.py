@@ -30,13 +30,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,16 +115,43 @@ def browser() -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=30, follow_redirects=False)
 
 
-async def probe(url: str, stop: asyncio.Event, every: float = 0.02) -> list[float]:
-    """A health check every `every` seconds while `stop` is unset: its latencies (s)."""
+@asynccontextmanager
+async def probing(url: str, every: float = 0.02) -> AsyncIterator[list[float]]:
+    """A health check every `every` seconds while the block runs: its latencies (s), filled at the end.
+
+    From a process of its own, started before the block: in this driver's event loop, busy with the
+    browsers' flows, it would time the driver's own delays too (about 30 ms at p50 on the 2-core dev
+    machine), not the server's. The process probes until its standard input closes.
+    """
+    code = f"from benchmarks.signin_load import probe_until_stdin_closes; probe_until_stdin_closes({url!r}, {every!r})"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert process.stdin is not None and process.stdout is not None
     latencies: list[float] = []
-    async with browser() as client:
-        while not stop.is_set():
+    try:
+        await process.stdout.readline()  # "ready"
+        yield latencies
+    finally:
+        process.stdin.close()
+        output, _ = await process.communicate()
+        latencies.extend(json.loads(output))
+
+
+def probe_until_stdin_closes(url: str, every: float) -> None:
+    halt = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), halt.set()), daemon=True).start()
+    latencies: list[float] = []
+    with httpx.Client(timeout=30) as client:
+        client.get(url)
+        print("ready", flush=True)
+        while not halt.is_set():
             started = time.perf_counter()
-            await client.get(url)
+            client.get(url)
             latencies.append(time.perf_counter() - started)
-            await asyncio.sleep(every)
-    return latencies
+            time.sleep(every)
+    print(json.dumps(latencies), flush=True)
 
 
 @dataclass(frozen=True)
@@ -250,12 +280,10 @@ async def drive(stack: Stack, plan: Plan, esia_people: int) -> list[Window]:
         windows.append(await run_window("signed-in code flow", code_flow, workers=plan.concurrency,
                                         seconds=plan.seconds, server_pid=pid))
     for _ in range(plan.runs):
-        stop = asyncio.Event()
-        probing = asyncio.create_task(probe(f"{stack.bridge_url}/healthz", stop))
-        window = await run_window("returning through ESIA (+probe)", esia_returning,
-                                  workers=min(plan.concurrency, esia_people), seconds=plan.seconds, server_pid=pid)
-        stop.set()
-        probe_latencies = sorted(await probing)
+        async with probing(f"{stack.bridge_url}/healthz") as probe_latencies:
+            window = await run_window("returning through ESIA (+probe)", esia_returning,
+                                      workers=min(plan.concurrency, esia_people), seconds=plan.seconds, server_pid=pid)
+        probe_latencies.sort()
         window.name += f" probe p99 {probe_latencies[int(0.99 * (len(probe_latencies) - 1))] * 1000:.1f} ms"
         windows.append(window)
     for client in [*rsaa.values(), *esia.values(), *extra.values(), health_client]:

@@ -203,6 +203,21 @@ CATALOGUE: tuple[Mutation, ...] = (
         "    return isinstance(submitted, str)",
         (CSRF_WEB, CSRF_ROUTES, *SIGNIN, *ADMIN, ATTACKS, FLOWS),
     ),
+    # --- what every response carries and what the flow cookie may hold (bridge/web/) -----------------
+    mutation(
+        "headers.security", "every response carries the security headers (CSP, X-Frame-Options, …)",
+        "bridge/web/security_headers.py",
+        "        return [*headers, *(header for header in self._raw if header[0] not in present)]",
+        "        return list(headers)",
+        ("tests/web/test_security_headers.py", "tests/routes/test_home.py"),
+    ),
+    mutation(
+        "browser.well_formed", "a flow cookie that is not 32–64 URL-safe characters is replaced, never used",
+        "bridge/web/browser.py",
+        "            self._value = presented if _well_formed(presented) else None",
+        "            self._value = presented",
+        ("tests/web/test_browser.py",),
+    ),
     # --- authorization codes and refresh tokens -----------------------------------------------------
     mutation(
         "code.claim_once", "used_at IS NULL guard of the code claim (parallel redemption)",

@@ -3,15 +3,24 @@
 Both carry the request id of the request that caused them. What a line says is the caller's
 business (the access line scrubs its query, the audit refuses secret fields); the JSON format only
 changes the shape, and `json.dumps` escapes newlines, so one event stays one line.
+
+A line is formatted where it is logged (the request id is the caller's context) and written by one
+thread of its own (`queued_stream`): a slow or stalled stdout — a full pipe to a log collector —
+holds up that thread, not the event loop that serves every request.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import queue
+import threading
+import time
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from logging.handlers import QueueHandler
+from typing import IO, Any
 
 from bridge.observability.request_id import current_request_id
 
@@ -51,6 +60,49 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(event, ensure_ascii=False)
 
 
+# The writer's pause after each batch: a line waits at most this long, and while it pauses the event
+# loop hands over lines without waking a thread for each (a wake per line costs about as much as the write).
+BATCH_PAUSE_SECONDS = 0.01
+
+
+def queued_stream(stream: IO[str]) -> QueueHandler:
+    """A handler that formats a record here and hands the line to a thread writing to `stream`.
+
+    The thread writes what has queued up in one go, then pauses; it writes out the rest and stops when
+    the process exits.
+    """
+    lines: queue.SimpleQueue[logging.LogRecord | None] = queue.SimpleQueue()
+    writer = threading.Thread(target=_write_batches, args=(lines, stream), name="log-writer", daemon=True)
+    writer.start()
+
+    def stop() -> None:
+        lines.put(None)
+        writer.join(timeout=5)
+
+    atexit.register(stop)
+    return QueueHandler(lines)
+
+
+def _write_batches(lines: queue.SimpleQueue[logging.LogRecord | None], stream: IO[str]) -> None:
+    while True:
+        batch = [lines.get()]
+        while True:
+            try:
+                batch.append(lines.get_nowait())
+            except queue.Empty:
+                break
+        # QueueHandler.prepare has put the formatted line into msg.
+        text = "".join(f"{record.getMessage()}\n" for record in batch if record is not None)
+        try:
+            stream.write(text)
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # a closed or broken stdout: nowhere left to say so
+        if None in batch:
+            return
+        time.sleep(BATCH_PAUSE_SECONDS)
+
+
 def formatter_config(log_format: LogFormat) -> dict[str, Any]:
     """A dictConfig formatter entry for `log_format`."""
     if log_format is LogFormat.JSON:
@@ -61,7 +113,7 @@ def formatter_config(log_format: LogFormat) -> dict[str, Any]:
 def logging_config(log_format: LogFormat, *, level: str = "INFO") -> dict[str, Any]:
     """The whole process's logging (dictConfig): uvicorn's loggers and the bridge's, one handler on stderr
     and the access line on stdout, as uvicorn's own access log was."""
-    handler_base = {"class": "logging.StreamHandler", "formatter": "bridge", "filters": ["request_id"]}
+    handler_base = {"()": queued_stream, "formatter": "bridge", "filters": ["request_id"]}
     return {
         "version": 1,
         "disable_existing_loggers": False,

@@ -2,16 +2,18 @@
 
 Every sign-in ceremony is parked on the server under this id (bridge.services.flow_state);
 the cookie holds 256 random bits and nothing else — no state, nonce, verifier or personal data.
-The id is minted lazily, the first time a request needs it, and the cookie is set on that
-response only. Over https the cookie takes the `__Host-` prefix: Secure, Path=/, no Domain.
+The cookie is read, and the id minted, lazily: the first time a request needs it (most requests —
+/healthz, the token endpoint, static files — never do), and a new cookie is set on that response
+only. Over https the cookie takes the `__Host-` prefix: Secure, Path=/, no Domain.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 
 from starlette.datastructures import MutableHeaders
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, cookie_parser
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,14 +25,22 @@ _SCOPE_KEY = "bridge.browser"
 
 
 class BrowserId:
-    """This request's browser id: the cookie's value, or a new one minted on first use."""
+    """This request's browser id: the cookie's value, or a new one minted on first use.
 
-    def __init__(self, presented: str | None) -> None:
-        self._value = presented if _well_formed(presented) else None
+    `presented` is the cookie's value, or a function that reads it when the id is first asked for.
+    """
+
+    def __init__(self, presented: str | Callable[[], str | None] | None) -> None:
+        self._presented = presented
+        self._value: str | None = None
         self.minted = False
 
     @property
     def value(self) -> str:
+        if self._presented is not None:
+            presented = self._presented() if callable(self._presented) else self._presented
+            self._presented = None
+            self._value = presented if _well_formed(presented) else None
         if self._value is None:
             self._value = secrets.token_urlsafe(32)
             self.minted = True
@@ -38,6 +48,7 @@ class BrowserId:
 
     def renew(self) -> None:
         """A new id (sign-out): its cookie replaces the old one, and what was parked is out of reach."""
+        self._presented = None
         self._value = secrets.token_urlsafe(32)
         self.minted = True
 
@@ -52,7 +63,7 @@ class BrowserIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        browser = BrowserId(HTTPConnection(scope).cookies.get(self.name))
+        browser = BrowserId(lambda: presented_cookie(scope, self.name))
         scope[_SCOPE_KEY] = browser
 
         async def send_with_cookie(message: Message) -> None:
@@ -74,6 +85,12 @@ class BrowserIdMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
+
+
+def presented_cookie(scope: Scope, name: str) -> str | None:
+    """The value of cookie `name` in the request's Cookie header (the first one, as Starlette reads it)."""
+    header = next((value for key, value in scope["headers"] if key == b"cookie"), None)
+    return None if header is None else cookie_parser(header.decode("latin-1")).get(name)
 
 
 def browser_of(connection: HTTPConnection) -> BrowserId:

@@ -1,7 +1,8 @@
-"""ESIA's GOST work (two client_secret signatures, the id_token verification) runs off the event loop.
+"""ESIA's GOST work (two client_secret signatures, the id_token verification): off the event loop
+when it is slow, in place when OpenSSL's engine makes it cheaper than a thread hop.
 
-The keys here refuse to be used on the event loop's thread, and the signer blocks until a coroutine
-on the loop lets it go: were it called on the loop, that coroutine could never run.
+On the slow path the signer blocks until a coroutine on the loop lets it go: were it called on the
+loop, that coroutine could never run.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
+from bridge.upstream import esia as esia_module
 from bridge.upstream.esia import PERSON_PATH, TOKEN_PATH, EsiaProvider
-from gost_jws import GostPrivateKey, GostPublicKey, encode_jwt
+from gost_jws import GostPrivateKey, GostPublicKey, RsaPrivateKey, cheap_to_use, encode_jwt
+from gost_jws.backend import gost_backend
+from gost_jws.openssl_engine import OpenSslGost
 
 pytestmark = pytest.mark.anyio
 
@@ -35,9 +39,33 @@ def on_the_event_loop() -> bool:
     return True
 
 
-async def test_signatures_and_the_id_token_check_leave_the_event_loop() -> None:
-    calls: list[tuple[str, bool]] = []
+async def test_slow_signatures_and_the_id_token_check_leave_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(esia_module, "cheap_to_use", lambda key: False)
+    calls = await sign_in_through(threading.Event())
+    assert calls == [("sign", False), ("sign", False), ("verify", False)]
+
+
+async def test_cheap_signatures_stay_on_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(esia_module, "cheap_to_use", lambda key: True)
     released = threading.Event()
+    released.set()  # in place, a signature cannot wait for the loop it runs on
+    calls = await sign_in_through(released)
+    assert calls == [("sign", True), ("sign", True), ("verify", True)]
+
+
+def test_only_gost_keys_on_the_engine_are_cheap() -> None:
+    gost = GostPrivateKey.generate()
+    on_engine = isinstance(gost_backend(), OpenSslGost)
+    assert cheap_to_use(gost) is on_engine and cheap_to_use(gost.verifier()) is on_engine
+    assert not cheap_to_use(RsaPrivateKey.generate())
+
+
+async def sign_in_through(released: threading.Event) -> list[tuple[str, bool]]:
+    """One ESIA sign-in against a mock transport: where each signature and verification ran.
+
+    Each signature waits for `released`, which a coroutine on the loop sets 10 ms in.
+    """
+    calls: list[tuple[str, bool]] = []
 
     class Signer(GostPrivateKey):
         def sign(self, message: bytes) -> bytes:
@@ -85,4 +113,4 @@ async def test_signatures_and_the_id_token_check_leave_the_event_loop() -> None:
 
     assert identity.subject == OID
     assert identity.surname == "Иванова"
-    assert calls == [("sign", False), ("sign", False), ("verify", False)]
+    return calls
