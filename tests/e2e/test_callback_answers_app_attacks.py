@@ -58,10 +58,10 @@ def authorize_url(verifier: str = "v" * 48, **extra: str) -> str:
     return f"{BRIDGE}/oidc/authorize?{urlencode(query)}"
 
 
-async def bound(world: World, browser: httpx.AsyncClient, email: str, **person: str) -> str:
+async def bound(world: World, browser: httpx.AsyncClient, email: str, provider: str = "rsaa", **person: str) -> str:
     """A staff member bound to the mock's `email` through a first sign-in the app started."""
     login = world.add_staff(**person)
-    page = await browser.get(authorize_url())
+    page = await browser.get(authorize_url(idp_hint=provider))
     page = await enter_password(browser, await sign_in_at_provider(browser, page, email), login)
     assert page.url.host == "app.test", f"{page.url}: {page.text[:300]}"
     forget_bridge_cookies(browser)
@@ -85,7 +85,7 @@ async def callback_for(browser: httpx.AsyncClient, email: str, **extra: str) -> 
     """The app's request straight upstream, the person signed in there as `email`: the callback URL
     the provider sends back (code, state), not delivered yet."""
     answer = await answer_at_provider(browser, authorize_url(**extra), email)
-    return f"{BRIDGE}/login/callback/rsaa?{urlencode(answer)}"
+    return f"{BRIDGE}/login/callback/{extra.get('idp_hint', 'rsaa')}?{urlencode(answer)}"
 
 
 def codes(world: World) -> int:
@@ -116,18 +116,19 @@ def answered_app(response: httpx.Response) -> dict[str, list[str]]:
     return parse_qs(urlsplit(location).query)
 
 
-async def test_an_attackers_callback_opened_in_the_victims_browser_answers_no_app(world: World) -> None:
+@pytest.mark.parametrize("provider", ["rsaa", "esia"])
+async def test_an_attackers_callback_opened_in_the_victims_browser_answers_no_app(world: World, provider: str) -> None:
     """Login CSRF against the short path: the attacker starts the app's sign-in in their own
     browser, signs in upstream as themselves and lures the victim (who has an app sign-in of their
     own waiting) to the callback. The round trip is the attacker's browser's: the victim's browser
     is refused, gets no session and the app no code; the victim's waiting request is untouched."""
     register_app(world)
     async with world.browser(apps={APP: _app()}) as attacker, world.browser(apps={APP: _app()}) as victim:
-        await bound(world, attacker, SMIRNOVA, surname="Смирнова", name="Елена", patronymic="Викторовна")
-        lure = await callback_for(attacker, SMIRNOVA)
+        await bound(world, attacker, SMIRNOVA, provider, surname="Смирнова", name="Елена", patronymic="Викторовна")
+        lure = await callback_for(attacker, SMIRNOVA, idp_hint=provider)
         issued = codes(world)
 
-        started = await victim.get(authorize_url(), follow_redirects=False)
+        started = await victim.get(authorize_url(idp_hint=provider), follow_redirects=False)
         assert started.headers["location"].startswith("http://idp.test/"), started.headers["location"]
         waiting = parked_requests(world)
 
@@ -135,6 +136,8 @@ async def test_an_attackers_callback_opened_in_the_victims_browser_answers_no_ap
         assert answer.status_code == 400 and NO_FLOW in answer.text
         assert not any(cookie.name == SIGNIN_COOKIE for cookie in victim.cookies.jar)
         assert codes(world) == issued and parked_requests(world) == waiting
+        # In the browser that started it, the same callback answers the app (the attacker's own code).
+        assert "code" in answered_app(await delivered(attacker, lure))
 
 
 async def test_a_client_disabled_while_the_person_was_upstream_gets_no_code(world: World) -> None:
