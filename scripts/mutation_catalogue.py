@@ -71,6 +71,7 @@ OUTAGE = ("tests/web/test_database_outage.py", "tests/storage/test_outage.py")
 LIFECYCLE = ("tests/application/test_staff_lifecycle.py", "tests/e2e/test_blocked_and_deactivated.py")
 BACKCHANNEL = "tests/op/test_backchannel_logout.py"
 REVOCATION_INTROSPECTION = "tests/op/test_revocation_and_introspection.py"
+CALLBACK_ANSWER = "tests/e2e/test_callback_answers_app_attacks.py"
 
 
 CATALOGUE: tuple[Mutation, ...] = (
@@ -933,6 +934,50 @@ CATALOGUE: tuple[Mutation, ...] = (
         "    return _parked(flow_state.consume(db, browser_id, FlowKind.AUTHORIZATION, key=tab_id))",
         "    return _parked(flow_state.peek(db, browser_id, FlowKind.AUTHORIZATION, key=tab_id))",
         ("tests/e2e/test_sql_budget.py",),
+    ),
+    # --- the broker's short path and the one Authlib server (issue 12), attacked ----------------------
+    mutation(
+        "op.disabled_client_unserved", "a disabled app gets nothing, even from a callback answering it",
+        "bridge/services/clients.py",
+        'OAuthClient.client_id == bindparam("client_id"), OAuthClient.disabled_at.is_(None))',
+        'OAuthClient.client_id == bindparam("client_id"))',
+        (CALLBACK_ANSWER,),
+    ),
+    mutation(
+        "op.redirect_uri_registered", "a code goes only to a redirect_uri the app has registered now",
+        "bridge/op/models.py",
+        "        return redirect_uri in self.app.redirect_uris",
+        "        return True",
+        (CALLBACK_ANSWER,),
+    ),
+    mutation(
+        "op.hint_names_the_person", "an id_token_hint naming someone else gets login_required, never their code",
+        "bridge/op/request_checks.py",
+        "    if active is not None and active.staff.subject != subject:",
+        "    if False:",
+        (CALLBACK_ANSWER,),
+    ),
+    mutation(
+        "signin.blocked_refused", "a blocked person's returning sign-in is refused: no session, no app answered",
+        "bridge/application/signin.py",
+        "    if staff.status != StaffStatus.ACTIVE:",
+        "    if False:",
+        (CALLBACK_ANSWER,),
+    ),
+    mutation(
+        "keys.reused_only_by_kid", "a key imported earlier is reused only while it is the active one (by kid)",
+        "bridge/op/keys.py",
+        "signing[alg] = known.get(record.kid) or _import(private_jwk(record, keyring))",
+        "signing[alg] = (self._snapshot.signing.get(alg) if self._snapshot else None)"
+        " or _import(private_jwk(record, keyring))",
+        ("tests/services/test_signing_keys.py",),
+    ),
+    mutation(
+        "op.context_reset_after_call", "a provider call leaves no context behind for the next call in its thread",
+        "bridge/op/context.py",
+        "        _current.reset(token)",
+        "        pass",
+        ("tests/op/test_server_per_app.py",),
     ),
     mutation(
         "staff_import.logins_unique_within_the_file", "a bulk import gives no two people of one file the same login",
