@@ -973,6 +973,13 @@ CATALOGUE: tuple[Mutation, ...] = (
         ("tests/services/test_signing_keys.py",),
     ),
     mutation(
+        "keys.unknown_kid_reload_bounded", "made-up kids in tokens reload the keyring at most once a second",
+        "bridge/op/keys.py",
+        "            if self._snapshot is not None and time.monotonic() - self._snapshot.loaded_at < unless_younger_than:",
+        "            if False:",
+        ("tests/services/test_signing_keys.py",),
+    ),
+    mutation(
         "op.context_reset_after_call", "a provider call leaves no context behind for the next call in its thread",
         "bridge/op/context.py",
         "        _current.reset(token)",

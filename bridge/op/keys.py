@@ -2,8 +2,8 @@
 
 One key is active per supported algorithm (ES256 and RS256), so each relying app can have its
 id_tokens signed the way it registered. Another worker (or `bridge keys rotate`) may add a key
-at any time; the cache is refreshed every few seconds and at once when a token names a kid we
-do not know yet.
+at any time; the cache is refreshed every few seconds and at once (at most once a second) when a
+token names a kid we do not know yet.
 """
 
 from __future__ import annotations
@@ -26,6 +26,11 @@ from bridge.services.signing_keys import (
 )
 
 REFRESH_SECONDS = 30.0
+# A token naming a kid we do not know reloads the keys at once, but not more often than this: the
+# kid is the caller's to choose, and a stream of made-up kids must not turn every unauthenticated
+# request (an id_token_hint, a bearer token) into a reload of the keyring. A key another worker
+# has just added is still seen within this long.
+UNKNOWN_KID_RELOAD_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,7 @@ class KeyStore:
     def verification_keys(self, kid: str | None = None) -> KeySet:
         snapshot = self._current()
         if kid is not None and not any(key.kid == kid for key in snapshot.published.keys):
-            snapshot = self._current(force=True)
+            snapshot = self._current(force=True, unless_younger_than=UNKNOWN_KID_RELOAD_SECONDS)
         return snapshot.published
 
     def public_jwks(self) -> dict[str, Any]:
@@ -66,12 +71,14 @@ class KeyStore:
     def reload_if_stale(self) -> None:
         self._current()
 
-    def _current(self, *, force: bool = False) -> _Snapshot:
+    def _current(self, *, force: bool = False, unless_younger_than: float = 0.0) -> _Snapshot:
         snapshot = self._snapshot
         if not force and snapshot is not None and time.monotonic() - snapshot.loaded_at < REFRESH_SECONDS:
             return snapshot
         with self._lock:
             if not force and self._snapshot is not None and self._snapshot is not snapshot:
+                return self._snapshot
+            if self._snapshot is not None and time.monotonic() - self._snapshot.loaded_at < unless_younger_than:
                 return self._snapshot
             # Wraps keys still in plaintext, creates missing keys and rotates due ones, in short
             # transactions of its own; then only the active keys are unwrapped.

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, MetaData, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bridge.op import keys as keys_module
 from bridge.op.keys import KeyStore
 from bridge.services.key_encryption import KeyEncryptionError, KeyEncryptionKey, Keyring
 from bridge.services.signing_keys import (
@@ -259,3 +260,23 @@ def test_a_database_with_keys_under_an_unknown_kek_refuses_to_sign_rather_than_m
         store.signing_key("ES256")
     with engine.connect() as connection:
         assert connection.execute(text("SELECT COUNT(*) FROM signing_keys")).scalar_one() == 2
+
+
+def test_made_up_kids_reload_the_keys_at_most_once_a_second(
+    db_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kid of an id_token_hint or bearer token is the caller's to choose: a stream of unknown
+    kids reloads the keyring once, not once per request; a second later a new key is seen again."""
+    store = KeyStore(db_factory, policy_with(KeyEncryptionKey.generate()))
+    store.reload()
+    loads: list[int] = []
+    real = keys_module.maintain_signing_keys
+    monkeypatch.setattr(keys_module, "maintain_signing_keys", lambda *a, **k: (loads.append(1), real(*a, **k))[1])
+    for number in range(50):
+        store.verification_keys(f"made-up-{number}")
+    assert len(loads) == 0  # the snapshot was loaded just now
+    clock = keys_module.time.monotonic() + keys_module.UNKNOWN_KID_RELOAD_SECONDS
+    monkeypatch.setattr(keys_module.time, "monotonic", lambda: clock)
+    for number in range(50):
+        store.verification_keys(f"made-up-{number}")
+    assert len(loads) == 1
