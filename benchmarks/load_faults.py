@@ -30,11 +30,13 @@ import random
 import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +115,14 @@ class Attempt:
     # reach the provider) | error (no answer from the bridge, or a page the flow did not expect)
     outcome: str = "error"
     seconds: float = 0.0
+    # Where a sign-in that did not complete ended: the last page's status and path, or the error.
+    detail: str = ""
+
+
+# Every simulated browser is a fresh client (no cookies carried over), but all share one TLS context:
+# building one per client costs the driver ~10 ms of CPU each, and on a 2-core machine the driver's
+# CPU is the bridge's competition (everything here is plain HTTP on loopback anyway).
+_TLS = ssl.create_default_context()
 
 
 async def sign_in(bridge: str, person: Person, *, first: bool) -> Attempt:
@@ -133,7 +143,9 @@ async def sign_in(bridge: str, person: Person, *, first: bool) -> Attempt:
 
     started = time.perf_counter()
     try:
-        async with httpx.AsyncClient(follow_redirects=True, timeout=60, event_hooks={"response": [note]}) as browser:
+        async with httpx.AsyncClient(
+            follow_redirects=True, timeout=60, event_hooks={"response": [note]}, verify=_TLS
+        ) as browser:
             page = await browser.get(f"{bridge}/login")
             if page.status_code == 200:
                 page = await choose_provider(browser, page, "РСАА")
@@ -143,7 +155,10 @@ async def sign_in(bridge: str, person: Person, *, first: bool) -> Attempt:
                     str(page.url.join(forms[0].action)),
                     data=forms[0].submission(login=person.email, password=person.mock_password),
                 )
-                consent = [form for form in read_forms(page.text) if "consent" in form.action]
+                # Only the provider's pages are read for its consent form: back at the bridge the
+                # page is the account page, which lists the person's sessions (long after a burst).
+                on_provider = page.url.port != bridge_port
+                consent = [form for form in read_forms(page.text) if "consent" in form.action] if on_provider else []
                 if consent:
                     page = await browser.post(
                         str(page.url.join(consent[0].action)), data={**consent[0].fields, "decision": "allow"}
@@ -152,12 +167,15 @@ async def sign_in(bridge: str, person: Person, *, first: bool) -> Attempt:
                 page = await enter_password(browser, page, person.login, person.password)
             page = await past_profile(browser, page)
             attempt.outcome = "completed" if page.url.path == "/account" and page.status_code == 200 else "refused"
+            if attempt.outcome != "completed":
+                attempt.detail = f"{page.status_code} {page.url.path}"
     except httpx.TransportError as error:
         # The browser could not reach the provider (stopped): the bridge had nothing to answer.
         reached_bridge = error.request.url.port == bridge_port
         attempt.outcome = "error" if reached_bridge else "idp_down"
-    except (httpx.HTTPError, StopIteration, AssertionError):
+    except (httpx.HTTPError, StopIteration, AssertionError) as error:
         attempt.outcome = "error"
+        attempt.detail = f"{type(error).__name__}: {error}"[:120]
     if raw_5xx:
         attempt.outcome = "5xx"
     attempt.seconds = time.perf_counter() - started
@@ -398,6 +416,8 @@ async def run(args: argparse.Namespace) -> None:
         print(f"bridge serve ({workers} worker(s)) on PostgreSQL {name}, idp-mock on loopback; "
               f"{len(bound)}/{len(pool)} people bound for returning sign-ins "
               f"({sum(1 for a in setup if a.outcome != 'completed')} setup failures)", flush=True)
+        for detail, count in Counter(a.detail for a in setup if a.outcome != "completed").most_common(5):
+            print(f"  setup failure ×{count}: {detail}", flush=True)
 
         work = [(bound[i % len(bound)], False) for i in range(args.returning)] + [(p, True) for p in burst_first]
         random.shuffle(work)

@@ -37,6 +37,8 @@ LAST_BINDING = (
 class Cabinet:
     card: StaffCard
     sessions: tuple[DeviceSession, ...]
+    # Live sessions beyond those listed (the page lists the most recently seen ones).
+    more_sessions: int
     # The role relying apps get from this session (chosen at sign-in, or the only active one).
     session_role_id: int | None
     active_role_ids: frozenset[int]
@@ -89,9 +91,12 @@ def show_cabinet(
         staff = _own(db, person)
         current = db.scalar(select(SignInSession).where(SignInSession.sid == current_sid))
         waiting = support_queue.open_deactivation_request(db, staff.id)
+        listed = tuple(session_devices.live_sessions(db, staff, timeouts, current_sid))
         return Cabinet(
             card=staff_card(db, staff),
-            sessions=tuple(session_devices.live_sessions(db, staff, timeouts, current_sid)),
+            sessions=listed,
+            more_sessions=max(0, session_devices.count_live_sessions(db, staff, timeouts) - len(listed))
+            if len(listed) >= session_devices.SHOWN_SESSIONS else 0,
             session_role_id=current.role_assignment_id if current is not None else None,
             active_role_ids=frozenset(role.id for role in active_roles(db, staff.id)),
             deactivation_requested_at=waiting.created_at if waiting is not None else None,

@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bridge.services.logout_deliveries import queue_logout_tokens
@@ -72,19 +73,22 @@ def browser_title(user_agent: str | None) -> str:
     return f"{name}, {system}" if system else name
 
 
+# The account page lists this many of the person's sessions, the most recently seen first; the rest
+# are counted (a person signing in from fresh browsers all day must not get a page of thousands).
+SHOWN_SESSIONS = 20
+
+
 def live_sessions(
-    db: Session, staff: StaffMember, timeouts: SessionTimeouts, current_sid: str | None, now: datetime | None = None
+    db: Session, staff: StaffMember, timeouts: SessionTimeouts, current_sid: str | None, now: datetime | None = None,
+    *, shown: int = SHOWN_SESSIONS,
 ) -> list[DeviceSession]:
-    """The person's sessions that still work, the most recently seen first."""
+    """The person's sessions that still work: this browser's first, then the most recently seen
+    (at most `shown` in all)."""
     now = now or utcnow()
-    records = db.scalars(
-        select(SignInSession).where(
-            SignInSession.staff_id == staff.id,
-            SignInSession.ended_at.is_(None),
-            SignInSession.expires_at > now,
-            SignInSession.session_generation == staff.session_generation,
-        ).order_by(SignInSession.last_seen_at.desc(), SignInSession.created_at.desc())
-    ).all()
+    order: list[ColumnElement[Any]] = [SignInSession.last_seen_at.desc(), SignInSession.created_at.desc()]
+    if current_sid:
+        order.insert(0, case((SignInSession.sid == current_sid, 0), else_=1))
+    records = db.scalars(_live(staff, timeouts, now).order_by(*order).limit(shown)).all()
     return [
         DeviceSession(
             sid=record.sid, browser=browser_title(record.user_agent), address=record.address,
@@ -92,8 +96,25 @@ def live_sessions(
             current=record.sid == current_sid,
         )
         for record in records
-        if record.last_seen_at + timeouts.idle_limit(record) > now
     ]
+
+
+def count_live_sessions(db: Session, staff: StaffMember, timeouts: SessionTimeouts, now: datetime | None = None) -> int:
+    return db.scalar(_live(staff, timeouts, now or utcnow()).with_only_columns(func.count())) or 0
+
+
+def _live(staff: StaffMember, timeouts: SessionTimeouts, now: datetime) -> Select[SignInSession]:
+    """Not ended, not past its end, of the person's current generation, seen within its idle limit."""
+    return select(SignInSession).where(
+        SignInSession.staff_id == staff.id,
+        SignInSession.ended_at.is_(None),
+        SignInSession.expires_at > now,
+        SignInSession.session_generation == staff.session_generation,
+        or_(
+            and_(SignInSession.remember.is_(True), SignInSession.last_seen_at > now - timeouts.remembered_idle),
+            and_(SignInSession.remember.is_(False), SignInSession.last_seen_at > now - timeouts.idle),
+        ),
+    )
 
 
 def end_own_session(db: Session, staff_id: int, sid: str, now: datetime | None = None) -> SignInSession | None:

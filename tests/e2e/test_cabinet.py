@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
 
+from bridge.services.session_devices import SHOWN_SESSIONS
+from bridge.services.signin_sessions import start_signin_session
 from bridge.storage.models import AuditEvent, OutgoingMail, RefreshToken, SignInSession, StaffMember
 from tests.e2e.test_upstream_binding import KUZNETSOV, SMIRNOVA, query_of
 from tests.e2e.world import (
@@ -27,6 +30,7 @@ from tests.e2e.world import (
     sign_in_through,
     submit,
 )
+from tests.support.browser import TEST_SESSION_KEYS
 from tests.support.html_forms import read_forms
 
 pytestmark = pytest.mark.anyio
@@ -290,3 +294,25 @@ async def test_ending_a_session_revokes_the_refresh_tokens_issued_in_it(world: W
         assert {token.signin_session_id == phone_id: token.revoked_at is None for token in tokens} == {
             True: True, False: False,
         }
+
+
+async def test_a_person_with_many_sessions_sees_the_latest_and_ends_them_all(world: World) -> None:
+    """Sign-ins from fresh browsers leave many live sessions: the page lists the most recently seen
+    ones and counts the rest (its size does not grow with them), and «all but this one» ends them all."""
+    async with world.browser() as phone:
+        login = await signed_in_smirnova(world, phone)
+        with world.db() as db, db.begin():
+            staff = db.scalars(select(StaffMember).where(StaffMember.login == login)).one()
+            for _ in range(SHOWN_SESSIONS + 5):
+                start_signin_session(db, staff, keys=TEST_SESSION_KEYS, provider="esia", amr=["fed"], acr=None,
+                                     lifetime=timedelta(hours=12), remember=False)
+        cabinet = await phone.get(f"{BRIDGE}/cabinet")
+        end_forms = [f for f in read_forms(cabinet.text) if f.action.endswith("/cabinet/sessions/end")]
+        assert len(end_forms) == SHOWN_SESSIONS - 1  # the current one has no «end» button
+        assert "ещё действующих сеансов: 6" in cabinet.text
+        others = only_form(cabinet, "/cabinet/sessions/end-others")
+        after = await submit(phone, cabinet, others, others.fields)
+    assert "Все сеансы, кроме этого, завершены" in after.text
+    with world.db() as db:
+        live = db.scalars(select(SignInSession).where(SignInSession.ended_at.is_(None))).all()
+    assert len(live) == 1
