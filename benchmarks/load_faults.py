@@ -174,7 +174,8 @@ async def sign_in(bridge: str, person: Person, *, first: bool) -> Attempt:
                     page = await browser.post(
                         str(page.url.join(consent[0].action)), data={**consent[0].fields, "decision": "allow"}
                     )
-            if page.url.path == "/login/bind":
+            # A 503 page at /login/bind (the database down) has no password form: refused with a page.
+            if page.url.path == "/login/bind" and any("password" in form.fields for form in read_forms(page.text)):
                 page = await enter_password(browser, page, person.login, person.password)
             page = await past_profile(browser, page)
             attempt.outcome = "completed" if page.url.path == "/account" and page.status_code == 200 else "refused"
