@@ -6,7 +6,8 @@ app's access at its next call, and a role that has ended drops out of the claims
 
 The token and userinfo endpoints read it as plain columns in one statement (the session, its
 person, every role of the person with its organization; for userinfo the grant too) and judge it
-with the same rules as `load_active_signin`: no ORM objects are built on those hot paths.
+with the same rules as `load_active_signin`: no ORM objects are built on those hot paths (nor is
+anything flushed first: those transactions change no session, person or role before the read).
 """
 
 from __future__ import annotations
@@ -208,7 +209,7 @@ def load_grantee(
     """
     now = now or utcnow()
     if with_roles:
-        rows = db.execute(_GRANTEE_BY_SESSION, {"session_id": signin_session_id}).all()
+        rows = db.connection().execute(_GRANTEE_BY_SESSION, {"session_id": signin_session_id}).all()
         return grantee_of_rows(rows, staff_id, role_assignment_id, auth_time, timeouts=timeouts, now=now)
     active = load_active_signin(db, signin_session_id, timeouts=timeouts, now=now)
     if active is None or active.staff.id != staff_id:
@@ -244,7 +245,7 @@ def load_grant_and_grantee(
     """The grant an access token names if it is the client's and not revoked, and the person behind
     it if its sign-in session is still alive: one statement (userinfo)."""
     now = now or utcnow()
-    rows = db.execute(_GRANTEE_BY_GRANT, {"grant_id": grant_id}).all()
+    rows = db.connection().execute(_GRANTEE_BY_GRANT, {"grant_id": grant_id}).all()
     if not rows or rows[0].grant_revoked_at is not None or rows[0].grant_client_id != client_id:
         return None, None
     first = rows[0]
