@@ -170,6 +170,35 @@ CATALOGUE: tuple[Mutation, ...] = (
         '        if endpoint == "token":',
         (REVOCATION_INTROSPECTION,),
     ),
+    # --- the grantee read as columns at the token and userinfo endpoints (bridge/services/grantees.py) --
+    mutation(
+        "grantee.grant_revoked", "userinfo refuses an access token whose grant is revoked (reuse, revocation)",
+        "bridge/services/grantees.py",
+        "    if not rows or rows[0].grant_revoked_at is not None or rows[0].grant_client_id != client_id:",
+        "    if not rows or rows[0].grant_client_id != client_id:",
+        (REVOCATION_INTROSPECTION, *REFRESH, *CODES),
+    ),
+    mutation(
+        "grantee.session_current", "token and userinfo only for a sign-in session not ended, expired or idle",
+        "bridge/services/grantees.py",
+        "    if not is_session_current(first, timeouts, now):\n        return None",
+        "    if False:\n        return None",
+        (*REFRESH, "tests/op/test_session_timeouts.py"),
+    ),
+    mutation(
+        "grantee.person_current", "token and userinfo end with a blocked person or a credential reset",
+        "bridge/services/grantees.py",
+        "    if first.session_staff_id != staff_id or not is_person_current(",
+        "    if first.session_staff_id != staff_id or False and not is_person_current(",
+        REFRESH,
+    ),
+    mutation(
+        "grantee.frozen_role_current", "a role that has ended since the code leaves the claims",
+        "bridge/services/grantees.py",
+        "    if frozen is not None and not is_role_active(frozen, now):",
+        "    if False:",
+        REFRESH,
+    ),
     # --- CSRF on every unsafe request (bridge/web/csrf.py, CSRF_EXEMPT in bridge/app.py) ------------
     mutation(
         "csrf.middleware", "CSRFMiddleware refuses an unsafe request without this browser's token",

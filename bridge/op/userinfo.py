@@ -2,7 +2,7 @@
 
 A valid signature is not enough: the grant the token names must not be revoked (a reused code
 or refresh token revokes it), and the sign-in session behind it must still be alive (logout,
-idle or absolute timeout, a credential reset or block end it). Both are key lookups.
+idle or absolute timeout, a credential reset or block end it). One statement reads both, by key.
 
 Challenges follow RFC 6750 §3: a request without a token gets `Bearer realm="<issuer>"` and no
 error code; a bad token gets `error="invalid_token"`. Every refusal is audited, without the token.
@@ -26,7 +26,7 @@ from bridge.op.context import ProviderContext
 from bridge.op.keys import KeyStore
 from bridge.op.requests import StarletteOAuth2Request
 from bridge.services import audit
-from bridge.services.oauth_tokens import live_grant, token_hash
+from bridge.services.oauth_tokens import token_hash
 
 
 class UserinfoRefusal(Exception):
@@ -124,18 +124,15 @@ def _userinfo(
     except OAuth2Error as error:
         raise UserinfoRefusal(error, "token_invalid" if error.status_code == 401 else error.error) from error
     client_id, grant_id, role_id = claims.get("client_id"), claims.get("grant_id"), claims.get("rid")
-    grant = (
-        live_grant(context.db, grant_id, client_id, with_session=True)
+    grant, grantee = (
+        context.load_grant_and_grantee(grant_id, client_id, role_id if isinstance(role_id, int) else None)
         if isinstance(grant_id, str) and isinstance(client_id, str)
-        else None
+        else (None, None)
     )
     if grant is None:
         raise UserinfoRefusal(
             InvalidTokenError("The grant behind this token has been revoked.", realm=realm), "grant_revoked", claims
         )
-    grantee = context.load_grantee(
-        grant.signin_session_id, grant.staff_id, role_id if isinstance(role_id, int) else None
-    )
     if grantee is None or grantee.staff.subject != claims.get("sub") or grantee.session.sid != claims.get("sid"):
         raise UserinfoRefusal(
             InvalidTokenError("The sign-in session behind this token has ended.", realm=realm),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import partial
 from typing import Any
+from urllib.parse import urlencode
 
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from sqlalchemy.orm import Session
@@ -31,7 +32,6 @@ from bridge.web.browser import browser_id
 from bridge.web.context import client_address, current_signin, runtime_of, settings_of
 from bridge.web.signin_cookie import clear_signin_cookie, read_signin_session_id
 from bridge.web.templating import render
-from bridge.web.urls import path_for
 
 RELYING_APP_ACTOR = "relying-app"
 
@@ -59,12 +59,11 @@ async def authorize(request: Request) -> Response:
     if request.method == "POST":
         return await _authorize_by_post(request)
     provider = provider_of(request)
-    steps = signin_dependencies(request)
     browser = browser_id(request)
     tab_id = request.query_params.get(authorization_request.TAB_PARAMETER)
     if tab_id is not None:
         # Back from our sign-in pages: the request parked for this browser and tab, taken (once).
-        parked = await run_in_threadpool(authorization_request.take, steps, browser, tab_id)
+        parked = await run_in_threadpool(authorization_request.take, signin_dependencies(request), browser, tab_id)
         if parked is None:
             return render(request, "provider/authorize_stale.html", {}, status_code=400)
         oauth_request = StarletteOAuth2Request.parked(provider.issuer, request.url.path, request.headers, parked.params)
@@ -72,7 +71,8 @@ async def authorize(request: Request) -> Response:
         oauth_request = await StarletteOAuth2Request.read(request, provider.issuer)
         tab_id = authorization_request.new_tab_id()
         parked = authorization_request.ParkedAuthorization(oauth_request.parameters(), {})
-    return_path = path_for(request, "oidc_authorize", query={authorization_request.TAB_PARAMETER: tab_id})
+    # The provider's paths come from the route table (resolved by name once, not per request).
+    return_path = f"{provider.paths.authorize}?{urlencode({authorization_request.TAB_PARAMETER: tab_id})}"
     signin_session_id = read_signin_session_id(request, settings_of(request))
     # A new request from a browser with no session, naming a configured provider: the upstream round
     # trip is prepared now and parked with the request in the decision's own transaction.
@@ -84,7 +84,9 @@ async def authorize(request: Request) -> Response:
         if decided.pending is None or decided.sign_in != expected or not isinstance(prepared, PreparedUpstream):
             return
         waiting = authorization_request.ParkedAuthorization(parked.params, decided.pending, parked.until)
-        authorization_request.keep_with_round_trip_within(db, steps, browser, tab_id, waiting, prepared.round_trip)
+        authorization_request.keep_with_round_trip_within(
+            db, signin_dependencies(request), browser, tab_id, waiting, prepared.round_trip
+        )
         parked_with_decision.append(True)
 
     # The browser's sign-in session is loaded in the provider's own transaction (one thread hop).
@@ -103,6 +105,8 @@ async def authorize(request: Request) -> Response:
         # The upstream could not be reached to start the round trip: the login page would say so too.
         return respond(request, prepared)
     if outcome.pending is not None:
+        # Only a request that must wait needs the sign-in flows' dependencies (a signed-in one does not).
+        steps = signin_dependencies(request)
         waiting = authorization_request.ParkedAuthorization(parked.params, outcome.pending, parked.until)
         parking = authorization_request.parking(steps, tab_id, waiting)
         if outcome.sign_in is not None and _named_provider(request, outcome.sign_in) is not None:

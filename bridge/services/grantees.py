@@ -3,34 +3,135 @@
 Loaded afresh at every use of a grant (code redemption, refresh, userinfo), so ending the session
 (logout, timeouts) or resetting the person's credential (a new session generation) ends every
 app's access at its next call, and a role that has ended drops out of the claims.
+
+The token and userinfo endpoints read it as plain columns in one statement (the session, its
+person, every role of the person with its organization; for userinfo the grant too) and judge it
+with the same rules as `load_active_signin`: no ORM objects are built on those hot paths (nor is
+anything flushed first: those transactions change no session, person or role before the read).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, inspect, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
 
 from bridge.services.signin_sessions import (
     SessionTimeouts,
-    active_roles,
     find_signin_by_sid,
+    is_person_current,
     is_role_active,
+    is_session_current,
     load_active_signin,
 )
-from bridge.storage.models import RoleAssignment, SignInSession, StaffMember
+from bridge.storage.models import OAuthGrant, Organization, RoleAssignment, SignInSession, StaffMember
 from bridge.storage.types import utcnow
 
-# Every role of the person comes with the session (a row per role), for the `roles` claim.
-WITH_PERSON_AND_ROLES = (
-    joinedload(SignInSession.staff).joinedload(StaffMember.roles).joinedload(RoleAssignment.organization),
-    joinedload(SignInSession.role).joinedload(RoleAssignment.organization),
+# The session, its person and every role of the person with its organization (a row per role,
+# none: one row with empty role columns). Labelled, so a row reads as the objects it describes.
+_GRANTEE_COLUMNS = (
+    SignInSession.id.label("session_id"),
+    SignInSession.sid,
+    SignInSession.staff_id.label("session_staff_id"),
+    SignInSession.session_generation.label("session_generation"),
+    SignInSession.provider,
+    SignInSession.amr,
+    SignInSession.acr,
+    SignInSession.auth_time,
+    SignInSession.remember,
+    SignInSession.expires_at,
+    SignInSession.last_seen_at,
+    SignInSession.ended_at,
+    StaffMember.status.label("staff_status"),
+    StaffMember.session_generation.label("staff_generation"),
+    StaffMember.subject,
+    StaffMember.login,
+    StaffMember.surname,
+    StaffMember.name,
+    StaffMember.patronymic,
+    StaffMember.email,
+    StaffMember.phone,
+    RoleAssignment.id.label("role_id"),
+    RoleAssignment.role,
+    RoleAssignment.start_date,
+    RoleAssignment.end_date,
+    RoleAssignment.position,
+    Organization.id.label("organization_id"),
+    Organization.name.label("organization_name"),
+    Organization.kind.label("organization_kind"),
+    Organization.district.label("organization_district"),
 )
-SESSION_WITH_PERSON_AND_ROLES = (
-    select(SignInSession).where(SignInSession.id == bindparam("session_id")).options(*WITH_PERSON_AND_ROLES)
+_GRANTEE_BY_SESSION = (
+    select(*_GRANTEE_COLUMNS)
+    .select_from(SignInSession)
+    .join(StaffMember, StaffMember.id == SignInSession.staff_id)
+    .outerjoin(RoleAssignment, RoleAssignment.staff_id == StaffMember.id)
+    .outerjoin(Organization, Organization.id == RoleAssignment.organization_id)
+    .where(SignInSession.id == bindparam("session_id"))
+    .order_by(RoleAssignment.id)
 )
+# Userinfo: the grant an access token names, with the same columns (empty when its session is gone).
+_GRANTEE_BY_GRANT = (
+    select(
+        OAuthGrant.client_id.label("grant_client_id"),
+        OAuthGrant.staff_id.label("grant_staff_id"),
+        OAuthGrant.signin_session_id.label("grant_session_id"),
+        OAuthGrant.revoked_at.label("grant_revoked_at"),
+        *_GRANTEE_COLUMNS,
+    )
+    .select_from(OAuthGrant)
+    .outerjoin(SignInSession, SignInSession.id == OAuthGrant.signin_session_id)
+    .outerjoin(StaffMember, StaffMember.id == SignInSession.staff_id)
+    .outerjoin(RoleAssignment, RoleAssignment.staff_id == StaffMember.id)
+    .outerjoin(Organization, Organization.id == RoleAssignment.organization_id)
+    .where(OAuthGrant.id == bindparam("grant_id"))
+    .order_by(RoleAssignment.id)
+)
+
+
+@dataclass(frozen=True)
+class GrantedPerson:
+    """The person, as relying apps are told of them."""
+
+    id: int
+    subject: str
+    login: str
+    surname: str
+    name: str
+    patronymic: str | None
+    email: str | None
+    phone: str | None
+
+    @classmethod
+    def of(cls, staff: StaffMember) -> GrantedPerson:
+        return cls(
+            id=staff.id, subject=staff.subject, login=staff.login, surname=staff.surname, name=staff.name,
+            patronymic=staff.patronymic, email=staff.email, phone=staff.phone,
+        )
+
+
+@dataclass(frozen=True)
+class GrantedSession:
+    """The sign-in session a grant came from, as far as tokens and claims need it."""
+
+    id: str
+    sid: str
+    provider: str
+    amr: list[str]
+    acr: str | None
+    auth_time: datetime
+    last_seen_at: datetime
+
+    @classmethod
+    def of(cls, session: SignInSession) -> GrantedSession:
+        return cls(
+            id=session.id, sid=session.sid, provider=session.provider, amr=list(session.amr or ()),
+            acr=session.acr, auth_time=session.auth_time, last_seen_at=session.last_seen_at,
+        )
 
 
 @dataclass(frozen=True)
@@ -59,11 +160,24 @@ class GrantedRole:
             position=assignment.position,
         )
 
+    @classmethod
+    def of_row(cls, row: Any) -> GrantedRole:
+        # A row of the grantee's statement (its role and organization columns).
+        return cls(
+            id=row.role_id,
+            role=row.role,
+            organization_id=row.organization_id,
+            organization_name=row.organization_name,
+            organization_kind=row.organization_kind,
+            organization_district=row.organization_district,
+            position=row.position,
+        )
+
 
 @dataclass(frozen=True)
 class Grantee:
-    staff: StaffMember
-    session: SignInSession
+    staff: GrantedPerson
+    session: GrantedSession
     # The role frozen at authorization, if it is still the person's and still current.
     role: GrantedRole | None
     auth_time: datetime
@@ -90,34 +204,95 @@ def load_grantee(
     """The person behind a grant, if the sign-in session it came from is still alive.
 
     `with_roles=False` leaves out the person's other current roles (the `roles` claim): issuing a
-    code does not tell them, the token and userinfo endpoints do.
+    code does not tell them, the token and userinfo endpoints do. It is the authorization endpoint's,
+    whose transaction has the session, person and role loaded already (no query).
     """
     now = now or utcnow()
-    loaded = None
-    if with_roles and db.identity_map.get(db.identity_key(SignInSession, signin_session_id)) is None:
-        # The session, its person with every role, and its role: one query, found below by key
-        # (held here: the identity map keeps only what is referenced).
-        loaded = db.execute(SESSION_WITH_PERSON_AND_ROLES, {"session_id": signin_session_id}).unique().all()
+    if with_roles:
+        rows = db.connection().execute(_GRANTEE_BY_SESSION, {"session_id": signin_session_id}).all()
+        return grantee_of_rows(rows, staff_id, role_assignment_id, auth_time, timeouts=timeouts, now=now)
     active = load_active_signin(db, signin_session_id, timeouts=timeouts, now=now)
-    del loaded
     if active is None or active.staff.id != staff_id:
         return None
     role = granted_role(db, staff_id, role_assignment_id, now)
     return Grantee(
-        staff=active.staff,
-        session=active.session,
+        staff=GrantedPerson.of(active.staff),
+        session=GrantedSession.of(active.session),
         role=GrantedRole.of(role) if role is not None else None,
         auth_time=auth_time or active.session.auth_time,
-        active_roles=tuple(GrantedRole.of(current) for current in _current_roles(db, active.staff, now))
-        if with_roles else (),
     )
 
 
-def _current_roles(db: Session, staff: StaffMember, now: datetime) -> list[RoleAssignment]:
-    """The person's current roles, from those loaded with the person when they were (no query)."""
-    if "roles" in inspect(staff).unloaded:
-        return active_roles(db, staff.id, now, organizations=True)
-    return [role for role in staff.roles if is_role_active(role, now)]
+@dataclass(frozen=True)
+class LiveGrant:
+    """A grant that is its client's and not revoked, as userinfo reads it."""
+
+    id: str
+    client_id: str
+    staff_id: int
+    signin_session_id: str
+
+
+def load_grant_and_grantee(
+    db: Session,
+    grant_id: str,
+    client_id: str,
+    role_assignment_id: int | None,
+    *,
+    timeouts: SessionTimeouts,
+    now: datetime | None = None,
+) -> tuple[LiveGrant | None, Grantee | None]:
+    """The grant an access token names if it is the client's and not revoked, and the person behind
+    it if its sign-in session is still alive: one statement (userinfo)."""
+    now = now or utcnow()
+    rows = db.connection().execute(_GRANTEE_BY_GRANT, {"grant_id": grant_id}).all()
+    if not rows or rows[0].grant_revoked_at is not None or rows[0].grant_client_id != client_id:
+        return None, None
+    first = rows[0]
+    grant = LiveGrant(grant_id, first.grant_client_id, first.grant_staff_id, first.grant_session_id)
+    if first.session_id is None:
+        return grant, None
+    return grant, grantee_of_rows(rows, grant.staff_id, role_assignment_id, None, timeouts=timeouts, now=now)
+
+
+def grantee_of_rows(
+    rows: Sequence[Any],
+    staff_id: int,
+    role_assignment_id: int | None,
+    auth_time: datetime | None,
+    *,
+    timeouts: SessionTimeouts,
+    now: datetime,
+) -> Grantee | None:
+    """The grantee the rows of `_GRANTEE_COLUMNS` describe, judged as `load_active_signin` judges."""
+    if not rows:
+        return None
+    first = rows[0]
+    if not is_session_current(first, timeouts, now):
+        return None
+    if first.session_staff_id != staff_id or not is_person_current(
+        first.staff_status, first.staff_generation, first.session_generation
+    ):
+        return None
+    roles = [row for row in rows if row.role_id is not None]
+    # The role frozen into the grant, if it is still one of the person's and still current.
+    frozen = next((row for row in roles if row.role_id == role_assignment_id), None)
+    if frozen is not None and not is_role_active(frozen, now):
+        frozen = None
+    session = GrantedSession(
+        id=first.session_id, sid=first.sid, provider=first.provider, amr=list(first.amr or ()), acr=first.acr,
+        auth_time=first.auth_time, last_seen_at=first.last_seen_at,
+    )
+    return Grantee(
+        staff=GrantedPerson(
+            id=first.session_staff_id, subject=first.subject, login=first.login, surname=first.surname,
+            name=first.name, patronymic=first.patronymic, email=first.email, phone=first.phone,
+        ),
+        session=session,
+        role=GrantedRole.of_row(frozen) if frozen is not None else None,
+        auth_time=auth_time or first.auth_time,
+        active_roles=tuple(GrantedRole.of_row(row) for row in roles if is_role_active(row, now)),
+    )
 
 
 def granted_role(

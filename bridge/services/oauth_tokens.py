@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, bindparam, insert, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import ColumnElement, insert, select, update
+from sqlalchemy.orm import Session
 
-from bridge.storage.models import OAuthGrant, RefreshToken, RoleAssignment, SignInSession, StaffMember
+from bridge.storage.models import OAuthGrant, RefreshToken
 from bridge.storage.types import utcnow
 
 _FAMILY_NAMESPACE = uuid.UUID("6c1b3a52-5a43-4d7e-9a0e-0b1de2a7f0c1")
@@ -43,21 +43,6 @@ def family_of_code(code_hash: str) -> str:
 
 _INSERT_GRANT = insert(OAuthGrant)
 _INSERT_REFRESH_TOKEN = insert(RefreshToken)
-# The grant with its sign-in session, person (with every role) and role, and the roles'
-# organizations: one query for userinfo (see grantees.load_grantee).
-_GRANT_WITH_SESSION = (
-    select(OAuthGrant)
-    .where(OAuthGrant.id == bindparam("grant_id"))
-    .options(
-        joinedload(OAuthGrant.signin_session)
-        .joinedload(SignInSession.staff)
-        .joinedload(StaffMember.roles)
-        .joinedload(RoleAssignment.organization),
-        joinedload(OAuthGrant.signin_session)
-        .joinedload(SignInSession.role)
-        .joinedload(RoleAssignment.organization),
-    )
-)
 
 
 def create_grant(
@@ -76,22 +61,16 @@ def create_grant(
     )
 
 
-def live_grant(
-    db: Session, grant_id: str, client_id: str, *, lock: bool = False, with_session: bool = False
-) -> OAuthGrant | None:
+def live_grant(db: Session, grant_id: str, client_id: str, *, lock: bool = False) -> OAuthGrant | None:
     """The grant an access token names, if it is the client's and not revoked (a key lookup).
 
     `lock=True` takes the grant's row lock first (PostgreSQL; SQLite serialises writers anyway).
     Every writer of a family takes the grant before its tokens: the refresh grant here, and
     `revoke_family` by updating the grant before the tokens. One order means no deadlock when
     several uses of one refresh token race (a loser's failed claim keeps the token's row lock).
-    `with_session=True` (not with `lock`) reads the grant's sign-in session, person and role in the
-    same query, for the caller that judges the session next.
+    Userinfo reads the grant with its session and person instead (grantees.load_grant_and_grantee).
     """
-    if with_session and not lock:
-        grant = db.execute(_GRANT_WITH_SESSION, {"grant_id": grant_id}).unique().scalar_one_or_none()
-    else:
-        grant = db.get(OAuthGrant, grant_id, with_for_update=lock, populate_existing=lock)
+    grant = db.get(OAuthGrant, grant_id, with_for_update=lock, populate_existing=lock)
     if grant is None or grant.revoked_at is not None or grant.client_id != client_id:
         return None
     return grant

@@ -15,7 +15,8 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, joinedload
@@ -78,7 +79,7 @@ class SessionTimeouts:
     def of(cls, settings: Settings) -> SessionTimeouts:
         return cls(idle=settings.session_idle_timeout, remembered_idle=settings.remember_me_idle_timeout)
 
-    def idle_limit(self, record: SignInSession) -> timedelta:
+    def idle_limit(self, record: SessionState) -> timedelta:
         return self.remembered_idle if record.remember else self.idle
 
 
@@ -155,21 +156,40 @@ def load_active_signin(
     record = db.identity_map.get(db.identity_key(SignInSession, session_id))
     if record is None:
         record = db.execute(_SESSION_WITH_PERSON_AND_ROLE, {"session_id": session_id}).unique().scalar_one_or_none()
-    if record is None or record.ended_at is not None or record.expires_at <= now:
-        return None
-    if record.last_seen_at + timeouts.idle_limit(record) <= now:
+    if record is None or not is_session_current(record, timeouts, now):
         return None
     staff = db.get(StaffMember, record.staff_id)
-    if (
-        staff is None
-        or staff.status != StaffStatus.ACTIVE
-        or staff.session_generation != record.session_generation
-    ):
+    if staff is None or not is_person_current(staff.status, staff.session_generation, record.session_generation):
         return None
     role = db.get(RoleAssignment, record.role_assignment_id) if record.role_assignment_id else None
     if role is not None and not is_role_active(role, now):
         role = None
     return ActiveSignIn(session=record, staff=staff, role=role)
+
+
+class SessionState(Protocol):
+    """What decides whether a sign-in session is alive: a row of it, loaded or read as columns."""
+
+    @property
+    def ended_at(self) -> datetime | None: ...
+    @property
+    def expires_at(self) -> datetime: ...
+    @property
+    def last_seen_at(self) -> datetime: ...
+    @property
+    def remember(self) -> bool: ...
+
+
+def is_session_current(record: SessionState, timeouts: SessionTimeouts, now: datetime) -> bool:
+    """Not ended, not expired, not idle too long (`load_active_signin` and the grantee's one query)."""
+    if record.ended_at is not None or record.expires_at <= now:
+        return False
+    return record.last_seen_at + timeouts.idle_limit(record) > now
+
+
+def is_person_current(status: StaffStatus, generation: int, session_generation: int) -> bool:
+    """The session's person is active and has had no credential reset since it began."""
+    return status == StaffStatus.ACTIVE and generation == session_generation
 
 
 def find_signin_session(db: Session, session_id: str) -> SignInSession | None:
@@ -182,8 +202,17 @@ def find_signin_by_sid(db: Session, sid: str) -> SignInSession | None:
     return db.scalar(select(SignInSession).where(SignInSession.sid == sid))
 
 
-def record_activity(db: Session, record: SignInSession, now: datetime | None = None) -> bool:
-    """Push the idle timeout back; writes only when the last write is over a minute old."""
+class SeenSession(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def last_seen_at(self) -> datetime: ...
+
+
+def record_activity(db: Session, record: SeenSession, now: datetime | None = None) -> bool:
+    """Push the idle timeout back; writes only when the last write is over a minute old.
+
+    `record` is the loaded row or the values read of it (then only the row is written)."""
     now = now or utcnow()
     if record.last_seen_at >= now - ACTIVITY_GRANULARITY:
         # Seen within the minute (as loaded): no statement at all.
@@ -199,7 +228,7 @@ def record_activity(db: Session, record: SignInSession, now: datetime | None = N
         .execution_options(synchronize_session=False)
     )
     touched = int(getattr(result, "rowcount", 0) or 0) == 1
-    if touched:
+    if touched and isinstance(record, SignInSession):
         # Already written: reflect it without making the object dirty (no second UPDATE).
         set_committed_value(record, "last_seen_at", now)
     return touched
@@ -231,7 +260,14 @@ def end_all_signin_sessions(db: Session, staff_id: int, now: datetime | None = N
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def is_role_active(role: RoleAssignment, now: datetime) -> bool:
+class RoleDates(Protocol):
+    @property
+    def start_date(self) -> date: ...
+    @property
+    def end_date(self) -> date | None: ...
+
+
+def is_role_active(role: RoleDates, now: datetime) -> bool:
     today = now.date()
     return role.start_date <= today and (role.end_date is None or role.end_date >= today)
 

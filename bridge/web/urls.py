@@ -14,5 +14,21 @@ from starlette.requests import Request
 
 def path_for(request: Request, name: str, /, *, query: dict[str, str] | None = None, **path_params: Any) -> str:
     """The path of the named route, with `query` (if any) encoded after it."""
-    path = str(request.app.url_path_for(name, **path_params))
+    path = str(request.app.url_path_for(name, **path_params)) if path_params else _fixed_path(request, name)
     return f"{path}?{urlencode(query)}" if query else path
+
+
+def _fixed_path(request: Request, name: str) -> str:
+    # A route without parameters has one path for the app's life: Starlette's lookup tries every
+    # route in turn (each refusal an exception), so it is asked once per name and app. Routes with
+    # parameters are not kept (their values would make the table grow without bound).
+    state = request.app.state
+    paths: dict[str, str] | None = getattr(state, "fixed_paths", None)
+    if paths is None:
+        paths = {}
+        state.fixed_paths = paths
+    path = paths.get(name)
+    if path is None:
+        path = str(request.app.url_path_for(name))
+        paths[name] = path
+    return path

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import date, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import select, update
@@ -168,3 +170,38 @@ def test_a_hint_for_someone_else_does_not_sign_this_browser_out_unasked(
     assert page.status_code == 200 and "Выйти из единого входа?" in page.text
     assert "location" not in page.headers
     assert _userinfo(client, victims) == 200
+
+
+def test_a_role_that_ends_leaves_the_claims_at_once(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session], confidential_app: App,
+    deputy_and_director: tuple[Person, RoleAssignment],
+) -> None:
+    """The frozen role and the person's other roles are judged at every call: one that has ended
+    since the code was issued is no longer told (the session itself lives on)."""
+    person, other = deputy_and_director
+    tokens = signed_in_tokens(client, settings, db_factory, confidential_app, person)
+
+    def claims() -> dict[str, Any]:
+        answer = client.get("/oidc/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    def end(role_id: int) -> None:
+        today = date.today()
+        with db_factory() as db, db.begin():
+            db.execute(
+                update(RoleAssignment).where(RoleAssignment.id == role_id)
+                .values(start_date=today - timedelta(days=30), end_date=today - timedelta(days=2))
+            )
+
+    before = claims()
+    assert before["role"]["code"] == person.role.role and before["organization"]["id"] == person.organization_id
+    assert sorted(role["organization"]["id"] for role in before["roles"]) == sorted(
+        [person.organization_id, other.organization_id]
+    )
+    end(other.id)
+    assert [role["organization"]["id"] for role in claims()["roles"]] == [person.organization_id]
+    end(person.role.id)
+    after = claims()
+    assert "role" not in after and "organization" not in after and after["roles"] == []
+    assert after["sub"] == person.subject
