@@ -64,7 +64,7 @@ def complete_profile(
         saved = staff_profile.complete_profile(db, actor, staff, changes)
         if saved.previous_email:
             notices.email_changed(db, staff, saved.previous_email)
-        profile = profile_of(db, staff)
+        profile = profile_of(db, staff, roles=saved.roles)
         return ProfileCompleted(profile, saved.changed, then(db) if then is not None else None)
 
 
