@@ -638,6 +638,13 @@ CATALOGUE: tuple[Mutation, ...] = (
         ("tests/e2e/test_profile_completion.py",),
     ),
     mutation(
+        "binding.identity_of_another", "an identity bound to someone else is refused as theirs (and alerted)",
+        "bridge/services/binding.py",
+        "    if any(row.staff_id != staff.id for row in taken):\n",
+        "    if False:\n",
+        ("tests/federation/test_binding_rules.py", "tests/application/test_signin.py"),
+    ),
+    mutation(
         "binding.pending_taken_once", "a proved password takes the pending binding (single use), never just reads it",
         "bridge/application/first_signin.py",
         "        pending = flow_state.consume(db, browser_id, FlowKind.PENDING_BINDING) if browser_id else None\n",

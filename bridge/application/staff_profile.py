@@ -6,6 +6,7 @@ profile LOGIN …`. Administrators fill the same fields when they register a per
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,15 +21,22 @@ __all__ = ["ProfileChanges", "ProfileCompleted", "ProfileSkipped", "StaffProfile
            "show_profile", "skip_profile"]
 
 
+# What follows the page in the same transaction once the data is saved: the sign-in's parked
+# authorization request answered (bridge/routes/profile.py), rather than a redirect back to it.
+FollowUp = Callable[[Session], object]
+
+
 @dataclass(frozen=True)
 class ProfileCompleted:
     profile: StaffProfile
     changed: tuple[str, ...]
+    followed_by: object = None
 
 
 @dataclass(frozen=True)
 class ProfileSkipped:
     profile: StaffProfile
+    followed_by: object = None
 
 
 def show_profile(database: sessionmaker[Session], principal: Principal, login: str) -> StaffProfile:
@@ -39,22 +47,34 @@ def show_profile(database: sessionmaker[Session], principal: Principal, login: s
 
 
 def complete_profile(
-    database: sessionmaker[Session], principal: Principal, login: str, changes: ProfileChanges
+    database: sessionmaker[Session],
+    principal: Principal,
+    login: str,
+    changes: ProfileChanges,
+    *,
+    then: FollowUp | None = None,
 ) -> ProfileCompleted:
-    """«Сохранить и продолжить»: every required field filled; a changed e-mail is told at the old address."""
+    """«Сохранить и продолжить»: every required field filled; a changed e-mail is told at the old address.
+
+    `then` runs in the same transaction once the data is saved; its answer comes back as `followed_by`.
+    """
     with unit_of_work(database, audit_context_of(principal), "profile.complete", login=login) as db:
         actor = resolve(db, principal)
         staff = staff_profile.own_profile(db, actor, login)
         saved = staff_profile.complete_profile(db, actor, staff, changes)
         if saved.previous_email:
             notices.email_changed(db, staff, saved.previous_email)
-        return ProfileCompleted(profile=profile_of(db, staff), changed=saved.changed)
+        profile = profile_of(db, staff, roles=saved.roles)
+        return ProfileCompleted(profile, saved.changed, then(db) if then is not None else None)
 
 
-def skip_profile(database: sessionmaker[Session], principal: Principal, login: str) -> ProfileSkipped:
-    """«Пропустить»: refused while anything required is missing."""
+def skip_profile(
+    database: sessionmaker[Session], principal: Principal, login: str, *, then: FollowUp | None = None
+) -> ProfileSkipped:
+    """«Пропустить»: refused while anything required is missing; `then` as in `complete_profile`."""
     with unit_of_work(database, audit_context_of(principal), "profile.skip", login=login) as db:
         actor = resolve(db, principal)
         staff = staff_profile.own_profile(db, actor, login)
         staff_profile.skip_profile(db, actor, staff)
-        return ProfileSkipped(profile=profile_of(db, staff))
+        profile = profile_of(db, staff)
+        return ProfileSkipped(profile, then(db) if then is not None else None)

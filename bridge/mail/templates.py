@@ -18,10 +18,11 @@ class MailTemplates:
 
     def __init__(self, directory: Path = TEMPLATES_DIR) -> None:
         loader = FileSystemLoader(directory)
+        # auto_reload off: compiled once, never stat'ed again (the templates ship with the code).
         self._html = Environment(loader=loader, autoescape=select_autoescape(["html"], default=True),
-                                 undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                                 undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, auto_reload=False)
         self._text = Environment(loader=loader, autoescape=False, undefined=StrictUndefined,  # noqa: S701 - plain text
-                                 trim_blocks=True, lstrip_blocks=True)
+                                 trim_blocks=True, lstrip_blocks=True, auto_reload=False)
 
     def render(self, kind: MailKind, values: dict[str, Any]) -> MailContent:
         name = f"{kind.value}.jinja"

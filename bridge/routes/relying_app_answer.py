@@ -8,6 +8,7 @@ the callback takes the parked request and runs the endpoint's own authorization 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import parse_qsl, urlsplit
 
 from sqlalchemy.orm import Session
@@ -68,6 +69,14 @@ def as_response(request: Request, outcome: Outcome) -> Response:
     return outcome.response
 
 
+def as_response_to_post(request: Request, outcome: Outcome) -> Response:
+    """`as_response` answering a form: its redirect a 303, so the browser follows it with a GET."""
+    response = as_response(request, outcome)
+    if response.status_code == 302:
+        response.status_code = 303
+    return response
+
+
 def parked_tab(authorize_path: str, next_url: str) -> str | None:
     """The tab id when `next` is the authorization endpoint resuming a parked request, else None."""
     parts = urlsplit(next_url)
@@ -86,22 +95,40 @@ async def answering_app(request: Request) -> AnswerApp:
     parks the request again under its tab, as the endpoint does. None when `next` is not a parked
     request or the request is gone: the browser goes on to `next` as before.
     """
-    provider = provider_of(request)
     # Keys are loaded (or created) in a transaction of their own, before the sign-in's begins.
-    await run_in_threadpool(provider.ready)
+    await run_in_threadpool(provider_of(request).ready)
+    answer = app_answer(request)
+
+    def answer_started(db: Session, started: SessionStarted, next_url: str) -> Outcome | None:
+        return answer(db, started.signin_session_id, next_url)
+
+    return answer_started
+
+
+AppAnswer = Callable[[Session, str, str], Outcome | None]
+
+
+def app_answer(request: Request) -> AppAnswer:
+    """`answering_app` for the signed-in session named: also what a page of ours the person leaves
+    signed in (the workplace-data page) runs in its own transaction, rather than a redirect back to
+    the endpoint (`next`) that would take the same parked request and decide the same.
+
+    The caller runs `provider_of(request).ready()` first, before its transaction begins.
+    """
+    provider = provider_of(request)
     dependencies = signin_dependencies(request)
     browser = browser_id(request)
     address = client_address(request)
     authorize_path = path_for(request, "oidc_authorize")
 
-    def answer(db: Session, started: SessionStarted, next_url: str) -> Outcome | None:
+    def answer(db: Session, signin_session_id: str, next_url: str) -> Outcome | None:
         tab_id = parked_tab(authorize_path, next_url)
         parked = authorization_request.take_within(db, browser, tab_id) if tab_id is not None else None
         if tab_id is None or parked is None:
             return None
         oauth_request = StarletteOAuth2Request.parked(provider.issuer, authorize_path, request.headers, parked.params)
         outcome = provider.authorize_within(
-            db, oauth_request, address, return_path=next_url, signin_session_id=started.signin_session_id,
+            db, oauth_request, address, return_path=next_url, signin_session_id=signin_session_id,
             done=parked.done,
         )
         if outcome.pending is not None:

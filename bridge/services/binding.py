@@ -15,9 +15,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bridge.services.activation_links import ActivationProof, revoke_activation_links, take_activation_link
 from bridge.services.audit import AuditContext, record
@@ -217,22 +218,22 @@ def _bind(
     **details: Any,
 ) -> ExternalBinding:
     """The binding row and its audit record, once the person is proved; BindingRefused if taken."""
-    taken = db.scalars(
+    # One query for both rules: the identity's binding (anyone's), this person's with the provider.
+    found = db.scalars(
         select(ExternalBinding).where(
-            ExternalBinding.issuer == identity.issuer, ExternalBinding.subject == identity.subject
+            or_(
+                and_(ExternalBinding.issuer == identity.issuer, ExternalBinding.subject == identity.subject),
+                and_(ExternalBinding.staff_id == staff.id, ExternalBinding.provider == identity.provider),
+            )
         )
-    ).one_or_none()
-    if taken is not None and taken.staff_id != staff.id:
+    ).all()
+    taken = [row for row in found if row.issuer == identity.issuer and row.subject == identity.subject]
+    if any(row.staff_id != staff.id for row in taken):
         raise BindingRefused(
             "identity_bound_to_another",
             "Эта учётная запись уже привязана к другому сотруднику. " + CONTACT_ADMINISTRATOR,
         )
-    existing = db.scalars(
-        select(ExternalBinding).where(
-            ExternalBinding.staff_id == staff.id, ExternalBinding.provider == identity.provider
-        )
-    ).one_or_none()
-    if existing is not None or taken is not None:
+    if found:
         raise BindingRefused(
             "already_bound",
             "Ваша учётная запись уже привязана. Входите через внешнюю учётную запись.",
@@ -247,6 +248,9 @@ def _bind(
         created_at=now,
         last_used_at=now,
     )
+    # The binding holds its person: what follows in the transaction reads `binding.staff` without
+    # selecting the row again (the session's identity map holds it only weakly).
+    set_committed_value(binding, "staff", staff)
     db.add(binding)
     try:
         db.flush()

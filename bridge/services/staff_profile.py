@@ -75,6 +75,8 @@ class ProfileSaved:
     changed: tuple[str, ...]
     # The address before, when the e-mail changed (it hears of the change).
     previous_email: str | None
+    # The active roles the positions were written to, with their organizations.
+    roles: tuple[RoleAssignment, ...] = ()
 
 
 def missing_fields(
@@ -88,8 +90,13 @@ def missing_fields(
     return tuple(missing)
 
 
-def profile_of(db: Session, staff: StaffMember, now: datetime | None = None) -> StaffProfile:
-    roles = active_roles(db, staff.id, now)
+def profile_of(
+    db: Session, staff: StaffMember, now: datetime | None = None, *, roles: Sequence[RoleAssignment] | None = None
+) -> StaffProfile:
+    """The page's view; `roles` are the person's active roles when the caller has them loaded."""
+    if roles is None:
+        # With their organizations (each position names one): one query for both.
+        roles = active_roles(db, staff.id, now, organizations=True)
     return StaffProfile(
         login=staff.login,
         full_name=full_name(staff.surname, staff.name, staff.patronymic),
@@ -98,7 +105,7 @@ def profile_of(db: Session, staff: StaffMember, now: datetime | None = None) -> 
         email_confirmed=bool(staff.email) and staff.confirmed_email == staff.email,
         phone=staff.phone,
         confirmed_at=staff.profile_confirmed_at,
-        missing=missing_fields(db, staff, now),
+        missing=missing_fields(db, staff, now, roles=roles),
     )
 
 
@@ -122,7 +129,7 @@ def complete_profile(
 ) -> ProfileSaved:
     """Write what the person confirmed; every required field must be filled (InvalidInput if not)."""
     now = now or utcnow()
-    roles = {role.id: role for role in active_roles(db, staff.id, now)}
+    roles = {role.id: role for role in active_roles(db, staff.id, now, organizations=True)}
     unknown = set(changes.positions) - set(roles)
     if unknown:
         raise InvalidInput("unknown_role_assignment", "Эта роль больше не действует. Обновите страницу.")
@@ -162,7 +169,7 @@ def complete_profile(
         db, actor.audit_context, "profile.completed", "success", subject_staff_id=staff.id,
         login=staff.login, changed=changed,
     )
-    return ProfileSaved(staff=staff, changed=tuple(changed), previous_email=previous_email)
+    return ProfileSaved(staff=staff, changed=tuple(changed), previous_email=previous_email, roles=tuple(roles.values()))
 
 
 def skip_profile(db: Session, actor: Actor, staff: StaffMember, now: datetime | None = None) -> None:

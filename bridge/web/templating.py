@@ -25,6 +25,9 @@ def build_environment() -> Environment:
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
+        # Compiled once per process and kept: the templates ship with the code, so nothing is
+        # stat'ed or re-read per request (a changed template needs a restart, as changed code does).
+        auto_reload=False,
     )
     # How a page writes a time, a date, a СНИЛС and a phone: {{ card.created_at|moscow }},
     # {{ role.end_date|moscow_date }}, {{ card.snils|snils }}, {{ card.phone|phone }}.

@@ -6,6 +6,7 @@ userinfo; mail goes through real SMTP on loopback to the mail sink.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 from collections.abc import Iterator
@@ -231,6 +232,33 @@ async def test_a_signed_in_person_with_missing_workplace_data_completes_it_befor
     [refusal, again] = events(world, "oidc.authorize.refused")
     assert refusal.details["error"] == again.details["error"] == "interaction_required"
     assert refusal.actor == login
+
+
+async def test_saved_workplace_data_answers_the_waiting_app_at_once_and_only_once(world: World) -> None:
+    """Saving the page answers the app's parked request in the page's own transaction: a 303 to the
+    app with its code, no second visit to /oidc/authorize. The request is taken by one DELETE …
+    RETURNING: two parallel submissions get one code between them, the other goes on to `next`,
+    where the endpoint finds nothing left to resume."""
+    login = add_staff_with_profile(world, position=None, email="kuznetsov@school.test")
+    async with relying_browser(world) as browser:
+        at_provider = await browser.get(authorization_url(idp_hint="rsaa"))
+        bind_page = await sign_in_at_provider(browser, at_provider, KUZNETSOV, through_profile=False)
+        profile = await enter_password(browser, bind_page, login, through_profile=False)
+        form = only_form(profile, PROFILE_PATH)
+        next_url = form.fields["next"]
+        assert next_url.startswith("/oidc/authorize?tab_id=")
+        data = {**form.fields, **{name: "учитель" for name in form.fields if name.startswith("position_")},
+                "action": "save"}
+        target = str(profile.url.join(form.action))
+        answers = await asyncio.gather(*(browser.post(target, data=data, follow_redirects=False) for _ in range(2)))
+        assert sorted(answer.status_code for answer in answers) == [303, 303]
+        locations = sorted((answer.headers["location"] for answer in answers), key=lambda url: url.startswith("/"))
+        assert locations[0].startswith(f"{APP}/callback?") and locations[1] == next_url, locations
+        app_answer = dict(httpx.URL(locations[0]).params)
+        assert app_answer["code"] and app_answer["state"] == "app-state"
+        resumed = await browser.get(f"{BRIDGE}{next_url}", follow_redirects=False)
+        assert resumed.status_code == 400 and "code=" not in resumed.headers.get("location", "")
+    assert len(events(world, "profile.completed")) == 2
 
 
 # --- notices through real SMTP -----------------------------------------------------------------
