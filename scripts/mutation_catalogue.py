@@ -395,22 +395,21 @@ CATALOGUE: tuple[Mutation, ...] = (
     mutation(
         "flow.single_use", "a parked step is taken by DELETE … RETURNING (a copied cookie finds nothing)",
         "bridge/services/flow_state.py",
-        "        delete(AuthFlow)\n        .where(*_step(browser_id, kind, key))\n        .returning(",
-        "        select(AuthFlow.data, AuthFlow.expires_at)\n        .where(*_step(browser_id, kind, key))\n"
-        "        .with_only_columns(",
+        "_TAKE_STEP = delete(_FLOWS).where(*_STEP).returning(_FLOWS.c.data, _FLOWS.c.expires_at)",
+        "_TAKE_STEP = select(_FLOWS.c.data, _FLOWS.c.expires_at).where(*_STEP)",
         (FLOWS, FLOW_STORE, ATTACKS),
     ),
     mutation(
         "flow.bound_to_browser", "a parked step is found only under the browser that parked it",
         "bridge/services/flow_state.py",
-        "        AuthFlow.browser == digest(browser_id),\n",
+        '    _FLOWS.c.browser == bindparam("step_browser"),\n',
         "",
         (FLOWS, FLOW_STORE, "tests/op/test_interaction.py"),
     ),
     mutation(
         "flow.keyed_by_state", "the upstream step is found only by the state it sent",
         "bridge/services/flow_state.py",
-        '        AuthFlow.key == (digest(key) if key else ""),\n',
+        '    _FLOWS.c.key == bindparam("step_key"),\n',
         "",
         (FLOWS, FLOW_STORE),
     ),
