@@ -915,8 +915,8 @@ CATALOGUE: tuple[Mutation, ...] = (
     mutation(
         "signin.session_row_keyed_by_hmac", "the database holds no sign-in session id that works as a cookie",
         "bridge/services/signin_sessions.py",
-        "        id=keys.id_of(token),",
-        "        id=token,",
+        '        "id": keys.id_of(token),',
+        '        "id": token,',
         ("tests/e2e/test_session_cookie_keys.py",),
     ),
     mutation(
