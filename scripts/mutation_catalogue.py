@@ -777,7 +777,7 @@ CATALOGUE: tuple[Mutation, ...] = (
     mutation(
         "op.profile_before_code", "no code for an app while the signed-in person's workplace data is missing",
         "bridge/op/authorization.py",
-        "    if missing_fields(context.db, active.staff, context.now):",
+        "    if missing_fields(context.db, active.staff, context.now, roles=roles):",
         "    if False:",
         ("tests/e2e/test_profile_completion.py",),
     ),

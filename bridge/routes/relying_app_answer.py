@@ -102,7 +102,7 @@ async def answering_app(request: Request) -> AnswerApp:
         oauth_request = StarletteOAuth2Request.parked(provider.issuer, authorize_path, request.headers, parked.params)
         outcome = provider.authorize_within(
             db, oauth_request, address, return_path=next_url, signin_session_id=started.signin_session_id,
-            done=parked.done,
+            done=parked.done, roles=started.roles,
         )
         if outcome.pending is not None:
             waiting = authorization_request.ParkedAuthorization(parked.params, outcome.pending, parked.until)
