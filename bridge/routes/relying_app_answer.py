@@ -11,7 +11,6 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlsplit
 
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -78,7 +77,7 @@ def parked_tab(authorize_path: str, next_url: str) -> str | None:
     return value if name == authorization_request.TAB_PARAMETER else None
 
 
-async def answering_app(request: Request) -> AnswerApp:
+def answering_app(request: Request) -> AnswerApp:
     """What the upstream callback hands the sign-in flow: the app's answer, in its transaction.
 
     Takes the parked request (the same single DELETE … RETURNING as the endpoint's return) and
@@ -87,8 +86,6 @@ async def answering_app(request: Request) -> AnswerApp:
     request or the request is gone: the browser goes on to `next` as before.
     """
     provider = provider_of(request)
-    # Keys are loaded (or created) in a transaction of their own, before the sign-in's begins.
-    await run_in_threadpool(provider.ready)
     dependencies = signin_dependencies(request)
     browser = browser_id(request)
     address = client_address(request)
@@ -109,4 +106,5 @@ async def answering_app(request: Request) -> AnswerApp:
             authorization_request.keep_within(db, dependencies, browser, tab_id, waiting)
         return outcome
 
-    return answer
+    # Keys are loaded (or created) in a transaction of their own, before the sign-in's begins.
+    return AnswerApp(prepare=provider.ready, answer=answer)
