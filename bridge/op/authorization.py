@@ -18,7 +18,6 @@ runs this same decision for the session it has just opened (bridge/routes/relyin
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from urllib.parse import urlencode
 
 from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
@@ -31,9 +30,8 @@ from bridge.op.outcomes import Outcome, Page, SignInNeeded
 from bridge.op.request_checks import check_id_token_hint, check_parameters, check_sizes
 from bridge.op.requests import StarletteOAuth2Request
 from bridge.services import audit
-from bridge.services.signin_sessions import ActiveSignIn
+from bridge.services.signin_sessions import ActiveRoles, ActiveSignIn
 from bridge.services.staff_profile import missing_fields
-from bridge.storage.models import RoleAssignment
 
 # auth_time is the upstream's, in whole seconds and by its clock: an upstream authentication this
 # close before we asked still counts as after (the upstream connector holds it to the same leeway).
@@ -47,7 +45,7 @@ def authorize(
     return_path: str,
     active: ActiveSignIn | None,
     done: dict[str, float],
-    roles: Sequence[RoleAssignment] | None = None,
+    roles: ActiveRoles | None = None,
 ) -> Outcome:
     """`roles`: the signed-in person's active roles when the caller has just read them (the upstream
     callback answering the app); otherwise read here."""
@@ -117,7 +115,7 @@ def _interaction_needed(
     active: ActiveSignIn | None,
     done: dict[str, float],
     context: ProviderContext,
-    roles: Sequence[RoleAssignment] | None = None,
+    roles: ActiveRoles | None = None,
 ) -> str | None:
     """Which interaction the person must go through first (its kind); None if a code can be issued."""
     prompts = _prompts(request)

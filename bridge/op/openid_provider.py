@@ -8,7 +8,7 @@ detected token reuse stays revoked; an unexpected error rolls everything back.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from authlib.oauth2.rfc6749 import OAuth2Error
@@ -30,9 +30,8 @@ from bridge.op.token_endpoints import INTROSPECTION_AUTH_METHODS, REVOCATION_AUT
 from bridge.op.userinfo import userinfo_response
 from bridge.services.audit import ANONYMOUS_ACTOR, AuditContext
 from bridge.services.clients import AUTH_METHODS, SUPPORTED_SCOPES
-from bridge.services.signin_sessions import load_active_signin, record_activity
+from bridge.services.signin_sessions import ActiveRoles, load_active_signin, record_activity
 from bridge.services.signing_keys import SUPPORTED_ALGORITHMS, SigningKeyPolicy
-from bridge.storage.models import RoleAssignment
 
 T = TypeVar("T")
 
@@ -158,7 +157,7 @@ class OpenIDProvider:
         return_path: str,
         signin_session_id: str,
         done: dict[str, float],
-        roles: Sequence[RoleAssignment] | None = None,
+        roles: ActiveRoles | None = None,
     ) -> Outcome:
         """The same authorization decision as `authorize`, in the caller's transaction: the upstream
         callback answering a parked request with the session it has just opened (call `ready` first).
@@ -226,7 +225,7 @@ def _authorize(
     return_path: str,
     signin_session_id: str | None,
     done: dict[str, float],
-    roles: Sequence[RoleAssignment] | None = None,
+    roles: ActiveRoles | None = None,
 ) -> Outcome:
     active = None
     if signin_session_id is not None:

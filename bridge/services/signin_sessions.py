@@ -14,9 +14,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import TypeAlias, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
@@ -241,6 +242,10 @@ def end_all_signin_sessions(db: Session, staff_id: int, now: datetime | None = N
 def is_role_active(role: RoleAssignment, now: datetime) -> bool:
     today = now.date()
     return role.start_date <= today and (role.end_date is None or role.end_date >= today)
+
+
+# A person's current roles as `active_roles` gives them (what a caller that has read them hands on).
+ActiveRoles: TypeAlias = Sequence[RoleAssignment]
 
 
 def active_roles(
