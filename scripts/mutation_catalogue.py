@@ -610,8 +610,8 @@ CATALOGUE: tuple[Mutation, ...] = (
     mutation(
         "binding.pending_taken_once", "a proved password takes the pending binding (single use), never just reads it",
         "bridge/application/first_signin.py",
-        "        pending = flow_state.consume(db, browser_id, FlowKind.PENDING_BINDING) if browser_id else None\n",
-        "        pending = flow_state.peek(db, browser_id, FlowKind.PENDING_BINDING) if browser_id else None\n",
+        "        pending = flow_state.consume(db, browser_id, FlowKind.PENDING_BINDING)\n",
+        "        pending = flow_state.peek(db, browser_id, FlowKind.PENDING_BINDING)\n",
         ("tests/application/test_signin.py",),
     ),
     # --- a staff account's life: block, deactivation, removal of personal data, the password slip ---
