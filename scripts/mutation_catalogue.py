@@ -424,22 +424,21 @@ CATALOGUE: tuple[Mutation, ...] = (
     mutation(
         "flow.single_use", "a parked step is taken by DELETE … RETURNING (a copied cookie finds nothing)",
         "bridge/services/flow_state.py",
-        "        delete(AuthFlow)\n        .where(*_step(browser_id, kind, key))\n        .returning(",
-        "        select(AuthFlow.data, AuthFlow.expires_at)\n        .where(*_step(browser_id, kind, key))\n"
-        "        .with_only_columns(",
+        "_TAKE_STEP = delete(_FLOWS).where(*_STEP).returning(_FLOWS.c.data, _FLOWS.c.expires_at)",
+        "_TAKE_STEP = select(_FLOWS.c.data, _FLOWS.c.expires_at).where(*_STEP)",
         (FLOWS, FLOW_STORE, ATTACKS),
     ),
     mutation(
         "flow.bound_to_browser", "a parked step is found only under the browser that parked it",
         "bridge/services/flow_state.py",
-        "        AuthFlow.browser == digest(browser_id),\n",
+        '    _FLOWS.c.browser == bindparam("step_browser"),\n',
         "",
         (FLOWS, FLOW_STORE, "tests/op/test_interaction.py"),
     ),
     mutation(
         "flow.keyed_by_state", "the upstream step is found only by the state it sent",
         "bridge/services/flow_state.py",
-        '        AuthFlow.key == (digest(key) if key else ""),\n',
+        '    _FLOWS.c.key == bindparam("step_key"),\n',
         "",
         (FLOWS, FLOW_STORE),
     ),
@@ -647,8 +646,8 @@ CATALOGUE: tuple[Mutation, ...] = (
     mutation(
         "binding.pending_taken_once", "a proved password takes the pending binding (single use), never just reads it",
         "bridge/application/first_signin.py",
-        "        pending = flow_state.consume(db, browser_id, FlowKind.PENDING_BINDING) if browser_id else None\n",
-        "        pending = flow_state.peek(db, browser_id, FlowKind.PENDING_BINDING) if browser_id else None\n",
+        "        pending = flow_state.consume(db, browser_id, FlowKind.PENDING_BINDING)\n",
+        "        pending = flow_state.peek(db, browser_id, FlowKind.PENDING_BINDING)\n",
         ("tests/application/test_signin.py",),
     ),
     # --- a staff account's life: block, deactivation, removal of personal data, the password slip ---
@@ -814,7 +813,7 @@ CATALOGUE: tuple[Mutation, ...] = (
     mutation(
         "op.profile_before_code", "no code for an app while the signed-in person's workplace data is missing",
         "bridge/op/authorization.py",
-        "    if missing_fields(context.db, active.staff, context.now):",
+        "    if missing_fields(context.db, active.staff, context.now, roles=roles):",
         "    if False:",
         ("tests/e2e/test_profile_completion.py",),
     ),
@@ -952,8 +951,8 @@ CATALOGUE: tuple[Mutation, ...] = (
     mutation(
         "signin.session_row_keyed_by_hmac", "the database holds no sign-in session id that works as a cookie",
         "bridge/services/signin_sessions.py",
-        "        id=keys.id_of(token),",
-        "        id=token,",
+        '        "id": keys.id_of(token),',
+        '        "id": token,',
         ("tests/e2e/test_session_cookie_keys.py",),
     ),
     mutation(

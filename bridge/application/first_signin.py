@@ -73,13 +73,6 @@ class ParkedProof:
     flow_data: dict[str, Any]
 
 
-def prove_local_password(
-    database: sessionmaker[Session], audit: AuditContext, login: str, password: str, throttle: ThrottlePolicy
-) -> LocalProof:
-    """Check the issued login and password; raises SignInRefused (throttled, or refused)."""
-    return _prove(database, audit, login, password, throttle, browser_id=None)[0]
-
-
 def prove_password_for_binding(
     database: sessionmaker[Session],
     audit: AuditContext,
@@ -88,27 +81,14 @@ def prove_password_for_binding(
     password: str,
     throttle: ThrottlePolicy,
 ) -> tuple[LocalProof, PendingBinding | None]:
-    """`prove_local_password`, and this browser's pending binding taken (single use) once it succeeded.
+    """Check the issued login and password, and take this browser's pending binding (single use) once
+    it succeeded; raises SignInRefused (throttled, or refused).
 
-    Taken in the transaction that settles the success: a wrong password leaves it for the next try.
-    """
-    return _prove(database, audit, login, password, throttle, browser_id=browser_id)
-
-
-def _prove(
-    database: sessionmaker[Session],
-    audit: AuditContext,
-    login: str,
-    password: str,
-    throttle: ThrottlePolicy,
-    *,
-    browser_id: str | None,
-) -> tuple[LocalProof, PendingBinding | None]:
-    """Two short transactions around the hash, none open while it runs.
-
-    The attempt is reserved (and committed) before argon2 runs, so parallel guesses on every node
-    count; the card is read in the same transaction; the hash and the judging touch no database
-    (the binding checks the credential again under a row lock); a success lifts the backoff.
+    Two short transactions around the hash, none open while it runs. The attempt is reserved (and
+    committed) before argon2 runs, so parallel guesses on every node count; the card is read in the
+    same transaction; the hash and the judging touch no database (the binding checks the credential
+    again under a row lock); a success lifts the backoff. The pending binding is taken in the
+    transaction that settles the success: a wrong password leaves it for the next try.
     """
     with signin_unit_of_work(database, audit) as db:
         try:
@@ -141,7 +121,7 @@ def _prove(
                 notices.alert_administrators(
                     db, audit, staff, AlertReason.PASSWORD_AFTER_FAILURES, failures=failures
                 )
-        pending = flow_state.consume(db, browser_id, FlowKind.PENDING_BINDING) if browser_id else None
+        pending = flow_state.consume(db, browser_id, FlowKind.PENDING_BINDING)
     return proof, _pending(pending)
 
 

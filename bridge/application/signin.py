@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.application.signin_refusals import SignInRefused, signin_unit_of_work
+from bridge.application.signin_refusals import SignInRefused
 from bridge.config import Settings
 from bridge.services.audit import AuditContext, record
 from bridge.services.binding import BindingPolicy, BindingRefused, check_identity_policy, find_bound_staff
@@ -89,7 +89,7 @@ class SessionStarted:
     needs_role_choice: bool
     # «Проверьте данные о месте работы» comes first: just bound, or something required is missing.
     profile_due: bool = False
-    # What the caller's follow-up answered in the same transaction (see sign_in_with_external_id).
+    # What the caller's follow-up answered in the same transaction (see returning_sign_in).
     followed_by: object = None
     # The new row and the person's active roles, held so that a follow-up in the same transaction
     # finds them in the session's (weak) identity map rather than selecting them again.
@@ -135,30 +135,6 @@ class RoleUnavailable(DomainError):
         super().__init__("role_unavailable", "Эта роль сейчас недоступна. Выберите другую.")
 
 
-def sign_in_with_external_id(
-    database: sessionmaker[Session],
-    audit: AuditContext,
-    identity: ExternalIdentity,
-    *,
-    remember: bool,
-    replaces_session: str | None,
-    rules: SignInRules,
-    follow_up: FollowUp | None = None,
-) -> SessionStarted | None:
-    """A returning sign-in: the bound person gets a session; None when nobody is bound yet.
-
-    The provider's policies (confirmed account, acr) hold at every sign-in, not only at binding.
-    Raises SignInRefused (audited as `signin.refused`) for a policy or a blocked account.
-    When no page is due, `follow_up` runs in the same unit of work and its answer comes back as
-    `followed_by`: one transaction for the session, its audit record and what follows.
-    """
-    with signin_unit_of_work(database, audit) as db:
-        return returning_sign_in(
-            db, audit, identity, remember=remember, replaces_session=replaces_session, rules=rules,
-            follow_up=follow_up,
-        )
-
-
 def returning_sign_in(
     db: Session,
     audit: AuditContext,
@@ -169,7 +145,14 @@ def returning_sign_in(
     rules: SignInRules,
     follow_up: FollowUp | None = None,
 ) -> SessionStarted | None:
-    """`sign_in_with_external_id` inside the caller's unit of work (the upstream callback's one)."""
+    """A returning sign-in in the caller's unit of work (the upstream callback's one): the bound
+    person gets a session; None when nobody is bound yet.
+
+    The provider's policies (confirmed account, acr) hold at every sign-in, not only at binding.
+    Raises SignInRefused (audited as `signin.refused`) for a policy or a blocked account.
+    When no page is due, `follow_up` runs in the same unit of work and its answer comes back as
+    `followed_by`: one transaction for the session, its audit record and what follows.
+    """
     staff = find_bound_staff(db, identity)
     if staff is None:
         return None

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from anyio import to_thread
@@ -72,9 +73,16 @@ BINDING_EXPIRED = Refused(
 )
 
 
-# The relying app's answer to a returning sign-in, made in its transaction: (db, the new session,
-# the parked `next`) → whatever the route turns into HTTP; None to go on to `next` as usual.
-AnswerApp = Callable[[Session, SessionStarted, str], object]
+@dataclass(frozen=True)
+class AnswerApp:
+    """The relying app's answer to a returning sign-in, made in the sign-in's transaction."""
+
+    # Run first, in the sign-in's worker thread before its transaction begins (what the answer needs
+    # written in a transaction of its own: the provider's signing keys), so no extra thread hop.
+    prepare: Callable[[], None]
+    # (db, the new session, the parked `next`) → whatever the route turns into HTTP; None to go on
+    # to `next` as usual.
+    answer: Callable[[Session, SessionStarted, str], object]
 
 
 def safe_next(value: str | None, default: str) -> str:
@@ -323,8 +331,10 @@ class SignInFlow:
         try:
             follow_up: FollowUp | None = None
             if answer_app is not None:
+                answer_app.prepare()
+
                 def follow_up(db: Session, started: SessionStarted) -> object:
-                    return answer_app(db, started, next_url)
+                    return answer_app.answer(db, started, next_url)
 
             # A password proved in this browser decides the account (bound to it, or refused);
             # otherwise a bound person is signed in, the app answered in the same transaction.

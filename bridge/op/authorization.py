@@ -30,7 +30,7 @@ from bridge.op.outcomes import Outcome, Page, SignInNeeded
 from bridge.op.request_checks import check_id_token_hint, check_parameters, check_sizes
 from bridge.op.requests import StarletteOAuth2Request
 from bridge.services import audit
-from bridge.services.signin_sessions import ActiveSignIn
+from bridge.services.signin_sessions import ActiveRoles, ActiveSignIn
 from bridge.services.staff_profile import missing_fields
 
 # auth_time is the upstream's, in whole seconds and by its clock: an upstream authentication this
@@ -45,7 +45,10 @@ def authorize(
     return_path: str,
     active: ActiveSignIn | None,
     done: dict[str, float],
+    roles: ActiveRoles | None = None,
 ) -> Outcome:
+    """`roles`: the signed-in person's active roles when the caller has just read them (the upstream
+    callback answering the app); otherwise read here."""
     server = context.server
     try:
         check_sizes(request)
@@ -54,7 +57,7 @@ def authorize(
         try:
             check_parameters(request)
             check_id_token_hint(context, request, active)
-            kind = _interaction_needed(request, active, done, context)
+            kind = _interaction_needed(request, active, done, context, roles)
         except OAuth2Error as error:
             # The client and its redirect_uri are known good by now: the app hears of it.
             error.redirect_uri = redirect_uri
@@ -112,6 +115,7 @@ def _interaction_needed(
     active: ActiveSignIn | None,
     done: dict[str, float],
     context: ProviderContext,
+    roles: ActiveRoles | None = None,
 ) -> str | None:
     """Which interaction the person must go through first (its kind); None if a code can be issued."""
     prompts = _prompts(request)
@@ -136,7 +140,7 @@ def _interaction_needed(
         return "role"
     # An app gets no code while the workplace data it would receive as claims is incomplete
     # (a position per active role, a work e-mail): the person completes it and comes back here.
-    if missing_fields(context.db, active.staff, context.now):
+    if missing_fields(context.db, active.staff, context.now, roles=roles):
         return "profile"
     if "select_account" in prompts and "select_account" not in done:
         return "select_account"

@@ -30,7 +30,7 @@ from bridge.op.token_endpoints import INTROSPECTION_AUTH_METHODS, REVOCATION_AUT
 from bridge.op.userinfo import userinfo_response
 from bridge.services.audit import ANONYMOUS_ACTOR, AuditContext
 from bridge.services.clients import AUTH_METHODS, SUPPORTED_SCOPES
-from bridge.services.signin_sessions import load_active_signin, record_activity
+from bridge.services.signin_sessions import ActiveRoles, load_active_signin, record_activity
 from bridge.services.signing_keys import SUPPORTED_ALGORITHMS, SigningKeyPolicy
 
 T = TypeVar("T")
@@ -157,15 +157,17 @@ class OpenIDProvider:
         return_path: str,
         signin_session_id: str,
         done: dict[str, float],
+        roles: ActiveRoles | None = None,
     ) -> Outcome:
         """The same authorization decision as `authorize`, in the caller's transaction: the upstream
-        callback answering a parked request with the session it has just opened (call `ready` first)."""
+        callback answering a parked request with the session it has just opened (call `ready` first).
+        `roles` are the person's active roles as that transaction has just read them."""
         context = ProviderContext(
             db=db, settings=self.settings, keys=self.keys, audit=AuditContext(actor=ANONYMOUS_ACTOR, address=address),
             paths=self.paths, server=self.server,
         )
         with serving(context):
-            return _authorize(context, request, address, return_path, signin_session_id, done)
+            return _authorize(context, request, address, return_path, signin_session_id, done, roles)
 
     def token(self, request: StarletteOAuth2Request, audit_context: AuditContext, *, origin: str | None) -> Response:
         def work(context: ProviderContext) -> Response:
@@ -223,6 +225,7 @@ def _authorize(
     return_path: str,
     signin_session_id: str | None,
     done: dict[str, float],
+    roles: ActiveRoles | None = None,
 ) -> Outcome:
     active = None
     if signin_session_id is not None:
@@ -230,7 +233,7 @@ def _authorize(
     if active is not None:
         record_activity(context.db, active.session, context.now)
         context.audit = AuditContext(actor=active.staff.login, address=address)
-    return authorize(context, request, return_path=return_path, active=active, done=done)
+    return authorize(context, request, return_path=return_path, active=active, done=done, roles=roles)
 
 
 def _logout(

@@ -87,7 +87,7 @@ async def submit_profile(request: Request) -> Response:
 
     def then(db: Session) -> object:
         # Where the sign-in was going is the app's parked request: answered here, in this transaction.
-        return answer(db, active.session.id, next_url)
+        return answer(db, active.session.id, next_url, None)
 
     def save() -> object:
         provider_of(request).ready()

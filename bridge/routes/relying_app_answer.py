@@ -12,7 +12,6 @@ from collections.abc import Callable
 from urllib.parse import parse_qsl, urlsplit
 
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -24,6 +23,7 @@ from bridge.op.outcomes import Outcome, Page
 from bridge.op.paths import ProviderPaths
 from bridge.op.requests import StarletteOAuth2Request
 from bridge.routes.dependencies import signin_dependencies
+from bridge.services.signin_sessions import ActiveRoles
 from bridge.web.browser import browser_id
 from bridge.web.context import client_address, runtime_of
 from bridge.web.templating import render
@@ -87,7 +87,7 @@ def parked_tab(authorize_path: str, next_url: str) -> str | None:
     return value if name == authorization_request.TAB_PARAMETER else None
 
 
-async def answering_app(request: Request) -> AnswerApp:
+def answering_app(request: Request) -> AnswerApp:
     """What the upstream callback hands the sign-in flow: the app's answer, in its transaction.
 
     Takes the parked request (the same single DELETE … RETURNING as the endpoint's return) and
@@ -95,17 +95,18 @@ async def answering_app(request: Request) -> AnswerApp:
     parks the request again under its tab, as the endpoint does. None when `next` is not a parked
     request or the request is gone: the browser goes on to `next` as before.
     """
-    # Keys are loaded (or created) in a transaction of their own, before the sign-in's begins.
-    await run_in_threadpool(provider_of(request).ready)
     answer = app_answer(request)
 
     def answer_started(db: Session, started: SessionStarted, next_url: str) -> Outcome | None:
-        return answer(db, started.signin_session_id, next_url)
+        return answer(db, started.signin_session_id, next_url, started.roles)
 
-    return answer_started
+    # Keys are loaded (or created) in a transaction of their own, before the sign-in's begins.
+    return AnswerApp(prepare=provider_of(request).ready, answer=answer_started)
 
 
-AppAnswer = Callable[[Session, str, str], Outcome | None]
+# (db, the signed-in session's id, the parked `next`, the person's active roles when the caller's
+# transaction has just read them, else None) → the app's answer, or None to go on to `next`.
+AppAnswer = Callable[[Session, str, str, ActiveRoles | None], Outcome | None]
 
 
 def app_answer(request: Request) -> AppAnswer:
@@ -121,7 +122,7 @@ def app_answer(request: Request) -> AppAnswer:
     address = client_address(request)
     authorize_path = path_for(request, "oidc_authorize")
 
-    def answer(db: Session, signin_session_id: str, next_url: str) -> Outcome | None:
+    def answer(db: Session, signin_session_id: str, next_url: str, roles: ActiveRoles | None) -> Outcome | None:
         tab_id = parked_tab(authorize_path, next_url)
         parked = authorization_request.take_within(db, browser, tab_id) if tab_id is not None else None
         if tab_id is None or parked is None:
@@ -129,7 +130,7 @@ def app_answer(request: Request) -> AppAnswer:
         oauth_request = StarletteOAuth2Request.parked(provider.issuer, authorize_path, request.headers, parked.params)
         outcome = provider.authorize_within(
             db, oauth_request, address, return_path=next_url, signin_session_id=signin_session_id,
-            done=parked.done,
+            done=parked.done, roles=roles,
         )
         if outcome.pending is not None:
             waiting = authorization_request.ParkedAuthorization(parked.params, outcome.pending, parked.until)

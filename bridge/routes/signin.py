@@ -140,7 +140,7 @@ async def upstream_callback(request: Request) -> Response:
     signin_session_id = read_signin_session_id(request, runtime_of(request).settings)
     outcome = await signin_flow(request).finish_upstream(
         provider, dict(request.query_params), signin_session_id=signin_session_id,
-        answer_app=await answering_app(request),
+        answer_app=answering_app(request),
     )
     if isinstance(outcome, SignedIn) and isinstance(outcome.answer, ProviderOutcome):
         # The app that sent the person is answered now (its code, or its error): signed in here too.

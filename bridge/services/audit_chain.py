@@ -111,7 +111,9 @@ def _chain_statements(dialect: str) -> tuple[Any, Any | None]:
     insert_records = (
         insert(AuditEvent)
         .values({name: bindparam(f"audit_{name}") for name in _INSERTED})
-        .returning(AuditEvent.seq, AuditEvent.id, sort_by_parameter_order=True)
+        # Matched back by seq (this transaction's own), not by order: SQLite then inserts every
+        # record of the commit in one statement rather than one statement each.
+        .returning(AuditEvent.seq, AuditEvent.id)
     )
     advance = update(AuditChainHead).where(AuditChainHead.id == HEAD_ID).values(hash=bindparam("audit_head"))
     if dialect == "postgresql":
@@ -127,12 +129,12 @@ def _insert_and_advance(db: Session, entries: list[AuditEvent], head_hash: str) 
     ]
     connection = db.connection()
     insert_records, advance = _chain_statements(connection.dialect.name)
-    inserted = connection.execute(insert_records, rows).all()
+    ids = {seq: id_ for seq, id_ in connection.execute(insert_records, rows)}
     if advance is not None:
         connection.execute(advance, {"audit_head": head_hash})
-    for entry, (seq, id_) in zip(entries, inserted, strict=True):
-        assert entry.seq == seq
-        entry.id = id_
+    assert len(ids) == len(entries)
+    for entry in entries:
+        entry.id = ids[entry.seq]
 
 
 def _drop_rolled_back(db: Session, previous: SessionTransaction) -> None:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -32,6 +32,16 @@ from bridge.storage.types import utcnow
 
 # How fresh a binding's «последний вход» is kept (administrators read it by the day).
 LAST_USE_GRANULARITY = timedelta(minutes=10)
+
+# Read at every returning sign-in: built once. The person as an object (the callback's answer to
+# the app finds it in the transaction's identity map), of the binding only what the last use needs.
+_BOUND_STAFF = (
+    select(StaffMember, ExternalBinding.id, ExternalBinding.last_used_at)
+    .join(ExternalBinding, ExternalBinding.staff_id == StaffMember.id)
+    .where(ExternalBinding.issuer == bindparam("issuer"), ExternalBinding.subject == bindparam("subject"))
+)
+_BINDINGS = cast(Table, ExternalBinding.__table__)
+_NOTE_LAST_USE = update(_BINDINGS).where(_BINDINGS.c.id == bindparam("binding_id")).values(last_used_at=bindparam("at"))
 
 CONTACT_ADMINISTRATOR = "Обратитесь к администратору вашей организации."
 
@@ -85,16 +95,13 @@ def find_bound_staff(db: Session, identity: ExternalIdentity, now: datetime | No
     LAST_USE_GRANULARITY old, not at every sign-in (a write per sign-in queues on SQLite's lock).
     """
     now = now or utcnow()
-    found = db.execute(
-        select(ExternalBinding, StaffMember)
-        .join(StaffMember, StaffMember.id == ExternalBinding.staff_id)
-        .where(ExternalBinding.issuer == identity.issuer, ExternalBinding.subject == identity.subject)
-    ).one_or_none()
+    found = db.execute(_BOUND_STAFF, {"issuer": identity.issuer, "subject": identity.subject}).one_or_none()
     if found is None:
         return None
-    binding, staff = found
-    if binding.last_used_at is None or binding.last_used_at <= now - LAST_USE_GRANULARITY:
-        binding.last_used_at = now
+    staff, binding_id, last_used_at = found
+    if last_used_at is None or last_used_at <= now - LAST_USE_GRANULARITY:
+        # A Core UPDATE: no binding object is loaded, so none is left dirty for the commit's flush.
+        db.connection().execute(_NOTE_LAST_USE, {"binding_id": binding_id, "at": now})
     return staff
 
 

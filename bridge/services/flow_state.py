@@ -18,9 +18,9 @@ import hashlib
 import time
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from bridge.storage.models import AuthFlow
@@ -28,6 +28,23 @@ from bridge.storage.types import utcnow
 
 # Expired rows removed per purge; purging runs beside normal writes, so it stays small.
 PURGE_BATCH = 200
+
+
+# A step is found by (browser, kind, key), bound as parameters (see `_step`): the statements on
+# every sign-in's path are built once, so SQLAlchemy neither rebuilds them nor recomputes their
+# cache keys per call.
+_FLOWS = cast(Table, AuthFlow.__table__)
+_STEP = (
+    _FLOWS.c.browser == bindparam("step_browser"),
+    _FLOWS.c.kind == bindparam("step_kind"),
+    _FLOWS.c.key == bindparam("step_key"),
+)
+# Run on the connection: a plain DELETE … RETURNING, without the ORM's DML machinery (nothing of
+# the row is ever loaded as an object).
+_TAKE_STEP = delete(_FLOWS).where(*_STEP).returning(_FLOWS.c.data, _FLOWS.c.expires_at)
+_CLEAR_STEP = delete(_FLOWS).where(*_STEP)
+_PEEK_STEP = select(_FLOWS.c.data).where(*_STEP, _FLOWS.c.expires_at > bindparam("step_now"))
+_REPLACE_STEP = update(_FLOWS).where(*_STEP).values(data=bindparam("step_data"))
 
 
 class FlowKind(StrEnum):
@@ -73,7 +90,7 @@ def park(
     now = now or utcnow()
     browser, hashed_key = digest(browser_id), digest(key) if key else ""
     if not key:
-        db.execute(delete(AuthFlow).where(*_step(browser_id, kind, key)))
+        db.connection().execute(_CLEAR_STEP, _step(browser_id, kind, key))
     db.add(
         AuthFlow(
             browser=browser,
@@ -93,12 +110,7 @@ def consume(
 ) -> dict[str, Any] | None:
     """Take the step: its data if it existed and had not expired, else None. Never twice."""
     now = now or utcnow()
-    row = db.execute(
-        delete(AuthFlow)
-        .where(*_step(browser_id, kind, key))
-        .returning(AuthFlow.data, AuthFlow.expires_at)
-        .execution_options(synchronize_session=False)
-    ).one_or_none()
+    row = db.connection().execute(_TAKE_STEP, _step(browser_id, kind, key)).one_or_none()
     if row is None or row.expires_at <= now:
         return None
     data: dict[str, Any] = row.data
@@ -110,18 +122,15 @@ def peek(
 ) -> dict[str, Any] | None:
     """Read a live step without taking it (to show a page that belongs to it)."""
     now = now or utcnow()
-    data = db.scalar(select(AuthFlow.data).where(*_step(browser_id, kind, key), AuthFlow.expires_at > now))
+    data: dict[str, Any] | None = (
+        db.connection().execute(_PEEK_STEP, {**_step(browser_id, kind, key), "step_now": now}).scalar()
+    )
     return data
 
 
 def replace_data(db: Session, browser_id: str, kind: FlowKind, data: dict[str, Any], *, key: str = "") -> bool:
     """Update a step's data in place, keeping its expiry; False when it is gone (taken or purged)."""
-    result = db.execute(
-        update(AuthFlow)
-        .where(*_step(browser_id, kind, key))
-        .values(data=data)
-        .execution_options(synchronize_session=False)
-    )
+    result = db.connection().execute(_REPLACE_STEP, {**_step(browser_id, kind, key), "step_data": data})
     return int(getattr(result, "rowcount", 0) or 0) == 1
 
 
@@ -142,12 +151,13 @@ def purge_expired(db: Session, now: datetime | None = None, *, batch: int = PURG
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def _step(browser_id: str, kind: FlowKind, key: str) -> tuple[Any, ...]:
-    return (
-        AuthFlow.browser == digest(browser_id),
-        AuthFlow.kind == kind.value,
-        AuthFlow.key == (digest(key) if key else ""),
-    )
+def _step(browser_id: str, kind: FlowKind, key: str) -> dict[str, str]:
+    """The parameters of `_STEP`: the browser's and the key's digests, never the values themselves."""
+    return {
+        "step_browser": digest(browser_id),
+        "step_kind": kind.value,
+        "step_key": digest(key) if key else "",
+    }
 
 
 class PurgeSchedule:

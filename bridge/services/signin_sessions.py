@@ -14,12 +14,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeAlias, cast
 
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bridge.config import Settings
@@ -36,6 +37,8 @@ _WITH_PERSON_AND_ROLE = (
 _SESSION_WITH_PERSON_AND_ROLE = (
     select(SignInSession).where(SignInSession.id == bindparam("session_id")).options(*_WITH_PERSON_AND_ROLE)
 )
+# A sign-in opens one: written by a Core INSERT, not by the unit of work's flush.
+_INSERT_SESSION = insert(cast(Table, SignInSession.__table__))
 _ROLES_OF_STAFF = (
     select(RoleAssignment).where(RoleAssignment.staff_id == bindparam("staff_id")).order_by(RoleAssignment.id)
 )
@@ -120,28 +123,32 @@ def start_signin_session(
     now = now or utcnow()
     authenticated_at = min(auth_time, now) if auth_time is not None else now
     token = secrets.token_urlsafe(32)
-    record = SignInSession(
-        id=keys.id_of(token),
-        sid=secrets.token_urlsafe(18),
-        staff_id=staff.id,
-        session_generation=staff.session_generation,
-        provider=provider,
-        amr=amr,
-        acr=acr,
-        auth_time=authenticated_at,
-        role_assignment_id=role_assignment_id,
-        remember=remember,
-        created_at=now,
-        expires_at=now + lifetime,
-        last_seen_at=now,
+    row = {
+        "id": keys.id_of(token),
+        "sid": secrets.token_urlsafe(18),
+        "staff_id": staff.id,
+        "session_generation": staff.session_generation,
+        "provider": provider,
+        "amr": amr,
+        "acr": acr,
+        "auth_time": authenticated_at,
+        "role_assignment_id": role_assignment_id,
+        "remember": remember,
+        "created_at": now,
+        "expires_at": now + lifetime,
+        "last_seen_at": now,
         # Set, not left unloaded: a check of the new session in the same transaction (the callback
         # answering the app) reads it from the identity map instead of selecting the row back.
-        ended_at=None,
-        address=address[:100] if address else None,
-        user_agent=user_agent[:300] if user_agent else None,
-    )
+        "ended_at": None,
+        "address": address[:100] if address else None,
+        "user_agent": user_agent[:300] if user_agent else None,
+    }
+    db.connection().execute(_INSERT_SESSION, row)
+    # The row is written: the object joins the session as if loaded (clean, in the identity map),
+    # so the commit's flush has nothing to write and a read in this transaction selects nothing.
+    record = SignInSession(**row)
+    make_transient_to_detached(record)
     db.add(record)
-    db.flush()
     return NewSession(record, token)
 
 
@@ -270,6 +277,10 @@ class RoleDates(Protocol):
 def is_role_active(role: RoleDates, now: datetime) -> bool:
     today = now.date()
     return role.start_date <= today and (role.end_date is None or role.end_date >= today)
+
+
+# A person's current roles as `active_roles` gives them (what a caller that has read them hands on).
+ActiveRoles: TypeAlias = Sequence[RoleAssignment]
 
 
 def active_roles(

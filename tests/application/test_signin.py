@@ -10,24 +10,26 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.application.first_signin import (
     BindingOrder,
+    ParkedProof,
     await_local_password,
     bind_external_identity,
     peek_pending_binding,
-    prove_local_password,
     prove_password_for_binding,
+    sign_in_unless_proof_parked,
 )
 from bridge.application.signin import (
     RoleUnavailable,
+    SessionStarted,
     SignInRules,
     choose_role,
     current_signin,
     role_options,
-    sign_in_with_external_id,
     sign_out,
 )
 from bridge.application.signin_refusals import SignInRefused
 from bridge.config import Settings
 from bridge.services.audit import AuditContext
+from bridge.services.binding import LocalProof
 from bridge.services.external_identity import ExternalIdentity
 from bridge.services.roles import Role
 from bridge.storage.models import AuditEvent, ExternalBinding, SignInSession, StaffMember
@@ -55,8 +57,30 @@ def events(db_factory: sessionmaker[Session], name: str) -> list[AuditEvent]:
         return list(db.scalars(select(AuditEvent).where(AuditEvent.event == name)))
 
 
+def prove(db_factory: sessionmaker[Session], rules: SignInRules, login: str) -> LocalProof:
+    """The issued password proved, as the password step does (nothing pending in this browser)."""
+    proof, pending = prove_password_for_binding(db_factory, AUDIT, "browser-0", login, PASSWORD, rules.throttle)
+    assert pending is None
+    return proof
+
+
+def sign_in(
+    db_factory: sessionmaker[Session],
+    rules: SignInRules,
+    *,
+    remember: bool = False,
+    replaces_session: str | None = None,
+) -> SessionStarted | None:
+    """A returning sign-in as the upstream callback makes it, in a browser with no password proved."""
+    started = sign_in_unless_proof_parked(
+        db_factory, AUDIT, "browser-1", identity(), remember=remember, replaces_session=replaces_session, rules=rules
+    )
+    assert not isinstance(started, ParkedProof)
+    return started
+
+
 def first_signin(db_factory: sessionmaker[Session], rules: SignInRules, login: str, subject: str = "1000001") -> str:
-    proof = prove_local_password(db_factory, AUDIT, login, PASSWORD, rules.throttle)
+    proof = prove(db_factory, rules, login)
     started = bind_external_identity(
         db_factory, AUDIT, proof, identity(subject), order=BindingOrder.EXTERNAL_FIRST,
         remember=False, replaces_session=None, rules=rules,
@@ -69,22 +93,17 @@ def test_first_signin_binds_opens_a_session_and_later_sign_ins_need_only_the_ext
 ) -> None:
     rules = SignInRules.of(settings)
     staff_id, login = person(db_factory)
-    unbound = sign_in_with_external_id(
-        db_factory, AUDIT, identity(), remember=False, replaces_session=None, rules=rules
-    )
-    assert unbound is None
+    assert sign_in(db_factory, rules) is None
 
     session_id = first_signin(db_factory, rules, login)
     active = current_signin(db_factory, session_id, rules.timeouts)
     assert active is not None and active.staff.id == staff_id and active.role is not None
 
-    again = sign_in_with_external_id(
-        db_factory, AUDIT, identity(), remember=True, replaces_session=session_id, rules=rules
-    )
+    again = sign_in(db_factory, rules, remember=True, replaces_session=session_id)
     assert again is not None and again.remember and not again.needs_role_choice
     assert current_signin(db_factory, session_id, rules.timeouts) is None  # replaced
     with pytest.raises(SignInRefused) as refused:
-        prove_local_password(db_factory, AUDIT, login, PASSWORD, rules.throttle)
+        prove(db_factory, rules, login)
     assert refused.value.code == "password_refused"
     assert [event.details["reason"] for event in events(db_factory, "signin.password_refused")] == ["already_used"]
 
@@ -140,7 +159,7 @@ def test_a_blocked_person_is_refused_at_sign_in_and_it_is_audited(
         staff.status = "blocked"
 
     with pytest.raises(SignInRefused) as refused:
-        sign_in_with_external_id(db_factory, AUDIT, identity(), remember=False, replaces_session=None, rules=rules)
+        sign_in(db_factory, rules)
     assert refused.value.code == "blocked"
     assert [event.details["reason"] for event in events(db_factory, "signin.refused")] == ["blocked"]
 
@@ -186,10 +205,7 @@ def test_a_binding_last_use_is_written_at_most_every_ten_minutes(
             db.execute(update(ExternalBinding).values(last_used_at=when))
 
     def returning_sign_in() -> None:
-        started = sign_in_with_external_id(
-            db_factory, AUDIT, identity(), remember=False, replaces_session=None, rules=rules
-        )
-        assert started is not None
+        assert sign_in(db_factory, rules) is not None
 
     recent = utcnow() - timedelta(minutes=9)
     set_last_use(recent)
