@@ -7,7 +7,6 @@ through the form and checked to be a local path.
 
 from __future__ import annotations
 
-from anyio import to_thread
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -15,6 +14,7 @@ from starlette.routing import BaseRoute, Route
 
 from bridge.application.principals import signed_in_person
 from bridge.application.staff_profile import ProfileChanges, complete_profile, show_profile, skip_profile
+from bridge.blocking import run_blocking
 from bridge.flows.signin import safe_next
 from bridge.services.actors import Actor
 from bridge.services.errors import DomainError
@@ -54,13 +54,13 @@ def _changes(form: FormData) -> ProfileChanges:
 
 
 async def profile_page(request: Request) -> Response:
-    active = await to_thread.run_sync(current_signin, request)
+    active = await run_blocking(current_signin, request)
     if active is None:
         return _to_signin(request)
     database = runtime_of(request).db
     principal = _person(request, active)
     try:
-        profile = await to_thread.run_sync(show_profile, database, principal, active.staff.login)
+        profile = await run_blocking(show_profile, database, principal, active.staff.login)
     except DomainError as refusal:
         return _unavailable(request, refusal)
     return render(
@@ -72,7 +72,7 @@ async def profile_page(request: Request) -> Response:
 
 async def submit_profile(request: Request) -> Response:
     form = await request.form()
-    active = await to_thread.run_sync(current_signin, request)
+    active = await run_blocking(current_signin, request)
     if active is None:
         return _to_signin(request)
     database = runtime_of(request).db
@@ -80,13 +80,13 @@ async def submit_profile(request: Request) -> Response:
     next_url = _next(request, form.get("next"))
     try:
         if form.get("action") == "skip":
-            await to_thread.run_sync(skip_profile, database, principal, active.staff.login)
+            await run_blocking(skip_profile, database, principal, active.staff.login)
         else:
             changes = _changes(form)
-            await to_thread.run_sync(complete_profile, database, principal, active.staff.login, changes)
+            await run_blocking(complete_profile, database, principal, active.staff.login, changes)
     except DomainError as refusal:
         try:
-            profile = await to_thread.run_sync(show_profile, database, principal, active.staff.login)
+            profile = await run_blocking(show_profile, database, principal, active.staff.login)
         except DomainError:
             return _unavailable(request, refusal)
         # Stay on the form, keeping what was typed.

@@ -11,11 +11,11 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlsplit
 
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from bridge.application.signin import SessionStarted
+from bridge.blocking import run_blocking
 from bridge.flows import authorization_request
 from bridge.flows.signin import AnswerApp
 from bridge.op.openid_provider import OpenIDProvider
@@ -88,7 +88,7 @@ async def answering_app(request: Request) -> AnswerApp:
     """
     provider = provider_of(request)
     # Keys are loaded (or created) in a transaction of their own, before the sign-in's begins.
-    await run_in_threadpool(provider.ready)
+    await run_blocking(provider.ready)
     dependencies = signin_dependencies(request)
     browser = browser_id(request)
     address = client_address(request)
