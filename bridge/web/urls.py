@@ -2,6 +2,10 @@
 
 Paths, not absolute URLs: behind a proxy the Host a request arrived with is not necessarily the
 public one (the issuer in Settings is), and a relative redirect works wherever the bridge is served.
+
+A route without path parameters always has the same path, so it is looked up in the route table
+once per app and kept by name (`app.state.route_paths`): Starlette's lookup tries every route in
+turn, and most redirects and page links name such a route.
 """
 
 from __future__ import annotations
@@ -14,5 +18,18 @@ from starlette.requests import Request
 
 def path_for(request: Request, name: str, /, *, query: dict[str, str] | None = None, **path_params: Any) -> str:
     """The path of the named route, with `query` (if any) encoded after it."""
-    path = str(request.app.url_path_for(name, **path_params))
+    path = str(request.app.url_path_for(name, **path_params)) if path_params else fixed_path(request, name)
     return f"{path}?{urlencode(query)}" if query else path
+
+
+def fixed_path(request: Request, name: str) -> str:
+    """The path of the named route that takes no parameters, found in the route table the first time."""
+    state = request.app.state
+    known: dict[str, str] | None = getattr(state, "route_paths", None)
+    if known is None:
+        known = state.route_paths = {}
+    path = known.get(name)
+    if path is None:
+        # NoMatchFound for an unknown name, as before, and nothing kept.
+        path = known[name] = str(request.app.url_path_for(name))
+    return path
