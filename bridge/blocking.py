@@ -85,6 +85,11 @@ class WorkerThreads:
         if not future.cancelled():
             try:
                 result = context.run(fn, *args)
+            except StopIteration as raised:
+                # A future refuses StopIteration (its caller would wait for ever); a coroutine turns it
+                # into a RuntimeError the same way.
+                error = RuntimeError(f"{fn!r} raised StopIteration")
+                error.__cause__ = raised
             except BaseException as raised:  # handed to the caller, traceback and all
                 error = raised
         # A closed loop raises RuntimeError: nobody is waiting any more.

@@ -81,6 +81,14 @@ async def test_an_exception_reaches_the_caller_with_the_frame_that_raised_it() -
     assert "fails_inside" in frames
 
 
+async def test_a_stray_stop_iteration_is_a_runtime_error_not_a_caller_waiting_for_ever() -> None:
+    async with worker_threads(1):
+        with pytest.raises(RuntimeError, match="StopIteration") as raised:
+            # Bounded, so that the failure this guards against (no answer at all) fails instead of hanging.
+            await asyncio.wait_for(run_blocking(next, iter(())), 30)
+    assert isinstance(raised.value.__cause__, StopIteration)
+
+
 async def test_a_cancelled_caller_leaves_the_call_to_finish_and_its_answer_is_dropped() -> None:
     started, release, finished = threading.Event(), threading.Event(), threading.Event()
 
