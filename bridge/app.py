@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
+from bridge.blocking import WORKER_THREADS, run_blocking, worker_threads
 from bridge.config import Settings
 from bridge.housekeeping_task import HousekeepingTask
 from bridge.observability.request_id import RequestIdMiddleware
@@ -116,27 +117,34 @@ def create_app(settings: Settings, *, runtime: BridgeRuntime | None = None) -> S
         if app.state.runtime is None:
             app.state.runtime = build_runtime(settings)
         runtime: BridgeRuntime = app.state.runtime
-        # Keys still stored in plaintext are wrapped, missing keys made, due keys rotated: at start,
-        # not at the first token request.
-        await anyio.to_thread.run_sync(maintain_signing_keys, runtime.db, runtime.signing_keys)
-        housekeeping = HousekeepingTask(
-            runtime.db, settings.housekeeping, RetentionPolicy.of(settings.housekeeping, settings)
-        )
-        housekeeping.start()
-        async with anyio.create_task_group() as background:
-            if runtime.mail is not None and settings.mail.enabled:
-                background.start_soon(runtime.mail.run)
-            elif runtime.mail is not None:
-                log.warning("BRIDGE_SMTP_HOST is not set: mail waits in the outbox until a mail server is configured")
-            if runtime.logout is not None:
-                background.start_soon(runtime.logout.run)
-            try:
-                yield
-            finally:
-                background.cancel_scope.cancel()
-                await housekeeping.stop()
-                if owns_runtime:
-                    await runtime.aclose()
+        try:
+            # The app's blocking calls run in these threads, one per pooled database connection; the
+            # block ends when the calls still running have finished, before the database is closed.
+            async with worker_threads(WORKER_THREADS):
+                # Keys still stored in plaintext are wrapped, missing keys made, due keys rotated: at
+                # start, not at the first token request.
+                await run_blocking(maintain_signing_keys, runtime.db, runtime.signing_keys)
+                housekeeping = HousekeepingTask(
+                    runtime.db, settings.housekeeping, RetentionPolicy.of(settings.housekeeping, settings)
+                )
+                housekeeping.start()
+                async with anyio.create_task_group() as background:
+                    if runtime.mail is not None and settings.mail.enabled:
+                        background.start_soon(runtime.mail.run)
+                    elif runtime.mail is not None:
+                        log.warning(
+                            "BRIDGE_SMTP_HOST is not set: mail waits in the outbox until a mail server is configured"
+                        )
+                    if runtime.logout is not None:
+                        background.start_soon(runtime.logout.run)
+                    try:
+                        yield
+                    finally:
+                        background.cancel_scope.cancel()
+                        await housekeeping.stop()
+        finally:
+            if owns_runtime:
+                await runtime.aclose()
 
     app = Starlette(
         routes=collect_routes(),

@@ -14,8 +14,8 @@ import logging
 import random
 
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.concurrency import run_in_threadpool
 
+from bridge.blocking import run_blocking
 from bridge.services.housekeeping import HousekeepingSettings, PurgeReport, RetentionPolicy, purge_pass
 
 log = logging.getLogger("bridge.housekeeping")
@@ -58,7 +58,7 @@ class HousekeepingTask:
         self._task = None
 
     async def run_pass(self) -> PurgeReport:
-        report = await run_in_threadpool(
+        report = await run_blocking(
             purge_pass, self.database, self.retention, batch_size=self.settings.batch_size
         )
         if report.total:

@@ -936,6 +936,13 @@ CATALOGUE: tuple[Mutation, ...] = (
         (REQUEST_ID,),
     ),
     mutation(
+        "blocking.caller_context", "a blocking call runs in its caller's context: the request id on its audit rows",
+        "bridge/blocking.py",
+        "                result = context.run(fn, *args)\n",
+        "                result = fn(*args)\n",
+        ("tests/test_blocking.py", REQUEST_ID),
+    ),
+    mutation(
         "outage.503", "a database outage answers 503 with Retry-After, not a 500", "bridge/app.py",
         "    if is_outage(exc):",
         "    if False:",
@@ -1032,7 +1039,7 @@ CATALOGUE: tuple[Mutation, ...] = (
     mutation(
         "support.secret_slip_support_only", "a client secret slip opens only for support, even in support's browser",
         "bridge/routes/support_apps.py",
-        "        await run_in_threadpool(relying_apps.show_relying_app, database, actor, client_id)\n",
+        "        await run_blocking(relying_apps.show_relying_app, database, actor, client_id)\n",
         "",
         ("tests/routes/test_support_pages.py::test_a_secret_slip_is_opened_only_by_support_even_in_supports_browser",),
     ),

@@ -144,6 +144,11 @@ RULES = (
         "metrics, request ids and log formats are counted into from every layer, so they import none of them",
     ),
     Rule(
+        "bridge.blocking",
+        ("bridge", "starlette", "sqlalchemy"),
+        "the worker threads for blocking calls serve every layer, so they import none of them",
+    ),
+    Rule(
         "bridge.web",
         ("bridge.routes", "bridge.flows", "bridge.op", "bridge.cli", "bridge.storage", "sqlalchemy"),
         "HTTP plumbing for the routes: it reads no database itself",

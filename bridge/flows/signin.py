@@ -23,7 +23,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from anyio import to_thread
 from sqlalchemy.orm import Session
 
 from bridge.application import flow_steps
@@ -48,6 +47,7 @@ from bridge.application.identities import external_identity
 from bridge.application.provider_linking import link_provider, start_linking, take_link_proof
 from bridge.application.signin import FollowUp, SessionStarted
 from bridge.application.signin_refusals import SignInRefused, record_refusal
+from bridge.blocking import run_blocking
 from bridge.flows.dependencies import SignInDependencies
 from bridge.flows.outcomes import (
     GoUpstream,
@@ -133,7 +133,7 @@ class SignInFlow:
         if activation_token is not None:
             try:
                 # The proof is parked under this round trip's state: only its answer can use it.
-                await to_thread.run_sync(
+                await run_blocking(
                     lambda: accept_activation_link(
                         self.deps.database, self.audit, self.browser, activation_token, key=prepared.round_trip.key,
                         ttl=self.deps.rules.step_ttl,
@@ -141,7 +141,7 @@ class SignInFlow:
                 )
             except SignInRefused as refusal:
                 return refused(refusal)
-        await to_thread.run_sync(
+        await run_blocking(
             lambda: flow_steps.park_all(
                 self.deps.database, self.deps.purge, self.browser, [*parked_with, prepared.round_trip]
             )
@@ -195,7 +195,7 @@ class SignInFlow:
         state = str(start.parked["state"])
         try:
             # The proof is parked under this round trip's state: only its answer can use it.
-            await to_thread.run_sync(
+            await run_blocking(
                 lambda: start_linking(
                     self.deps.database, self.audit, self.browser, signin_session_id, provider_key, state=state,
                     ttl=self.deps.rules.step_ttl, rules=self.deps.rules,
@@ -204,7 +204,7 @@ class SignInFlow:
         except SignInRefused as refusal:
             return refused(refusal)
         parked = {"provider": provider_key, "flow": start.parked, "link": True}
-        await to_thread.run_sync(
+        await run_blocking(
             lambda: flow_steps.park(
                 self.deps.database, self.deps.purge, self.browser, FlowKind.UPSTREAM, parked,
                 ttl=self.deps.rules.step_ttl, key=state,
@@ -249,7 +249,7 @@ class SignInFlow:
         # Single use: whatever happens next, this round-trip cannot be resumed twice.
         state = params.get("state")
         parked = (
-            await to_thread.run_sync(flow_steps.take, self.deps.database, self.browser, FlowKind.UPSTREAM, state)
+            await run_blocking(flow_steps.take, self.deps.database, self.browser, FlowKind.UPSTREAM, state)
             if state
             else None
         )
@@ -283,14 +283,14 @@ class SignInFlow:
         except UpstreamError as error:
             return await self._upstream_failed(provider_key, error)
         if parked.get("link"):
-            return await to_thread.run_sync(
+            return await run_blocking(
                 self._after_link, external_identity(reported), str(state), signin_session_id
             )
         if parked.get("activation"):
-            return await to_thread.run_sync(
+            return await run_blocking(
                 self._after_activation, external_identity(reported), str(state), parked.get("replaces_session")
             )
-        return await to_thread.run_sync(
+        return await run_blocking(
             self._after_identity, external_identity(reported), bool(parked.get("remember")),
             self.safe_next(parked.get("next")), parked.get("replaces_session"), answer_app,
         )
@@ -426,5 +426,5 @@ class SignInFlow:
         )
 
     async def _refuse(self, refusal: SignInRefused) -> Refused:
-        await to_thread.run_sync(record_refusal, self.deps.database, self.audit, refusal)
+        await run_blocking(record_refusal, self.deps.database, self.audit, refusal)
         return refused(refusal)

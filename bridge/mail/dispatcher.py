@@ -14,10 +14,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from anyio import to_thread
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
+from bridge.blocking import run_blocking
 from bridge.mail.settings import MailSettings
 from bridge.services.outbox import MAIL_QUEUED, MailToSend, OutboxStatus, claim_due, mark_failed_attempt, mark_sent
 from bridge.storage.database import transaction
@@ -66,13 +66,13 @@ class OutboxDispatcher:
 
     async def dispatch_due(self, *, limit: int = 20) -> DispatchReport:
         """Send what is due now (one claim); returns what happened to each claimed message."""
-        batch = await to_thread.run_sync(self._claim, limit)
+        batch = await run_blocking(self._claim, limit)
         sent = retried = failed = 0
         for mail in batch:
             try:
                 await self.send(mail)
             except Exception as error:  # any failure of one message is retried later
-                outcome = await to_thread.run_sync(functools.partial(self._settle_failure, mail, error))
+                outcome = await run_blocking(functools.partial(self._settle_failure, mail, error))
                 log.warning(
                     "mail %s not sent (attempt %s, %s): %s",
                     mail.id, mail.attempt, outcome.value, error.__class__.__name__,
@@ -82,7 +82,7 @@ class OutboxDispatcher:
                 else:
                     retried += 1
             else:
-                await to_thread.run_sync(self._settle_sent, mail)
+                await run_blocking(self._settle_sent, mail)
                 sent += 1
         return DispatchReport(sent, retried, failed)
 

@@ -19,7 +19,6 @@ import threading
 import time
 from datetime import UTC, datetime
 from enum import StrEnum
-from logging.handlers import QueueHandler
 from typing import IO, Any
 
 from bridge.observability.request_id import current_request_id
@@ -65,13 +64,38 @@ class JsonFormatter(logging.Formatter):
 BATCH_PAUSE_SECONDS = 0.01
 
 
-def queued_stream(stream: IO[str]) -> QueueHandler:
+class QueuedLines(logging.Handler):
+    """Formats a record in the caller's thread and hands the finished line to the writer's queue.
+
+    The line, not a copy of the record (what the standard QueueHandler queues): the writer needs
+    nothing else, and no lock is taken, since formatting touches only the record and the queue is
+    thread-safe. Each access line pays this on the event loop.
+    """
+
+    def __init__(self, lines: queue.SimpleQueue[str | None]) -> None:
+        super().__init__()
+        self.lines = lines
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        if not self.filter(record):
+            return False
+        self.emit(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.put(self.format(record))
+        except Exception:
+            self.handleError(record)
+
+
+def queued_stream(stream: IO[str]) -> QueuedLines:
     """A handler that formats a record here and hands the line to a thread writing to `stream`.
 
     The thread writes what has queued up in one go, then pauses; it writes out the rest and stops when
     the process exits.
     """
-    lines: queue.SimpleQueue[logging.LogRecord | None] = queue.SimpleQueue()
+    lines: queue.SimpleQueue[str | None] = queue.SimpleQueue()
     writer = threading.Thread(target=_write_batches, args=(lines, stream), name="log-writer", daemon=True)
     writer.start()
 
@@ -80,10 +104,10 @@ def queued_stream(stream: IO[str]) -> QueueHandler:
         writer.join(timeout=5)
 
     atexit.register(stop)
-    return QueueHandler(lines)
+    return QueuedLines(lines)
 
 
-def _write_batches(lines: queue.SimpleQueue[logging.LogRecord | None], stream: IO[str]) -> None:
+def _write_batches(lines: queue.SimpleQueue[str | None], stream: IO[str]) -> None:
     while True:
         batch = [lines.get()]
         while True:
@@ -91,8 +115,7 @@ def _write_batches(lines: queue.SimpleQueue[logging.LogRecord | None], stream: I
                 batch.append(lines.get_nowait())
             except queue.Empty:
                 break
-        # QueueHandler.prepare has put the formatted line into msg.
-        text = "".join(f"{record.getMessage()}\n" for record in batch if record is not None)
+        text = "".join(f"{line}\n" for line in batch if line is not None)
         try:
             stream.write(text)
             stream.flush()

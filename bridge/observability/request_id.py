@@ -2,8 +2,8 @@
 
 A caller's X-Request-ID is kept when it is well formed (a load balancer's or a relying app's id then
 joins the logs up); anything else is replaced by a fresh one, so a header cannot forge or break a
-log line. The id lives in a context variable: anyio's worker threads copy the context, so the use
-cases a route runs in a thread see it too.
+log line. The id lives in a context variable: the worker threads (bridge/blocking.py) copy the
+context, so the use cases a route runs in a thread see it too.
 """
 
 from __future__ import annotations

@@ -21,10 +21,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from anyio import to_thread
 from joserfc import jwt
 from sqlalchemy.orm import Session, sessionmaker
 
+from bridge.blocking import run_blocking
 from bridge.op.keys import KeyStore
 from bridge.services import audit
 from bridge.services.audit import AuditContext
@@ -108,7 +108,7 @@ class LogoutDispatcher:
 
     async def dispatch_due(self, *, now: datetime | None = None) -> DeliveryReport:
         """Deliver what is due now (one claim), concurrently; `now` lets a test look ahead."""
-        batch = await to_thread.run_sync(self._claim, now)
+        batch = await run_blocking(self._claim, now)
         outcomes = await asyncio.gather(*(self._deliver(delivery, now) for delivery in batch))
         return DeliveryReport(
             delivered=sum(outcome is DeliveryStatus.DELIVERED for outcome in outcomes),
@@ -137,7 +137,7 @@ class LogoutDispatcher:
 
     async def _deliver(self, delivery: LogoutToDeliver, now: datetime | None) -> DeliveryStatus:
         try:
-            token = await to_thread.run_sync(
+            token = await run_blocking(
                 logout_token, self.keys, self.issuer, delivery.alg or self.default_alg, delivery, now or utcnow()
             )
             response = await self.http.post(
@@ -147,14 +147,14 @@ class LogoutDispatcher:
             if not response.is_success:
                 raise DeliveryRefused(f"HTTP {response.status_code}")
         except Exception as error:  # any failure of one delivery is retried later
-            outcome = await to_thread.run_sync(functools.partial(self._settle_failure, delivery, error, now))
+            outcome = await run_blocking(functools.partial(self._settle_failure, delivery, error, now))
             # The token is never logged; the app and the kind of failure are enough to act on.
             log.warning(
                 "logout token for %s not delivered (attempt %s, %s): %s",
                 delivery.client_id, delivery.attempt, outcome.value, _describe(error),
             )
             return outcome
-        await to_thread.run_sync(self._settle_delivered, delivery, now)
+        await run_blocking(self._settle_delivered, delivery, now)
         return DeliveryStatus.DELIVERED
 
     def _claim(self, now: datetime | None) -> list[LogoutToDeliver]:

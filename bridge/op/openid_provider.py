@@ -1,7 +1,7 @@
 """The OpenID Provider as the routes see it: one object per running bridge, one transaction per call.
 
 Every method is synchronous (Authlib and the database are): routes call them through
-`run_in_threadpool`. A method commits when it produced an answer, refusals included, so a
+`run_blocking`. A method commits when it produced an answer, refusals included, so a
 detected token reuse stays revoked; an unexpected error rolls everything back.
 """
 

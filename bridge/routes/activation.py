@@ -10,12 +10,12 @@ served with `Referrer-Policy: no-referrer`.
 
 from __future__ import annotations
 
-from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bridge.application.activation import inspect_activation_link
+from bridge.blocking import run_blocking
 from bridge.flows.outcomes import GoUpstream, Refused
 from bridge.flows.signin import SignInFlow
 from bridge.routes.dependencies import signin_dependencies
@@ -39,7 +39,7 @@ def _dead_link(request: Request, message: str, *, status_code: int) -> Response:
 
 
 async def _start_page(request: Request, token: str, *, error: str | None = None, status_code: int = 200) -> Response:
-    view = await to_thread.run_sync(inspect_activation_link, runtime_of(request).db, token)
+    view = await run_blocking(inspect_activation_link, runtime_of(request).db, token)
     if view.state is not LinkState.USABLE:
         assert view.message is not None
         return _dead_link(request, view.message, status_code=404 if view.state is LinkState.UNKNOWN else 410)
@@ -55,7 +55,7 @@ async def activation_page(request: Request) -> Response:
 
 async def start_activation(request: Request) -> Response:
     form = await request.form()
-    active = await to_thread.run_sync(current_signin, request)
+    active = await run_blocking(current_signin, request)
     flow = SignInFlow(
         signin_dependencies(request), browser_id(request),
         AuditContext(ANONYMOUS_ACTOR, client_address(request), user_agent=request.headers.get("user-agent")),

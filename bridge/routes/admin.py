@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -25,6 +24,7 @@ from bridge.application import credential_slips, role_grants, signin_recovery, s
 from bridge.application.credential_slips import CredentialSlip, SlipOccasion
 from bridge.application.role_grants import RoleGrant
 from bridge.application.staff_registry import NewStaff
+from bridge.blocking import run_blocking
 from bridge.routes.admin_common import (
     NOTICES,
     act_on_card,
@@ -92,7 +92,7 @@ async def _show_once(
         credential=credential, staff_id=staff_id, full_name=full_name, occasion=occasion, notice=notice,
         then_list=then_list,
     )
-    slip_id = await run_in_threadpool(
+    slip_id = await run_blocking(
         credential_slips.keep_credential_slip, runtime_of(request).db, browser_id(request), slip
     )
     target = path_for(request, "admin_staff_credential", login=credential.login, slip=slip_id)
@@ -105,7 +105,7 @@ async def credential_slip(request: Request) -> Response:
     if isinstance(actor, Response):
         return actor
     login = request.path_params["login"]
-    slip = await run_in_threadpool(
+    slip = await run_blocking(
         credential_slips.take_credential_slip, runtime_of(request).db, browser_id(request), request.path_params["slip"]
     )
     if slip is not None and slip.credential.login != login:
@@ -126,7 +126,7 @@ async def new_staff(request: Request) -> Response:
     if isinstance(actor, Response):
         return actor
     database = runtime_of(request).db
-    choices = await run_in_threadpool(role_grants.issuing_choices, database, actor)
+    choices = await run_blocking(role_grants.issuing_choices, database, actor)
     if request.method == "GET":
         values = {"start_date": date.today().isoformat()}
         return render(request, "admin/staff_new.html", {"actor": actor, "choices": choices, "values": values})
@@ -134,7 +134,7 @@ async def new_staff(request: Request) -> Response:
     form = await request.form()
     values = form_values(form)
     try:
-        registered = await run_in_threadpool(
+        registered = await run_blocking(
             staff_registry.register_staff, database, actor, _form_new_staff(form), staff_policy(request)
         )
     except DomainError as error:
@@ -154,7 +154,7 @@ async def staff_page(request: Request) -> Response:
     view = await shown_card(request, actor, request.path_params["login"])
     if isinstance(view, Response):
         return view
-    choices = await run_in_threadpool(role_grants.issuing_choices, runtime_of(request).db, actor)
+    choices = await run_blocking(role_grants.issuing_choices, runtime_of(request).db, actor)
     return render_card(request, actor, choices, view, notice=NOTICES.get(request.query_params.get("done", "")))
 
 
@@ -165,7 +165,7 @@ async def add_role_action(request: Request) -> Response:
     actor, form = posted
     login = request.path_params["login"]
     try:
-        added = await run_in_threadpool(
+        added = await run_blocking(
             role_grants.add_role, runtime_of(request).db, actor, login, _form_grant(form), staff_policy(request)
         )
     except DomainError as error:
@@ -193,7 +193,7 @@ async def reset_password_action(request: Request) -> Response:
     actor, _ = posted
     login = request.path_params["login"]
     try:
-        reset = await run_in_threadpool(
+        reset = await run_blocking(
             signin_recovery.reset_password, runtime_of(request).db, actor, login, staff_policy(request)
         )
     except DomainError as error:

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -20,6 +19,7 @@ from bridge.application import role_grants, staff_cards
 from bridge.application.principals import administrator as administrator_of
 from bridge.application.role_grants import IssuingChoices
 from bridge.application.staff_cards import StaffAdminPolicy, StaffView
+from bridge.blocking import run_blocking
 from bridge.services.actors import Actor
 from bridge.services.errors import DomainError, InvalidInput, NotFound
 from bridge.web.context import client_address, current_signin, runtime_of, settings_of
@@ -63,7 +63,7 @@ async def administrator(request: Request) -> Actor | Response:
         return RedirectResponse(path_for(request, "login", query={"next": request.url.path}), status_code=303)
     role_id = signin.role.id if signin.role is not None else None
     try:
-        return await run_in_threadpool(
+        return await run_blocking(
             administrator_of, runtime_of(request).db, signin.staff.id, role_id, address=client_address(request)
         )
     except DomainError as error:
@@ -146,7 +146,7 @@ async def act_on_card(request: Request, use_case: CardUseCase, done: str) -> Res
     actor, _ = posted
     login = request.path_params["login"]
     try:
-        await run_in_threadpool(use_case, runtime_of(request).db, actor, login)
+        await run_blocking(use_case, runtime_of(request).db, actor, login)
     except DomainError as error:
         return await refused_on_card(request, actor, login, error)
     return card_redirect(request, login, done)
@@ -155,7 +155,7 @@ async def act_on_card(request: Request, use_case: CardUseCase, done: str) -> Res
 async def shown_card(request: Request, actor: Actor, login: str) -> StaffView | Response:
     """The person's card for a page about them, or the 403/404 page when it is not the actor's to see."""
     try:
-        return await run_in_threadpool(
+        return await run_blocking(
             staff_cards.show_staff_card, runtime_of(request).db, actor, login, staff_policy(request)
         )
     except NotFound as error:
@@ -171,7 +171,7 @@ async def refused_on_card(
     view = await shown_card(request, actor, login)
     if isinstance(view, Response):
         return view
-    choices = await run_in_threadpool(role_grants.issuing_choices, runtime_of(request).db, actor)
+    choices = await run_blocking(role_grants.issuing_choices, runtime_of(request).db, actor)
     return render_card(request, actor, choices, view, error=error.message, values=values, status_code=400)
 
 

@@ -7,7 +7,6 @@ imported is what was checked, once, for the administrator who checked it.
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -16,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 from bridge.application import staff_import
 from bridge.application.registration import ActivationLinks
 from bridge.application.staff_import import ImportLimits
+from bridge.blocking import run_blocking
 from bridge.routes.admin_common import administrator
 from bridge.services.actors import Actor
 from bridge.services.errors import DomainError
@@ -61,7 +61,7 @@ async def import_page(request: Request) -> Response:
         return _page(request, actor, 400, error="Выберите файл XLSX или CSV.")
     content = await upload.read(limits.max_bytes + 1)
     try:
-        report = await run_in_threadpool(
+        report = await run_blocking(
             staff_import.prepare_import, runtime_of(request).db, actor, upload.filename, content, limits,
             browser_id=browser_id(request),
         )
@@ -77,7 +77,7 @@ async def confirm_import(request: Request) -> Response:
     form = await request.form()
     import_id = str(form.get("import_id", ""))
     try:
-        done = await run_in_threadpool(
+        done = await run_blocking(
             staff_import.confirm_import, runtime_of(request).db, actor, browser_id(request), import_id, _links(request)
         )
     except DomainError as error:

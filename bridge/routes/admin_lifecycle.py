@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -20,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 from bridge.application import role_grants, signin_recovery, staff_cards, staff_lifecycle
 from bridge.application.staff_cards import CardEdit, StaffView
 from bridge.application.staff_lifecycle import DeactivationReason
+from bridge.blocking import run_blocking
 from bridge.routes.admin_common import (
     act_on_card,
     administrator,
@@ -72,7 +72,7 @@ async def edit_page(request: Request) -> Response:
         phone=form_text(form, "phone"), note=form_text(form, "note"),
     )
     try:
-        saved = await run_in_threadpool(
+        saved = await run_blocking(
             staff_cards.edit_staff_card, runtime_of(request).db, actor, login, edit, staff_policy(request)
         )
     except DomainError as error:
@@ -130,7 +130,7 @@ async def end_role_action(request: Request) -> Response:
     try:
         end_date = form_date(form, "end_date", "Последний день роли", default=moscow_today())
         assert end_date is not None
-        ended = await run_in_threadpool(
+        ended = await run_blocking(
             role_grants.end_role, runtime_of(request).db, actor, login, role_id, end_date, staff_policy(request)
         )
     except DomainError as error:
@@ -149,7 +149,7 @@ async def role_dates_action(request: Request) -> Response:
         if start is None:
             raise InvalidInput("start_date_required", "Укажите начальную дату.")
         end = form_date(form, "new_end_date", "Конечная дата", default=None)
-        changed = await run_in_threadpool(
+        changed = await run_blocking(
             role_grants.change_role_dates, runtime_of(request).db, actor, login, role_id, start, end,
             staff_policy(request),
         )
@@ -198,7 +198,7 @@ async def _with_reason(
     actor, form = posted
     login = request.path_params["login"]
     try:
-        await run_in_threadpool(
+        await run_blocking(
             use_case, runtime_of(request).db, actor, login, form_text(form, "reason"), staff_policy(request)
         )
     except DomainError as error:

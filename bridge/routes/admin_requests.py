@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import re
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bridge.application import registration
 from bridge.application.registration import ActivationLinks
+from bridge.blocking import run_blocking
 from bridge.routes.admin_common import administrator, form_text
 from bridge.services.actors import Actor
 from bridge.services.errors import DomainError, NotFound
@@ -51,8 +51,8 @@ async def _render_requests(
     request: Request, actor: Actor, *, error: str | None = None, status_code: int = 200
 ) -> Response:
     database = runtime_of(request).db
-    pending = await run_in_threadpool(registration.list_pending_requests, database, actor)
-    awaiting = await run_in_threadpool(registration.list_awaiting_activation, database, actor)
+    pending = await run_blocking(registration.list_pending_requests, database, actor)
+    awaiting = await run_blocking(registration.list_awaiting_activation, database, actor)
     context = {
         "actor": actor, "pending": pending, "awaiting": awaiting, "error": error,
         "notice": None if error else _requests_notice(request), "moscow": moscow_datetime,
@@ -79,7 +79,7 @@ async def approve_request_action(request: Request) -> Response:
     form = await request.form()
     request_id: int = request.path_params["request_id"]
     try:
-        await run_in_threadpool(
+        await run_blocking(
             lambda: registration.approve_request(
                 runtime_of(request).db, actor, request_id, form_text(form, "role"), _activation_links(request),
                 existing_login=form_text(form, "existing_login") or None,
@@ -96,7 +96,7 @@ async def _reject_page(
     request: Request, actor: Actor, request_id: int, *, reason: str = "", error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    pending = await run_in_threadpool(registration.list_pending_requests, runtime_of(request).db, actor)
+    pending = await run_blocking(registration.list_pending_requests, runtime_of(request).db, actor)
     found = next((view for view in pending if view.id == request_id), None)
     if found is None:
         message = "Заявка не найдена, по ней уже принято решение или её решает другой администратор."
@@ -121,7 +121,7 @@ async def reject_request_action(request: Request) -> Response:
     request_id: int = request.path_params["request_id"]
     reason = form_text(form, "reason")
     try:
-        await run_in_threadpool(registration.reject_request, runtime_of(request).db, actor, request_id, reason)
+        await run_blocking(registration.reject_request, runtime_of(request).db, actor, request_id, reason)
     except NotFound as error:
         return render(request, "error.html", {"title": "Заявка не найдена", "message": error.message}, status_code=404)
     except DomainError as error:
@@ -138,7 +138,7 @@ async def resend_activation_action(request: Request) -> Response:
         return actor
     login = request.path_params["login"]
     try:
-        await run_in_threadpool(
+        await run_blocking(
             registration.resend_activation, runtime_of(request).db, actor, login, _activation_links(request)
         )
     except DomainError as error:

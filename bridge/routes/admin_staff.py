@@ -13,13 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TypeVar
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bridge.application import staff_directory, staff_searches
 from bridge.application.staff_directory import PAGE_SIZES, StaffFilter
+from bridge.blocking import run_blocking
 from bridge.routes.admin_common import administrator
 from bridge.services.actors import Actor
 from bridge.services.errors import DomainError, InvalidInput
@@ -84,7 +84,7 @@ async def _search_text(request: Request, actor: Actor, fields: Mapping[str, str]
     search_id = fields.get("s", "")
     if not search_id:
         return ""
-    return await run_in_threadpool(
+    return await run_blocking(
         staff_searches.saved_search, runtime_of(request).db, browser_id(request), actor, search_id
     )
 
@@ -93,7 +93,7 @@ async def _render_list(
     request: Request, actor: Actor, fields: Mapping[str, str], *, error: str = "", status_code: int = 200
 ) -> Response:
     database = runtime_of(request).db
-    choices = await run_in_threadpool(staff_directory.staff_filter_choices, database, actor)
+    choices = await run_blocking(staff_directory.staff_filter_choices, database, actor)
     query = _query_of(fields)
     context: dict[str, object] = {
         "actor": actor, "choices": choices, "query": query, "page": None, "search": "",
@@ -111,7 +111,7 @@ async def _render_list(
         wanted = _filter_of(fields, search)
         size = _number(fields.get("size", ""), DEFAULT_PAGE_SIZE) or DEFAULT_PAGE_SIZE
         number = _number(fields.get("page", ""), 1) or 1
-        context["page"] = await run_in_threadpool(
+        context["page"] = await run_blocking(
             staff_directory.list_staff, database, actor, wanted, page=number, page_size=size,
             after=_number(fields.get("after", ""), None), before=_number(fields.get("before", ""), None),
         )
@@ -138,7 +138,7 @@ async def staff_search(request: Request) -> Response:
     fields.pop("s", None)
     text = " ".join(fields.pop("q", "").split())
     if text:
-        fields["s"] = await run_in_threadpool(
+        fields["s"] = await run_blocking(
             staff_searches.keep_search, runtime_of(request).db, browser_id(request), actor, text
         )
     return RedirectResponse(path_for(request, "admin_staff_list", query=_query_of(fields)), status_code=303)
@@ -161,7 +161,7 @@ async def staff_export(request: Request) -> Response:
     except DomainError as refusal:
         return await _render_list(request, actor, fields, error=refusal.message, status_code=400)
     try:
-        exported = await run_in_threadpool(
+        exported = await run_blocking(
             staff_directory.export_staff, runtime_of(request).db, actor, _filter_of(fields, search), export_format,
             max_rows=settings_of(request).staff_export_max_rows,
         )

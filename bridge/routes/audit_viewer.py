@@ -12,7 +12,6 @@ import io
 from datetime import date
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from bridge.application import audit_log
 from bridge.application.audit_log import AuditFilter
+from bridge.blocking import run_blocking
 from bridge.routes.admin_common import administrator, forbidden
 from bridge.services.audit_export import ExportFormat
 from bridge.services.audit_titles import detail_label, event_title, operation_title
@@ -87,7 +87,7 @@ async def viewer(request: Request) -> Response:
     }
     try:
         view = _filter(params)
-        page = await run_in_threadpool(
+        page = await run_blocking(
             audit_log.read_audit_log, runtime_of(request).db, actor, view, page=_page_number(params), limit=PAGE_SIZE
         )
     except InvalidInput as error:
@@ -106,7 +106,7 @@ async def export(request: Request) -> Response:
     out = io.StringIO()
     try:
         view = _filter(request.query_params)
-        await run_in_threadpool(
+        await run_blocking(
             audit_log.export_audit_view, runtime_of(request).db, actor, view, out, ExportFormat.CSV
         )
     except InvalidInput as error:

@@ -7,13 +7,13 @@ answer comes back to the sign-in callback). Every action is POST → 303 → GET
 
 from __future__ import annotations
 
-from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bridge.application import cabinet
 from bridge.application.principals import signed_in_person
+from bridge.blocking import run_blocking
 from bridge.flows.outcomes import GoUpstream, Refused
 from bridge.flows.signin import SignInFlow
 from bridge.routes.dependencies import signin_dependencies
@@ -55,14 +55,14 @@ def _back(request: Request, done: str) -> RedirectResponse:
 
 
 async def _signed_in(request: Request) -> ActiveSignIn | Response:
-    active = await to_thread.run_sync(current_signin, request)
+    active = await run_blocking(current_signin, request)
     return active if active is not None else _to_signin(request)
 
 
 async def _view(request: Request, active: ActiveSignIn) -> cabinet.Cabinet | Response:
     runtime = runtime_of(request)
     try:
-        return await to_thread.run_sync(
+        return await run_blocking(
             cabinet.show_cabinet, runtime.db, _person(request, active), active.session.sid,
             SessionTimeouts.of(runtime.settings),
         )
@@ -135,7 +135,7 @@ async def unlink_action(request: Request) -> Response:
         return active
     provider: str = request.path_params["provider"]
     try:
-        removed = await to_thread.run_sync(
+        removed = await run_blocking(
             cabinet.unlink_own_provider, runtime_of(request).db, _person(request, active), provider
         )
     except NotFound as refusal:
@@ -157,7 +157,7 @@ async def _end_sessions(request: Request, *, one: bool) -> Response:
         return active
     sid = str(form.get("sid", ""))[:64] if one else None
     try:
-        ended = await to_thread.run_sync(
+        ended = await run_blocking(
             lambda: cabinet.end_own_sessions(
                 runtime_of(request).db, _person(request, active), active.session.sid, sid=sid
             )
@@ -195,7 +195,7 @@ async def deactivation_action(request: Request) -> Response:
         return active
     reason = str(form.get("reason", ""))[:REASON_LIMIT]
     try:
-        await to_thread.run_sync(
+        await run_blocking(
             cabinet.request_deactivation, runtime_of(request).db, _person(request, active), reason
         )
     except DomainError as refusal:

@@ -11,12 +11,12 @@ from urllib.parse import urlencode
 
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bridge.application import flow_steps
+from bridge.blocking import run_blocking
 from bridge.flows import authorization_request
 from bridge.flows.outcomes import GoUpstream, PreparedUpstream, Refused
 from bridge.op.authorization import error_page, sign_in_without_session
@@ -52,7 +52,7 @@ async def discovery(request: Request) -> Response:
 
 
 async def jwks(request: Request) -> Response:
-    return _public_json(await run_in_threadpool(provider_of(request).jwks))
+    return _public_json(await run_blocking(provider_of(request).jwks))
 
 
 async def authorize(request: Request) -> Response:
@@ -63,7 +63,7 @@ async def authorize(request: Request) -> Response:
     tab_id = request.query_params.get(authorization_request.TAB_PARAMETER)
     if tab_id is not None:
         # Back from our sign-in pages: the request parked for this browser and tab, taken (once).
-        parked = await run_in_threadpool(authorization_request.take, signin_dependencies(request), browser, tab_id)
+        parked = await run_blocking(authorization_request.take, signin_dependencies(request), browser, tab_id)
         if parked is None:
             return render(request, "provider/authorize_stale.html", {}, status_code=400)
         oauth_request = StarletteOAuth2Request.parked(provider.issuer, request.url.path, request.headers, parked.params)
@@ -90,7 +90,7 @@ async def authorize(request: Request) -> Response:
         parked_with_decision.append(True)
 
     # The browser's sign-in session is loaded in the provider's own transaction (one thread hop).
-    outcome = await run_in_threadpool(
+    outcome = await run_blocking(
         partial(provider.authorize, then=park_with_decision if prepared is not None else None),
         oauth_request,
         client_address(request),
@@ -111,7 +111,7 @@ async def authorize(request: Request) -> Response:
         parking = authorization_request.parking(steps, tab_id, waiting)
         if outcome.sign_in is not None and _named_provider(request, outcome.sign_in) is not None:
             return await _straight_upstream(request, outcome.sign_in, return_path, parking)
-        await run_in_threadpool(authorization_request.keep, steps, browser, tab_id, waiting)
+        await run_blocking(authorization_request.keep, steps, browser, tab_id, waiting)
     return as_response(request, outcome)
 
 
@@ -181,7 +181,7 @@ _USERINFO_METHODS = ["GET", "POST"]
 
 
 async def _preflight(request: Request, methods: list[str]) -> Response:
-    return await run_in_threadpool(
+    return await run_blocking(
         provider_of(request).preflight,
         request.headers.get("origin"),
         request.headers.get("access-control-request-method"),
@@ -194,7 +194,7 @@ async def token(request: Request) -> Response:
         return await _preflight(request, _TOKEN_METHODS)
     provider = provider_of(request)
     oauth_request = await StarletteOAuth2Request.read(request, provider.issuer)
-    return await run_in_threadpool(
+    return await run_blocking(
         partial(provider.token, origin=request.headers.get("origin")),
         oauth_request,
         _audit_context(request, actor=RELYING_APP_ACTOR),
@@ -206,7 +206,7 @@ async def userinfo(request: Request) -> Response:
         return await _preflight(request, _USERINFO_METHODS)
     provider = provider_of(request)
     oauth_request = await StarletteOAuth2Request.read(request, provider.issuer)
-    return await run_in_threadpool(
+    return await run_blocking(
         partial(provider.userinfo, origin=request.headers.get("origin")),
         oauth_request,
         _audit_context(request, actor=RELYING_APP_ACTOR),
@@ -216,13 +216,13 @@ async def userinfo(request: Request) -> Response:
 async def revoke(request: Request) -> Response:
     provider = provider_of(request)
     oauth_request = await StarletteOAuth2Request.read(request, provider.issuer)
-    return await run_in_threadpool(provider.revoke, oauth_request, _audit_context(request, actor=RELYING_APP_ACTOR))
+    return await run_blocking(provider.revoke, oauth_request, _audit_context(request, actor=RELYING_APP_ACTOR))
 
 
 async def introspect(request: Request) -> Response:
     provider = provider_of(request)
     oauth_request = await StarletteOAuth2Request.read(request, provider.issuer)
-    return await run_in_threadpool(
+    return await run_blocking(
         provider.introspect, oauth_request, _audit_context(request, actor=RELYING_APP_ACTOR)
     )
 
@@ -233,8 +233,8 @@ async def logout(request: Request) -> Response:
     oauth_request = await StarletteOAuth2Request.read(request, provider.issuer)
     # A POST is our confirmation form, whose token CSRFMiddleware has checked.
     confirmed = request.method == "POST"
-    active = await run_in_threadpool(current_signin, request)
-    outcome = await run_in_threadpool(
+    active = await run_blocking(current_signin, request)
+    outcome = await run_blocking(
         provider.logout,
         oauth_request,
         _audit_context(request, active),

@@ -5,12 +5,12 @@ from __future__ import annotations
 import hmac
 from ipaddress import ip_address
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bridge.application.service_status import database_readiness, mail_queue, pool_use
+from bridge.blocking import run_blocking
 from bridge.observability.metrics import ScrapeTimeGauges, render
 from bridge.upstream.base import UpstreamError
 from bridge.upstream.oidc import OidcProvider
@@ -30,7 +30,7 @@ async def ready(request: Request) -> Response:
     instead of the Russian «сервис входа недоступен» one.
     """
     runtime = runtime_of(request)
-    state = await run_in_threadpool(
+    state = await run_blocking(
         database_readiness, runtime.db, runtime.signing_keys, runtime.settings.signing_alg
     )
     upstream: dict[str, str] = {}
@@ -74,7 +74,7 @@ async def metrics(request: Request) -> Response:
         # As if there were nothing here: a stranger learns neither that metrics exist nor why not.
         return JSONResponse({"error": "http_404", "message": "Not Found"}, status_code=404)
     runtime = runtime_of(request)
-    queue = await run_in_threadpool(mail_queue, runtime.db)
+    queue = await run_blocking(mail_queue, runtime.db)
     gauges = ScrapeTimeGauges({
         "bridge_mail_outbox": ("Messages in the mail outbox: pending (queued) and failed", "state", queue),
         "bridge_db_pool_connections": (

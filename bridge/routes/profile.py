@@ -9,7 +9,6 @@ one request fewer for the browser, the request still taken once.
 
 from __future__ import annotations
 
-from anyio import to_thread
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -18,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from bridge.application.principals import signed_in_person
 from bridge.application.staff_profile import ProfileChanges, complete_profile, show_profile, skip_profile
+from bridge.blocking import run_blocking
 from bridge.flows.signin import safe_next
 from bridge.op.outcomes import Outcome
 from bridge.routes.relying_app_answer import app_answer, as_response_to_post, provider_of
@@ -59,13 +59,13 @@ def _changes(form: FormData) -> ProfileChanges:
 
 
 async def profile_page(request: Request) -> Response:
-    active = await to_thread.run_sync(current_signin, request)
+    active = await run_blocking(current_signin, request)
     if active is None:
         return _to_signin(request)
     database = runtime_of(request).db
     principal = _person(request, active)
     try:
-        profile = await to_thread.run_sync(show_profile, database, principal, active.staff.login)
+        profile = await run_blocking(show_profile, database, principal, active.staff.login)
     except DomainError as refusal:
         return _unavailable(request, refusal)
     return render(
@@ -77,7 +77,7 @@ async def profile_page(request: Request) -> Response:
 
 async def submit_profile(request: Request) -> Response:
     form = await request.form()
-    active = await to_thread.run_sync(current_signin, request)
+    active = await run_blocking(current_signin, request)
     if active is None:
         return _to_signin(request)
     database = runtime_of(request).db
@@ -96,10 +96,10 @@ async def submit_profile(request: Request) -> Response:
         return complete_profile(database, principal, active.staff.login, _changes(form), then=then).followed_by
 
     try:
-        answered = await to_thread.run_sync(save)
+        answered = await run_blocking(save)
     except DomainError as refusal:
         try:
-            profile = await to_thread.run_sync(show_profile, database, principal, active.staff.login)
+            profile = await run_blocking(show_profile, database, principal, active.staff.login)
         except DomainError:
             return _unavailable(request, refusal)
         # Stay on the form, keeping what was typed.

@@ -11,7 +11,6 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from anyio import to_thread
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -19,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from bridge.application import registration
 from bridge.application.registration import OrganizationRequestForm, RegistryOrganization, RequestForm
+from bridge.blocking import run_blocking
 from bridge.services.errors import DomainError, NotFound
 from bridge.services.registration_requests import POSITION_TITLES, RequestsThrottled
 from bridge.web.context import client_address, runtime_of, settings_of
@@ -63,11 +63,11 @@ async def register_page(request: Request) -> Response:
     database = runtime_of(request).db
     organization_id = _organization_id(request.query_params.get("organization"))
     if organization_id is not None:
-        organization = await to_thread.run_sync(registration.registry_organization, database, organization_id)
+        organization = await run_blocking(registration.registry_organization, database, organization_id)
         if organization is not None:
             return _form_page(request, organization, {})
     query = request.query_params.get("q", "").strip()[:200]
-    found = await to_thread.run_sync(registration.find_organizations, database, query) if query else ()
+    found = await run_blocking(registration.find_organizations, database, query) if query else ()
     return _search_page(request, query, found)
 
 
@@ -77,7 +77,7 @@ async def submit_request(request: Request) -> Response:
     values = _values(form)
     organization_id = _organization_id(_text(form, "organization_id"))
     organization = (
-        await to_thread.run_sync(registration.registry_organization, database, organization_id)
+        await run_blocking(registration.registry_organization, database, organization_id)
         if organization_id is not None else None
     )
     if organization is None:
@@ -92,7 +92,7 @@ async def submit_request(request: Request) -> Response:
         position=_text(form, "position"), email=_text(form, "email"), requested=_text(form, "requested"),
     )
     try:
-        await to_thread.run_sync(
+        await run_blocking(
             partial(
                 registration.submit_registration_request, database, client_address(request), request_form,
                 requests_page=settings_of(request).public_url + path_for(request, "admin_requests"),
@@ -124,7 +124,7 @@ async def submit_organization(request: Request) -> Response:
         name=_text(form, "name"), inn=_text(form, "inn"), contact_email=_text(form, "contact_email")
     )
     try:
-        await to_thread.run_sync(
+        await run_blocking(
             registration.submit_organization_request, runtime_of(request).db, client_address(request), request_form
         )
     except DomainError as refusal:

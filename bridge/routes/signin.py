@@ -6,12 +6,12 @@ HTTP only: read the request, hand it to the sign-in flow (bridge/flows/signin.py
 
 from __future__ import annotations
 
-from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bridge.application.signin import RoleUnavailable, choose_role, role_options, sign_out
+from bridge.blocking import run_blocking
 from bridge.flows.outcomes import GoUpstream, Linked, NeedsLocalPassword, NeedsProvider, Outcome, Refused, SignedIn
 from bridge.flows.signin import BINDING_EXPIRED, SignInFlow, safe_next
 from bridge.op.outcomes import Outcome as ProviderOutcome
@@ -122,7 +122,7 @@ async def login_page(request: Request) -> Response:
 
 async def start_upstream(request: Request) -> Response:
     form = await request.form()
-    active = await to_thread.run_sync(current_signin, request)
+    active = await run_blocking(current_signin, request)
     started = await signin_flow(request).start_upstream(
         str(form.get("provider", "")),
         remember=form.get("remember") == "on",
@@ -166,7 +166,7 @@ async def submit_password(request: Request, *, binding_only: bool = False) -> Re
     form = await request.form()
     login = str(form.get("login", ""))
     flow = signin_flow(request)
-    outcome = await to_thread.run_sync(
+    outcome = await run_blocking(
         lambda: flow.submit_password(
             login,
             str(form.get("password", "")),
@@ -177,7 +177,7 @@ async def submit_password(request: Request, *, binding_only: bool = False) -> Re
     )
     if isinstance(outcome, Refused) and outcome.code in ("password_refused", "throttled"):
         # Stay on the form the person used, keeping the login, never the password.
-        identity = await to_thread.run_sync(flow.pending_identity)
+        identity = await run_blocking(flow.pending_identity)
         template = "signin/bind.html" if identity is not None else "signin/first.html"
         return render(
             request,
@@ -195,9 +195,9 @@ async def submit_binding_password(request: Request) -> Response:
 
 async def choose_provider_page(request: Request) -> Response:
     flow = signin_flow(request)
-    if not await to_thread.run_sync(flow.has_local_proof):
+    if not await run_blocking(flow.has_local_proof):
         return _see_other(path_for(request, "login_first"))
-    remember, next_url = await to_thread.run_sync(flow.parked_preferences)
+    remember, next_url = await run_blocking(flow.parked_preferences)
     return render(
         request,
         "signin/choose_provider.html",
@@ -206,7 +206,7 @@ async def choose_provider_page(request: Request) -> Response:
 
 
 async def bind_page(request: Request) -> Response:
-    identity = await to_thread.run_sync(signin_flow(request).pending_identity)
+    identity = await run_blocking(signin_flow(request).pending_identity)
     if identity is None:
         return _refused(request, BINDING_EXPIRED)
     return render(request, "signin/bind.html", {"identity": identity, "login": "", "error": None, "next": ""})
@@ -218,7 +218,7 @@ async def role_page(request: Request) -> Response:
     if active is None:
         back_here = path_for(request, "login_role", query={"next": next_url})
         return _see_other(path_for(request, "login", query={"next": back_here}))
-    options = await to_thread.run_sync(role_options, runtime_of(request).db, active.staff.id)
+    options = await run_blocking(role_options, runtime_of(request).db, active.staff.id)
     return render(request, "signin/role.html", {"options": options, "next": next_url, "active": active})
 
 
@@ -232,7 +232,7 @@ async def submit_role(request: Request) -> Response:
     except ValueError:
         role_id = -1
     try:
-        await to_thread.run_sync(
+        await run_blocking(
             choose_role, runtime_of(request).db, _audit(request, active), active.session.id, role_id
         )
     except RoleUnavailable as refusal:
@@ -244,7 +244,7 @@ async def account_page(request: Request) -> Response:
     active = current_signin(request)
     if active is None:
         return _see_other(path_for(request, "login", query={"next": path_for(request, "account")}))
-    options = await to_thread.run_sync(role_options, runtime_of(request).db, active.staff.id)
+    options = await run_blocking(role_options, runtime_of(request).db, active.staff.id)
     role = Role(active.role.role) if active.role is not None else None
     # The way into the administration pages for a role that issues something (and for support).
     administers = role is not None and (role is Role.SUPPORT or bool(ROLES[role].issues))
@@ -255,7 +255,7 @@ async def account_page(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     active = current_signin(request)
     if active is not None:
-        await to_thread.run_sync(sign_out, runtime_of(request).db, _audit(request, active), active.session.id)
+        await run_blocking(sign_out, runtime_of(request).db, _audit(request, active), active.session.id)
     # A new browser id after sign-out: nothing parked under the old one is reachable any more.
     browser_of(request).renew()
     response = _see_other(path_for(request, "login"))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from anyio import to_thread
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -20,6 +19,7 @@ from bridge.application import credential_slips, support_queue
 from bridge.application.credential_slips import CredentialSlip, SlipOccasion
 from bridge.application.registration import ActivationLinks
 from bridge.application.support_queue import CannotSignInForm, SupportOutcome, SupportResolution
+from bridge.blocking import run_blocking
 from bridge.routes.admin_common import administrator, forbidden, form_text, staff_policy
 from bridge.services.errors import DomainError, NotFound, PermissionDenied
 from bridge.services.registration_requests import RequestsThrottled
@@ -58,7 +58,7 @@ async def submit_cannot_sign_in(request: Request) -> Response:
         email=form_text(form, "email"), message=str(form.get("message", "")),
     )
     try:
-        await to_thread.run_sync(
+        await run_blocking(
             support_queue.submit_cannot_sign_in, runtime_of(request).db, client_address(request), submitted
         )
     except DomainError as refusal:
@@ -88,7 +88,7 @@ async def queue_page(request: Request) -> Response:
         return actor
     include_closed = request.query_params.get("all") == "1"
     try:
-        items = await to_thread.run_sync(
+        items = await run_blocking(
             lambda: support_queue.list_support_queue(runtime_of(request).db, actor, include_closed=include_closed)
         )
     except DomainError as refusal:
@@ -103,7 +103,7 @@ async def _item_page(request: Request, item_id: int, *, error: str | None = None
     if isinstance(actor, Response):
         return actor
     try:
-        item = await to_thread.run_sync(support_queue.show_support_request, runtime_of(request).db, actor, item_id)
+        item = await run_blocking(support_queue.show_support_request, runtime_of(request).db, actor, item_id)
     except DomainError as refusal:
         return _refused(request, refusal)
     return render(request, "support/item.html", {"actor": actor, "item": item, "error": error},
@@ -129,7 +129,7 @@ async def resolve_action(request: Request) -> Response:
                                    note=form_text(form, "note") or None)
     if outcome in CONFIRMATIONS and form.get("confirmed") != "1":
         try:
-            item = await to_thread.run_sync(support_queue.show_support_request, database, actor, item_id)
+            item = await run_blocking(support_queue.show_support_request, database, actor, item_id)
         except DomainError as refusal:
             return _refused(request, refusal)
         question, consequence = CONFIRMATIONS[outcome]
@@ -138,7 +138,7 @@ async def resolve_action(request: Request) -> Response:
         return render(request, "support/confirm.html", context)
     links = ActivationLinks(settings_of(request).public_url + path_for(request, "activate"))
     try:
-        resolved = await to_thread.run_sync(
+        resolved = await run_blocking(
             lambda: support_queue.resolve_support_request(
                 database, actor, item_id, resolution, policy=staff_policy(request), links=links
             )
@@ -155,7 +155,7 @@ async def resolve_action(request: Request) -> Response:
             credential=resolved.credential, staff_id=resolved.staff_id, full_name=resolved.staff_name,
             occasion=SlipOccasion.RESET, notice=NOTICES["closed"],
         )
-        slip_id = await to_thread.run_sync(credential_slips.keep_credential_slip, database, browser_id(request), slip)
+        slip_id = await run_blocking(credential_slips.keep_credential_slip, database, browser_id(request), slip)
         return RedirectResponse(
             path_for(request, "admin_staff_credential", login=resolved.credential.login, slip=slip_id), status_code=303
         )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -19,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 from bridge.application import credential_slips, relying_apps, signing_keys
 from bridge.application.credential_slips import SecretSlip
 from bridge.application.relying_apps import NewRelyingApp, RelyingApp
+from bridge.blocking import run_blocking
 from bridge.routes.admin_common import administrator, forbidden, form_text, form_values
 from bridge.services.actors import Actor
 from bridge.services.errors import DomainError, NotFound, PermissionDenied
@@ -55,7 +55,7 @@ async def _opened_app(request: Request) -> tuple[Actor, RelyingApp] | Response:
     if isinstance(actor, Response):
         return actor
     try:
-        app = await run_in_threadpool(
+        app = await run_blocking(
             relying_apps.show_relying_app, runtime_of(request).db, actor, request.path_params["client_id"]
         )
     except DomainError as error:
@@ -64,7 +64,7 @@ async def _opened_app(request: Request) -> tuple[Actor, RelyingApp] | Response:
 
 
 async def _show_secret_once(request: Request, client_id: str, secret: str) -> Response:
-    slip_id = await run_in_threadpool(
+    slip_id = await run_blocking(
         credential_slips.keep_secret_slip, runtime_of(request).db, browser_id(request),
         SecretSlip(client_id=client_id, secret=secret),
     )
@@ -77,7 +77,7 @@ async def apps(request: Request) -> Response:
     if isinstance(actor, Response):
         return actor
     try:
-        found = await run_in_threadpool(relying_apps.list_relying_apps, runtime_of(request).db, actor)
+        found = await run_blocking(relying_apps.list_relying_apps, runtime_of(request).db, actor)
     except DomainError as error:
         return forbidden(request, error.message)
     notice = NOTICES.get(request.query_params.get("done", ""))
@@ -91,7 +91,7 @@ async def new_app(request: Request) -> Response:
     database = runtime_of(request).db
     if request.method == "GET":
         try:
-            await run_in_threadpool(relying_apps.list_relying_apps, database, actor)
+            await run_blocking(relying_apps.list_relying_apps, database, actor)
         except DomainError as error:
             return forbidden(request, error.message)
         return render(request, "support/app_new.html", {"actor": actor, "values": {}})
@@ -101,7 +101,7 @@ async def new_app(request: Request) -> Response:
         post_logout_redirect_uris=_lines(form, "post_logout_redirect_uris"), public=form.get("public") == "1",
     )
     try:
-        registered = await run_in_threadpool(
+        registered = await run_blocking(
             relying_apps.register_relying_app, database, actor, new, secret_key=settings_of(request).secret_key
         )
     except PermissionDenied as error:
@@ -127,7 +127,7 @@ async def app_page(request: Request) -> Response:
         return render(request, "support/app.html", context)
     form = await request.form()
     try:
-        await run_in_threadpool(
+        await run_blocking(
             relying_apps.change_redirect_uris, database, actor, client_id, _lines(form, "redirect_uris"),
             _lines(form, "post_logout_redirect_uris"),
         )
@@ -149,7 +149,7 @@ async def renew_secret(request: Request) -> Response:
     if request.method == "GET":
         return render(request, "support/app_confirm.html", {"actor": actor, "app": app, "action": "secret"})
     try:
-        renewed = await run_in_threadpool(
+        renewed = await run_blocking(
             relying_apps.renew_client_secret, database, actor, client_id, secret_key=settings_of(request).secret_key
         )
     except DomainError as error:
@@ -167,10 +167,10 @@ async def secret_slip(request: Request) -> Response:
     database = runtime_of(request).db
     try:
         # Support's rule first: a slip read in a browser that someone else signed into stays where it is.
-        await run_in_threadpool(relying_apps.show_relying_app, database, actor, client_id)
+        await run_blocking(relying_apps.show_relying_app, database, actor, client_id)
     except DomainError as error:
         return _refused(request, error)
-    slip = await run_in_threadpool(
+    slip = await run_blocking(
         credential_slips.take_secret_slip, database, browser_id(request), request.path_params["slip"]
     )
     if slip is not None and slip.client_id != client_id:
@@ -188,7 +188,7 @@ async def disable_app(request: Request) -> Response:
     if request.method == "GET":
         return render(request, "support/app_confirm.html", {"actor": actor, "app": app, "action": "disable"})
     try:
-        await run_in_threadpool(relying_apps.disable_relying_app, database, actor, client_id)
+        await run_blocking(relying_apps.disable_relying_app, database, actor, client_id)
     except DomainError as error:
         return _refused(request, error)
     return RedirectResponse(path_for(request, "support_apps", query={"done": "disabled"}), status_code=303)
@@ -199,7 +199,7 @@ async def keys(request: Request) -> Response:
     if isinstance(actor, Response):
         return actor
     try:
-        found = await run_in_threadpool(signing_keys.list_signing_keys, runtime_of(request).db, actor)
+        found = await run_blocking(signing_keys.list_signing_keys, runtime_of(request).db, actor)
     except DomainError as error:
         return forbidden(request, error.message)
     context = {"actor": actor, "keys": found, "states": KEY_STATES,
@@ -216,12 +216,12 @@ async def rotate_keys(request: Request) -> Response:
     keep = DEFAULT_PUBLISH_AFTER_ROTATION
     if request.method == "GET":
         try:
-            await run_in_threadpool(signing_keys.list_signing_keys, database, actor)
+            await run_blocking(signing_keys.list_signing_keys, database, actor)
         except DomainError as error:
             return forbidden(request, error.message)
         return render(request, "support/keys_rotate.html", {"actor": actor, "keep_days": keep.days})
     try:
-        await run_in_threadpool(
+        await run_blocking(
             signing_keys.rotate_signing_keys, database, actor, SUPPORTED_ALGORITHMS,
             keyring=runtime_of(request).signing_keys.keyring, keep_published=timedelta(days=keep.days),
         )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -17,6 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from bridge.application import organizations
 from bridge.application.organizations import NewOrganization, RegistryStatus
+from bridge.blocking import run_blocking
 from bridge.routes.admin_common import administrator, forbidden, form_text, form_values
 from bridge.services.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from bridge.services.organization_import import MAX_IMPORT_BYTES, read_spreadsheet
@@ -56,7 +56,7 @@ async def registry(request: Request) -> Response:
         return actor
     query = request.query_params.get("q", "").strip()[:200]
     try:
-        found = await run_in_threadpool(organizations.search_registry, runtime_of(request).db, actor, query)
+        found = await run_blocking(organizations.search_registry, runtime_of(request).db, actor, query)
     except DomainError as error:
         return forbidden(request, error.message)
     notice = NOTICES.get(request.query_params.get("done", ""))
@@ -72,13 +72,13 @@ async def new_organization(request: Request) -> Response:
     database = runtime_of(request).db
     if request.method == "GET":
         try:
-            await run_in_threadpool(organizations.require_registry_keeper, database, actor)
+            await run_blocking(organizations.require_registry_keeper, database, actor)
         except DomainError as error:
             return forbidden(request, error.message)
         return _page(request, "support/organization_form.html", {"actor": actor, "values": {}, "organization": None})
     form = await request.form()
     try:
-        created = await run_in_threadpool(organizations.create_organization, database, actor, _form_organization(form))
+        created = await run_blocking(organizations.create_organization, database, actor, _form_organization(form))
     except PermissionDenied as error:
         return forbidden(request, error.message)
     except DomainError as error:
@@ -95,7 +95,7 @@ async def edit_organization(request: Request) -> Response:
     database = runtime_of(request).db
     organization_id: int = request.path_params["organization_id"]
     try:
-        current = await run_in_threadpool(organizations.show_organization, database, actor, organization_id)
+        current = await run_blocking(organizations.show_organization, database, actor, organization_id)
     except NotFound as error:
         return render(request, "error.html", {"title": "Организация не найдена", "message": error.message},
                       status_code=404)
@@ -115,7 +115,7 @@ async def edit_organization(request: Request) -> Response:
     except ValueError:
         status = current.registry_status
     try:
-        await run_in_threadpool(
+        await run_blocking(
             organizations.edit_organization, database, actor, organization_id, _form_organization(form), status
         )
     except DomainError as error:
@@ -134,7 +134,7 @@ async def import_organizations(request: Request) -> Response:
     database = runtime_of(request).db
     if request.method == "GET":
         try:
-            await run_in_threadpool(organizations.require_registry_keeper, database, actor)
+            await run_blocking(organizations.require_registry_keeper, database, actor)
         except DomainError as error:
             return forbidden(request, error.message)
         return _page(request, "support/organization_import.html", {"actor": actor, "report": None})
@@ -145,8 +145,8 @@ async def import_organizations(request: Request) -> Response:
             if not isinstance(upload, UploadFile) or not upload.filename:
                 raise InvalidInput("import_file_required", "Выберите файл таблицы (CSV или XLSX).")
             content = await upload.read(MAX_IMPORT_BYTES + 1)
-            rows = await run_in_threadpool(read_spreadsheet, upload.filename, content)
-            report = await run_in_threadpool(
+            rows = await run_blocking(read_spreadsheet, upload.filename, content)
+            report = await run_blocking(
                 organizations.import_organizations, database, actor, rows, dry_run=dry_run
             )
         except PermissionDenied as error:

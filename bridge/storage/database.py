@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from bridge.blocking import WORKER_THREADS
 from bridge.storage.outage import postgres_connect_args
 
 
@@ -21,10 +22,9 @@ def normalized_url(url: str) -> str:
     return url
 
 
-# Requests reach the database from anyio's worker threads (40 unless changed): one pooled
+# Requests reach the database from the app's worker threads (bridge/blocking.py): one pooled
 # connection per thread, so no request waits for a connection another thread holds idle and none is
-# opened and closed per request; a few more for the lifespan's own tasks (housekeeping, keys).
-WORKER_THREADS = 40
+# opened and closed per request; a few more for whatever runs outside them (a command, a test).
 SPARE_CONNECTIONS = 4
 # A writer waits this long for SQLite's lock before giving up (a bounded wait, not a hang).
 SQLITE_BUSY_TIMEOUT_SECONDS = 5

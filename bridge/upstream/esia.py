@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
-from anyio import to_thread
 from authlib.common.urls import add_params_to_uri
 from joserfc.errors import JoseError
 
+from bridge.blocking import run_blocking
 from bridge.config import SettingsError
 from bridge.upstream import errors
 from bridge.upstream.base import AuthorizationStart
@@ -260,7 +260,7 @@ async def _signature_work(key: AnyPrivateKey | AnyPublicKey, work: Callable[...,
     """
     if cheap_to_use(key):
         return work(*arguments)
-    return await to_thread.run_sync(work, *arguments)
+    return await run_blocking(work, *arguments)
 
 
 def build_esia_provider(fields: _Fields) -> EsiaProvider:

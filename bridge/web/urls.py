@@ -2,6 +2,10 @@
 
 Paths, not absolute URLs: behind a proxy the Host a request arrived with is not necessarily the
 public one (the issuer in Settings is), and a relative redirect works wherever the bridge is served.
+
+A route without path parameters always has the same path, so it is looked up in the route table
+once per app and kept by name (`app.state.route_paths`): Starlette's lookup tries every route in
+turn, and most redirects and page links name such a route.
 """
 
 from __future__ import annotations
