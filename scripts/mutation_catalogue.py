@@ -180,6 +180,13 @@ CATALOGUE: tuple[Mutation, ...] = (
         (REVOCATION_INTROSPECTION, *REFRESH, *CODES),
     ),
     mutation(
+        "grantee.own_session", "userinfo judges the token's own sign-in session, not any live one of the person",
+        "bridge/services/grantees.py",
+        "    .outerjoin(SignInSession, SignInSession.id == OAuthGrant.signin_session_id)\n",
+        "    .outerjoin(SignInSession, SignInSession.staff_id == OAuthGrant.staff_id)\n",
+        ("tests/op/test_grants.py",),
+    ),
+    mutation(
         "grantee.session_current", "token and userinfo only for a sign-in session not ended, expired or idle",
         "bridge/services/grantees.py",
         "    if not is_session_current(first, timeouts, now):\n        return None",
