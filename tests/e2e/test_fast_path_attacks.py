@@ -21,11 +21,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import Engine, func, select, update
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from bridge.app import create_app
 from bridge.blocking import worker_threads
-from bridge.storage.models import AuditEvent, AuthFlow, ExternalBinding, StaffMember
+from bridge.config import Settings
+from bridge.runtime import build_runtime
+from bridge.storage.models import AuditEvent, AuthFlow, ExternalBinding, SignInSession, StaffMember
 from bridge.storage.types import utcnow
+from idp_mock.app import create_app as create_mock_app
 from tests.e2e.test_callback_answers_app_attacks import (
     APP,
     KUZNETSOV,
@@ -45,10 +50,13 @@ from tests.e2e.test_callback_answers_app_attacks import (
 from tests.e2e.world import (
     BRIDGE,
     PROFILE_PATH,
+    Keys,
     World,
     enter_password,
+    mock_config,
     only_form,
     sign_in_at_provider,
+    upstream_registry,
 )
 
 pytestmark = pytest.mark.anyio
@@ -269,3 +277,62 @@ async def test_parallel_requests_in_the_worker_threads_keep_their_own_request_id
     assert sorted((row.details["client_id"], row.details["request_id"]) for row in rows) == [
         (name, f"request-for-{name}") for name in names
     ]
+
+
+class HeldTokenEndpoint:
+    """The provider's token endpoint held until released: the bridge's callback waits in the middle."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+        self.holding = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.holding and scope["type"] == "http" and scope["path"].endswith("/token"):
+            self.entered.set()
+            await self.release.wait()
+        await self.app(scope, receive, send)
+
+
+async def test_a_callback_cancelled_half_way_leaves_nothing_a_retry_can_use(
+    settings: Settings, engine: Engine, keys: Keys
+) -> None:
+    """The caller of a callback goes away (cancelled) after the round trip was taken and while the
+    provider's token endpoint is being asked: the round trip is spent, no session and no code were
+    made, the same callback again is refused as finished, and the app's request is answered only by
+    a new sign-in of this browser (one code in all)."""
+    config = mock_config(keys)
+    held = HeldTokenEndpoint(create_mock_app(config))
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=held), timeout=5)
+    runtime = build_runtime(settings, engine=engine, http=http, upstream=upstream_registry(keys, config))
+    world = World(settings, runtime.db, runtime, create_app(settings, runtime=runtime), held.app)
+    register_app(world)
+    async with world.browser(apps={APP: _app()}) as browser, worker_threads(4):
+        await bound(world, browser, KUZNETSOV, surname="Кузнецов", name="Андрей", patronymic="Николаевич")
+        callback = await callback_for(browser, KUZNETSOV)
+        issued, parked = codes(world), parked_requests(world)
+        with world.db() as db:
+            sessions_before = db.scalar(select(func.count()).select_from(SignInSession))
+
+        held.holding = True
+        delivery = asyncio.ensure_future(browser.get(callback, follow_redirects=False))
+        await held.entered.wait()
+        delivery.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await delivery
+        held.holding = False
+        held.release.set()
+
+        with world.db() as db:
+            assert db.scalar(select(func.count()).select_from(AuthFlow).where(AuthFlow.kind == "upstream")) == 0
+            assert db.scalar(select(func.count()).select_from(SignInSession)) == sessions_before
+        assert codes(world) == issued and parked_requests(world) == parked
+
+        again = await browser.get(callback, follow_redirects=False)
+        assert again.status_code == 400 and NO_FLOW in again.text
+        assert codes(world) == issued
+
+        fresh = await browser.get(await callback_for(browser, KUZNETSOV), follow_redirects=False)
+        assert "code" in answered_app(fresh)
+    assert codes(world) == issued + 1
