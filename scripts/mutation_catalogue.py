@@ -72,6 +72,7 @@ LIFECYCLE = ("tests/application/test_staff_lifecycle.py", "tests/e2e/test_blocke
 BACKCHANNEL = "tests/op/test_backchannel_logout.py"
 REVOCATION_INTROSPECTION = "tests/op/test_revocation_and_introspection.py"
 CALLBACK_ANSWER = "tests/e2e/test_callback_answers_app_attacks.py"
+FAST_PATHS = "tests/e2e/test_fast_path_attacks.py"
 
 
 CATALOGUE: tuple[Mutation, ...] = (
@@ -179,6 +180,13 @@ CATALOGUE: tuple[Mutation, ...] = (
         (REVOCATION_INTROSPECTION, *REFRESH, *CODES),
     ),
     mutation(
+        "grantee.own_session", "userinfo judges the token's own sign-in session, not any live one of the person",
+        "bridge/services/grantees.py",
+        "    .outerjoin(SignInSession, SignInSession.id == OAuthGrant.signin_session_id)\n",
+        "    .outerjoin(SignInSession, SignInSession.staff_id == OAuthGrant.staff_id)\n",
+        ("tests/op/test_grants.py",),
+    ),
+    mutation(
         "grantee.session_current", "token and userinfo only for a sign-in session not ended, expired or idle",
         "bridge/services/grantees.py",
         "    if not is_session_current(first, timeouts, now):\n        return None",
@@ -206,6 +214,13 @@ CATALOGUE: tuple[Mutation, ...] = (
         "        if not csrf_valid(request, submitted):\n            await stale_form(request)(scope, receive, send)",
         "        if False:\n            await stale_form(request)(scope, receive, send)",
         (CSRF_WEB, CSRF_ROUTES, *SIGNIN, ATTACKS, FLOWS),
+    ),
+    mutation(
+        "csrf.workplace_page", "the workplace-data page (it answers apps with codes) is CSRF-checked",
+        "bridge/app.py",
+        '    "oidc_authorize",\n})',
+        '    "oidc_authorize",\n    "login_profile_save",\n})',
+        (FAST_PATHS,),
     ),
     mutation(
         "csrf.header", "the X-CSRF-Token header must hold the token, not just be present", "bridge/web/csrf.py",
@@ -426,14 +441,14 @@ CATALOGUE: tuple[Mutation, ...] = (
         "bridge/services/flow_state.py",
         "_TAKE_STEP = delete(_FLOWS).where(*_STEP).returning(_FLOWS.c.data, _FLOWS.c.expires_at)",
         "_TAKE_STEP = select(_FLOWS.c.data, _FLOWS.c.expires_at).where(*_STEP)",
-        (FLOWS, FLOW_STORE, ATTACKS),
+        (FLOWS, FLOW_STORE, ATTACKS, FAST_PATHS),
     ),
     mutation(
         "flow.bound_to_browser", "a parked step is found only under the browser that parked it",
         "bridge/services/flow_state.py",
         '    _FLOWS.c.browser == bindparam("step_browser"),\n',
         "",
-        (FLOWS, FLOW_STORE, "tests/op/test_interaction.py"),
+        (FLOWS, FLOW_STORE, "tests/op/test_interaction.py", FAST_PATHS),
     ),
     mutation(
         "flow.keyed_by_state", "the upstream step is found only by the state it sent",
@@ -453,7 +468,7 @@ CATALOGUE: tuple[Mutation, ...] = (
         "flow.expiry", "a parked step expires", "bridge/services/flow_state.py",
         "    if row is None or row.expires_at <= now:",
         "    if row is None:",
-        (*SIGNIN, FLOWS, FLOW_STORE),
+        (*SIGNIN, FLOWS, FLOW_STORE, FAST_PATHS),
     ),
     # --- password throttle --------------------------------------------------------------------------
     mutation(
@@ -642,6 +657,20 @@ CATALOGUE: tuple[Mutation, ...] = (
         "    if any(row.staff_id != staff.id for row in taken):\n",
         "    if False:\n",
         ("tests/federation/test_binding_rules.py", "tests/application/test_signin.py"),
+    ),
+    mutation(
+        "binding.bound_person_is_the_identitys", "a returning identity signs into the account it is bound to, no other",
+        "bridge/services/binding.py",
+        "    .join(ExternalBinding, ExternalBinding.staff_id == StaffMember.id)\n",
+        "    .join(ExternalBinding, ExternalBinding.staff_id != StaffMember.id)\n",
+        (FAST_PATHS,),
+    ),
+    mutation(
+        "binding.last_use_of_this_binding", "a sign-in moves its own binding's last use only (administrators read it)",
+        "bridge/services/binding.py",
+        '_NOTE_LAST_USE = update(_BINDINGS).where(_BINDINGS.c.id == bindparam("binding_id")).values(',
+        '_NOTE_LAST_USE = update(_BINDINGS).values(',
+        (FAST_PATHS,),
     ),
     mutation(
         "binding.pending_taken_once", "a proved password takes the pending binding (single use), never just reads it",
@@ -940,7 +969,7 @@ CATALOGUE: tuple[Mutation, ...] = (
         "bridge/blocking.py",
         "                result = context.run(fn, *args)\n",
         "                result = fn(*args)\n",
-        ("tests/test_blocking.py", REQUEST_ID),
+        ("tests/test_blocking.py", REQUEST_ID, FAST_PATHS),
     ),
     mutation(
         "outage.503", "a database outage answers 503 with Retry-After, not a 500", "bridge/app.py",

@@ -3,11 +3,12 @@ tokens already issued from it, at userinfo, at once. And a token's session is fo
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
@@ -17,7 +18,8 @@ from bridge.services.actors import cli_support_actor
 from bridge.services.roles import OrganizationKind, Role
 from bridge.services.signin_recovery import reset_password
 from bridge.services.signing_keys import private_jwk
-from bridge.storage.models import AuditEvent, OAuthGrant, SigningKey
+from bridge.storage.models import AuditEvent, OAuthGrant, SigningKey, SignInSession
+from bridge.storage.types import utcnow
 from tests.op.conftest import (
     App,
     Person,
@@ -200,3 +202,28 @@ def test_a_token_must_agree_with_its_grant(
                     # Their grant, session and person, but this app: the grant is another app's.
                     {name: their_claims[name] for name in ("grant_id", "sid", "sub", "rid")}):
         assert _userinfo(client, forged(**changes)).status_code == 401, changes
+
+
+def test_a_token_lives_with_its_own_sign_in_session_not_with_the_persons_newest(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session], confidential_app: App,
+    director: Person,
+) -> None:
+    """The grantee is read as columns by the grant's session id (issue 12): a token whose session
+    went idle is refused at userinfo and at refresh although the same person has live sessions,
+    begun before it and after it; a token of a live session still answers."""
+    sign_in_browser(client, settings, db_factory, director.staff_id, director.role)
+    tokens = signed_in_tokens(client, settings, db_factory, confidential_app, director)
+    with db_factory() as db:
+        grant = db.scalars(select(OAuthGrant)).one()
+    live = signed_in_tokens(client, settings, db_factory, confidential_app, director)
+    with db_factory() as db, db.begin():
+        db.execute(
+            update(SignInSession)
+            .where(SignInSession.id == grant.signin_session_id)
+            .values(last_seen_at=utcnow() - timedelta(days=2))
+        )
+    assert _userinfo(client, tokens["access_token"]).status_code == 401
+    assert _refusal_reasons(db_factory)[-1] == "signin_session_ended"
+    assert refresh(client, confidential_app, tokens["refresh_token"]).json()["error"] == "invalid_grant"
+    assert _userinfo(client, live["access_token"]).status_code == 200
+    assert refresh(client, confidential_app, live["refresh_token"]).status_code == 200
