@@ -132,10 +132,16 @@ async def worker_threads(size: int = WORKER_THREADS) -> AsyncIterator[WorkerThre
         await to_thread.run_sync(threads.shut_down)
 
 
+def current_worker_threads() -> WorkerThreads | None:
+    """The worker threads serving the running event loop (the innermost `worker_threads`), or None."""
+    serving = _serving.get(asyncio.get_running_loop())
+    return serving[-1] if serving else None
+
+
 async def run_blocking(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """`fn(*args, **kwargs)` in a worker thread, in a copy of the caller's context; its result or its exception."""
     call: Callable[..., T] = functools.partial(fn, **kwargs) if kwargs else fn
-    serving = _serving.get(asyncio.get_running_loop())
-    if not serving:
+    threads = current_worker_threads()
+    if threads is None:
         return await to_thread.run_sync(call, *args)
-    return await serving[-1].submit(call, args)
+    return await threads.submit(call, args)

@@ -7,6 +7,7 @@ browser, following redirects across the apps as a real browser would.
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -15,8 +16,10 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bridge.app import create_app
+from bridge.blocking import current_worker_threads, worker_threads
 from bridge.config import Secret, Settings
 from bridge.runtime import BridgeRuntime
 from bridge.services.roles import Role
@@ -94,6 +97,33 @@ def upstream_registry(keys: Keys, config: MockConfig, *, rsaa_acr_values: tuple[
     )
 
 
+class InWorkerThreads:
+    """The bridge as `bridge serve` runs it: its blocking calls in the app's own worker threads
+    (bridge/blocking.py), which the lifespan starts and this in-process world does not run. One set
+    of threads while requests overlap; a test that opens its own set is served by that one."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._requests = 0
+        self._threads: AsyncExitStack | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if current_worker_threads() is not None and self._requests == 0:
+            await self.app(scope, receive, send)
+            return
+        self._requests += 1
+        if self._requests == 1:
+            self._threads = AsyncExitStack()
+            await self._threads.enter_async_context(worker_threads(4))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self._requests -= 1
+            if self._requests == 0 and self._threads is not None:
+                threads, self._threads = self._threads, None
+                await threads.aclose()
+
+
 @dataclass
 class World:
     settings: Settings
@@ -112,7 +142,7 @@ class World:
         by host (plus `apps`: URL → ASGI app)."""
         return httpx.AsyncClient(
             mounts={
-                BRIDGE: httpx.ASGITransport(app=self.bridge, client=(address, 40000)),
+                BRIDGE: httpx.ASGITransport(app=InWorkerThreads(self.bridge), client=(address, 40000)),
                 IDP: httpx.ASGITransport(app=self.mock),
                 **{url: httpx.ASGITransport(app=app) for url, app in (apps or {}).items()},
             },
