@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, event, insert, select, update
+from sqlalchemy import Connection, bindparam, event, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, SessionTransaction
@@ -130,14 +130,15 @@ def _link_pending(db: Session) -> None:
         entry.seq = first_seq + offset
         entry.prev_hash = prev_hash
         entry.hash = prev_hash = link_hash(prev_hash, entry)
-    _insert_and_advance(db, entries, prev_hash)
+    connection = db.connection()
+    _insert_and_advance(connection, entries, prev_hash)
     beside = [
         {"event_id": entry.id, "staff_id": personal[0], "details": personal[1]}
         for _, entry, personal in pending
         if personal is not None
     ]
     if beside:
-        db.connection().execute(insert(AuditPersonalDetails), beside)
+        connection.execute(insert(AuditPersonalDetails), beside)
     last_seq = first_seq + len(entries) - 1
     every = audit_settings_of(db).anchor_every
     if every and last_seq // every > (first_seq - 1) // every:
@@ -164,13 +165,12 @@ def _chain_statements(dialect: str) -> tuple[Any, Any | None]:
     return insert_records, advance
 
 
-def _insert_and_advance(db: Session, entries: list[AuditRecord], head_hash: str) -> None:
+def _insert_and_advance(connection: Connection, entries: list[AuditRecord], head_hash: str) -> None:
     """Insert the linked records and move the head's hash: while the head is held, so in as few
     round trips as can be (one statement on PostgreSQL) and without the ORM's unit of work."""
     rows = [
         {f"audit_{name}": getattr(entry, name) for name in _INSERTED} | {"audit_head": head_hash} for entry in entries
     ]
-    connection = db.connection()
     insert_records, advance = _chain_statements(connection.dialect.name)
     ids = {seq: id_ for seq, id_ in connection.execute(insert_records, rows)}
     if advance is not None:
