@@ -15,6 +15,7 @@ from bridge.mail.smtp import SmtpTransport
 from bridge.observability.request_id import send_request_id
 from bridge.op.backchannel import LogoutDispatcher
 from bridge.op.keys import KeyStore
+from bridge.services.audit_chain import chain_at_commit
 from bridge.services.audit_settings import configure_audit
 from bridge.services.flow_state import PurgeSchedule
 from bridge.services.signing_keys import SigningKeyPolicy
@@ -72,6 +73,7 @@ def build_runtime(
     signing_keys = settings.signing_keys.policy(settings)
     # Audit anchors are signed with the OP's key, which the keyring unwraps.
     database = configure_audit(build_sessionmaker(engine), settings.audit, signing_keys.keyring)
+    chain_at_commit(database.class_)  # before any request runs: see its docstring
     mail = OutboxDispatcher(database, settings.mail, SmtpTransport(settings.mail).send)
     mail.wake_after_commit(database)
     # Relying apps are not the upstream: a client of their own, never following redirects.

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.application.principals import ActingAs
 from bridge.config import Settings, SettingsError
+from bridge.services.audit_chain import chain_at_commit
 from bridge.services.audit_settings import configure_audit
 from bridge.services.errors import DomainError
 from bridge.storage.database import build_engine, build_sessionmaker
@@ -43,7 +44,9 @@ def directory_database(settings: Settings) -> Iterator[sessionmaker[Session]]:
             )
         # As in the web app: audit anchors signed with the OP's key, which the keyring unwraps.
         keyring = settings.signing_keys.policy(settings).keyring
-        yield configure_audit(build_sessionmaker(engine), settings.audit, keyring)
+        database = configure_audit(build_sessionmaker(engine), settings.audit, keyring)
+        chain_at_commit(database.class_)
+        yield database
     finally:
         engine.dispose()
 

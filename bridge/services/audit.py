@@ -15,8 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bridge.observability.request_id import current_request_id
-from bridge.services.audit_chain import link_at_commit
-from bridge.storage.models import AuditEvent
+from bridge.services.audit_chain import AuditRecord, link_at_commit
 from bridge.storage.types import utcnow
 
 logger = logging.getLogger("bridge.audit")
@@ -53,7 +52,7 @@ def record(
     organization_id: int | None = None,
     personal: Mapping[str, Any] | None = None,
     **details: Any,
-) -> AuditEvent:
+) -> AuditRecord:
     """One audit record. `personal`: what it says about the person's data (ФИО old → new, a
     reason typed about them), kept beside the record and erased with their data (152-ФЗ)."""
     leaked = _SECRET_KEYS.intersection(details) | _SECRET_KEYS.intersection(personal or {})
@@ -66,7 +65,7 @@ def record(
         # The HTTP request that caused it: the record joins the log lines of the same id. Hashed with
         # the rest of the record like any detail.
         details = {**details, "request_id": request_id}
-    entry = AuditEvent(
+    entry = AuditRecord(
         at=utcnow(),
         event=event,
         outcome=outcome,

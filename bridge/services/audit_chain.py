@@ -31,9 +31,13 @@ parked inside a savepoint that rolls back are dropped with it.
 from __future__ import annotations
 
 import functools
+import threading
+import weakref
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, event, insert, select, update
+from sqlalchemy import Connection, bindparam, event, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, SessionTransaction
@@ -51,24 +55,63 @@ _INSERTED = (
 )
 
 
+@dataclass(slots=True)
+class AuditRecord:
+    """One audit record as `record()` parks it: the row of audit_events it becomes at commit, which
+    gives it its `id`, `seq` and hashes. A plain value, not an AuditEvent: it never joins the
+    session, so the ORM has nothing to track for it."""
+
+    at: datetime
+    event: str
+    outcome: str
+    actor: str
+    address: str | None
+    subject_staff_id: int | None
+    organization_id: int | None
+    details: dict[str, Any]
+    id: int | None = None
+    seq: int = 0  # 0 until linked: seqs start at 1
+    prev_hash: str = field(default="")
+    hash: str = field(default="")
+
+
 # What a parked record says about a person's data: (staff id, details), stored beside the record.
 Personal = tuple[int, dict[str, Any]]
-Parked = tuple[SessionTransaction | None, AuditEvent, Personal | None]
+Parked = tuple[SessionTransaction | None, AuditRecord, Personal | None]
+
+# Session classes whose commits link parked records (a sessionmaker makes a class of its own).
+_chained: weakref.WeakSet[type[Session]] = weakref.WeakSet()
+_chaining = threading.Lock()
 
 
-def link_at_commit(db: Session, entry: AuditEvent, *, personal: Personal | None = None) -> None:
+def chain_at_commit(session_class: type[Session]) -> None:
+    """Every session of `session_class` links its parked records when it commits.
+
+    The hooks go on the class once rather than on each session (a listener per session costs
+    more than the rest of `record()`). Called where a sessionmaker is built (bridge.runtime): adding
+    a class's listener while another thread runs that class's hooks is not safe, so `link_at_commit`
+    doing it for a class nobody prepared (a test's own sessionmaker) happens at most once."""
+    with _chaining:
+        if session_class in _chained:
+            return
+        if not any(base in _chained for base in session_class.__mro__[1:]):
+            event.listen(session_class, "before_commit", _link_pending)
+            event.listen(session_class, "after_soft_rollback", _drop_rolled_back)
+            event.listen(session_class, "after_transaction_end", _drop_unsaved)
+        _chained.add(session_class)
+
+
+def link_at_commit(db: Session, entry: AuditRecord, *, personal: Personal | None = None) -> None:
     """Park `entry`; it is chained and inserted when the session's transaction commits.
 
     `personal` goes to audit_personal_details right after the record, under the same lock: a row
     only this transaction has, so the chain head stays the last lock anything waits for.
     """
+    if type(db) not in _chained:
+        chain_at_commit(type(db))
     pending: list[Parked] | None = db.info.get(_PENDING)
     if pending is None:
         pending = db.info[_PENDING] = []
-    if not event.contains(db, "before_commit", _link_pending):
-        event.listen(db, "before_commit", _link_pending)
-        event.listen(db, "after_soft_rollback", _drop_rolled_back)
-        event.listen(db, "after_transaction_end", _drop_unsaved)
     if db.get_transaction() is None:
         db.connection()  # begin now, so the records end with this transaction however it ends
     pending.append((db.get_nested_transaction(), entry, personal))
@@ -87,14 +130,15 @@ def _link_pending(db: Session) -> None:
         entry.seq = first_seq + offset
         entry.prev_hash = prev_hash
         entry.hash = prev_hash = link_hash(prev_hash, entry)
-    _insert_and_advance(db, entries, prev_hash)
+    connection = db.connection()
+    _insert_and_advance(connection, entries, prev_hash)
     beside = [
         {"event_id": entry.id, "staff_id": personal[0], "details": personal[1]}
         for _, entry, personal in pending
         if personal is not None
     ]
     if beside:
-        db.connection().execute(insert(AuditPersonalDetails), beside)
+        connection.execute(insert(AuditPersonalDetails), beside)
     last_seq = first_seq + len(entries) - 1
     every = audit_settings_of(db).anchor_every
     if every and last_seq // every > (first_seq - 1) // every:
@@ -121,13 +165,12 @@ def _chain_statements(dialect: str) -> tuple[Any, Any | None]:
     return insert_records, advance
 
 
-def _insert_and_advance(db: Session, entries: list[AuditEvent], head_hash: str) -> None:
+def _insert_and_advance(connection: Connection, entries: list[AuditRecord], head_hash: str) -> None:
     """Insert the linked records and move the head's hash: while the head is held, so in as few
     round trips as can be (one statement on PostgreSQL) and without the ORM's unit of work."""
     rows = [
         {f"audit_{name}": getattr(entry, name) for name in _INSERTED} | {"audit_head": head_hash} for entry in entries
     ]
-    connection = db.connection()
     insert_records, advance = _chain_statements(connection.dialect.name)
     ids = {seq: id_ for seq, id_ in connection.execute(insert_records, rows)}
     if advance is not None:

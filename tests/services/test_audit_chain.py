@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.services.audit import AuditContext, record, record_independently
 from bridge.services.audit_anchors import trusted_keys_from_jwks
-from bridge.services.audit_chain import anchor_head
+from bridge.services.audit_chain import anchor_head, chain_at_commit
 from bridge.services.audit_settings import AuditSettings, AuditSettingsError, configure_audit
 from bridge.services.audit_verification import BreakKind, ChainReport, verify_chain
 from bridge.services.signing_keys import generate_private_jwk
@@ -90,6 +90,21 @@ def test_rolled_back_records_leave_no_gap(db_factory: sessionmaker[Session]) -> 
             record(db, SUPPORT, "test.in_released_savepoint", "success")
     assert [(event.seq, event.event) for event in rows(db_factory)] == [
         (1, "test.kept"), (2, "test.in_released_savepoint"),
+    ]
+    assert verify(db_factory).intact
+
+
+def test_every_session_class_links_its_records_once(db_factory: sessionmaker[Session], engine: Engine) -> None:
+    prepared = configure_audit(sessionmaker(engine, expire_on_commit=False), AuditSettings(anchor_every=0))
+    chain_at_commit(prepared.class_)
+    chain_at_commit(prepared.class_)
+    write(prepared, 2)
+    with Session(engine) as db, db.begin():  # a class nobody prepared: prepared at its first record
+        record(db, SUPPORT, "test.plain_session", "success")
+    write(db_factory, 1)
+    chain = rows(db_factory)
+    assert [(event.seq, event.event) for event in chain] == [
+        (1, "test.event"), (2, "test.event"), (3, "test.plain_session"), (4, "test.event"),
     ]
     assert verify(db_factory).intact
 
