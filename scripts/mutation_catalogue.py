@@ -48,6 +48,8 @@ SIGNIN = ("tests/e2e/test_signin_guards.py", "tests/e2e/test_first_signin.py", "
 UPSTREAM = ("tests/e2e/test_upstream_faults.py", "tests/e2e/test_signin_guards.py", "tests/upstream")
 CODES = ("tests/op/test_refusals.py", "tests/op/test_code_flow.py")
 REFRESH = ("tests/op/test_refresh_and_logout.py",)
+# The authorization endpoint judges the browser's sign-in session with the grantee's rules.
+AUTHORIZE_SESSION = "tests/op/test_authorize_session_checks.py"
 ADMIN = ("tests/routes/test_admin.py",)
 LOGS = "tests/e2e/test_logs_hold_no_secrets.py"
 FLOWS = "tests/e2e/test_flow_state.py"
@@ -187,25 +189,27 @@ CATALOGUE: tuple[Mutation, ...] = (
         ("tests/op/test_grants.py",),
     ),
     mutation(
-        "grantee.session_current", "token and userinfo only for a sign-in session not ended, expired or idle",
+        "grantee.session_current",
+        "a code, tokens and userinfo only for a sign-in session not ended, expired or idle",
         "bridge/services/grantees.py",
         "    if not is_session_current(first, timeouts, now):\n        return None",
         "    if False:\n        return None",
-        (*REFRESH, "tests/op/test_session_timeouts.py"),
+        (*REFRESH, "tests/op/test_session_timeouts.py", AUTHORIZE_SESSION),
     ),
     mutation(
-        "grantee.person_current", "token and userinfo end with a blocked person or a credential reset",
+        "grantee.person_current", "no code, token or userinfo for a blocked person or after a credential reset",
         "bridge/services/grantees.py",
         "    if first.session_staff_id != staff_id or not is_person_current(",
         "    if first.session_staff_id != staff_id or False and not is_person_current(",
-        REFRESH,
+        (*REFRESH, AUTHORIZE_SESSION),
     ),
     mutation(
-        "grantee.frozen_role_current", "a role that has ended since the code leaves the claims",
+        "grantee.frozen_role_current",
+        "a role that has ended since the code leaves the claims; no code under a session's ended role",
         "bridge/services/grantees.py",
         "    if frozen is not None and not is_role_active(frozen, now):",
         "    if False:",
-        REFRESH,
+        (*REFRESH, AUTHORIZE_SESSION),
     ),
     # --- CSRF on every unsafe request (bridge/web/csrf.py, CSRF_EXEMPT in bridge/app.py) ------------
     mutation(
@@ -842,7 +846,7 @@ CATALOGUE: tuple[Mutation, ...] = (
     mutation(
         "op.profile_before_code", "no code for an app while the signed-in person's workplace data is missing",
         "bridge/op/authorization.py",
-        "    if missing_fields(context.db, active.staff, context.now, roles=roles):",
+        "    if missing_fields(context.db, active.staff, context.now, roles=active.grantee.active_roles):",
         "    if False:",
         ("tests/e2e/test_profile_completion.py",),
     ),

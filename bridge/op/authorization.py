@@ -30,7 +30,7 @@ from bridge.op.outcomes import Outcome, Page, SignInNeeded
 from bridge.op.request_checks import check_id_token_hint, check_parameters, check_sizes
 from bridge.op.requests import StarletteOAuth2Request
 from bridge.services import audit
-from bridge.services.signin_sessions import ActiveRoles, ActiveSignIn
+from bridge.services.grantees import AuthorizingSignIn
 from bridge.services.staff_profile import missing_fields
 
 # auth_time is the upstream's, in whole seconds and by its clock: an upstream authentication this
@@ -43,12 +43,9 @@ def authorize(
     request: StarletteOAuth2Request,
     *,
     return_path: str,
-    active: ActiveSignIn | None,
+    active: AuthorizingSignIn | None,
     done: dict[str, float],
-    roles: ActiveRoles | None = None,
 ) -> Outcome:
-    """`roles`: the signed-in person's active roles when the caller has just read them (the upstream
-    callback answering the app); otherwise read here."""
     server = context.server
     try:
         check_sizes(request)
@@ -57,7 +54,7 @@ def authorize(
         try:
             check_parameters(request)
             check_id_token_hint(context, request, active)
-            kind = _interaction_needed(request, active, done, context, roles)
+            kind = _interaction_needed(request, active, done, context)
         except OAuth2Error as error:
             # The client and its redirect_uri are known good by now: the app hears of it.
             error.redirect_uri = redirect_uri
@@ -89,21 +86,9 @@ def authorize(
             sign_in=sign_in,
         )
 
-    assert active is not None
-    grantee = context.load_grantee(
-        active.session.id, active.staff.id, active.role.id if active.role else None, active.session.auth_time,
-        with_roles=False,
-    )
-    if grantee is None or grantee.role is None:
-        # The session or its role ended a moment ago: start over at the page that fixes it.
-        kind = "login" if grantee is None else "role"
-        sign_in = _sign_in_needed(request, kind, None) if kind == "login" else None
-        return Outcome(
-            response=RedirectResponse(_interaction_url(context, return_path, kind, sign_in), status_code=303),
-            pending=done,
-            sign_in=sign_in,
-        )
-    return Outcome(response=server.create_authorization_response(request, grant_user=grantee, grant=grant))
+    # No interaction due: a live session with a current role of the person's, judged in this transaction.
+    assert active is not None and active.role is not None
+    return Outcome(response=server.create_authorization_response(request, grant_user=active.grantee, grant=grant))
 
 
 def _prompts(request: StarletteOAuth2Request) -> set[str]:
@@ -112,10 +97,9 @@ def _prompts(request: StarletteOAuth2Request) -> set[str]:
 
 def _interaction_needed(
     request: StarletteOAuth2Request,
-    active: ActiveSignIn | None,
+    active: AuthorizingSignIn | None,
     done: dict[str, float],
     context: ProviderContext,
-    roles: ActiveRoles | None = None,
 ) -> str | None:
     """Which interaction the person must go through first (its kind); None if a code can be issued."""
     prompts = _prompts(request)
@@ -132,7 +116,7 @@ def _interaction_needed(
         # upstream authenticated them then rather than from an older session of its own.
         if (
             asked_at is None
-            or active.session.created_at.timestamp() < asked_at
+            or active.created_at.timestamp() < asked_at
             or auth_time < asked_at - _AUTH_TIME_LEEWAY_SECONDS
         ):
             return "reauth"
@@ -140,7 +124,7 @@ def _interaction_needed(
         return "role"
     # An app gets no code while the workplace data it would receive as claims is incomplete
     # (a position per active role, a work e-mail): the person completes it and comes back here.
-    if missing_fields(context.db, active.staff, context.now, roles=roles):
+    if missing_fields(context.db, active.staff, context.now, roles=active.grantee.active_roles):
         return "profile"
     if "select_account" in prompts and "select_account" not in done:
         return "select_account"
@@ -169,7 +153,7 @@ def sign_in_without_session(request: StarletteOAuth2Request) -> SignInNeeded | N
         return None
 
 
-def _sign_in_needed(request: StarletteOAuth2Request, kind: str, active: ActiveSignIn | None) -> SignInNeeded:
+def _sign_in_needed(request: StarletteOAuth2Request, kind: str, active: AuthorizingSignIn | None) -> SignInNeeded:
     """What a sign-in for this request passes on to the upstream (and the login page)."""
     data = request.payload.data
     provider = data.get("idp_hint") or data.get("kc_idp_hint")
@@ -208,7 +192,7 @@ def error_page(error: OAuth2Error) -> Page:
 
 
 def _audit_refusal(
-    context: ProviderContext, request: StarletteOAuth2Request, error: OAuth2Error, active: ActiveSignIn | None
+    context: ProviderContext, request: StarletteOAuth2Request, error: OAuth2Error, active: AuthorizingSignIn | None
 ) -> None:
     data = request.payload.data
     audit.record(

@@ -63,8 +63,6 @@ class ProviderContext:
         staff_id: int,
         role_assignment_id: int | None,
         auth_time: datetime | None = None,
-        *,
-        with_roles: bool = True,
     ) -> Grantee | None:
         """The person behind a grant, if the sign-in session it came from is still alive.
 
@@ -72,8 +70,7 @@ class ProviderContext:
         generation) therefore ends every app's access at its next refresh or userinfo call.
         """
         return grantees.load_grantee(
-            self.db, signin_session_id, staff_id, role_assignment_id, auth_time, timeouts=self.timeouts, now=self.now,
-            with_roles=with_roles,
+            self.db, signin_session_id, staff_id, role_assignment_id, auth_time, timeouts=self.timeouts, now=self.now
         )
 
     def load_grant_and_grantee(

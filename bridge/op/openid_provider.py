@@ -30,6 +30,7 @@ from bridge.op.token_endpoints import INTROSPECTION_AUTH_METHODS, REVOCATION_AUT
 from bridge.op.userinfo import userinfo_response
 from bridge.services.audit import ANONYMOUS_ACTOR, AuditContext
 from bridge.services.clients import AUTH_METHODS, SUPPORTED_SCOPES
+from bridge.services.grantees import load_authorizing_signin
 from bridge.services.signin_sessions import ActiveRoles, load_active_signin, record_activity
 from bridge.services.signing_keys import SUPPORTED_ALGORITHMS, SigningKeyPolicy
 
@@ -229,11 +230,13 @@ def _authorize(
 ) -> Outcome:
     active = None
     if signin_session_id is not None:
-        active = load_active_signin(context.db, signin_session_id, timeouts=context.timeouts, now=context.now)
+        active = load_authorizing_signin(
+            context.db, signin_session_id, timeouts=context.timeouts, now=context.now, roles=roles
+        )
     if active is not None:
         record_activity(context.db, active.session, context.now)
         context.audit = AuditContext(actor=active.staff.login, address=address)
-    return authorize(context, request, return_path=return_path, active=active, done=done, roles=roles)
+    return authorize(context, request, return_path=return_path, active=active, done=done)
 
 
 def _logout(

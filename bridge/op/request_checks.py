@@ -21,7 +21,7 @@ from starlette.datastructures import FormData, QueryParams
 
 from bridge.op.context import ProviderContext
 from bridge.op.requests import StarletteOAuth2Request
-from bridge.services.signin_sessions import ActiveSignIn
+from bridge.services.grantees import AuthorizingSignIn
 from bridge.services.signing_keys import SUPPORTED_ALGORITHMS
 
 MAX_PARAMETER_LENGTH = 4096
@@ -47,7 +47,9 @@ def check_parameters(request: StarletteOAuth2Request) -> None:
         raise InvalidRequestError(f"The 'nonce' must not be longer than {MAX_NONCE_LENGTH} characters.")
 
 
-def check_id_token_hint(context: ProviderContext, request: StarletteOAuth2Request, active: ActiveSignIn | None) -> None:
+def check_id_token_hint(
+    context: ProviderContext, request: StarletteOAuth2Request, active: AuthorizingSignIn | None
+) -> None:
     hint = request.payload.data.get("id_token_hint")
     if hint in (None, ""):
         return

@@ -8,6 +8,8 @@ The token and userinfo endpoints read it as plain columns in one statement (the 
 person, every role of the person with its organization; for userinfo the grant too) and judge it
 with the same rules as `load_active_signin`: no ORM objects are built on those hot paths (nor is
 anything flushed first: those transactions change no session, person or role before the read).
+The authorization endpoint reads a browser's sign-in session the same way (`load_authorizing_signin`),
+unless its transaction has just opened it (the upstream callback answering the app).
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bridge.services.signin_sessions import (
+    ActiveRoles,
     SessionTimeouts,
+    active_roles,
     find_signin_by_sid,
     is_person_current,
     is_role_active,
@@ -67,6 +71,20 @@ _GRANTEE_COLUMNS = (
 )
 _GRANTEE_BY_SESSION = (
     select(*_GRANTEE_COLUMNS)
+    .select_from(SignInSession)
+    .join(StaffMember, StaffMember.id == SignInSession.staff_id)
+    .outerjoin(RoleAssignment, RoleAssignment.staff_id == StaffMember.id)
+    .outerjoin(Organization, Organization.id == RoleAssignment.organization_id)
+    .where(SignInSession.id == bindparam("session_id"))
+    .order_by(RoleAssignment.id)
+)
+# The authorization endpoint: the same, with when the session began and the role chosen in it.
+_SIGNIN_BY_SESSION = (
+    select(
+        *_GRANTEE_COLUMNS,
+        SignInSession.created_at.label("session_created_at"),
+        SignInSession.role_assignment_id.label("session_role_id"),
+    )
     .select_from(SignInSession)
     .join(StaffMember, StaffMember.id == SignInSession.staff_id)
     .outerjoin(RoleAssignment, RoleAssignment.staff_id == StaffMember.id)
@@ -199,28 +217,76 @@ def load_grantee(
     *,
     timeouts: SessionTimeouts,
     now: datetime | None = None,
-    with_roles: bool = True,
 ) -> Grantee | None:
-    """The person behind a grant, if the sign-in session it came from is still alive.
-
-    `with_roles=False` leaves out the person's other current roles (the `roles` claim): issuing a
-    code does not tell them, the token and userinfo endpoints do. It is the authorization endpoint's,
-    whose transaction has the session, person and role loaded already (no query).
-    """
+    """The person behind a grant, if the sign-in session it came from is still alive."""
     now = now or utcnow()
-    if with_roles:
-        rows = db.connection().execute(_GRANTEE_BY_SESSION, {"session_id": signin_session_id}).all()
-        return grantee_of_rows(rows, staff_id, role_assignment_id, auth_time, timeouts=timeouts, now=now)
-    active = load_active_signin(db, signin_session_id, timeouts=timeouts, now=now)
-    if active is None or active.staff.id != staff_id:
+    rows = db.connection().execute(_GRANTEE_BY_SESSION, {"session_id": signin_session_id}).all()
+    return grantee_of_rows(rows, staff_id, role_assignment_id, auth_time, timeouts=timeouts, now=now)
+
+
+@dataclass(frozen=True)
+class AuthorizingSignIn:
+    """A live sign-in session as the authorization endpoint decides on it, in plain values: the
+    grantee a code would be issued for (its role the session's, while current and the person's; its
+    active roles the person's current ones, whose positions the profile check reads) and when the
+    session began (a re-authentication asked for is one begun since)."""
+
+    grantee: Grantee
+    created_at: datetime
+
+    @property
+    def session(self) -> GrantedSession:
+        return self.grantee.session
+
+    @property
+    def staff(self) -> GrantedPerson:
+        return self.grantee.staff
+
+    @property
+    def role(self) -> GrantedRole | None:
+        return self.grantee.role
+
+
+def load_authorizing_signin(
+    db: Session,
+    session_id: str,
+    *,
+    timeouts: SessionTimeouts,
+    now: datetime,
+    roles: ActiveRoles | None = None,
+) -> AuthorizingSignIn | None:
+    """The sign-in session if it is still valid (the rules of `load_active_signin`), with its person,
+    its role and the person's current roles: one statement, or none when this transaction has opened
+    the session (then `roles`, read with their organizations, are the person's current roles)."""
+    if db.identity_map.get(db.identity_key(SignInSession, session_id)) is not None:
+        return _authorizing_signin_loaded(db, session_id, timeouts=timeouts, now=now, roles=roles)
+    # What this transaction has changed (a page saving the person's data first) is read back.
+    db.flush()
+    rows = db.connection().execute(_SIGNIN_BY_SESSION, {"session_id": session_id}).all()
+    if not rows:
         return None
-    role = granted_role(db, staff_id, role_assignment_id, now)
-    return Grantee(
+    first = rows[0]
+    grantee = grantee_of_rows(rows, first.session_staff_id, first.session_role_id, None, timeouts=timeouts, now=now)
+    return AuthorizingSignIn(grantee, first.session_created_at) if grantee is not None else None
+
+
+def _authorizing_signin_loaded(
+    db: Session, session_id: str, *, timeouts: SessionTimeouts, now: datetime, roles: ActiveRoles | None
+) -> AuthorizingSignIn | None:
+    active = load_active_signin(db, session_id, timeouts=timeouts, now=now)
+    if active is None:
+        return None
+    if roles is None:
+        roles = active_roles(db, active.staff.id, now, organizations=True)
+    role = active.role if active.role is not None and active.role.staff_id == active.staff.id else None
+    grantee = Grantee(
         staff=GrantedPerson.of(active.staff),
         session=GrantedSession.of(active.session),
         role=GrantedRole.of(role) if role is not None else None,
-        auth_time=auth_time or active.session.auth_time,
+        auth_time=active.session.auth_time,
+        active_roles=tuple(GrantedRole.of(assignment) for assignment in roles),
     )
+    return AuthorizingSignIn(grantee, active.session.created_at)
 
 
 @dataclass(frozen=True)
@@ -293,18 +359,6 @@ def grantee_of_rows(
         auth_time=auth_time or first.auth_time,
         active_roles=tuple(GrantedRole.of_row(row) for row in roles if is_role_active(row, now)),
     )
-
-
-def granted_role(
-    db: Session, staff_id: int, role_assignment_id: int | None, now: datetime | None = None
-) -> RoleAssignment | None:
-    """The role frozen into a grant, if it still belongs to the person and is still current."""
-    if role_assignment_id is None:
-        return None
-    role = db.get(RoleAssignment, role_assignment_id)
-    if role is None or role.staff_id != staff_id or not is_role_active(role, now or utcnow()):
-        return None
-    return role
 
 
 def session_of_sid(db: Session, subject: str, sid: str) -> str | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
@@ -79,8 +80,26 @@ class ProfileSaved:
     roles: tuple[RoleAssignment, ...] = ()
 
 
+class ProfilePerson(Protocol):
+    """What the profile check reads of a person: a row of them, or the values read of it."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def email(self) -> str | None: ...
+
+
+class PositionedRole(Protocol):
+    """What the profile check reads of a role: a row of it, or the values read of it."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def position(self) -> str | None: ...
+
+
 def missing_fields(
-    db: Session, staff: StaffMember, now: datetime | None = None, *, roles: Sequence[RoleAssignment] | None = None
+    db: Session, staff: ProfilePerson, now: datetime | None = None, *, roles: Sequence[PositionedRole] | None = None
 ) -> tuple[str, ...]:
     """What the person has yet to fill in; `roles` are their active roles when the caller has them."""
     current = active_roles(db, staff.id, now) if roles is None else roles
