@@ -79,18 +79,9 @@ _GRANTEE_BY_SESSION = (
     .order_by(RoleAssignment.id)
 )
 # The authorization endpoint: the same, with when the session began and the role chosen in it.
-_SIGNIN_BY_SESSION = (
-    select(
-        *_GRANTEE_COLUMNS,
-        SignInSession.created_at.label("session_created_at"),
-        SignInSession.role_assignment_id.label("session_role_id"),
-    )
-    .select_from(SignInSession)
-    .join(StaffMember, StaffMember.id == SignInSession.staff_id)
-    .outerjoin(RoleAssignment, RoleAssignment.staff_id == StaffMember.id)
-    .outerjoin(Organization, Organization.id == RoleAssignment.organization_id)
-    .where(SignInSession.id == bindparam("session_id"))
-    .order_by(RoleAssignment.id)
+_SIGNIN_BY_SESSION = _GRANTEE_BY_SESSION.add_columns(
+    SignInSession.created_at.label("session_created_at"),
+    SignInSession.role_assignment_id.label("session_role_id"),
 )
 # Userinfo: the grant an access token names, with the same columns (empty when its session is gone).
 _GRANTEE_BY_GRANT = (
