@@ -29,7 +29,6 @@ import os
 import random
 import secrets
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -49,6 +48,8 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from mail_sink.smtp import free_ports  # noqa: E402
+
 from benchmarks.load_people import Person, make_people, mock_persons_file  # noqa: E402
 from bridge.storage.database import normalized_url  # noqa: E402
 from tests.e2e.world import choose_provider, enter_password, past_profile  # noqa: E402
@@ -56,11 +57,6 @@ from tests.support.html_forms import read_forms  # noqa: E402
 
 CLIENT_ID, CLIENT_SECRET = "load-bridge", "load-bridge-secret-" + "s" * 16
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -374,7 +370,7 @@ async def run(args: argparse.Namespace) -> None:
     admin.dispose()
     database_url = httpx.URL(args.database).copy_with(path=f"/{name}")
     url = str(database_url)
-    bridge_port, mock_port = free_port(), free_port()
+    bridge_port, mock_port = free_ports(2)
     bridge, mock = f"http://127.0.0.1:{bridge_port}", f"http://127.0.0.1:{mock_port}"
 
     phase_first = args.first_per_phase

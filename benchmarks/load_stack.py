@@ -12,7 +12,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
+from mail_sink.smtp import free_ports
 
 from benchmarks.load_browser import Person, RelyingApp
 from bridge.services.clients import register_client
@@ -36,11 +36,6 @@ PASSWORD = "Bench-Pass-7!q"  # noqa: S105 - the seeded staff's issued password, 
 APP_REDIRECT = "https://app.bench/callback"
 BIN = Path(sys.executable).parent
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def pinned(command: list[str], cores: str | None) -> list[str]:
@@ -143,7 +138,7 @@ def start(folder: Path, database_url: str, *, people: int, past_sessions: int, w
     from idp_mock.config import DEMO_CLIENT_ID, DEMO_RSAA_SECRET
 
     app, persons, secret_key = seed(database_url, people, past_sessions)
-    bridge_port, mock_port = free_port(), free_port()
+    bridge_port, mock_port = free_ports(2)
     # Different host names, so the browser's cookies for each are told apart.
     bridge_url, mock_url = f"http://127.0.0.1:{bridge_port}", f"http://localhost:{mock_port}"
     esia_key = GostPrivateKey.generate()

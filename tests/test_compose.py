@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from mail_sink.smtp import free_port
 from sqlalchemy import create_engine, text
 
 from bridge.storage.database import normalized_url
@@ -94,11 +94,6 @@ def test_the_images_install_from_the_hashed_locks() -> None:
 
 # --- the container's command, outside Docker -----------------------------------------------------------
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def container_environment(database_url: str) -> dict[str, str]:

@@ -21,12 +21,25 @@ class SinkHandler:
         return "250 Message accepted for delivery"
 
 
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """`count` different ports free right now: every probe stays bound until all are chosen.
+
+    One probe at a time may get the port the previous probe has just released, and two servers
+    (or a server and a URL a test routes elsewhere) would then share a port.
+    """
+    probes = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind((host, 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A port free right now (aiosmtpd's readiness check cannot follow port 0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
-        return port
+    return free_ports(1, host)[0]
 
 
 def smtp_controller(mailbox: Mailbox, host: str = "127.0.0.1", port: int | None = None) -> Controller:

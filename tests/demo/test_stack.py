@@ -7,7 +7,7 @@ import re
 import time
 from pathlib import Path
 
-from mail_sink.smtp import free_port, smtp_controller
+from mail_sink.smtp import free_ports, smtp_controller
 from starlette.testclient import TestClient
 
 from bridge_demo.stack import prepare_demo
@@ -17,8 +17,8 @@ DIRECTOR_MAIL = "a.morozov@sosh12-podolsk.ru"
 
 
 def test_the_demo_shows_a_pending_request_its_letter_and_where_to_decide_it(tmp_path: Path) -> None:
-    smtp_port = free_port()
-    stack = prepare_demo(tmp_path, bridge_port=free_port(), smtp_port=smtp_port)
+    bridge_port, smtp_port = free_ports(2)
+    stack = prepare_demo(tmp_path, bridge_port=bridge_port, smtp_port=smtp_port)
     banner = stack.banner()
     assert "Заявка на подключение ждёт решения директора" in banner
     assert f"«Заявки»: {stack.bridge_url}/admin/requests" in banner
@@ -45,7 +45,8 @@ def test_the_demo_shows_a_pending_request_its_letter_and_where_to_decide_it(tmp_
 
 
 def test_the_demo_shows_the_operator_footer_and_how_the_cli_reaches_its_database(tmp_path: Path) -> None:
-    stack = prepare_demo(tmp_path, bridge_port=free_port(), smtp_port=free_port())
+    bridge_port, smtp_port = free_ports(2)
+    stack = prepare_demo(tmp_path, bridge_port=bridge_port, smtp_port=smtp_port)
     banner = stack.banner()
     assert f"BRIDGE_DATABASE_URL=sqlite:///{tmp_path / 'demo.db'}" in banner
     with TestClient(stack.bridge, base_url=stack.bridge_url) as client:

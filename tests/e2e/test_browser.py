@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from mail_sink.smtp import smtp_controller
+from mail_sink.smtp import free_ports, smtp_controller
 
 from bridge_demo.stack import DemoStack, prepare_demo
 
@@ -28,16 +27,12 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
 
 @pytest.fixture
 def served_demo(tmp_path: Path) -> Iterator[DemoStack]:
-    stack = prepare_demo(tmp_path, bridge_port=free_port(), mock_port=free_port(), app_port=free_port(),
-                         mail_port=free_port(), smtp_port=free_port())
+    bridge_port, mock_port, app_port, mail_port, smtp_port = free_ports(5)
+    stack = prepare_demo(tmp_path, bridge_port=bridge_port, mock_port=mock_port, app_port=app_port,
+                         mail_port=mail_port, smtp_port=smtp_port)
     servers = [
         uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=int(url.rsplit(":", 1)[1]), log_level="warning"))
         for app, url in ((stack.bridge, stack.bridge_url), (stack.mock, stack.mock_url),

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 from itsdangerous import URLSafeSerializer
+from mail_sink.smtp import free_port
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,7 +29,7 @@ from bridge.services.roles import Role
 from bridge.storage.database import transaction
 from bridge.storage.models import Organization, StaffMember
 from bridge.web.signin_cookie import signin_cookie_name
-from tests.e2e.test_browser import chromium, free_port, wait_for_text
+from tests.e2e.test_browser import chromium, wait_for_text
 from tests.services.directory import build_directory
 from tests.support.factories import give_role, make_staff
 

@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from urllib.parse import parse_qs, parse_qsl, quote, quote_plus, urlsplit
 
 import httpx
 import pytest
+from mail_sink.smtp import free_ports
 from sqlalchemy import Engine
 
 from bridge.config import Secret
@@ -53,11 +53,6 @@ SECRET_PARAMETERS = frozenset(
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_KEY = "log-test-secret-key-" + "k" * 32
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -134,7 +129,7 @@ class Stack:
 def stack(
     request: pytest.FixtureRequest, engine: Engine, database_url: str, keys: Keys, tmp_path: Path
 ) -> Iterator[Stack]:
-    bridge_port, mock_port, app_port = free_port(), free_port(), free_port()
+    bridge_port, mock_port, app_port = free_ports(3)
     bridge_url, mock_url, app_url = (f"http://127.0.0.1:{port}" for port in (bridge_port, mock_port, app_port))
     staff_password, person_password, rsaa_secret = (secrets.token_urlsafe(12) for _ in range(3))
 
