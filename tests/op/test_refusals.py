@@ -78,6 +78,25 @@ def test_wrong_verifier_and_missing_verifier_get_no_tokens(
     assert "access_token" not in response.json()
 
 
+def test_a_wrong_verifier_does_not_burn_the_code_and_is_audited(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session], confidential_app: App,
+    director: Person,
+) -> None:
+    """Whoever holds a stolen code but not the verifier cannot spend the app's code (docs/security.md)."""
+    _signed_in(client, settings, db_factory, director)
+    request = authorization_request(confidential_app)
+    code = get_code(client, request)
+    for guess in ("x" * 50, request.verifier[:-1] + ("A" if request.verifier[-1] != "A" else "B")):
+        response = exchange(client, confidential_app, code, guess)
+        assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+        assert "access_token" not in response.json()
+    refused = _events(db_factory, "oidc.token.refused")
+    assert [event.details["error"] for event in refused] == ["invalid_grant", "invalid_grant"]
+    assert all(code not in str(event.details) and request.verifier not in str(event.details) for event in refused)
+    tokens = exchange(client, confidential_app, code, request.verifier)
+    assert tokens.status_code == 200 and "access_token" in tokens.json()
+
+
 def test_unregistered_redirect_uri_is_never_redirected_to(
     client: TestClient, settings: Settings, db_factory: sessionmaker[Session], confidential_app: App,
     director: Person,
