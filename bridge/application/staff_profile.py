@@ -6,7 +6,7 @@ profile LOGIN …`. Administrators fill the same fields when they register a per
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -23,7 +23,7 @@ from bridge.services.refusals import record_refusal
 from bridge.services.signin_sessions import ActiveSignIn, SessionTimeouts, load_active_signin, record_activity
 from bridge.services.staff_profile import ProfileChanges, StaffProfile, profile_of
 from bridge.storage.database import transaction
-from bridge.storage.models import StaffMember
+from bridge.storage.models import RoleAssignment, StaffMember
 
 T = TypeVar("T")
 
@@ -34,6 +34,9 @@ __all__ = ["ProfileChanges", "ProfileCompleted", "ProfileSkipped", "StaffProfile
 # What follows the page in the same transaction once the data is saved: the sign-in's parked
 # authorization request answered (bridge/routes/profile.py), rather than a redirect back to it.
 FollowUp = Callable[[Session], object]
+# The same for the page itself (`save_signed_in_profile`): with the person's active roles as the save
+# has just read them (with their organizations), or None when it read none.
+FollowUpWithRoles = Callable[[Session, Sequence[RoleAssignment] | None], object]
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ def save_signed_in_profile(
     changes: ProfileChanges | None,
     *,
     address: str | None,
-    then: FollowUp | None = None,
+    then: FollowUpWithRoles | None = None,
 ) -> tuple[ActiveSignIn, ProfileCompleted | ProfileSkipped] | None:
     """The page's «Сохранить и продолжить» (`changes`) or «Пропустить» (None) for the person signed in
     by `signin_session_id`: the session checked, the data saved and `then` run, in one transaction.
@@ -151,17 +154,21 @@ def complete_profile(
     """
     with unit_of_work(database, audit_context_of(principal), "profile.complete", login=login) as db:
         actor = resolve(db, principal)
-        return _complete(db, actor, staff_profile.own_profile(db, actor, login), changes, then)
+        return _complete(db, actor, staff_profile.own_profile(db, actor, login), changes, _without_roles(then))
+
+
+def _without_roles(then: FollowUp | None) -> FollowUpWithRoles | None:
+    return (lambda db, _roles: then(db)) if then is not None else None
 
 
 def _complete(
-    db: Session, actor: Actor, staff: StaffMember, changes: ProfileChanges, then: FollowUp | None
+    db: Session, actor: Actor, staff: StaffMember, changes: ProfileChanges, then: FollowUpWithRoles | None
 ) -> ProfileCompleted:
     saved = staff_profile.complete_profile(db, actor, staff, changes)
     if saved.previous_email:
         notices.email_changed(db, staff, saved.previous_email)
     profile = profile_of(db, staff, roles=saved.roles)
-    return ProfileCompleted(profile, saved.changed, then(db) if then is not None else None)
+    return ProfileCompleted(profile, saved.changed, then(db, saved.roles) if then is not None else None)
 
 
 def skip_profile(
@@ -170,9 +177,9 @@ def skip_profile(
     """«Пропустить»: refused while anything required is missing; `then` as in `complete_profile`."""
     with unit_of_work(database, audit_context_of(principal), "profile.skip", login=login) as db:
         actor = resolve(db, principal)
-        return _skip(db, actor, staff_profile.own_profile(db, actor, login), then)
+        return _skip(db, actor, staff_profile.own_profile(db, actor, login), _without_roles(then))
 
 
-def _skip(db: Session, actor: Actor, staff: StaffMember, then: FollowUp | None) -> ProfileSkipped:
+def _skip(db: Session, actor: Actor, staff: StaffMember, then: FollowUpWithRoles | None) -> ProfileSkipped:
     staff_profile.skip_profile(db, actor, staff)
-    return ProfileSkipped(profile_of(db, staff), then(db) if then is not None else None)
+    return ProfileSkipped(profile_of(db, staff), then(db, None) if then is not None else None)

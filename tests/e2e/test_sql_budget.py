@@ -305,7 +305,7 @@ FIRST_SIGNIN_BRIDGE_PATHS = [
     "/oidc/authorize", "/login/callback/rsaa", "/login/bind", "/login/bind", "/login/profile", "/login/profile",
     "/oidc/token", "/oidc/userinfo",
 ]
-FIRST_SIGNIN_STATEMENT_BUDGET = 54
+FIRST_SIGNIN_STATEMENT_BUDGET = 53
 FIRST_SIGNIN_TRANSACTION_BUDGET = 11
 
 
