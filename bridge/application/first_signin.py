@@ -182,12 +182,25 @@ def await_local_password(
 ) -> None:
     """Park the identity nobody is bound to yet until this browser proves an issued password."""
     with signin_unit_of_work(database, audit) as db:
-        flow_state.park(
-            db, browser_id, FlowKind.PENDING_BINDING, {"identity": identity.as_parked(), **flow_data}, ttl=ttl
-        )
-        record(
-            db, audit, "binding.pending", "success", provider=identity.provider, external_subject=identity.subject
-        )
+        _park_pending_binding(db, audit, browser_id, identity, AwaitedPassword(flow_data, ttl))
+
+
+@dataclass(frozen=True)
+class AwaitedPassword:
+    """What the callback parks with an identity nobody is bound to yet (`sign_in_unless_proof_parked`)."""
+
+    flow_data: dict[str, Any]
+    ttl: timedelta
+
+
+def _park_pending_binding(
+    db: Session, audit: AuditContext, browser_id: str, identity: ExternalIdentity, awaited: AwaitedPassword
+) -> None:
+    flow_state.park(
+        db, browser_id, FlowKind.PENDING_BINDING, {"identity": identity.as_parked(), **awaited.flow_data},
+        ttl=awaited.ttl,
+    )
+    record(db, audit, "binding.pending", "success", provider=identity.provider, external_subject=identity.subject)
 
 
 def accept_local_password(
@@ -222,22 +235,27 @@ def sign_in_unless_proof_parked(
     replaces_session: str | None,
     rules: SignInRules,
     follow_up: FollowUp | None = None,
+    awaiting: AwaitedPassword | None = None,
 ) -> ParkedProof | SessionStarted | None:
     """The upstream callback's one unit of work once the identity is verified.
 
     A password proved in this browser names the account the identity must bind to: its proof is
     taken and returned (the binding follows, bind_external_identity); someone else's bound identity
     is refused there, never signed in instead. Otherwise the returning sign-in (signin.py), None
-    when nobody is bound yet.
+    when nobody is bound yet; then, with `awaiting`, the identity is parked as this browser's
+    pending binding in the same transaction (what `await_local_password` does in one of its own).
     """
     with signin_unit_of_work(database, audit) as db:
         local = _proof(flow_state.consume(db, browser_id, FlowKind.LOCAL_PROOF))
         if local is not None:
             return local
-        return returning_sign_in(
+        started = returning_sign_in(
             db, audit, identity, remember=remember, replaces_session=replaces_session, rules=rules,
             follow_up=follow_up,
         )
+        if started is None and awaiting is not None:
+            _park_pending_binding(db, audit, browser_id, identity, awaiting)
+        return started
 
 
 def peek_local_proof(database: sessionmaker[Session], browser_id: str) -> ParkedProof | None:

@@ -33,10 +33,10 @@ from bridge.application.activation import (
     take_activation_proof,
 )
 from bridge.application.first_signin import (
+    AwaitedPassword,
     BindingOrder,
     ParkedProof,
     accept_local_password,
-    await_local_password,
     bind_external_identity,
     peek_local_proof,
     peek_pending_binding,
@@ -338,9 +338,14 @@ class SignInFlow:
 
             # A password proved in this browser decides the account (bound to it, or refused);
             # otherwise a bound person is signed in, the app answered in the same transaction.
+            # Nobody bound yet: the identity waits for the issued password, parked in the same
+            # transaction that found nobody.
+            awaiting = AwaitedPassword(
+                {"remember": remember, "next": next_url, "replaces_session": replaces_session}, deps.rules.step_ttl
+            )
             signed = sign_in_unless_proof_parked(
                 deps.database, self.audit, self.browser, identity, remember=remember,
-                replaces_session=replaces_session, rules=deps.rules, follow_up=follow_up,
+                replaces_session=replaces_session, rules=deps.rules, follow_up=follow_up, awaiting=awaiting,
             )
             if isinstance(signed, ParkedProof):
                 started = bind_external_identity(
@@ -352,11 +357,6 @@ class SignInFlow:
                 return self._signed_in(started, self.safe_next(parked_next) if parked_next else next_url)
             if signed is not None:
                 return self._signed_in(signed, next_url)
-            await_local_password(
-                deps.database, self.audit, self.browser, identity,
-                {"remember": remember, "next": next_url, "replaces_session": replaces_session},
-                deps.rules.step_ttl,
-            )
             return NeedsLocalPassword(identity)
         except SignInRefused as refusal:
             return refused(refusal)

@@ -9,6 +9,8 @@ one request fewer for the browser, the request still taken once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -16,15 +18,22 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bridge.application.principals import signed_in_person
-from bridge.application.staff_profile import ProfileChanges, complete_profile, show_profile, skip_profile
+from bridge.application.staff_profile import (
+    ProfileChanges,
+    save_signed_in_profile,
+    show_profile,
+    show_signed_in_profile,
+)
 from bridge.blocking import run_blocking
 from bridge.flows.signin import safe_next
 from bridge.op.outcomes import Outcome
 from bridge.routes.relying_app_answer import app_answer, as_response_to_post, provider_of
 from bridge.services.actors import Actor
 from bridge.services.errors import DomainError
-from bridge.services.signin_sessions import ActiveSignIn
+from bridge.services.signin_sessions import ActiveSignIn, SessionTimeouts
+from bridge.storage.models import RoleAssignment
 from bridge.web.context import client_address, current_signin, runtime_of
+from bridge.web.signin_cookie import read_signin_session_id
 from bridge.web.templating import render
 from bridge.web.urls import path_for
 
@@ -58,16 +67,26 @@ def _changes(form: FormData) -> ProfileChanges:
     return ProfileChanges(positions=positions, email=str(form.get("email", "")), phone=phone or None)
 
 
+def _signed_in_session(request: Request) -> str | None:
+    return read_signin_session_id(request, runtime_of(request).settings)
+
+
 async def profile_page(request: Request) -> Response:
-    active = await run_blocking(current_signin, request)
-    if active is None:
+    session_id = _signed_in_session(request)
+    if session_id is None:
         return _to_signin(request)
-    database = runtime_of(request).db
-    principal = _person(request, active)
+    runtime = runtime_of(request)
     try:
-        profile = await run_blocking(show_profile, database, principal, active.staff.login)
+        # The session checked and the data read in one transaction.
+        shown = await run_blocking(
+            show_signed_in_profile, runtime.db, session_id, SessionTimeouts.of(runtime.settings),
+            address=client_address(request),
+        )
     except DomainError as refusal:
         return _unavailable(request, refusal)
+    if shown is None:
+        return _to_signin(request)
+    _, profile = shown
     return render(
         request,
         "signin/profile.html",
@@ -77,29 +96,36 @@ async def profile_page(request: Request) -> Response:
 
 async def submit_profile(request: Request) -> Response:
     form = await request.form()
-    active = await run_blocking(current_signin, request)
-    if active is None:
+    session_id = _signed_in_session(request)
+    if session_id is None:
         return _to_signin(request)
-    database = runtime_of(request).db
-    principal = _person(request, active)
+    runtime = runtime_of(request)
     next_url = _next(request, form.get("next"))
     answer = app_answer(request)
+    changes = None if form.get("action") == "skip" else _changes(form)
 
-    def then(db: Session) -> object:
-        # Where the sign-in was going is the app's parked request: answered here, in this transaction.
-        return answer(db, active.session.id, next_url, None)
+    def then(db: Session, roles: Sequence[RoleAssignment] | None) -> object:
+        # Where the sign-in was going is the app's parked request: answered here, in this transaction
+        # (with the person's roles as the save has just read them).
+        return answer(db, session_id, next_url, roles)
 
     def save() -> object:
         provider_of(request).ready()
-        if form.get("action") == "skip":
-            return skip_profile(database, principal, active.staff.login, then=then).followed_by
-        return complete_profile(database, principal, active.staff.login, _changes(form), then=then).followed_by
+        # The session checked, the data saved and the app answered in one transaction.
+        saved = save_signed_in_profile(
+            runtime.db, session_id, SessionTimeouts.of(runtime.settings), changes,
+            address=client_address(request), then=then,
+        )
+        return _NOT_SIGNED_IN if saved is None else saved[1].followed_by
 
     try:
         answered = await run_blocking(save)
     except DomainError as refusal:
+        active = await run_blocking(current_signin, request)
+        if active is None:
+            return _to_signin(request)
         try:
-            profile = await run_blocking(show_profile, database, principal, active.staff.login)
+            profile = await run_blocking(show_profile, runtime.db, _person(request, active), active.staff.login)
         except DomainError:
             return _unavailable(request, refusal)
         # Stay on the form, keeping what was typed.
@@ -110,9 +136,15 @@ async def submit_profile(request: Request) -> Response:
             {"profile": profile, "next": next_url, "error": refusal.message, "values": values},
             status_code=400,
         )
+    if answered is _NOT_SIGNED_IN:
+        return _to_signin(request)
     if isinstance(answered, Outcome):
         return as_response_to_post(request, answered)
     return RedirectResponse(next_url, status_code=303)
+
+
+# What `save` says when the cookie names no live session.
+_NOT_SIGNED_IN = object()
 
 
 routes: list[BaseRoute] = [

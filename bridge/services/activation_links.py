@@ -14,8 +14,9 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from bridge.services.throttle import take_from_budget
@@ -149,14 +150,16 @@ def take_activation_link(db: Session, link_id: int, staff_id: int, now: datetime
 
 def revoke_activation_links(db: Session, staff_id: int, now: datetime | None = None) -> int:
     """A reset, a block, a deactivation or a newer link: the person's unused links stop working."""
-    result = db.execute(
-        update(ActivationLink)
-        .where(
-            ActivationLink.staff_id == staff_id,
-            ActivationLink.used_at.is_(None),
-            ActivationLink.revoked_at.is_(None),
-        )
-        .values(revoked_at=now or utcnow())
-        .execution_options(synchronize_session=False)
-    )
+    # What the caller changed first is written first (as the ORM's autoflush did); then one UPDATE,
+    # built once, on the connection: no link is loaded as an object.
+    db.flush()
+    result = db.connection().execute(_REVOKE_UNUSED, {"revoke_staff_id": staff_id, "revoke_at": now or utcnow()})
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+_LINKS = cast(Table, ActivationLink.__table__)
+_REVOKE_UNUSED = (
+    update(_LINKS)
+    .where(_LINKS.c.staff_id == bindparam("revoke_staff_id"), _LINKS.c.used_at.is_(None), _LINKS.c.revoked_at.is_(None))
+    .values(revoked_at=bindparam("revoke_at"))
+)

@@ -42,6 +42,14 @@ _BOUND_STAFF = (
 )
 _BINDINGS = cast(Table, ExternalBinding.__table__)
 _NOTE_LAST_USE = update(_BINDINGS).where(_BINDINGS.c.id == bindparam("binding_id")).values(last_used_at=bindparam("at"))
+# Built once (its cache key computed once), run as columns: the identity's binding (anyone's) and
+# the person's binding with the provider, as `_bind` judges them.
+_TAKEN_OR_HELD = select(_BINDINGS.c.staff_id, _BINDINGS.c.issuer, _BINDINGS.c.subject).where(
+    or_(
+        and_(_BINDINGS.c.issuer == bindparam("issuer"), _BINDINGS.c.subject == bindparam("subject")),
+        and_(_BINDINGS.c.staff_id == bindparam("staff_id"), _BINDINGS.c.provider == bindparam("provider")),
+    )
+)
 
 CONTACT_ADMINISTRATOR = "Обратитесь к администратору вашей организации."
 
@@ -226,13 +234,9 @@ def _bind(
 ) -> ExternalBinding:
     """The binding row and its audit record, once the person is proved; BindingRefused if taken."""
     # One query for both rules: the identity's binding (anyone's), this person's with the provider.
-    found = db.scalars(
-        select(ExternalBinding).where(
-            or_(
-                and_(ExternalBinding.issuer == identity.issuer, ExternalBinding.subject == identity.subject),
-                and_(ExternalBinding.staff_id == staff.id, ExternalBinding.provider == identity.provider),
-            )
-        )
+    found = db.connection().execute(
+        _TAKEN_OR_HELD,
+        {"issuer": identity.issuer, "subject": identity.subject, "staff_id": staff.id, "provider": identity.provider},
     ).all()
     taken = [row for row in found if row.issuer == identity.issuer and row.subject == identity.subject]
     if any(row.staff_id != staff.id for row in taken):

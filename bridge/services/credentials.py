@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from bridge.services.account_access import cut_access
@@ -107,9 +107,13 @@ class CredentialOnFile:
     ever_held: bool
 
 
+# Built once: its cache key is computed once, not at every password attempt.
+_STAFF_BY_LOGIN = select(StaffMember).where(StaffMember.login == bindparam("login"))
+
+
 def read_issued_credential(db: Session, login: str) -> CredentialOnFile | None:
     """The card's credential as `judge_issued_credential` needs it; None for an unknown login."""
-    staff = db.scalar(select(StaffMember).where(StaffMember.login == login))
+    staff = db.scalar(_STAFF_BY_LOGIN, {"login": login})
     if staff is None:
         return None
     return CredentialOnFile(

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from bridge.storage.models import AuthFlow
@@ -45,6 +45,7 @@ _TAKE_STEP = delete(_FLOWS).where(*_STEP).returning(_FLOWS.c.data, _FLOWS.c.expi
 _CLEAR_STEP = delete(_FLOWS).where(*_STEP)
 _PEEK_STEP = select(_FLOWS.c.data).where(*_STEP, _FLOWS.c.expires_at > bindparam("step_now"))
 _REPLACE_STEP = update(_FLOWS).where(*_STEP).values(data=bindparam("step_data"))
+_PARK_STEP = insert(_FLOWS)
 
 
 class FlowKind(StrEnum):
@@ -89,20 +90,19 @@ def park(
     """
     now = now or utcnow()
     browser, hashed_key = digest(browser_id), digest(key) if key else ""
-    if not key:
-        db.connection().execute(_CLEAR_STEP, _step(browser_id, kind, key))
-    db.add(
-        AuthFlow(
-            browser=browser,
-            kind=kind.value,
-            key=hashed_key,
-            staff_id=staff_id,
-            data=data,
-            created_at=now,
-            expires_at=now + ttl,
-        )
-    )
+    # What the caller added before (a new person a step rests on) is written first, as the ORM's
+    # flush of the step did; then the step as a plain INSERT: nothing of it is ever loaded as an object.
     db.flush()
+    connection = db.connection()
+    if not key:
+        connection.execute(_CLEAR_STEP, _step(browser_id, kind, key))
+    connection.execute(
+        _PARK_STEP,
+        {
+            "browser": browser, "kind": kind.value, "key": hashed_key, "staff_id": staff_id, "data": data,
+            "created_at": now, "expires_at": now + ttl,
+        },
+    )
 
 
 def consume(

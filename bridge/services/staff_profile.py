@@ -130,13 +130,17 @@ def profile_of(
 
 def own_profile(db: Session, actor: Actor, login: str) -> StaffMember:
     """The person's own record: nobody confirms workplace data for someone else."""
-    staff = get_staff(db, login)
+    return own_record(actor, get_staff(db, login))
+
+
+def own_record(actor: Actor, staff: StaffMember) -> StaffMember:
+    """`staff` if it is the actor's own, active record (`own_profile` for a record already loaded)."""
     if actor.staff_id != staff.id:
         raise PermissionDenied(
             "own_profile_only",
             "Данные о месте работы подтверждает сам сотрудник после входа. "
             "Администратор меняет их в карточке сотрудника.",
-            login=login,
+            login=staff.login,
         )
     if staff.status != StaffStatus.ACTIVE:
         raise PermissionDenied("actor_blocked", "Учётная запись заблокирована: изменить данные нельзя.")

@@ -195,11 +195,7 @@ def reserve_attempt(
 
 
 def attempt_succeeded(db: Session, login: str, address: str | None) -> None:
-    """The password was right: the login's counters go, and the address gets its attempt back.
-
-    Counters this session loaded (failures_elsewhere) are not updated in it: nothing reads them
-    after a success.
-    """
+    """The password was right: the login's counters go, and the address gets its attempt back."""
     forget, give_back = _settle_statements()
     db.execute(forget, {"t_key": login_key(login)})
     db.execute(give_back, {"t_key": address_key(address)})
@@ -376,10 +372,20 @@ def failures_elsewhere(
     so that attempt is not counted. Attempts still in flight elsewhere count as failures.
     """
     now = now or utcnow()
-    at_login = db.get(ThrottleCounter, login_key(login))
+    login_at, pair = login_key(login), login_address_key(login, address)
+    # Both counters in one statement, as plain rows (nothing is written to them through the ORM).
+    rows = {row.key: row for row in db.connection().execute(_two_counters_statement(), {"t_a": login_at, "t_b": pair})}
+    at_login, here = rows.get(login_at), rows.get(pair)
     if at_login is None or at_login.last_attempt_at <= now - policy.backoff_memory:
         return 0
-    here = db.get(ThrottleCounter, login_address_key(login, address))
     if here is not None and here.window_started_at > now - policy.window and here.attempts > 1:
         return 0
-    return max(0, at_login.attempts - 1)
+    return max(0, int(at_login.attempts) - 1)
+
+
+@functools.cache
+def _two_counters_statement() -> Any:
+    table = _COUNTERS.c
+    return select(table.key, table.attempts, table.window_started_at, table.last_attempt_at).where(
+        table.key.in_([bindparam("t_a"), bindparam("t_b")])
+    )

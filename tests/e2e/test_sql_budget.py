@@ -305,8 +305,8 @@ FIRST_SIGNIN_BRIDGE_PATHS = [
     "/oidc/authorize", "/login/callback/rsaa", "/login/bind", "/login/bind", "/login/profile", "/login/profile",
     "/oidc/token", "/oidc/userinfo",
 ]
-FIRST_SIGNIN_STATEMENT_BUDGET = 60
-FIRST_SIGNIN_TRANSACTION_BUDGET = 14
+FIRST_SIGNIN_STATEMENT_BUDGET = 53
+FIRST_SIGNIN_TRANSACTION_BUDGET = 11
 
 
 async def test_a_first_sign_in_through_the_pages_stays_within_its_requests_and_sql(
