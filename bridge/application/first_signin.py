@@ -73,6 +73,15 @@ class ParkedProof:
     flow_data: dict[str, Any]
 
 
+class ProofLeftParked(StrEnum):
+    """`sign_in_unless_proof_parked(keep_proof=True)` found a proof and left it where it was."""
+
+    PROOF_PARKED = "proof_parked"
+
+
+PROOF_PARKED = ProofLeftParked.PROOF_PARKED
+
+
 def prove_password_for_binding(
     database: sessionmaker[Session],
     audit: AuditContext,
@@ -222,18 +231,24 @@ def sign_in_unless_proof_parked(
     replaces_session: str | None,
     rules: SignInRules,
     follow_up: FollowUp | None = None,
-) -> ParkedProof | SessionStarted | None:
+    keep_proof: bool = False,
+) -> ParkedProof | SessionStarted | ProofLeftParked | None:
     """The upstream callback's one unit of work once the identity is verified.
 
     A password proved in this browser names the account the identity must bind to: its proof is
     taken and returned (the binding follows, bind_external_identity); someone else's bound identity
     is refused there, never signed in instead. Otherwise the returning sign-in (signin.py), None
     when nobody is bound yet.
+
+    `keep_proof` is for an identity without its profile yet (which binding needs): a parked proof
+    is only seen, and PROOF_PARKED says so; the caller comes back with the whole identity, so an
+    upstream failure meanwhile leaves the proof usable for another try.
     """
+    look = flow_state.peek if keep_proof else flow_state.consume
     with signin_unit_of_work(database, audit) as db:
-        local = _proof(flow_state.consume(db, browser_id, FlowKind.LOCAL_PROOF))
+        local = _proof(look(db, browser_id, FlowKind.LOCAL_PROOF))
         if local is not None:
-            return local
+            return PROOF_PARKED if keep_proof else local
         return returning_sign_in(
             db, audit, identity, remember=remember, replaces_session=replaces_session, rules=rules,
             follow_up=follow_up,
