@@ -650,7 +650,7 @@ CATALOGUE: tuple[Mutation, ...] = (
     mutation(
         "signin.proof_decides_account", "a password proved in this browser binds or is refused, never signs in another",
         "bridge/application/first_signin.py",
-        "        local = _proof(flow_state.consume(db, browser_id, FlowKind.LOCAL_PROOF))\n"
+        "        local = _proof(look(db, browser_id, FlowKind.LOCAL_PROOF))\n"
         "        if local is not None:\n",
         "        local = None\n        if local is not None:\n",
         ("tests/e2e/test_profile_completion.py",),

@@ -73,6 +73,15 @@ class ParkedProof:
     flow_data: dict[str, Any]
 
 
+class ProofLeftParked(StrEnum):
+    """`sign_in_unless_proof_parked(keep_proof=True)` found a proof and left it where it was."""
+
+    PROOF_PARKED = "proof_parked"
+
+
+PROOF_PARKED = ProofLeftParked.PROOF_PARKED
+
+
 def prove_password_for_binding(
     database: sessionmaker[Session],
     audit: AuditContext,
@@ -236,7 +245,8 @@ def sign_in_unless_proof_parked(
     rules: SignInRules,
     follow_up: FollowUp | None = None,
     awaiting: AwaitedPassword | None = None,
-) -> ParkedProof | SessionStarted | None:
+    keep_proof: bool = False,
+) -> ParkedProof | SessionStarted | ProofLeftParked | None:
     """The upstream callback's one unit of work once the identity is verified.
 
     A password proved in this browser names the account the identity must bind to: its proof is
@@ -244,16 +254,21 @@ def sign_in_unless_proof_parked(
     is refused there, never signed in instead. Otherwise the returning sign-in (signin.py), None
     when nobody is bound yet; then, with `awaiting`, the identity is parked as this browser's
     pending binding in the same transaction (what `await_local_password` does in one of its own).
+
+    `keep_proof` is for an identity without its profile yet (which binding needs): a parked proof
+    is only seen, and PROOF_PARKED says so, and nobody bound parks nothing; the caller comes back
+    with the whole identity, so an upstream failure meanwhile leaves the proof usable for another try.
     """
+    look = flow_state.peek if keep_proof else flow_state.consume
     with signin_unit_of_work(database, audit) as db:
-        local = _proof(flow_state.consume(db, browser_id, FlowKind.LOCAL_PROOF))
+        local = _proof(look(db, browser_id, FlowKind.LOCAL_PROOF))
         if local is not None:
-            return local
+            return PROOF_PARKED if keep_proof else local
         started = returning_sign_in(
             db, audit, identity, remember=remember, replaces_session=replaces_session, rules=rules,
             follow_up=follow_up,
         )
-        if started is None and awaiting is not None:
+        if started is None and awaiting is not None and not keep_proof:
             _park_pending_binding(db, audit, browser_id, identity, awaiting)
         return started
 

@@ -49,9 +49,8 @@ def park_all(database: sessionmaker[Session], purge: PurgeSchedule, browser_id: 
 
 
 def park_all_within(db: Session, purge: PurgeSchedule, browser_id: str, steps: Sequence[Step]) -> None:
-    """`park_all` in the caller's transaction (the authorization endpoint's own)."""
-    for step in steps:
-        flow_state.park(db, browser_id, step.kind, step.data, ttl=step.ttl, key=step.key)
+    """`park_all` in the caller's transaction (the authorization endpoint's own): one INSERT for all."""
+    flow_state.park_together(db, browser_id, [(step.kind, step.data, step.ttl, step.key) for step in steps])
     purge.maybe_purge(db)
 
 

@@ -22,11 +22,13 @@ from bridge.services.external_identity import ExternalIdentity
 from bridge.services.logout_deliveries import announce_session_end
 from bridge.services.roles import ROLES, Role, role_title
 from bridge.services.signin_sessions import (
+    ActiveRoles,
     ActiveSignIn,
     SessionKeys,
     SessionTimeouts,
     active_roles,
     choose_session_role,
+    current_roles,
     end_signin_session,
     find_signin_session,
     load_active_signin,
@@ -173,7 +175,7 @@ def returning_sign_in(
         )
     started = open_session(
         db, audit, staff, identity, remember=remember, replaces_session=replaces_session, via=RETURNING_SIGNIN,
-        rules=rules,
+        rules=rules, roles=current_roles(staff.roles),
     )
     if follow_up is None or started.page_due:
         return started
@@ -190,13 +192,19 @@ def open_session(
     replaces_session: str | None,
     via: str,
     rules: SignInRules,
+    roles: ActiveRoles | None = None,
 ) -> SessionStarted:
-    """Start the person's sign-in session inside the caller's unit of work (both sign-in kinds)."""
+    """Start the person's sign-in session inside the caller's unit of work (both sign-in kinds).
+
+    `roles` are the person's active roles with their organizations when the caller has read them
+    (the returning sign-in, with the binding); otherwise they are read here.
+    """
     if replaces_session is not None:
         # After a re-authentication the old session ends: one browser, one sign-in session.
         end_signin_session(db, replaces_session)
     # With their organizations: an app answered in this transaction names the role's organization.
-    roles = active_roles(db, staff.id, organizations=True)
+    if roles is None:
+        roles = active_roles(db, staff.id, organizations=True)
     started = start_signin_session(
         db,
         staff,

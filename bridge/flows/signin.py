@@ -33,9 +33,11 @@ from bridge.application.activation import (
     take_activation_proof,
 )
 from bridge.application.first_signin import (
+    PROOF_PARKED,
     AwaitedPassword,
     BindingOrder,
     ParkedProof,
+    ProofLeftParked,
     accept_local_password,
     bind_external_identity,
     peek_local_proof,
@@ -64,6 +66,7 @@ from bridge.services.audit import AuditContext
 from bridge.services.external_identity import ExternalIdentity
 from bridge.services.flow_state import FlowKind
 from bridge.upstream.base import UpstreamError
+from bridge.upstream.identity import UpstreamIdentity
 
 logger = logging.getLogger("bridge.signin")
 
@@ -275,10 +278,14 @@ class SignInFlow:
                     event="upstream.unknown_provider", retryable=True, provider=provider_key,
                 )
             )
+        # A link or an activation binds: the whole profile at once. A plain sign-in needs it only to
+        # bind, so a returning person is signed in without it (OIDC: no userinfo request).
+        signing_in = not parked.get("link") and not parked.get("activation")
         try:
             with upstream_step(provider_key, "finish"):
                 reported = await provider.finish_authorization(
-                    self.deps.http, params, parked["flow"], self.deps.callback_url(provider_key)
+                    self.deps.http, params, parked["flow"], self.deps.callback_url(provider_key),
+                    defer_profile=signing_in,
                 )
         except UpstreamError as error:
             return await self._upstream_failed(provider_key, error)
@@ -290,9 +297,9 @@ class SignInFlow:
             return await run_blocking(
                 self._after_activation, external_identity(reported), str(state), parked.get("replaces_session")
             )
-        return await run_blocking(
-            self._after_identity, external_identity(reported), bool(parked.get("remember")),
-            self.safe_next(parked.get("next")), parked.get("replaces_session"), answer_app,
+        return await self._after_identity(
+            provider_key, reported, bool(parked.get("remember")), self.safe_next(parked.get("next")),
+            parked.get("replaces_session"), answer_app,
         )
 
     def _after_activation(self, identity: ExternalIdentity, state: str, replaces_session: str | None) -> Outcome:
@@ -318,15 +325,58 @@ class SignInFlow:
             return refused(refusal)
         return Linked(linked.provider)
 
-    def _after_identity(
+    async def _after_identity(
         self,
-        identity: ExternalIdentity,
+        provider_key: str,
+        reported: UpstreamIdentity,
         remember: bool,
         next_url: str,
         replaces_session: str | None,
         answer_app: AnswerApp | None = None,
     ) -> Outcome:
-        """Bind with a parked local proof; sign in a bound person; or park a pending binding."""
+        """Sign in a bound person; else, with the whole profile, bind with a parked local proof or
+        park a pending binding.
+
+        Without its profile yet (`complete_profile`), the identity signs a bound person in as it
+        is; binding needs the profile, so a parked proof is left in place until it is fetched.
+        """
+        identity, deferred = external_identity(reported), reported.complete_profile
+        signed = await run_blocking(
+            self._sign_in_unless_proof_parked, identity, remember, next_url, replaces_session, answer_app,
+            deferred is not None,
+        )
+        if deferred is not None and (signed is None or signed is PROOF_PARKED):
+            # Binding compares names and keeps them: the profile the sign-in went without.
+            try:
+                with upstream_step(provider_key, "profile"):
+                    identity = external_identity(await deferred())
+            except UpstreamError as error:
+                return await self._upstream_failed(provider_key, error)
+            # With the whole identity, as always: the unit of work that decides takes the proof, or
+            # parks the pending binding (nobody bound), or signs in whoever was bound meanwhile.
+            signed = await run_blocking(
+                self._sign_in_unless_proof_parked, identity, remember, next_url, replaces_session, answer_app,
+                False,
+            )
+        if isinstance(signed, ParkedProof):
+            return await run_blocking(self._bind_with_proof, identity, signed, remember, next_url, replaces_session)
+        if signed is None:
+            return NeedsLocalPassword(identity)
+        assert signed is not PROOF_PARKED
+        return signed
+
+    def _sign_in_unless_proof_parked(
+        self,
+        identity: ExternalIdentity,
+        remember: bool,
+        next_url: str,
+        replaces_session: str | None,
+        answer_app: AnswerApp | None,
+        keep_proof: bool,
+    ) -> Outcome | ParkedProof | ProofLeftParked | None:
+        """A bound person signed in (the app answered in the same transaction); the local proof
+        parked in this browser, taken (or with `keep_proof` left there: PROOF_PARKED); or None when
+        nobody is bound yet."""
         deps = self.deps
         try:
             follow_up: FollowUp | None = None
@@ -346,20 +396,34 @@ class SignInFlow:
             signed = sign_in_unless_proof_parked(
                 deps.database, self.audit, self.browser, identity, remember=remember,
                 replaces_session=replaces_session, rules=deps.rules, follow_up=follow_up, awaiting=awaiting,
+                keep_proof=keep_proof,
             )
-            if isinstance(signed, ParkedProof):
-                started = bind_external_identity(
-                    deps.database, self.audit, signed.proof, identity, order=BindingOrder.LOCAL_FIRST,
-                    remember=bool(signed.flow_data.get("remember")) or remember,
-                    replaces_session=replaces_session, rules=deps.rules,
-                )
-                parked_next = signed.flow_data.get("next")
-                return self._signed_in(started, self.safe_next(parked_next) if parked_next else next_url)
-            if signed is not None:
-                return self._signed_in(signed, next_url)
-            return NeedsLocalPassword(identity)
         except SignInRefused as refusal:
             return refused(refusal)
+        if signed is None or isinstance(signed, (ParkedProof, ProofLeftParked)):
+            return signed
+        return self._signed_in(signed, next_url)
+
+    def _bind_with_proof(
+        self,
+        identity: ExternalIdentity,
+        proved: ParkedProof,
+        remember: bool,
+        next_url: str,
+        replaces_session: str | None,
+    ) -> Outcome:
+        """The identity binds to the account the local proof taken from this browser names."""
+        deps = self.deps
+        try:
+            started = bind_external_identity(
+                deps.database, self.audit, proved.proof, identity, order=BindingOrder.LOCAL_FIRST,
+                remember=bool(proved.flow_data.get("remember")) or remember,
+                replaces_session=replaces_session, rules=deps.rules,
+            )
+        except SignInRefused as refusal:
+            return refused(refusal)
+        parked_next = proved.flow_data.get("next")
+        return self._signed_in(started, self.safe_next(parked_next) if parked_next else next_url)
 
     # --- the local password ---------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bridge.services.activation_links import ActivationProof, revoke_activation_links, take_activation_link
@@ -27,18 +27,21 @@ from bridge.services.errors import DomainError
 from bridge.services.external_identity import ExternalIdentity
 from bridge.services.person_names import same_name
 from bridge.storage.enums import StaffStatus
-from bridge.storage.models import ExternalBinding, StaffMember
+from bridge.storage.models import ExternalBinding, RoleAssignment, StaffMember
 from bridge.storage.types import utcnow
 
 # How fresh a binding's «последний вход» is kept (administrators read it by the day).
 LAST_USE_GRANULARITY = timedelta(minutes=10)
 
 # Read at every returning sign-in: built once. The person as an object (the callback's answer to
-# the app finds it in the transaction's identity map), of the binding only what the last use needs.
+# the app finds it in the transaction's identity map) with their roles and each role's organization
+# (the session's role and the app's answer need them: one statement, not a second for the roles),
+# of the binding only what the last use needs.
 _BOUND_STAFF = (
     select(StaffMember, ExternalBinding.id, ExternalBinding.last_used_at)
     .join(ExternalBinding, ExternalBinding.staff_id == StaffMember.id)
     .where(ExternalBinding.issuer == bindparam("issuer"), ExternalBinding.subject == bindparam("subject"))
+    .options(joinedload(StaffMember.roles).joinedload(RoleAssignment.organization))
 )
 _BINDINGS = cast(Table, ExternalBinding.__table__)
 _NOTE_LAST_USE = update(_BINDINGS).where(_BINDINGS.c.id == bindparam("binding_id")).values(last_used_at=bindparam("at"))
@@ -97,13 +100,13 @@ def proof_of(judged: CredentialOnFile) -> LocalProof:
 
 
 def find_bound_staff(db: Session, identity: ExternalIdentity, now: datetime | None = None) -> StaffMember | None:
-    """The person bound to `identity` (binding and staff in one query), or None.
+    """The person bound to `identity` (binding, staff and their roles with organizations in one query), or None.
 
     The binding's last use is shown to administrators by the day: it is written when it is over
     LAST_USE_GRANULARITY old, not at every sign-in (a write per sign-in queues on SQLite's lock).
     """
     now = now or utcnow()
-    found = db.execute(_BOUND_STAFF, {"issuer": identity.issuer, "subject": identity.subject}).one_or_none()
+    found = db.execute(_BOUND_STAFF, {"issuer": identity.issuer, "subject": identity.subject}).unique().one_or_none()
     if found is None:
         return None
     staff, binding_id, last_used_at = found

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
@@ -103,6 +104,31 @@ def park(
             "created_at": now, "expires_at": now + ttl,
         },
     )
+
+
+def park_together(
+    db: Session,
+    browser_id: str,
+    steps: Sequence[tuple[FlowKind, dict[str, Any], timedelta, str]],
+    *,
+    now: datetime | None = None,
+) -> None:
+    """Park steps that begin together — (kind, data, ttl, key) each — by one INSERT of all their rows.
+
+    A keyless step replaces the one of its kind the browser had, as in `park`.
+    """
+    now = now or utcnow()
+    browser = digest(browser_id)
+    rows = []
+    for kind, data, ttl, key in steps:
+        if not key:
+            db.connection().execute(_CLEAR_STEP, _step(browser_id, kind, key))
+        rows.append({
+            "browser": browser, "kind": kind.value, "key": digest(key) if key else "", "staff_id": None,
+            "data": data, "created_at": now, "expires_at": now + ttl,
+        })
+    if rows:
+        db.connection().execute(insert(_FLOWS).values(rows))
 
 
 def consume(

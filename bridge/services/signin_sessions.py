@@ -287,7 +287,11 @@ def active_roles(
     db: Session, staff_id: int, now: datetime | None = None, *, organizations: bool = False
 ) -> list[RoleAssignment]:
     """The person's current roles; `organizations` loads each role's organization in the same query."""
-    now = now or utcnow()
     query = _ROLES_OF_STAFF_WITH_ORGANIZATIONS if organizations else _ROLES_OF_STAFF
-    roles = db.scalars(query, {"staff_id": staff_id}).unique().all()
+    return current_roles(db.scalars(query, {"staff_id": staff_id}).unique().all(), now)
+
+
+def current_roles(roles: Sequence[RoleAssignment], now: datetime | None = None) -> list[RoleAssignment]:
+    """Of a person's roles loaded already (in id order), those active now: what `active_roles` reads."""
+    now = now or utcnow()
     return [role for role in roles if is_role_active(role, now)]

@@ -58,10 +58,13 @@ class UpstreamProvider(Protocol):
         callback_params: Mapping[str, str],
         parked: Mapping[str, Any],
         redirect_uri: str,
+        *,
+        defer_profile: bool = False,
     ) -> UpstreamIdentity:
         """Check the callback against the parked state, redeem the code, verify every token.
 
         Raises UpstreamError on any failure: the person refused, the provider is down, slow or
-        answered garbage, a token failed a check.
+        answered garbage, a token failed a check. With `defer_profile` a dialect whose profile
+        costs a request of its own may leave it out: the identity's `complete_profile` fetches it.
         """
         ...

@@ -138,6 +138,8 @@ class EsiaProvider:
         callback_params: Mapping[str, str],
         parked: Mapping[str, Any],
         redirect_uri: str,
+        *,
+        defer_profile: bool = False,  # never: every sign-in needs the person data's `trusted`
     ) -> UpstreamIdentity:
         code = authorization_code(self.title, self.issuer, callback_params, parked)
         token = await self._redeem(http, code, redirect_uri)

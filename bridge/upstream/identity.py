@@ -6,7 +6,7 @@ the federation's `ExternalIdentity` (bridge/services/external_identity.py) befor
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -40,3 +40,10 @@ class UpstreamIdentity:
     # False when nothing bound the authorization code to the browser that started the flow (an
     # ESIA entry with `id_token_nonce = "not_echoed"`): see ExternalIdentity.code_bound.
     code_bound: bool = True
+    # Set when the connector was asked to defer the profile (names, СНИЛС, e-mail, organizations:
+    # what binding an account needs, a returning sign-in does not) and fetching it costs a request
+    # of its own: awaiting it gives the whole identity, checked as the connector checks it (OIDC's
+    # userinfo, its `sub` the id_token's). In memory only; None when the identity is whole.
+    complete_profile: Callable[[], Awaitable[UpstreamIdentity]] | None = field(
+        default=None, repr=False, compare=False
+    )

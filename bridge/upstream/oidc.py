@@ -14,7 +14,8 @@ import base64
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -107,6 +108,8 @@ class OidcProvider:
         callback_params: Mapping[str, str],
         parked: Mapping[str, Any],
         redirect_uri: str,
+        *,
+        defer_profile: bool = False,
     ) -> UpstreamIdentity:
         metadata = await self._discover(http)
         code = authorization_code(
@@ -119,13 +122,36 @@ class OidcProvider:
         token = await self._redeem(http, metadata, code, str(parked["code_verifier"]), redirect_uri)
         claims = await self._verify_id_token(http, metadata, token, str(parked["nonce"]))
         auth_time = authentication_time(self.title, claims, parked, time.time())
-        acr = claims.get("acr")
+        if defer_profile and self._has_userinfo(metadata, token):
+            # Everything but the profile is the id_token's: verified above, whole without userinfo.
+            async def complete_profile() -> UpstreamIdentity:
+                return self._identity(claims, await self._profile(http, metadata, token, claims), auth_time)
+
+            return replace(self._identity(claims, claims, auth_time), complete_profile=complete_profile)
+        return self._identity(claims, await self._profile(http, metadata, token, claims), auth_time)
+
+    # --- steps -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _has_userinfo(metadata: Mapping[str, Any], token: Mapping[str, Any]) -> bool:
+        return bool(metadata.get("userinfo_endpoint")) and isinstance(token.get("access_token"), str)
+
+    async def _profile(
+        self, http: httpx.AsyncClient, metadata: Mapping[str, Any], token: Mapping[str, Any], claims: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The id_token's claims with userinfo's over them, when the provider has userinfo."""
         profile = dict(claims)
-        if metadata.get("userinfo_endpoint") and isinstance(token.get("access_token"), str):
+        if self._has_userinfo(metadata, token):
             userinfo = await self._userinfo(http, metadata, token["access_token"])
             if userinfo.get("sub") != claims["sub"]:
                 raise errors.rejected(self.title, "userinfo sub differs from id_token sub")
             profile.update(userinfo)
+        return profile
+
+    def _identity(
+        self, claims: Mapping[str, Any], profile: Mapping[str, Any], auth_time: datetime | None
+    ) -> UpstreamIdentity:
+        acr = claims.get("acr")
         return UpstreamIdentity(
             provider=self.key,
             issuer=self.issuer,
@@ -146,8 +172,6 @@ class OidcProvider:
             # The nonce check above and PKCE tie the code to this flow.
             code_bound=True,
         )
-
-    # --- steps -----------------------------------------------------------------------------------
 
     def discovery_fresh(self) -> bool:
         """Whether the discovery document is cached and younger than DISCOVERY_TTL (for /readyz)."""

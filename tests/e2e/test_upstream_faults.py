@@ -147,7 +147,12 @@ async def test_upstream_fault_shows_a_calm_page_and_binds_nothing(
 
 @pytest.mark.parametrize(
     ("provider", "fault"),
-    [pytest.param(ESIA, "token_500", id="esia-token_500"), pytest.param(RSAA, "id_token_bad_signature", id="rsaa-sig")],
+    [
+        pytest.param(ESIA, "token_500", id="esia-token_500"),
+        pytest.param(RSAA, "id_token_bad_signature", id="rsaa-sig"),
+        # The profile is fetched after the sign-in found a proof parked: the proof is left in place.
+        pytest.param(RSAA, "userinfo_wrong_sub", id="rsaa-userinfo"),
+    ],
 )
 async def test_retry_succeeds_once_the_fault_is_gone(world: World, provider: Provider, fault: str) -> None:
     login = world.add_staff()
@@ -170,6 +175,40 @@ async def test_retry_succeeds_once_the_fault_is_gone(world: World, provider: Pro
     [(bound_login, bound_provider, _subject)] = world.bindings()
     assert (bound_login, bound_provider) == (login, provider.key)
     assert world.staff(login).password_hash is None
+
+
+async def test_a_returning_rsaa_sign_in_asks_no_userinfo_and_a_binding_still_checks_it(world: World) -> None:
+    """Only binding uses the profile: a returning sign-in is the verified id_token's alone (no
+    userinfo request), while an external-first sign-in fetches userinfo and refuses an answer about
+    someone else, parking nothing."""
+    login = world.add_staff()
+    asked: list[str] = []
+
+    async def note(request: httpx.Request) -> None:
+        asked.append(request.url.path)
+
+    world.runtime.http.event_hooks["request"] = [*world.runtime.http.event_hooks["request"], note]
+    await world.fault("rsaa", "userinfo_wrong_sub")
+    async with world.browser() as browser:
+        page = await sign_in_through(browser, "РСАА", KUZNETSOV)
+        assert_calm_refusal(page, REJECTED["rsaa"])
+        assert asked.count("/rsaa/userinfo") == 1
+        pending = await browser.get(f"{BRIDGE}/login/bind")
+        assert REFUSED_TITLE in pending.text  # no pending binding to finish
+
+        first = await choose_provider(browser, await browser.get(f"{BRIDGE}/login"), "РСАА")
+        assert first.url.path == "/login/bind"  # the provider remembers the person: it answers at once
+        account = await enter_password(browser, first, login)
+        assert account.url.path == "/account", account.text[:500]
+        assert asked.count("/rsaa/userinfo") == 2
+
+        for cookie in list(browser.cookies.jar):  # a fresh browser at the bridge, still signed in upstream
+            if cookie.domain.lstrip(".").startswith("bridge.test"):
+                browser.cookies.jar.clear(cookie.domain, cookie.path, cookie.name)
+        returning = await choose_provider(browser, await browser.get(f"{BRIDGE}/login"), "РСАА")
+        assert returning.url.path == "/account", returning.text[:500]
+    assert asked.count("/rsaa/userinfo") == 2
+    assert asked.count("/rsaa/token") == 3
 
 
 async def test_esia_person_data_of_someone_else_never_changes_whom_we_bind(world: World) -> None:
