@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from mail_sink.smtp import free_ports
 
 from benchmarks.load_browser import Person, RelyingApp
-from benchmarks.load_stack import APP_REDIRECT, free_port, pinned
+from benchmarks.load_stack import APP_REDIRECT, pinned
 
 FOLDER = Path(__file__).resolve().parent / "peers" / "node_op"
 # The client server.js registers; loopback only.
@@ -80,7 +81,7 @@ def describe(folder: Path = FOLDER) -> str:
 def start(log: Path, cores: str | None, folder: Path = FOLDER) -> NodePeer:
     node = shutil.which("node")
     assert node is not None
-    port = free_port()
+    (port,) = free_ports(1)
     url = f"http://127.0.0.1:{port}"
     output = log.open("wb")
     process = subprocess.Popen(  # noqa: S603 - our own server.js with a port chosen here
