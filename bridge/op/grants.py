@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -279,6 +280,11 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]
 
     def get_jwks(self) -> KeySet:
         return self.keys.signing_key(self.alg)
+
+    def get_jti(self, client: ClientModel, grant_type: str, user: Grantee, scope: str) -> str:
+        # Authlib's default draws each of 16 characters with SystemRandom.choice, one urandom call
+        # apiece: one call of 16 bytes is as unpredictable (128 bits) at a fraction of the cost.
+        return secrets.token_urlsafe(16)
 
     def get_audiences(self, client: ClientModel, user: Grantee, scope: str) -> list[str]:
         return [client.get_client_id(), self.userinfo_endpoint]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from joserfc.jwk import ECKey, KeySet, RSAKey
@@ -38,6 +38,8 @@ class _Snapshot:
     signing: dict[str, ECKey | RSAKey]
     published: KeySet
     loaded_at: float
+    # Each active key as a one-key set, made once per load rather than at every token signed.
+    signing_sets: dict[str, KeySet] = field(default_factory=dict)
 
 
 class KeyStore:
@@ -49,7 +51,7 @@ class KeyStore:
 
     def signing_key(self, alg: str) -> KeySet:
         """The active key of `alg` as a one-key set: joserfc then writes its kid into the header."""
-        return KeySet([self._current().signing[alg]])
+        return self._current().signing_sets[alg]
 
     def verification_keys(self, kid: str | None = None) -> KeySet:
         snapshot = self._current()
@@ -96,7 +98,9 @@ class KeyStore:
                 published: list[Any] = [
                     known_public.get(record.kid) or _import(record.public_jwk) for record in published_signing_keys(db)
                 ]
-            self._snapshot = _Snapshot(signing, KeySet(published), time.monotonic())
+            self._snapshot = _Snapshot(
+                signing, KeySet(published), time.monotonic(), {alg: KeySet([key]) for alg, key in signing.items()}
+            )
             return self._snapshot
 
 

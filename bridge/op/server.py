@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import OAuth2Error, UnsupportedResponseTypeError
 from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
@@ -45,6 +44,17 @@ def _client_secret_basic(query_client: Any, request: Any) -> Any:
         return authenticate_client_secret_basic(query_client, request)
     except ValueError:
         return None
+
+
+def with_query_parameter(uri: str, name: str, value: str) -> str:
+    """`uri` with one more query parameter, its own query kept as it is (Authlib's add_params_to_uri
+    decodes and re-encodes every parameter already there: the code and state of every answer).
+    A fragment stays last; the answers built here have none (redirect URIs may not hold one)."""
+    base, hash_, fragment = uri.partition("#")
+    separator = "&" if "?" in base else "?"
+    if base.endswith(("?", "&")):
+        separator = ""
+    return f"{base}{separator}{urlencode({name: value})}{hash_}{fragment}"
 
 
 def named_client_id(request: StarletteOAuth2Request) -> str | None:
@@ -184,7 +194,7 @@ class BridgeAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def _with_issuer(self, response: Response) -> Response:
         location = response.headers.get("location")
         if location and not any(name == "iss" for name, _ in parse_qsl(urlsplit(location).query)):
-            response.headers["location"] = add_params_to_uri(location, [("iss", self.issuer)])
+            response.headers["location"] = with_query_parameter(location, "iss", self.issuer)
         return response
 
     # --- the token endpoint, with its refusals audited ------------------------------------------

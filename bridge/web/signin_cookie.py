@@ -9,6 +9,8 @@ Named `__Host-bridge_sid` over https (Secure, HttpOnly, Path=/, SameSite=Lax, no
 
 from __future__ import annotations
 
+import functools
+
 from itsdangerous import BadSignature, URLSafeSerializer
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,7 +27,18 @@ def signin_cookie_name(settings: Settings) -> str:
 
 
 def _serializer(settings: Settings) -> URLSafeSerializer:
-    return URLSafeSerializer(str(settings.secret_key), salt="bridge.signin-session")
+    return _serializer_for(str(settings.secret_key))
+
+
+@functools.lru_cache(maxsize=4)
+def _serializer_for(secret_key: str) -> URLSafeSerializer:
+    # Built once per key: the cookie is read at every request of a signed-in browser.
+    return URLSafeSerializer(secret_key, salt="bridge.signin-session")
+
+
+@functools.lru_cache(maxsize=4)
+def _session_keys(secret_key: str) -> SessionKeys:
+    return SessionKeys.of(secret_key)
 
 
 def read_signin_session_id(request: Request, settings: Settings) -> str | None:
@@ -37,7 +50,7 @@ def read_signin_session_id(request: Request, settings: Settings) -> str | None:
         value = _serializer(settings).loads(raw)
     except BadSignature:
         return None
-    return SessionKeys.of(settings.secret_key).id_of(value) if isinstance(value, str) else None
+    return _session_keys(str(settings.secret_key)).id_of(value) if isinstance(value, str) else None
 
 
 def set_signin_cookie(
