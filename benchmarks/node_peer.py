@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from mail_sink.smtp import free_port
 
 from benchmarks.load_browser import Person, RelyingApp
-from benchmarks.load_stack import APP_REDIRECT, free_port, pinned
+from benchmarks.load_stack import APP_REDIRECT, pinned
 
 FOLDER = Path(__file__).resolve().parent / "peers" / "node_op"
 # The client server.js registers; loopback only.
