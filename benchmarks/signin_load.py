@@ -8,7 +8,8 @@ provider → password → workplace data), then drives, each for a window at a c
   in a browser without a bridge cookie, over all the people;
 - the same for one person who already has many past sessions (flat with use?);
 - the signed-in code flow: authorize → token → userinfo with the bridge's cookie;
-- returning sign-in through the mock ESIA (GOST), with a /healthz probe alongside (its p99).
+- returning sign-in through the mock ESIA (GOST), with a /healthz probe alongside (its p99, and how
+  long the event loop was ready to run but waited for a CPU meanwhile: on a shared machine, most of it).
 
 It prints flows/s, the server's CPU share (from /proc: utime+stime of it and its workers over the
 window), flows/s per core (= flows/s ÷ that share), p50/p99 latency and errors, with ratios against
@@ -48,7 +49,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks import node_peer
 from benchmarks.load_browser import FlowError, Person, forget_bridge, sign_in
-from benchmarks.load_stack import Stack, cpu_seconds, start
+from benchmarks.load_stack import Stack, cpu_seconds, loop_cpu_wait_seconds, start
 
 
 @dataclass
@@ -288,11 +289,16 @@ async def drive(stack: Stack, plan: Plan, esia_people: int) -> list[Window]:
         windows.append(await run_window("signed-in code flow", code_flow, workers=plan.concurrency,
                                         seconds=plan.seconds, server_pid=pid))
     for _ in range(plan.runs):
+        waited_before = loop_cpu_wait_seconds(pid)
         async with probing(f"{stack.bridge_url}/healthz") as probe_latencies:
             window = await run_window("returning through ESIA (+probe)", esia_returning,
                                       workers=min(plan.concurrency, esia_people), seconds=plan.seconds, server_pid=pid)
+        waited_after = loop_cpu_wait_seconds(pid)
         probe_latencies.sort()
         window.name += f" probe p99 {probe_latencies[int(0.99 * (len(probe_latencies) - 1))] * 1000:.1f} ms"
+        if waited_before is not None and waited_after is not None and window.seconds:
+            # Read the p99 against this: on a busy machine the loop waits for a core, whatever the bridge does.
+            window.name += f", loop waited for a CPU {(waited_after - waited_before) / window.seconds * 1000:.0f} ms/s"
         windows.append(window)
     for client in [*rsaa.values(), *esia.values(), *extra.values(), health_client]:
         await client.aclose()
