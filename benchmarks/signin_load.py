@@ -295,7 +295,8 @@ async def drive(stack: Stack, plan: Plan, esia_people: int) -> list[Window]:
                                       workers=min(plan.concurrency, esia_people), seconds=plan.seconds, server_pid=pid)
         waited_after = loop_cpu_wait_seconds(pid)
         probe_latencies.sort()
-        window.name += f" probe p99 {probe_latencies[int(0.99 * (len(probe_latencies) - 1))] * 1000:.1f} ms"
+        window.name += (f" probe p50 {probe_latencies[len(probe_latencies) // 2] * 1000:.1f} "
+                        f"p99 {probe_latencies[int(0.99 * (len(probe_latencies) - 1))] * 1000:.1f} ms")
         if waited_before is not None and waited_after is not None and window.seconds:
             # Read the p99 against this: on a busy machine the loop waits for a core, whatever the bridge does.
             window.name += f", loop waited for a CPU {(waited_after - waited_before) / window.seconds * 1000:.0f} ms/s"
