@@ -214,14 +214,40 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU of a process and its descendants (uvicorn's workers), from /proc."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
-    pending = [pid]
-    while pending:
-        current = pending.pop()
+    for current in _process_tree(pid):
         try:
             fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def loop_cpu_wait_seconds(pid: int) -> float | None:
+    """How long the main threads of a process and its descendants (the event loops) were ready to run
+    but waited for a CPU (the kernel's run-queue delay, /proc/…/schedstat); None where not reported.
+
+    A probe's latency on a shared machine is mostly this: the loop is runnable while other processes
+    (or the server's own worker threads) hold the core.
+    """
+    total, seen = 0.0, False
+    for current in _process_tree(pid):
+        try:
+            fields = Path(f"/proc/{current}/task/{current}/schedstat").read_text().split()
+        except OSError:
+            continue
+        total, seen = total + int(fields[1]) / 1e9, True
+    return total if seen else None
+
+
+def _process_tree(pid: int) -> list[int]:
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        try:
             children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except OSError:
             continue
         pending.extend(int(child) for child in children)
-    return total
+    return found

@@ -20,6 +20,7 @@ from bridge.services.audit_settings import configure_audit
 from bridge.services.flow_state import PurgeSchedule
 from bridge.services.signing_keys import SigningKeyPolicy
 from bridge.storage.database import build_engine, build_sessionmaker
+from bridge.upstream.http_client import upstream_client
 from bridge.upstream.registry import UpstreamRegistry
 
 
@@ -60,9 +61,7 @@ def build_runtime(
     logout_http: httpx.AsyncClient | None = None,
 ) -> BridgeRuntime:
     engine = engine or build_engine(settings.database_url)
-    http = http or httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.upstream_timeout_seconds), follow_redirects=False
-    )
+    http = http or upstream_client(settings.upstream_timeout_seconds)
     # Also on a client a test hands in: upstream calls carry the request's id whoever built the client.
     if send_request_id not in http.event_hooks["request"]:
         http.event_hooks["request"] = [*http.event_hooks["request"], send_request_id]

@@ -22,7 +22,7 @@ from bridge.application.staff_cards import StaffAdminPolicy, StaffView
 from bridge.blocking import run_blocking
 from bridge.services.actors import Actor
 from bridge.services.errors import DomainError, InvalidInput, NotFound
-from bridge.web.context import client_address, current_signin, runtime_of, settings_of
+from bridge.web.context import client_address, runtime_of, settings_of, signed_in
 from bridge.web.templating import render
 from bridge.web.urls import path_for
 
@@ -58,7 +58,7 @@ def not_found(request: Request, error: DomainError) -> Response:
 
 async def administrator(request: Request) -> Actor | Response:
     """The signed-in administrator acting in the session's role, or the answer to send instead."""
-    signin = current_signin(request)
+    signin = await signed_in(request)
     if signin is None:
         return RedirectResponse(path_for(request, "login", query={"next": request.url.path}), status_code=303)
     role_id = signin.role.id if signin.role is not None else None

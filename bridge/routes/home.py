@@ -6,13 +6,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bridge.web.context import current_signin, settings_of
+from bridge.web.context import settings_of, signed_in
 from bridge.web.templating import render
 from bridge.web.urls import path_for
 
 
 async def home(request: Request) -> Response:
-    target = "login" if current_signin(request) is None else "account"
+    target = "login" if await signed_in(request) is None else "account"
     return RedirectResponse(path_for(request, target), status_code=303)
 
 

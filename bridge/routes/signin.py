@@ -21,7 +21,7 @@ from bridge.services.audit import ANONYMOUS_ACTOR, AuditContext
 from bridge.services.roles import ROLES, Role
 from bridge.services.signin_sessions import ActiveSignIn
 from bridge.web.browser import browser_id, browser_of
-from bridge.web.context import client_address, current_signin, runtime_of
+from bridge.web.context import client_address, runtime_of, signed_in
 from bridge.web.signin_cookie import clear_signin_cookie, read_signin_session_id, set_signin_cookie
 from bridge.web.templating import render
 from bridge.web.urls import path_for
@@ -93,7 +93,7 @@ async def login_page(request: Request) -> Response:
     next_url = _next(request, request.query_params.get("next"))
     reauth = request.query_params.get("reauth") == "1"
     max_age = upstream_max_age(request.query_params.get("max_age"))
-    active = current_signin(request)
+    active = await signed_in(request)
     if active is not None and not reauth:
         return _see_other(next_url)
     provider = request.query_params.get("provider")
@@ -122,7 +122,7 @@ async def login_page(request: Request) -> Response:
 
 async def start_upstream(request: Request) -> Response:
     form = await request.form()
-    active = await run_blocking(current_signin, request)
+    active = await signed_in(request)
     started = await signin_flow(request).start_upstream(
         str(form.get("provider", "")),
         remember=form.get("remember") == "on",
@@ -213,7 +213,7 @@ async def bind_page(request: Request) -> Response:
 
 
 async def role_page(request: Request) -> Response:
-    active = current_signin(request)
+    active = await signed_in(request)
     next_url = _next(request, request.query_params.get("next"))
     if active is None:
         back_here = path_for(request, "login_role", query={"next": next_url})
@@ -224,7 +224,7 @@ async def role_page(request: Request) -> Response:
 
 async def submit_role(request: Request) -> Response:
     form = await request.form()
-    active = current_signin(request)
+    active = await signed_in(request)
     if active is None:
         return _see_other(path_for(request, "login"))
     try:
@@ -241,7 +241,7 @@ async def submit_role(request: Request) -> Response:
 
 
 async def account_page(request: Request) -> Response:
-    active = current_signin(request)
+    active = await signed_in(request)
     if active is None:
         return _see_other(path_for(request, "login", query={"next": path_for(request, "account")}))
     options = await run_blocking(role_options, runtime_of(request).db, active.staff.id)
@@ -253,7 +253,7 @@ async def account_page(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
-    active = current_signin(request)
+    active = await signed_in(request)
     if active is not None:
         await run_blocking(sign_out, runtime_of(request).db, _audit(request, active), active.session.id)
     # A new browser id after sign-out: nothing parked under the old one is reachable any more.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from bridge.application import signin
+from bridge.blocking import run_blocking
 from bridge.config import Settings
 from bridge.runtime import BridgeRuntime
 from bridge.services.signin_sessions import ActiveSignIn, SessionTimeouts
@@ -26,9 +27,18 @@ def client_address(request: Request) -> str | None:
 
 
 def current_signin(request: Request) -> ActiveSignIn | None:
-    """The live sign-in session named by this browser's cookie, or None (see application.signin)."""
+    """The live sign-in session named by this browser's cookie, or None (see application.signin).
+
+    A database transaction: call it in a worker thread (`signed_in`, or inside a use case that is),
+    never on the event loop, where every other request would wait for it (tests/web/test_off_event_loop.py).
+    """
     runtime = runtime_of(request)
     session_id = read_signin_session_id(request, runtime.settings)
     if session_id is None:
         return None
     return signin.current_signin(runtime.db, session_id, SessionTimeouts.of(runtime.settings))
+
+
+async def signed_in(request: Request) -> ActiveSignIn | None:
+    """`current_signin`, read in a worker thread."""
+    return await run_blocking(current_signin, request)

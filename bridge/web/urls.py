@@ -4,8 +4,11 @@ Paths, not absolute URLs: behind a proxy the Host a request arrived with is not 
 public one (the issuer in Settings is), and a relative redirect works wherever the bridge is served.
 
 A route without path parameters always has the same path, so it is looked up in the route table
-once per app and kept by name (`app.state.route_paths`): Starlette's lookup tries every route in
-turn, and most redirects and page links name such a route.
+once per app and kept by name (`app.state.fixed_paths`): Starlette's lookup tries every route in
+turn, and most redirects and page links name such a route. For a route with parameters, the route
+that answers the name is found once (`app.state.param_routes`) and asked for each path itself:
+Starlette's lookup costs ~150 µs with the bridge's ~90 routes (every refusal an exception), the
+route's own ~4 µs; a staff list's page names one per row, on the event loop.
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
+from starlette.routing import BaseRoute, NoMatchFound
 
 
 def path_for(request: Request, name: str, /, *, query: dict[str, str] | None = None, **path_params: Any) -> str:
     """The path of the named route, with `query` (if any) encoded after it."""
-    path = str(request.app.url_path_for(name, **path_params)) if path_params else _fixed_path(request, name)
+    path = _path_with_parameters(request, name, path_params) if path_params else _fixed_path(request, name)
     return f"{path}?{urlencode(query)}" if query else path
 
 
@@ -36,3 +40,30 @@ def _fixed_path(request: Request, name: str) -> str:
         path = str(request.app.url_path_for(name))
         paths[name] = path
     return path
+
+
+def _path_with_parameters(request: Request, name: str, path_params: dict[str, Any]) -> str:
+    # Which route answers depends on the name and the parameters' names, never on their values
+    # (Route and Mount compare exactly these), so the route is kept per name and parameter names.
+    state = request.app.state
+    routes: dict[tuple[str, frozenset[str]], BaseRoute] | None = getattr(state, "param_routes", None)
+    if routes is None:
+        routes = {}
+        state.param_routes = routes
+    key = (name, frozenset(path_params))
+    route = routes.get(key)
+    if route is None:
+        route = _route_answering(request.app.router.routes, name, path_params)
+        routes[key] = route
+    return str(route.url_path_for(name, **path_params))
+
+
+def _route_answering(routes: list[BaseRoute], name: str, path_params: dict[str, Any]) -> BaseRoute:
+    """The first route that makes the path, as Starlette's own lookup takes it."""
+    for route in routes:
+        try:
+            route.url_path_for(name, **path_params)
+        except NoMatchFound:
+            continue
+        return route
+    raise NoMatchFound(name, path_params)
