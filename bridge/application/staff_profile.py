@@ -36,7 +36,9 @@ __all__ = ["ProfileChanges", "ProfileCompleted", "ProfileSkipped", "StaffProfile
 FollowUp = Callable[[Session], object]
 # The same for the page itself (`save_signed_in_profile`): with the person's active roles as the save
 # has just read them (with their organizations), or None when it read none.
-FollowUpWithRoles = Callable[[Session, Sequence[RoleAssignment] | None], object]
+# The person's roles as the save has just read them (None when it read none).
+SavedRoles = Sequence[RoleAssignment] | None
+FollowUpWithRoles = Callable[[Session, SavedRoles], object]
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,6 @@ one request fewer for the browser, the request still taken once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -20,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 from bridge.application.principals import signed_in_person
 from bridge.application.staff_profile import (
     ProfileChanges,
+    SavedRoles,
     save_signed_in_profile,
     show_profile,
     show_signed_in_profile,
@@ -31,7 +30,6 @@ from bridge.routes.relying_app_answer import app_answer, as_response_to_post, pr
 from bridge.services.actors import Actor
 from bridge.services.errors import DomainError
 from bridge.services.signin_sessions import ActiveSignIn, SessionTimeouts
-from bridge.storage.models import RoleAssignment
 from bridge.web.context import client_address, current_signin, runtime_of
 from bridge.web.signin_cookie import read_signin_session_id
 from bridge.web.templating import render
@@ -104,7 +102,7 @@ async def submit_profile(request: Request) -> Response:
     answer = app_answer(request)
     changes = None if form.get("action") == "skip" else _changes(form)
 
-    def then(db: Session, roles: Sequence[RoleAssignment] | None) -> object:
+    def then(db: Session, roles: SavedRoles) -> object:
         # Where the sign-in was going is the app's parked request: answered here, in this transaction
         # (with the person's roles as the save has just read them).
         return answer(db, session_id, next_url, roles)
