@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -107,8 +108,21 @@ def collect_routes() -> list[BaseRoute]:
     ]
 
 
-def create_app(settings: Settings, *, runtime: BridgeRuntime | None = None) -> Starlette:
-    """Build the bridge. Pass `runtime` to share objects with a test (it then owns closing them)."""
+def freeze_startup_heap() -> None:
+    """What start-up built (modules, routes, compiled SQL, templates, keys) lives as long as the
+    process: collected once, then moved out of the cyclic collector's sight (`gc.freeze`), so a
+    full collection scans what requests made (about 7,000 objects, not 140,000). Each full pass
+    over the start-up heap held every thread for 35–45 ms of CPU under load, measured with
+    `gc.callbacks`: a stall that reached the latency of every request in flight."""
+    gc.collect()
+    gc.freeze()
+
+
+def create_app(settings: Settings, *, runtime: BridgeRuntime | None = None, served: bool = False) -> Starlette:
+    """Build the bridge. Pass `runtime` to share objects with a test (it then owns closing them).
+
+    `served` is `bridge serve`'s process, which the app has to itself: its start-up heap is frozen
+    once started (never in a test process, where it would keep every test's garbage)."""
     settings.check_startable()
     owns_runtime = runtime is None
 
@@ -137,12 +151,16 @@ def create_app(settings: Settings, *, runtime: BridgeRuntime | None = None) -> S
                         )
                     if runtime.logout is not None:
                         background.start_soon(runtime.logout.run)
+                    if served:
+                        freeze_startup_heap()
                     try:
                         yield
                     finally:
                         background.cancel_scope.cancel()
                         await housekeeping.stop()
         finally:
+            if served:
+                gc.unfreeze()
             if owns_runtime:
                 await runtime.aclose()
 

@@ -40,7 +40,7 @@ def app_from_environ() -> Starlette:
     """The app each worker process builds (uvicorn imports it by name): settings read there again."""
     from bridge.app import create_app
 
-    return create_app(Settings.from_environ())
+    return create_app(Settings.from_environ(), served=True)
 
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -59,7 +59,7 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     preflight(settings, args.host, args.port)
     # Several workers each import the app by name and read the same environment; one builds it here,
     # from the settings already checked.
-    app: Starlette | str = create_app(settings) if args.workers == 1 else f"{__name__}:app_from_environ"
+    app: Starlette | str = create_app(settings, served=True) if args.workers == 1 else f"{__name__}:app_from_environ"
     # uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 (its default): the app's own
     # TrustedProxyMiddleware decides, from BRIDGE_TRUSTED_PROXIES only (bridge/web/proxies.py).
     # uvicorn's access log writes whole query strings (codes, states, id_token_hint): off.
