@@ -14,6 +14,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+# Authlib puts an "always" filter for its deprecation warnings first when this module loads; loaded
+# here, before collection, pyproject's `filterwarnings` entries go in front of it and apply.
+import authlib.deprecate  # noqa: F401
 import pytest
 from aiosmtpd.controller import Controller
 from mail_sink.smtp import free_port, smtp_controller

@@ -13,12 +13,12 @@ from __future__ import annotations
 import json
 import secrets
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from authlib.integrations.starlette_client import OAuth, OAuthError
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -29,6 +29,15 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
+
+with warnings.catch_warnings():
+    # Authlib 1.9 asks for httpx2 and warns, in English, at the first import of its httpx
+    # integration; the project's client is httpx (its stack), so `./dev demo` stays quiet. Authlib
+    # puts an "always" filter first when its `deprecate` module loads: ours goes in after that.
+    import authlib.deprecate  # noqa: F401
+
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+    from authlib.integrations.starlette_client import OAuth, OAuthError
 
 TITLE = "Демо: ИС Контингент"
 _SESSION_KEY = "demo_user"
