@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bridge.storage.models import AuthFlow
@@ -47,6 +48,20 @@ _CLEAR_STEP = delete(_FLOWS).where(*_STEP)
 _PEEK_STEP = select(_FLOWS.c.data).where(*_STEP, _FLOWS.c.expires_at > bindparam("step_now"))
 _REPLACE_STEP = update(_FLOWS).where(*_STEP).values(data=bindparam("step_data"))
 _PARK_STEP = insert(_FLOWS)
+
+
+def _replacing_step(dialect_insert: Any) -> Any:
+    statement = dialect_insert(_FLOWS)
+    return statement.on_conflict_do_update(
+        index_elements=[_FLOWS.c.browser, _FLOWS.c.kind, _FLOWS.c.key],
+        set_={name: statement.excluded[name] for name in ("staff_id", "data", "created_at", "expires_at")},
+    )
+
+
+# A browser's keyless step is replaced by one INSERT … ON CONFLICT DO UPDATE: two tabs parking it at
+# once both succeed and the later one stays. A DELETE then an INSERT let the second INSERT, waiting on
+# the first's uncommitted row, fail on the unique (browser, kind, key) on PostgreSQL: a 500.
+_REPLACE_KEYLESS_STEP = {"postgresql": _replacing_step(postgresql.insert), "sqlite": _replacing_step(sqlite.insert)}
 
 
 class FlowKind(StrEnum):
@@ -95,10 +110,8 @@ def park(
     # flush of the step did; then the step as a plain INSERT: nothing of it is ever loaded as an object.
     db.flush()
     connection = db.connection()
-    if not key:
-        connection.execute(_CLEAR_STEP, _step(browser_id, kind, key))
     connection.execute(
-        _PARK_STEP,
+        _PARK_STEP if key else _REPLACE_KEYLESS_STEP[connection.dialect.name],
         {
             "browser": browser, "kind": kind.value, "key": hashed_key, "staff_id": staff_id, "data": data,
             "created_at": now, "expires_at": now + ttl,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -104,4 +106,42 @@ def test_purge_removes_expired_steps_in_bounded_batches(db_factory: sessionmaker
         assert flow_state.purge_expired(db, batch=3) == 2
         assert flow_state.purge_expired(db, batch=3) == 0
     with db_factory() as db:
+        assert db.scalar(select(func.count()).select_from(AuthFlow)) == 1
+
+
+def test_two_transactions_parking_a_keyless_step_at_once_both_succeed_and_the_later_one_stays(
+    database_url: str, engine: Engine
+) -> None:
+    # Two tabs of one browser, each back from the provider, park the browser's one pending binding at
+    # once: on PostgreSQL the second INSERT waits on the first's uncommitted row, then must not fail
+    # on the unique (browser, kind, key) — that was a 500 for a person doing nothing wrong.
+    factories = [build_sessionmaker(engine), build_sessionmaker(build_engine(database_url))]
+    first_parked, errors = threading.Event(), []
+
+    def first() -> None:
+        with transaction(factories[0]) as db:
+            flow_state.park(db, BROWSER, FlowKind.PENDING_BINDING, {"tab": 1}, ttl=TTL)
+            first_parked.set()
+            time.sleep(0.5)
+
+    def second() -> None:
+        first_parked.wait(10)
+        with transaction(factories[1]) as db:
+            flow_state.park(db, BROWSER, FlowKind.PENDING_BINDING, {"tab": 2}, ttl=TTL)
+
+    def run(step: Callable[[], None]) -> None:
+        try:
+            step()
+        except Exception as error:  # the assertion below names it
+            errors.append(error)
+            first_parked.set()
+
+    threads = [threading.Thread(target=run, args=(step,)) for step in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert errors == []
+    with factories[0]() as db:
+        assert flow_state.peek(db, BROWSER, FlowKind.PENDING_BINDING) == {"tab": 2}
         assert db.scalar(select(func.count()).select_from(AuthFlow)) == 1
