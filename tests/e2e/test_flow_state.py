@@ -142,6 +142,24 @@ async def test_two_racing_password_posts_bind_once(world: World) -> None:
     assert len(world.bindings()) == 1 and events(world, "binding.created") == 1
 
 
+async def test_one_identity_waiting_in_two_browsers_binds_one_of_two_people_racing(world: World) -> None:
+    """One РСАА account waits for a password in two browsers (each parked it, having found nobody
+    bound); two people's issued passwords arrive at once: one binding, the other refused."""
+    first, second = world.add_staff(), world.add_staff()
+    async with world.browser() as one, world.browser() as other:
+        pages = [await sign_in_through(browser, "РСАА", KUZNETSOV) for browser in (one, other)]
+        assert [page.url.path for page in pages] == ["/login/bind", "/login/bind"]
+        forms = [next(form for form in read_forms(page.text) if "password" in form.fields) for page in pages]
+        answers = await asyncio.gather(*(
+            submit(browser, page, form, form.submission(login=login, password=PASSWORD))
+            for browser, page, form, login in zip((one, other), pages, forms, (first, second), strict=True)
+        ))
+    assert sorted(answer.url.path for answer in answers).count("/login/profile") == 1
+    [(bound, provider, _subject)] = world.bindings()
+    assert provider == "rsaa" and bound in (first, second)
+    assert events(world, "binding.created") == 1
+
+
 async def test_a_password_reset_discards_a_local_proof_parked_before_it(world: World) -> None:
     # A department head: technical support manages that role, so the real reset use case applies.
     login = world.add_staff(roles=(Role.EDUCATION_DEPARTMENT,))
