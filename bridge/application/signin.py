@@ -122,6 +122,8 @@ class RoleOption:
 class RoleChosen:
     organization_id: int
     role: str
+    # What `then` returned: the relying app's answer when the choice was on the way to one.
+    followed_by: object = None
 
 
 @dataclass(frozen=True)
@@ -268,16 +270,22 @@ def role_options(database: sessionmaker[Session], staff_id: int) -> list[RoleOpt
 
 
 def choose_role(
-    database: sessionmaker[Session], audit: AuditContext, signin_session_id: str, role_assignment_id: int
+    database: sessionmaker[Session],
+    audit: AuditContext,
+    signin_session_id: str,
+    role_assignment_id: int,
+    *,
+    then: Callable[[Session, ActiveRoles], object] | None = None,
 ) -> RoleChosen:
-    """Set the session's role; raises RoleUnavailable unless it is one of the person's active roles."""
+    """Set the session's role; raises RoleUnavailable unless it is one of the person's active roles.
+
+    `then` runs in the same transaction once the role is set, with the person's roles as just read
+    (with their organizations): the role page answering the relying app's parked request.
+    """
     with transaction(database) as db:
         session = find_signin_session(db, signin_session_id)
-        chosen = (
-            next((role for role in active_roles(db, session.staff_id) if role.id == role_assignment_id), None)
-            if session is not None
-            else None
-        )
+        roles = active_roles(db, session.staff_id, organizations=True) if session is not None else []
+        chosen = next((role for role in roles if role.id == role_assignment_id), None)
         if session is None or chosen is None:
             raise RoleUnavailable()
         choose_session_role(db, session, chosen)
@@ -285,7 +293,8 @@ def choose_role(
             db, audit, "signin.role_chosen", "success",
             subject_staff_id=session.staff_id, organization_id=chosen.organization_id, role=chosen.role,
         )
-        return RoleChosen(chosen.organization_id, chosen.role)
+        followed_by = then(db, roles) if then is not None else None
+        return RoleChosen(chosen.organization_id, chosen.role, followed_by)
 
 
 def sign_out(database: sessionmaker[Session], audit: AuditContext, signin_session_id: str) -> SignedOut:

@@ -16,7 +16,7 @@ from bridge.flows.outcomes import GoUpstream, Linked, NeedsLocalPassword, NeedsP
 from bridge.flows.signin import BINDING_EXPIRED, SignInFlow, safe_next
 from bridge.op.outcomes import Outcome as ProviderOutcome
 from bridge.routes.dependencies import signin_dependencies
-from bridge.routes.relying_app_answer import answering_app, as_response
+from bridge.routes.relying_app_answer import answering_app, app_answer, as_response, as_response_to_post, provider_of
 from bridge.services.audit import ANONYMOUS_ACTOR, AuditContext
 from bridge.services.roles import ROLES, Role
 from bridge.services.signin_sessions import ActiveSignIn
@@ -231,13 +231,26 @@ async def submit_role(request: Request) -> Response:
         role_id = int(str(form.get("role_id", "")))
     except ValueError:
         role_id = -1
-    try:
-        await run_blocking(
-            choose_role, runtime_of(request).db, _audit(request, active), active.session.id, role_id
+    next_url = _next(request, str(form.get("next", "")))
+    session_id, audit, answer = active.session.id, _audit(request, active), app_answer(request)
+
+    def choose() -> object:
+        provider_of(request).ready()
+        # The role set and, when the choice was on the way to an app, its parked request answered
+        # in the same transaction (not a redirect back to the endpoint to take and decide it again).
+        chosen = choose_role(
+            runtime_of(request).db, audit, session_id, role_id,
+            then=lambda db, roles: answer(db, session_id, next_url, roles),
         )
+        return chosen.followed_by
+
+    try:
+        answered = await run_blocking(choose)
     except RoleUnavailable as refusal:
         return _refused(request, Refused(refusal.code, refusal.message), retry_at="login_role")
-    return _see_other(_next(request, str(form.get("next", ""))))
+    if isinstance(answered, ProviderOutcome):
+        return as_response_to_post(request, answered)
+    return _see_other(next_url)
 
 
 async def account_page(request: Request) -> Response:

@@ -71,3 +71,30 @@ async def test_app_gets_the_role_and_organization_chosen_at_first_sign_in(world:
         assert "Завуч школы" in at_app.text and "Директор школы" not in at_app.text.split("Утверждения")[0]
         assert "urn:edu-bridge:idp:rsaa" in at_app.text
         assert [provider for _, provider, _ in world.bindings()] == ["rsaa"]
+
+
+async def test_the_role_page_answers_the_app_itself_and_once(world: World) -> None:
+    login = world.add_staff(
+        surname="Кузнецов", name="Андрей", patronymic="Николаевич", roles=(Role.SCHOOL_DIRECTOR, Role.SCHOOL_DEPUTY)
+    )
+    async with relying_browser(world) as browser:
+        bridge_login = await browser.get(f"{APP}/login")
+        start = next(form for form in read_forms(bridge_login.text) if "/login/start" in form.action)
+        at_provider = await browser.post(f"{BRIDGE}/login/start", data=start.submission("РСАА"))
+        role_page = await enter_password(browser, await sign_in_at_provider(browser, at_provider, KUZNETSOV), login)
+        choice = next(form for form in read_forms(role_page.text) if "/login/role" in form.action)
+        submission = {**choice.fields, "role_id": choice.button("Завуч школы").value}
+
+        at_app = await browser.post(f"{BRIDGE}/login/role", data=submission)
+        # The POST's own answer is the redirect to the app with the code: no second pass through
+        # the authorization endpoint.
+        [answer] = [hop for hop in at_app.history if hop.request.url.path == "/login/role"]
+        assert answer.status_code == 303
+        assert answer.headers["location"].startswith(f"{APP}/callback?code=")
+        assert [hop.request.url.path for hop in at_app.history] == ["/login/role", "/callback"]
+        assert "Завуч школы" in at_app.text
+
+        # The same POST again (a refresh): the parked request is gone, no second code.
+        again = await browser.post(f"{BRIDGE}/login/role", data=submission, follow_redirects=False)
+        assert again.status_code == 303
+        assert "code=" not in again.headers["location"]
