@@ -733,6 +733,13 @@ CATALOGUE: tuple[Mutation, ...] = (
         (AUDIT_CHAIN,),
     ),
     mutation(
+        "audit.known_head_guarded", "a process links from the head it last wrote only while that is the head",
+        "bridge/services/audit_chain.py",
+        '            hash=case((known, bindparam("audit_new_hash")), else_=head.hash),\n',
+        '            hash=bindparam("audit_new_hash"),\n',
+        (AUDIT_CHAIN,),
+    ),
+    mutation(
         "audit.verify_content", "verify recomputes each record's hash", "bridge/services/audit_verification.py",
         "        if link_hash(walk.running, row) != row.hash:",
         "        if False:",

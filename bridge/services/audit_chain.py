@@ -23,6 +23,17 @@ PostgreSQL-only; the head row is portable and holds the state anyway. The lock i
 inserts and the commit only, which bounds audited commits to one at a time (see
 benchmarks/audit_chain.py for what that costs).
 
+Two statements, not three. Each process keeps the head it last wrote (per engine): the records are
+linked from it before the lock is taken, and the one UPDATE that locks the head and reserves the
+seqs also sets the new hash, guarded: `hash = CASE WHEN seq = :known_seq AND hash = :known_hash
+THEN :new_hash ELSE hash END`. The guard is evaluated on the row as locked (the newest committed
+version: SQLite's writer sees it, PostgreSQL re-reads a row updated meanwhile), so when it holds
+the chain ends exactly where the records were linked from and only the INSERT follows. When it
+misses (another process or node wrote since, a rollback, the first commit) the head keeps its
+hash, RETURNING gives it, and the records are linked from it and the head advanced as before: one
+statement more, never a wrong link. The known head is only a guess; what is written is decided by
+the row under its lock, as without it.
+
 Consequences: a record gets its `id`, `seq` and hashes at commit, not at `record()`; `at` is the
 moment of `record()`, so `at` may step back by milliseconds between neighbouring seqs. Records
 parked inside a savepoint that rolls back are dropped with it.
@@ -37,7 +48,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, event, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, case, event, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, SessionTransaction
@@ -78,6 +89,10 @@ class AuditRecord:
 # What a parked record says about a person's data: (staff id, details), stored beside the record.
 Personal = tuple[int, dict[str, Any]]
 Parked = tuple[SessionTransaction | None, AuditRecord, Personal | None]
+
+# The head each engine's last audited commit left (seq, hash): a guess the next commit links its
+# records from, checked under the head's lock (see the module's docstring).
+_known_heads: weakref.WeakKeyDictionary[Engine, tuple[int, str]] = weakref.WeakKeyDictionary()
 
 # Session classes whose commits link parked records (a sessionmaker makes a class of its own).
 _chained: weakref.WeakSet[type[Session]] = weakref.WeakSet()
@@ -125,13 +140,11 @@ def _link_pending(db: Session) -> None:
         return
     db.flush()  # every other change first, so the head is the last lock this transaction takes
     entries = [entry for _, entry, _ in pending]
-    first_seq, prev_hash = _claim_seqs(db, len(entries))
-    for offset, entry in enumerate(entries):
-        entry.seq = first_seq + offset
-        entry.prev_hash = prev_hash
-        entry.hash = prev_hash = link_hash(prev_hash, entry)
     connection = db.connection()
-    _insert_and_advance(connection, entries, prev_hash)
+    last_hash, advanced = _claim_and_link(db, connection, entries)
+    _insert(connection, entries, advance_head_to=None if advanced else last_hash)
+    first_seq, last_seq = entries[0].seq, entries[-1].seq
+    _known_heads[connection.engine] = (last_seq, last_hash)
     beside = [
         {"event_id": entry.id, "staff_id": personal[0], "details": personal[1]}
         for _, entry, personal in pending
@@ -139,18 +152,27 @@ def _link_pending(db: Session) -> None:
     ]
     if beside:
         connection.execute(insert(AuditPersonalDetails), beside)
-    last_seq = first_seq + len(entries) - 1
     every = audit_settings_of(db).anchor_every
     if every and last_seq // every > (first_seq - 1) // every:
-        write_anchor(db, last_seq, prev_hash, AnchorReason.PERIODIC)
+        write_anchor(db, last_seq, last_hash, AnchorReason.PERIODIC)
         db.flush()
 
 
+def _link(entries: list[AuditRecord], first_seq: int, prev_hash: str) -> str:
+    """Number and hash `entries` as the chain's next records after `prev_hash`: the last hash."""
+    for offset, entry in enumerate(entries):
+        entry.seq = first_seq + offset
+        entry.prev_hash = prev_hash
+        entry.hash = prev_hash = link_hash(prev_hash, entry)
+    return prev_hash
+
+
 @functools.cache
-def _chain_statements(dialect: str) -> tuple[Any, Any | None]:
-    """(insert the records, advance the head's hash): built once per dialect, so SQLAlchemy keys
-    them once rather than in every audited commit. On PostgreSQL the insert advances the head
-    itself (a CTE), and the second is None."""
+def _chain_statements(dialect: str) -> tuple[Any, Any, Any | None]:
+    """(insert the records, insert them and advance the head's hash, advance the head's hash):
+    built once per dialect, so SQLAlchemy keys them once rather than in every audited commit. On
+    PostgreSQL the insert advances the head itself (a CTE) and the third is None; on SQLite the
+    second is the plain insert, followed by the third."""
     # Parameter names unlike any column, so none of them also lands in the head's SET clause.
     insert_records = (
         insert(AuditEvent)
@@ -161,20 +183,25 @@ def _chain_statements(dialect: str) -> tuple[Any, Any | None]:
     )
     advance = update(AuditChainHead).where(AuditChainHead.id == HEAD_ID).values(hash=bindparam("audit_head"))
     if dialect == "postgresql":
-        return insert_records.add_cte(advance.cte("advance_head")), None
-    return insert_records, advance
+        return insert_records, insert_records.add_cte(advance.cte("advance_head")), None
+    return insert_records, insert_records, advance
 
 
-def _insert_and_advance(connection: Connection, entries: list[AuditRecord], head_hash: str) -> None:
-    """Insert the linked records and move the head's hash: while the head is held, so in as few
-    round trips as can be (one statement on PostgreSQL) and without the ORM's unit of work."""
-    rows = [
-        {f"audit_{name}": getattr(entry, name) for name in _INSERTED} | {"audit_head": head_hash} for entry in entries
-    ]
-    insert_records, advance = _chain_statements(connection.dialect.name)
-    ids = {seq: id_ for seq, id_ in connection.execute(insert_records, rows)}
-    if advance is not None:
-        connection.execute(advance, {"audit_head": head_hash})
+def _insert(connection: Connection, entries: list[AuditRecord], *, advance_head_to: str | None) -> None:
+    """Insert the linked records, and move the head's hash to `advance_head_to` unless the claim
+    did: while the head is held, so in as few round trips as can be and without the ORM's unit of
+    work."""
+    rows = [{f"audit_{name}": getattr(entry, name) for name in _INSERTED} for entry in entries]
+    insert_records, insert_and_advance, advance = _chain_statements(connection.dialect.name)
+    if advance_head_to is None:
+        statement = insert_records
+    else:
+        statement = insert_and_advance
+        for row in rows:
+            row["audit_head"] = advance_head_to
+    ids = {seq: id_ for seq, id_ in connection.execute(statement, rows)}
+    if advance_head_to is not None and advance is not None:
+        connection.execute(advance, {"audit_head": advance_head_to})
     assert len(ids) == len(entries)
     for entry in entries:
         entry.id = ids[entry.seq]
@@ -225,9 +252,47 @@ def lock_head(db: Session, count: int = 0) -> tuple[int, str]:
     return row.seq, row.hash
 
 
-def _claim_seqs(db: Session, count: int) -> tuple[int, str]:
-    last_seq, prev_hash = lock_head(db, count)
-    return last_seq - count + 1, prev_hash
+@functools.cache
+def _claim_and_advance_statement() -> Any:
+    head = AuditChainHead
+    known = and_(head.seq == bindparam("audit_known_seq"), head.hash == bindparam("audit_known_hash"))
+    return (
+        update(head)
+        .where(head.id == HEAD_ID)
+        .values(
+            seq=head.seq + bindparam("audit_count"),
+            # Both sides of SET read the row as it was: the guard sees the head before this claim.
+            hash=case((known, bindparam("audit_new_hash")), else_=head.hash),
+        )
+        .returning(head.seq, head.hash)
+    )
+
+
+def _claim_and_link(db: Session, connection: Connection, entries: list[AuditRecord]) -> tuple[str, bool]:
+    """Lock the head, reserve a seq for each entry and link them: (the last entry's hash, whether
+    the claim advanced the head's hash to it already).
+
+    The entries are linked first from the head this process last wrote; the claim moves the head's
+    hash to theirs only if the head is still exactly that one (module docstring). Otherwise they
+    are linked again, from the head as the lock found it."""
+    count = len(entries)
+    known = _known_heads.get(connection.engine)
+    if known is None:
+        parameters = {"audit_known_seq": -1, "audit_known_hash": "", "audit_new_hash": ""}  # never a head
+    else:
+        known_seq, known_hash = known
+        new_hash = _link(entries, known_seq + 1, known_hash)
+        parameters = {"audit_known_seq": known_seq, "audit_known_hash": known_hash, "audit_new_hash": new_hash}
+    parameters["audit_count"] = count
+    claim = _claim_and_advance_statement()
+    row = connection.execute(claim, parameters).one_or_none()
+    if row is None:
+        _restore_head(db)
+        row = connection.execute(claim, parameters).one()
+    first_seq = row.seq - count + 1
+    if known is not None and (first_seq, row.hash) == (known[0] + 1, parameters["audit_new_hash"]):
+        return row.hash, True
+    return _link(entries, first_seq, row.hash), False
 
 
 def _restore_head(db: Session) -> None:

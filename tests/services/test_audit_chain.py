@@ -9,9 +9,11 @@ from collections.abc import Callable
 
 import pytest
 from sqlalchemy import Engine, select, text, update
+from sqlalchemy import event as sql_event
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bridge.services import audit_chain
 from bridge.services.audit import AuditContext, record, record_independently
 from bridge.services.audit_anchors import trusted_keys_from_jwks
 from bridge.services.audit_chain import anchor_head, chain_at_commit
@@ -19,6 +21,7 @@ from bridge.services.audit_settings import AuditSettings, AuditSettingsError, co
 from bridge.services.audit_verification import BreakKind, ChainReport, verify_chain
 from bridge.services.signing_keys import generate_private_jwk
 from bridge.storage.audit_hash import GENESIS_HASH, link_hash
+from bridge.storage.database import build_engine
 from bridge.storage.models import AuditAnchor, AuditChainHead, AuditEvent, Organization
 from tests.support.audit_tamper import as_database_owner
 
@@ -141,6 +144,97 @@ def test_writers_on_many_threads_share_one_chain(db_factory: sessionmaker[Sessio
         worker.join(timeout=120)
     assert not failures, failures
     assert [event.seq for event in rows(db_factory)] == list(range(1, threads * per_thread + 1))
+    assert verify(db_factory).intact
+
+
+def statements_of(engine: Engine, action: Callable[[], None]) -> list[str]:
+    seen: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        seen.append(" ".join(statement.split()))
+
+    sql_event.listen(engine, "before_cursor_execute", note)
+    try:
+        action()
+    finally:
+        sql_event.remove(engine, "before_cursor_execute", note)
+    return seen
+
+
+def test_an_audited_commit_after_the_process_own_takes_one_claim_and_one_insert(
+    db_factory: sessionmaker[Session], engine: Engine
+) -> None:
+    """The process links from the head it last wrote; the claim advances the head's hash when the
+    head is still that one. Otherwise (the first commit, another process wrote since) the head's
+    hash is advanced after the insert, as the lock found it."""
+    first = statements_of(engine, lambda: write(db_factory, 1))
+    again = statements_of(engine, lambda: write(db_factory, 1))
+    assert [text.split()[0] for text in again] == ["UPDATE", "INSERT"], again
+    assert "audit_chain_head" in again[0] and "CASE" in again[0] and "audit_events" in again[1]
+    assert len(first) == (3 if engine.dialect.name == "sqlite" else 2), first
+    other = build_engine(engine.url.render_as_string(hide_password=False))
+    try:
+        write(sessionmaker(other), 1)  # another process
+    finally:
+        other.dispose()
+    after_other = statements_of(engine, lambda: write(db_factory, 1))
+    assert len(after_other) == len(first), after_other
+    assert [event.seq for event in rows(db_factory)] == [1, 2, 3, 4]
+    assert verify(db_factory).intact
+
+
+def test_processes_sharing_the_database_keep_one_chain(db_factory: sessionmaker[Session], engine: Engine) -> None:
+    """Each process (here: each engine) links from the head it last wrote. Taking turns, every
+    commit finds the head moved by the other; writing at once, some find it theirs: one gapless,
+    intact chain either way."""
+    url = engine.url.render_as_string(hide_password=False)
+    others = [build_engine(url) for _ in range(2)]
+    try:
+        factories = [
+            db_factory, *(configure_audit(sessionmaker(other), AuditSettings(anchor_every=0)) for other in others)
+        ]
+        for turn in range(9):
+            write(factories[turn % 3], 1, turn=turn)
+        failures: list[BaseException] = []
+        barrier = threading.Barrier(6)
+
+        def writer(factory: sessionmaker[Session], number: int) -> None:
+            try:
+                barrier.wait(timeout=30)
+                write(factory, 8, writer=number)
+            except BaseException as error:
+                failures.append(error)
+
+        workers = [threading.Thread(target=writer, args=(factories[n % 3], n)) for n in range(6)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=120)
+        assert not failures, failures
+    finally:
+        for other in others:
+            other.dispose()
+    assert [event.seq for event in rows(db_factory)] == list(range(1, 9 + 6 * 8 + 1))
+    report = verify(db_factory)
+    assert report.intact, report.line()
+
+
+def test_a_head_the_process_wrongly_believes_in_is_not_linked_from(
+    db_factory: sessionmaker[Session], engine: Engine
+) -> None:
+    """The known head is a guess: after a commit that failed past the claim, or a head rewound by
+    someone with the owner's rights, it is not the head, and the records link from the real one."""
+    write(db_factory, 2)
+    with db_factory() as db:
+        real = db.get(AuditChainHead, 1)
+        assert real is not None
+        real_seq, real_hash = real.seq, real.hash
+    for guess in [(real_seq, "f" * 64), (real_seq + 1, real_hash), (real_seq - 1, GENESIS_HASH)]:
+        audit_chain._known_heads[engine] = guess
+        write(db_factory, 1)
+    chain = rows(db_factory)
+    assert [event.seq for event in chain] == [1, 2, 3, 4, 5]
+    assert chain[2].prev_hash == real_hash
     assert verify(db_factory).intact
 
 
