@@ -181,6 +181,7 @@ async def sign_in(bridge: str, person: Person, *, first: bool) -> Attempt:
         # The browser could not reach the provider (stopped): the bridge had nothing to answer.
         reached_bridge = error.request.url.port == bridge_port
         attempt.outcome = "error" if reached_bridge else "idp_down"
+        attempt.detail = f"{type(error).__name__} at {error.request.url.path}"
     except (httpx.HTTPError, StopIteration, AssertionError) as error:
         attempt.outcome = "error"
         attempt.detail = f"{type(error).__name__}: {error}"[:120]
@@ -247,6 +248,11 @@ class Phase:
             f"p50 {self.quantile(0.5) * 1000:7.0f} ms  "
             f"p99 {self.quantile(0.99) * 1000:7.0f} ms"
         )
+
+    def errors(self) -> list[str]:
+        """What the phase's errors were, the commonest first (an error is never left unexplained)."""
+        seen = Counter(attempt.detail for attempt in self.attempts if attempt.outcome == "error")
+        return [f"    {count} × {detail or 'no detail'}" for detail, count in seen.most_common(5)]
 
 
 # --- faults ----------------------------------------------------------------------------------------
@@ -431,7 +437,8 @@ async def run(args: argparse.Namespace) -> None:
         random.shuffle(work)
         started = time.monotonic()
         phases.append(Phase("burst", await run_all(bridge, work, args.concurrency)))
-        print(phases[-1].line(), f" ({len(work) / (time.monotonic() - started):.1f} sign-ins/s)", flush=True)
+        rate = f" ({len(work) / (time.monotonic() - started):.1f} sign-ins/s)"
+        print(phases[-1].line() + rate, *phases[-1].errors(), sep="\n", flush=True)
 
         async def mock_down() -> None:
             await asyncio.to_thread(mock_process.kill)
@@ -454,7 +461,7 @@ async def run(args: argparse.Namespace) -> None:
             await asyncio.sleep(1)
             await during(on, off, hold)
             phases.append(Phase(label, await load))
-            print(phases[-1].line(), flush=True)
+            print(phases[-1].line(), *phases[-1].errors(), sep="\n", flush=True)
             if label == "idp_stopped":
                 wait_until(f"{mock}/_mock/faults", mock_process)
 
