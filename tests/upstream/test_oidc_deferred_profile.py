@@ -14,6 +14,7 @@ from joserfc.jwk import RSAKey
 from bridge.config import Secret
 from bridge.upstream.base import UpstreamError
 from bridge.upstream.oidc import OidcProvider
+from tests.support.discovery import discovery_document
 
 ISSUER = "https://sso.test"
 REDIRECT = "https://bridge.test/login/callback/rsaa"
@@ -23,15 +24,7 @@ pytestmark = pytest.mark.anyio
 
 
 def routes(router: respx.MockRouter, userinfo: dict[str, Any]) -> respx.Route:
-    router.get(f"{ISSUER}/.well-known/openid-configuration").respond(
-        json={
-            "issuer": ISSUER,
-            "authorization_endpoint": f"{ISSUER}/auth",
-            "token_endpoint": f"{ISSUER}/token",
-            "jwks_uri": f"{ISSUER}/jwks",
-            "userinfo_endpoint": f"{ISSUER}/userinfo",
-        }
-    )
+    router.get(f"{ISSUER}/.well-known/openid-configuration").respond(json=discovery_document(ISSUER))
     router.get(f"{ISSUER}/jwks").respond(json={"keys": [KEY.as_dict(private=False)]})
     return router.get(f"{ISSUER}/userinfo").respond(json=userinfo)
 

@@ -14,6 +14,7 @@ from joserfc.jwk import RSAKey
 from bridge.config import Secret
 from bridge.upstream.base import UpstreamError
 from bridge.upstream.oidc import OidcProvider
+from tests.support.discovery import discovery_document
 
 ISSUER = "https://sso.test"
 REDIRECT = "https://bridge.test/login/callback/rsaa"
@@ -28,14 +29,7 @@ def id_token(key: RSAKey, nonce: str) -> str:
 
 
 def provider_routes(router: respx.MockRouter, jwks: list[RSAKey]) -> respx.Route:
-    router.get(f"{ISSUER}/.well-known/openid-configuration").respond(
-        json={
-            "issuer": ISSUER,
-            "authorization_endpoint": f"{ISSUER}/auth",
-            "token_endpoint": f"{ISSUER}/token",
-            "jwks_uri": f"{ISSUER}/jwks",
-        }
-    )
+    router.get(f"{ISSUER}/.well-known/openid-configuration").respond(json=discovery_document(ISSUER, userinfo=False))
     return router.get(f"{ISSUER}/jwks").mock(
         side_effect=lambda request: httpx.Response(200, json={"keys": [k.as_dict(private=False) for k in jwks]})
     )
