@@ -10,11 +10,13 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.application.registration import ActivationLinks
 from bridge.application.support_queue import SupportResolution, resolve_support_request, submit_cannot_sign_in
+from bridge.services import support_queue
 from bridge.services.errors import DomainError
 from bridge.services.support_queue import CannotSignInForm, SupportOutcome
 from bridge.storage.models import AuditEvent, SupportRequest
@@ -39,12 +41,27 @@ def _events(db_factory: sessionmaker[Session], name: str) -> int:
 
 
 def test_two_supporters_resolving_one_item_at_once_reset_the_password_once(
-    db_factory: sessionmaker[Session], directory: Directory
+    db_factory: sessionmaker[Session], directory: Directory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     item = _filed(db_factory)
     resolution = SupportResolution(SupportOutcome.PASSWORD_RESET, directory.logins["dept_a"], None)
     barrier = threading.Barrier(4)
     outcomes: list[Any] = []
+    # On SQLite (no row locks: FOR UPDATE is ignored), the race as it is lost: all four have read
+    # the item open before any of them closes it. Left to the scheduler the first often commits
+    # before the others read, and a read-then-write close would pass unnoticed. On PostgreSQL the
+    # row lock makes the others wait at the read, so they cannot all get there.
+    all_read, first_check = threading.Barrier(4, timeout=10), threading.local()
+    require_open = support_queue.require_open
+
+    def require_open_together(stored: SupportRequest) -> None:
+        require_open(stored)
+        if not getattr(first_check, "done", False):
+            first_check.done = True
+            all_read.wait()
+
+    if db_factory.kw["bind"].dialect.name == "sqlite":
+        monkeypatch.setattr(support_queue, "require_open", require_open_together)
 
     def resolve() -> None:
         barrier.wait()
