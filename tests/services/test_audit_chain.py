@@ -13,7 +13,7 @@ from sqlalchemy import event as sql_event
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.services import audit_chain
+from bridge.services import audit_chain, audit_verification
 from bridge.services.audit import AuditContext, record, record_independently
 from bridge.services.audit_anchors import trusted_keys_from_jwks
 from bridge.services.audit_chain import anchor_head, chain_at_commit
@@ -310,6 +310,28 @@ def test_verifying_while_records_are_written_sees_an_intact_chain(anchored: sess
     assert not failures, failures
     assert len(written) >= 30 and len(reports) >= 20
     assert [report.line() for report in reports if not report.intact] == []
+
+
+def test_a_record_committed_between_reading_the_head_and_the_records_waits_for_the_next_check(
+    anchored: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The interleaving the test above waits for by chance, made to happen: a writer commits after
+    verify has read the head and before it reads the records."""
+    write(anchored, 5)
+    check_anchor, wrote = audit_verification.check_anchor, []
+
+    def check_then_someone_writes(*args: object, **kwargs: object) -> object:
+        if not wrote:
+            wrote.append(True)
+            write(anchored, 1)
+        return check_anchor(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(audit_verification, "check_anchor", check_then_someone_writes)
+    report = verify(anchored)
+    assert wrote and report.intact, report.line()
+    assert report.last_seq == 5
+    monkeypatch.undo()
+    assert verify(anchored).last_seq == 6
 
 
 # --- Anchors -------------------------------------------------------------------------------------
