@@ -10,7 +10,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.application import notices
@@ -24,6 +23,7 @@ from bridge.services.signin_sessions import ActiveSignIn, SessionTimeouts, load_
 from bridge.services.staff_profile import ProfileChanges, StaffProfile, profile_of
 from bridge.storage.database import transaction
 from bridge.storage.models import RoleAssignment, StaffMember
+from bridge.storage.retry import retry_once_on_disconnect
 
 T = TypeVar("T")
 
@@ -36,7 +36,6 @@ __all__ = ["ProfileChanges", "ProfileCompleted", "ProfileSkipped", "StaffProfile
 FollowUp = Callable[[Session], object]
 # The same for the page itself (`save_signed_in_profile`): with the person's active roles as the save
 # has just read them (with their organizations), or None when it read none.
-# The person's roles as the save has just read them (None when it read none).
 SavedRoles = Sequence[RoleAssignment] | None
 FollowUpWithRoles = Callable[[Session, SavedRoles], object]
 
@@ -123,12 +122,7 @@ def _as_signed_in(
             return active, work(db, state.actor, active.staff)
 
     try:
-        try:
-            return attempt()
-        except DBAPIError as error:
-            if state.read or not error.connection_invalidated:
-                raise
-            return attempt()
+        return retry_once_on_disconnect(attempt, still_safe=lambda: not state.read)
     except DomainError as refusal:
         if state.actor is not None:
             record_refusal(database, state.actor.audit_context, operation, refusal, login=state.actor.login)

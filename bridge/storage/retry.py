@@ -22,12 +22,15 @@ logger = logging.getLogger("bridge.storage")
 T = TypeVar("T")
 
 
-def retry_once_on_disconnect(work: Callable[[], T]) -> T:
-    """`work()`; if its connection was lost, `work()` once more (then whatever happens, happens)."""
+def retry_once_on_disconnect(work: Callable[[], T], *, still_safe: Callable[[], bool] | None = None) -> T:
+    """`work()`; if its connection was lost, `work()` once more (then whatever happens, happens).
+
+    `still_safe`, for work that reads before it writes: asked after the loss, whether the attempt
+    had only read so far (no retry when it says no)."""
     try:
         return work()
     except DBAPIError as error:
-        if not error.connection_invalidated:
+        if not error.connection_invalidated or (still_safe is not None and not still_safe()):
             raise
         logger.warning("database connection lost (%s): running the read once more", error.orig.__class__.__name__)
         return work()

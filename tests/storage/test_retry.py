@@ -68,3 +68,23 @@ def test_other_database_errors_are_not_retried(engine: Engine) -> None:
         retry_once_on_disconnect(wrong)
     assert not raised.value.connection_invalidated and calls == 1
     assert isinstance(raised.value, ProgrammingError) or "no such table" in str(raised.value)
+
+
+def test_work_that_had_gone_past_its_reads_is_not_retried(engine: Engine, database_url: str) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("a SQLite connection cannot be cut from outside")
+    factory = build_sessionmaker(engine)
+    calls, past_reads = 0, False
+
+    def read_then_cut() -> None:
+        nonlocal calls, past_reads
+        calls += 1
+        with factory() as db:
+            pid = db.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            past_reads = True  # from here on the work would write
+            cut(database_url, pid)
+            db.execute(text("SELECT 1"))
+
+    with pytest.raises(DBAPIError) as raised:
+        retry_once_on_disconnect(read_then_cut, still_safe=lambda: not past_reads)
+    assert raised.value.connection_invalidated and calls == 1
