@@ -1,8 +1,9 @@
 """The first sign-in: prove the issued password once, bind the external ID, open a session.
 
 Both orders work (the flow, bridge/flows/signin.py, sequences them):
-- external first: the upstream vouched, nobody is bound → the identity waits as a pending binding
-  (`await_local_password`) → the password is proved → `bind_external_identity`;
+- external first: the upstream vouched, nobody is bound → the identity waits as a pending binding,
+  parked by the callback's unit of work that found nobody (`sign_in_unless_proof_parked` with
+  `awaiting`) → the password is proved → `bind_external_identity`;
 - local first: the password is proved and parked as a proof (`accept_local_password`) → the
   upstream vouches → `bind_external_identity`.
 A parked step is taken (single use) before the binding is tried, so a refused binding spends it.
@@ -181,22 +182,10 @@ def bind_external_identity(
         raise
 
 
-def await_local_password(
-    database: sessionmaker[Session],
-    audit: AuditContext,
-    browser_id: str,
-    identity: ExternalIdentity,
-    flow_data: dict[str, Any],
-    ttl: timedelta,
-) -> None:
-    """Park the identity nobody is bound to yet until this browser proves an issued password."""
-    with signin_unit_of_work(database, audit) as db:
-        _park_pending_binding(db, audit, browser_id, identity, AwaitedPassword(flow_data, ttl))
-
-
 @dataclass(frozen=True)
 class AwaitedPassword:
-    """What the callback parks with an identity nobody is bound to yet (`sign_in_unless_proof_parked`)."""
+    """What the callback parks with an identity nobody is bound to yet (`sign_in_unless_proof_parked`):
+    it waits there until this browser proves an issued password."""
 
     flow_data: dict[str, Any]
     ttl: timedelta
@@ -253,7 +242,7 @@ def sign_in_unless_proof_parked(
     taken and returned (the binding follows, bind_external_identity); someone else's bound identity
     is refused there, never signed in instead. Otherwise the returning sign-in (signin.py), None
     when nobody is bound yet; then, with `awaiting`, the identity is parked as this browser's
-    pending binding in the same transaction (what `await_local_password` does in one of its own).
+    pending binding in the same transaction.
 
     `keep_proof` is for an identity without its profile yet (which binding needs): a parked proof
     is only seen, and PROOF_PARKED says so, and nobody bound parks nothing; the caller comes back

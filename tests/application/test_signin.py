@@ -9,9 +9,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.application.first_signin import (
+    AwaitedPassword,
     BindingOrder,
     ParkedProof,
-    await_local_password,
     bind_external_identity,
     peek_pending_binding,
     prove_password_for_binding,
@@ -113,7 +113,11 @@ def test_a_wrong_password_leaves_the_pending_binding_and_the_right_one_takes_it_
 ) -> None:
     rules = SignInRules.of(settings)
     staff_id, login = person(db_factory)
-    await_local_password(db_factory, AUDIT, "browser-1", identity(), {"next": "/app"}, rules.step_ttl)
+    # The callback finds nobody bound to the identity and parks it, waiting for the password.
+    assert sign_in_unless_proof_parked(
+        db_factory, AUDIT, "browser-1", identity(), remember=False, replaces_session=None, rules=rules,
+        awaiting=AwaitedPassword({"next": "/app"}, rules.step_ttl),
+    ) is None
 
     with pytest.raises(SignInRefused) as refused:
         prove_password_for_binding(db_factory, AUDIT, "browser-1", login, "Wrong-pass-1!", rules.throttle)
