@@ -126,22 +126,24 @@ def park_together(
     *,
     now: datetime | None = None,
 ) -> None:
-    """Park steps that begin together — (kind, data, ttl, key) each — by one INSERT of all their rows.
-
-    A keyless step replaces the one of its kind the browser had, as in `park`.
+    """Park steps that begin together — (kind, data, ttl, key) each — by one INSERT of all the keyed
+    ones. A keyless step replaces the one of its kind the browser had, by the upsert `park` uses.
     """
     now = now or utcnow()
     browser = digest(browser_id)
-    rows = []
+    connection = db.connection()
+    keyed = []
     for kind, data, ttl, key in steps:
-        if not key:
-            db.connection().execute(_CLEAR_STEP, _step(browser_id, kind, key))
-        rows.append({
+        row = {
             "browser": browser, "kind": kind.value, "key": digest(key) if key else "", "staff_id": None,
             "data": data, "created_at": now, "expires_at": now + ttl,
-        })
-    if rows:
-        db.connection().execute(insert(_FLOWS).values(rows))
+        }
+        if key:
+            keyed.append(row)
+        else:
+            connection.execute(_REPLACE_KEYLESS_STEP[connection.dialect.name], row)
+    if keyed:
+        connection.execute(insert(_FLOWS).values(keyed))
 
 
 def consume(

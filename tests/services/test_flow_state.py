@@ -8,6 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -109,8 +110,19 @@ def test_purge_removes_expired_steps_in_bounded_batches(db_factory: sessionmaker
         assert db.scalar(select(func.count()).select_from(AuthFlow)) == 1
 
 
+def park_alone(db: Session, data: dict[str, object]) -> None:
+    flow_state.park(db, BROWSER, FlowKind.PENDING_BINDING, data, ttl=TTL)
+
+
+def park_with_a_keyed_step(db: Session, data: dict[str, object]) -> None:
+    flow_state.park_together(
+        db, BROWSER, [(FlowKind.PENDING_BINDING, data, TTL, ""), (FlowKind.UPSTREAM, data, TTL, f"state-{data['tab']}")]
+    )
+
+
+@pytest.mark.parametrize("park_step", [park_alone, park_with_a_keyed_step], ids=["park", "park_together"])
 def test_two_transactions_parking_a_keyless_step_at_once_both_succeed_and_the_later_one_stays(
-    database_url: str, engine: Engine
+    database_url: str, engine: Engine, park_step: Callable[[Session, dict[str, object]], None]
 ) -> None:
     # Two tabs of one browser, each back from the provider, park the browser's one pending binding at
     # once: on PostgreSQL the second INSERT waits on the first's uncommitted row, then must not fail
@@ -120,14 +132,14 @@ def test_two_transactions_parking_a_keyless_step_at_once_both_succeed_and_the_la
 
     def first() -> None:
         with transaction(factories[0]) as db:
-            flow_state.park(db, BROWSER, FlowKind.PENDING_BINDING, {"tab": 1}, ttl=TTL)
+            park_step(db, {"tab": 1})
             first_parked.set()
             time.sleep(0.5)
 
     def second() -> None:
         first_parked.wait(10)
         with transaction(factories[1]) as db:
-            flow_state.park(db, BROWSER, FlowKind.PENDING_BINDING, {"tab": 2}, ttl=TTL)
+            park_step(db, {"tab": 2})
 
     def run(step: Callable[[], None]) -> None:
         try:
@@ -144,4 +156,5 @@ def test_two_transactions_parking_a_keyless_step_at_once_both_succeed_and_the_la
     assert errors == []
     with factories[0]() as db:
         assert flow_state.peek(db, BROWSER, FlowKind.PENDING_BINDING) == {"tab": 2}
-        assert db.scalar(select(func.count()).select_from(AuthFlow)) == 1
+        pending = select(func.count()).select_from(AuthFlow).where(AuthFlow.kind == FlowKind.PENDING_BINDING.value)
+        assert db.scalar(pending) == 1
