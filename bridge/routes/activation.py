@@ -23,7 +23,7 @@ from bridge.services.activation_links import LinkState
 from bridge.services.audit import ANONYMOUS_ACTOR, AuditContext
 from bridge.services.moscow_time import moscow_datetime
 from bridge.web.browser import browser_id
-from bridge.web.context import client_address, current_signin, runtime_of
+from bridge.web.context import client_address, runtime_of, signed_in
 from bridge.web.templating import render
 
 # The token is 43 characters of base64url; anything much longer is not one of ours.
@@ -55,7 +55,7 @@ async def activation_page(request: Request) -> Response:
 
 async def start_activation(request: Request) -> Response:
     form = await request.form()
-    active = await run_blocking(current_signin, request)
+    active = await signed_in(request)
     flow = SignInFlow(
         signin_dependencies(request), browser_id(request),
         AuditContext(ANONYMOUS_ACTOR, client_address(request), user_agent=request.headers.get("user-agent")),

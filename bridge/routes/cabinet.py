@@ -22,7 +22,7 @@ from bridge.services.audit import AuditContext
 from bridge.services.errors import DomainError, NotFound
 from bridge.services.signin_sessions import ActiveSignIn, SessionTimeouts
 from bridge.web.browser import browser_id
-from bridge.web.context import client_address, current_signin, runtime_of
+from bridge.web.context import client_address, runtime_of, signed_in
 from bridge.web.signin_cookie import clear_signin_cookie
 from bridge.web.templating import render
 from bridge.web.urls import path_for
@@ -55,7 +55,7 @@ def _back(request: Request, done: str) -> RedirectResponse:
 
 
 async def _signed_in(request: Request) -> ActiveSignIn | Response:
-    active = await run_blocking(current_signin, request)
+    active = await signed_in(request)
     return active if active is not None else _to_signin(request)
 
 

@@ -29,7 +29,7 @@ from bridge.routes.signin import respond, signin_flow, upstream_max_age
 from bridge.services.audit import ANONYMOUS_ACTOR, AuditContext
 from bridge.services.signin_sessions import ActiveSignIn
 from bridge.web.browser import browser_id
-from bridge.web.context import client_address, current_signin, runtime_of, settings_of
+from bridge.web.context import client_address, runtime_of, settings_of, signed_in
 from bridge.web.signin_cookie import clear_signin_cookie, read_signin_session_id
 from bridge.web.templating import render
 
@@ -233,7 +233,7 @@ async def logout(request: Request) -> Response:
     oauth_request = await StarletteOAuth2Request.read(request, provider.issuer)
     # A POST is our confirmation form, whose token CSRFMiddleware has checked.
     confirmed = request.method == "POST"
-    active = await run_blocking(current_signin, request)
+    active = await signed_in(request)
     outcome = await run_blocking(
         provider.logout,
         oauth_request,

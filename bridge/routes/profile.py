@@ -30,7 +30,7 @@ from bridge.routes.relying_app_answer import app_answer, as_response_to_post, pr
 from bridge.services.actors import Actor
 from bridge.services.errors import DomainError
 from bridge.services.signin_sessions import ActiveSignIn, SessionTimeouts
-from bridge.web.context import client_address, current_signin, runtime_of
+from bridge.web.context import client_address, runtime_of, signed_in
 from bridge.web.signin_cookie import read_signin_session_id
 from bridge.web.templating import render
 from bridge.web.urls import path_for
@@ -119,7 +119,7 @@ async def submit_profile(request: Request) -> Response:
     try:
         answered = await run_blocking(save)
     except DomainError as refusal:
-        active = await run_blocking(current_signin, request)
+        active = await signed_in(request)
         if active is None:
             return _to_signin(request)
         try:
