@@ -8,7 +8,6 @@ logged without the message's body or the recipient's address.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.blocking import run_blocking
 from bridge.mail.settings import MailSettings
+from bridge.polling import poll_until_cancelled
 from bridge.services.outbox import MAIL_QUEUED, MailToSend, OutboxStatus, claim_due, mark_failed_attempt, mark_sent
 from bridge.storage.database import transaction
 
@@ -89,17 +89,15 @@ class OutboxDispatcher:
     async def run(self) -> None:
         """Until cancelled: dispatch, then wait for a wake-up or the poll interval."""
         self._loop = asyncio.get_running_loop()
-        interval = self.settings.poll_interval.total_seconds()
-        while True:
-            try:
-                report = await self.dispatch_due()
-                if report.sent + report.retried + report.failed == 20:
-                    continue  # a full batch: there may be more due right away
-            except Exception:
-                log.exception("mail dispatcher pass failed; trying again at the next poll")
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=interval)
+
+        async def one_pass() -> bool:
+            report = await self.dispatch_due()
+            return report.sent + report.retried + report.failed == 20  # a full batch
+
+        await poll_until_cancelled(
+            one_pass, self._wake, self.settings.poll_interval.total_seconds(),
+            log=log, failed="mail dispatcher pass failed; trying again at the next poll",
+        )
 
     def _claim(self, limit: int) -> list[MailToSend]:
         with transaction(self.database) as db:

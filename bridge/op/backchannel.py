@@ -12,7 +12,6 @@ one app that hangs holds up no other.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import secrets
@@ -26,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.blocking import run_blocking
 from bridge.op.keys import KeyStore
+from bridge.polling import poll_until_cancelled
 from bridge.services import audit
 from bridge.services.audit import AuditContext
 from bridge.services.logout_deliveries import (
@@ -121,17 +121,14 @@ class LogoutDispatcher:
         waiting = (asyncio.get_running_loop(), asyncio.Event())
         self._waiting.append(waiting)
         interval = self.settings.poll_interval.total_seconds()
+        async def one_pass() -> bool:
+            return (await self.dispatch_due()).total == BATCH  # a full batch
+
         try:
-            while True:
-                try:
-                    report = await self.dispatch_due()
-                    if report.total == BATCH:
-                        continue  # a full batch: there may be more due right away
-                except Exception:
-                    log.exception("back-channel logout pass failed; trying again at the next poll")
-                waiting[1].clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(waiting[1].wait(), timeout=interval)
+            await poll_until_cancelled(
+                one_pass, waiting[1], interval, log=log,
+                failed="back-channel logout pass failed; trying again at the next poll",
+            )
         finally:
             self._waiting.remove(waiting)
 

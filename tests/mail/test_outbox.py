@@ -182,3 +182,39 @@ def test_mail_settings_are_read_once_and_refused_with_one_line() -> None:
         MailSettings.from_environ({"BRIDGE_SMTP_PORT": "smtp"})
     with pytest.raises(MailSettingsError, match="BRIDGE_SMTP_USER"):
         MailSettings.from_environ({"BRIDGE_SMTP_USER": "bridge"})
+
+
+@pytest.mark.anyio
+async def test_a_commit_during_a_dispatcher_pass_is_sent_at_once_not_at_the_next_poll(
+    db_factory: sessionmaker[Session], sink: Controller, mailbox: Mailbox, smtp_port: int
+) -> None:
+    # The interleaving that lost the wake-up: the pass has claimed (nothing due yet), then a commit
+    # queues a letter and wakes the dispatcher, then the pass ends. The letter must not wait for the
+    # poll (an hour here).
+    dispatcher = _dispatcher(db_factory, _settings(smtp_port, poll_interval=timedelta(hours=1)))
+    dispatcher.wake_after_commit(db_factory)
+    passes = 0
+    dispatch_due = dispatcher.dispatch_due
+
+    async def pass_with_a_commit_after_its_claim(*, limit: int = 20) -> DispatchReport:
+        nonlocal passes
+        passes += 1
+        report = await dispatch_due(limit=limit)
+        if passes == 1:
+            await anyio.to_thread.run_sync(lambda: _commit_a_notice(db_factory))
+            await anyio.sleep(0.05)  # the wake-up (call_soon_threadsafe) lands while this pass is running
+        return report
+
+    dispatcher.dispatch_due = pass_with_a_commit_after_its_claim  # type: ignore[method-assign]
+    async with anyio.create_task_group() as running:
+        running.start_soon(dispatcher.run)
+        with anyio.fail_after(10):
+            while not mailbox.newest_first():
+                await anyio.sleep(0.05)
+        running.cancel_scope.cancel()
+    assert passes >= 2
+
+
+def _commit_a_notice(db_factory: sessionmaker[Session]) -> None:
+    with transaction(db_factory) as db:
+        _queue_reset_notice(db)
