@@ -251,3 +251,52 @@ def _process_tree(pid: int) -> list[int]:
             continue
         pending.extend(int(child) for child in children)
     return found
+
+
+class BackendCpu:
+    """User + system CPU of one PostgreSQL database's client backends (s), from /proc: the database
+    server's work for whichever server is measured, which cpu_seconds does not count (the backends
+    are the postmaster's children, not the server's).
+
+    The backends are those pg_stat_activity lists for the database, asked over a connection to the
+    `postgres` database (not counted). Works where PostgreSQL runs on this machine and its /proc is
+    readable; `available` says whether it does.
+    """
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        target = make_url(url)
+        self.database = target.database
+        self._connection = psycopg.connect(
+            host=target.host or "127.0.0.1", port=target.port or 5432, user=target.username,
+            password=target.password, dbname="postgres", autocommit=True,
+        )
+
+    def snapshot(self) -> dict[int, float] | None:
+        """CPU seconds so far of each of the database's client backends; None when /proc has none of them."""
+        pids = [row[0] for row in self._connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND backend_type = 'client backend'",
+            (self.database,),
+        )]
+        ticks = os.sysconf("SC_CLK_TCK")
+        found: dict[int, float] = {}
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            found[pid] = (int(fields[11]) + int(fields[12])) / ticks
+        return found if found or not pids else None
+
+    @staticmethod
+    def spent(before: dict[int, float] | None, after: dict[int, float] | None) -> float | None:
+        """CPU the backends spent between two snapshots (a backend started meanwhile: all of its CPU;
+        one that ended meanwhile is lost, which the pools' long-lived connections make rare)."""
+        if before is None or after is None:
+            return None
+        return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+    def close(self) -> None:
+        self._connection.close()

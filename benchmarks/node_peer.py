@@ -2,16 +2,20 @@
 
 Issue 12 asks for the bridge's signed-in code flow to keep up with a certified Node OpenID Provider
 measured in the same run, on the same core. benchmarks/peers/node_op/ holds it (package.json pins
-oidc-provider, package-lock.json the rest; server.js is the provider). Its dependencies are
+oidc-provider and pg, package-lock.json the rest; server.js is the provider). Its dependencies are
 installed there once with `npm ci` and reused while the lock file is unchanged; the server runs
-pinned with taskset like `bridge serve` (benchmarks/load_stack.py). Without `node` and `npm` the
-peer is skipped, with the reason. oidc-provider 9 asks for Node 22 LTS; on Node 20 it runs and
-writes a warning to its log. The run prints the versions, since the figures belong to them.
+pinned with taskset like `bridge serve` (benchmarks/load_stack.py). It keeps its codes, grants,
+tokens and sessions in memory, or, given a PostgreSQL URL, in that database (postgres_adapter.js,
+through the npm `pg` package): the second is the like-for-like peer of the bridge, which keeps them
+in its database. Without `node` and `npm` the peer is skipped, with the reason. oidc-provider 9
+asks for Node 22 LTS; on Node 20 it runs and writes a warning to its log. The run prints the
+versions, since the figures belong to them.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -78,14 +82,19 @@ def describe(folder: Path = FOLDER) -> str:
     return f"oidc-provider {lock['packages']['node_modules/oidc-provider']['version']} on Node {runtime}"
 
 
-def start(log: Path, cores: str | None, folder: Path = FOLDER) -> NodePeer:
+def start(log: Path, cores: str | None, folder: Path = FOLDER, *, database_url: str | None = None) -> NodePeer:
+    """The peer on a free port, its store in memory or, with `database_url`, in that PostgreSQL database."""
     node = shutil.which("node")
     assert node is not None
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     output = log.open("wb")
+    env = dict(os.environ)
+    env.pop("NODE_OP_DATABASE_URL", None)
+    if database_url:
+        env["NODE_OP_DATABASE_URL"] = database_url
     process = subprocess.Popen(  # noqa: S603 - our own server.js with a port chosen here
-        pinned([node, "server.js", str(port)], cores), cwd=folder, stdout=output, stderr=output
+        pinned([node, "server.js", str(port)], cores), cwd=folder, stdout=output, stderr=output, env=env
     )
     peer = NodePeer(RelyingApp(bridge_url=url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
                                redirect_uri=APP_REDIRECT, scope=SCOPE), process, log)

@@ -20,8 +20,15 @@ not assertions.
 
 Then a peer on the same core: a certified Node OpenID Provider (oidc-provider 9,
 benchmarks/peers/node_op, installed there once with `npm ci`) runs the same signed-in code flow
-windows with the same concurrency and browsers, and the report prints bridge ÷ Node per core.
-Without `node` and `npm` that part is skipped with one line saying so (or with --no-node).
+windows with the same concurrency and browsers, and the report prints bridge ÷ Node per core and
+CPU per flow. The peer keeps its codes, grants and tokens in memory: the issue's target (≥ 1.0×)
+was set against that one, and its ratio is printed as before. With --database the peer runs a
+second time, like for like, keeping them in PostgreSQL (a database of its own, `<name>_node`,
+recreated like the bridge's), and a second ratio is printed. Both servers' CPU is their own
+processes' (/proc of the server and its children): PostgreSQL's backends are outside both, so on
+PostgreSQL each code flow line also gives the database backends' CPU per flow (from /proc of the
+pids pg_stat_activity lists for that database), to show whether one side leaves more work to the
+database. Without `node` and `npm` the peer is skipped with one line saying so (or with --no-node).
 
     .venv/bin/python benchmarks/signin_load.py --quick          # under two minutes
     .venv/bin/python benchmarks/signin_load.py --database postgresql://postgres@127.0.0.1:5432/bench_load
@@ -31,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import statistics
@@ -49,7 +57,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks import node_peer
 from benchmarks.load_browser import FlowError, Person, forget_bridge, sign_in
-from benchmarks.load_stack import Stack, cpu_seconds, loop_cpu_wait_seconds, start
+from benchmarks.load_stack import BackendCpu, Stack, cpu_seconds, loop_cpu_wait_seconds, start
 
 
 @dataclass
@@ -59,6 +67,8 @@ class Window:
     cpu: float = 0.0
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # The database's client backends' CPU over the window (PostgreSQL on this machine), else None.
+    database_cpu: float | None = None
 
     @property
     def rate(self) -> float:
@@ -78,9 +88,17 @@ class Window:
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
+    @property
+    def database_ms_per_flow(self) -> float | None:
+        if self.database_cpu is None or not self.latencies:
+            return None
+        return self.database_cpu / len(self.latencies) * 1000
+
     def line(self) -> str:
+        database = self.database_ms_per_flow
         return (f"{self.name:<34} {self.rate:8.1f}/s  cpu {self.share:5.2f}  {self.per_core:8.1f}/s/core  "
-                f"p50 {self.quantile(0.5):7.1f} ms  p99 {self.quantile(0.99):7.1f} ms  errors {len(self.errors)}")
+                f"p50 {self.quantile(0.5):7.1f} ms  p99 {self.quantile(0.99):7.1f} ms  errors {len(self.errors)}"
+                + (f"  PostgreSQL {database:.2f} ms/flow" if database is not None else ""))
 
 
 # People who sign in through ESIA (each a browser of its own in the ESIA window).
@@ -90,8 +108,12 @@ Flow = Callable[[int], Awaitable[float]]
 
 
 async def run_window(name: str, flow: Flow, *, workers: int, seconds: float, server_pid: int,
-                     limit: int | None = None) -> Window:
-    """`workers` loops calling flow(worker) until the window closes (or `limit` flows were started)."""
+                     limit: int | None = None, database: BackendCpu | None = None) -> Window:
+    """`workers` loops calling flow(worker) until the window closes (or `limit` flows were started).
+
+    The server's CPU is its process tree's; `database`, when given, measures its PostgreSQL
+    backends' CPU apart (they are not the server's processes).
+    """
     window = Window(name)
     started_flows = 0
     deadline = time.perf_counter() + seconds
@@ -105,10 +127,13 @@ async def run_window(name: str, flow: Flow, *, workers: int, seconds: float, ser
             except (FlowError, httpx.HTTPError, KeyError, ValueError) as error:
                 window.errors.append(f"{type(error).__name__}: {error}"[:300])
 
+    database_before = database.snapshot() if database else None
     cpu_before, wall_before = cpu_seconds(server_pid), time.perf_counter()
     await asyncio.gather(*(worker(number) for number in range(workers)))
     window.seconds = time.perf_counter() - wall_before
     window.cpu = cpu_seconds(server_pid) - cpu_before
+    if database:
+        window.database_cpu = BackendCpu.spent(database_before, database.snapshot())
     return window
 
 
@@ -216,7 +241,7 @@ class Plan:
 WARM_UP_FIRST_SIGNINS = 2
 
 
-async def drive(stack: Stack, plan: Plan, esia_people: int) -> list[Window]:
+async def drive(stack: Stack, plan: Plan, esia_people: int, database: BackendCpu | None = None) -> list[Window]:
     # The last `esia_people` sign in through ESIA only (an issued password binds one account).
     people, esia_people_list = stack.people[:-esia_people], stack.people[-esia_people:]
     app = stack.app
@@ -225,6 +250,7 @@ async def drive(stack: Stack, plan: Plan, esia_people: int) -> list[Window]:
     esia = {person.login: browser() for person in esia_people_list}
     pid = stack.server_pid
     windows: list[Window] = []
+    window_at = functools.partial(run_window, server_pid=pid, database=database)
 
     health_client = browser()
 
@@ -235,8 +261,8 @@ async def drive(stack: Stack, plan: Plan, esia_people: int) -> list[Window]:
             raise FlowError(f"healthz {response.status_code}")
         return time.perf_counter() - started
 
-    windows.append(await run_window("baseline GET /healthz", health, workers=plan.concurrency,
-                                    seconds=plan.seconds / 2, server_pid=pid))
+    windows.append(await window_at("baseline GET /healthz", health, workers=plan.concurrency,
+                                    seconds=plan.seconds / 2))
 
     # First sign-ins, through the pages: the first few one at a time (latency), the rest in parallel.
     async def first(person: Person, clients: dict[str, httpx.AsyncClient], provider: str) -> float:
@@ -251,17 +277,17 @@ async def drive(stack: Stack, plan: Plan, esia_people: int) -> list[Window]:
     # threads, once per process; the windows measure what every later first sign-in costs.
     for _ in range(WARM_UP_FIRST_SIGNINS):
         await first_next(0)
-    windows.append(await run_window("first sign-in (binding), 1 at a time", first_next, workers=1,
-                                    seconds=600, server_pid=pid, limit=plan.first_measured))
-    windows.append(await run_window("first sign-in (binding), parallel", first_next, workers=plan.concurrency,
-                                    seconds=600, server_pid=pid, limit=len(queue)))
+    windows.append(await window_at("first sign-in (binding), 1 at a time", first_next, workers=1,
+                                    seconds=600, limit=plan.first_measured))
+    windows.append(await window_at("first sign-in (binding), parallel", first_next, workers=plan.concurrency,
+                                    seconds=600, limit=len(queue)))
     esia_queue = list(esia_people_list)
 
     async def bind_esia(_: int) -> float:
         return await first(esia_queue.pop(), esia, "esia")
 
-    windows.append(await run_window("first sign-in through ESIA", bind_esia, workers=min(4, esia_people),
-                                    seconds=600, server_pid=pid, limit=esia_people))
+    windows.append(await window_at("first sign-in through ESIA", bind_esia, workers=min(4, esia_people),
+                                    seconds=600, limit=esia_people))
 
     turns = [0] * plan.concurrency
 
@@ -305,22 +331,22 @@ async def drive(stack: Stack, plan: Plan, esia_people: int) -> list[Window]:
         return await sign_in(client, app, person, provider="esia")
 
     for _ in range(plan.runs):
-        windows.append(await run_window(f"returning brokered ({len(people)} people)", returning,
-                                        workers=plan.concurrency, seconds=plan.seconds, server_pid=pid))
+        windows.append(await window_at(f"returning brokered ({len(people)} people)", returning,
+                                        workers=plan.concurrency, seconds=plan.seconds))
     for _ in range(plan.runs):
-        windows.append(await run_window("returning brokered, one person", returning_one,
-                                        workers=plan.concurrency, seconds=plan.seconds, server_pid=pid))
+        windows.append(await window_at("returning brokered, one person", returning_one,
+                                        workers=plan.concurrency, seconds=plan.seconds))
     for person in people:
         # A bridge cookie for each browser: the code flow is the signed-in one.
         await sign_in(rsaa[person.login], app, person)
     for _ in range(plan.runs):
-        windows.append(await run_window("signed-in code flow", code_flow, workers=plan.concurrency,
-                                        seconds=plan.seconds, server_pid=pid))
+        windows.append(await window_at("signed-in code flow", code_flow, workers=plan.concurrency,
+                                        seconds=plan.seconds))
     for _ in range(plan.runs):
         waited_before = loop_cpu_wait_seconds(pid)
         async with probing(f"{stack.bridge_url}/healthz") as probe:
-            window = await run_window("returning through ESIA (+probe)", esia_returning,
-                                      workers=min(plan.concurrency, esia_people), seconds=plan.seconds, server_pid=pid)
+            window = await window_at("returning through ESIA (+probe)", esia_returning,
+                                      workers=min(plan.concurrency, esia_people), seconds=plan.seconds)
         waited_after = loop_cpu_wait_seconds(pid)
         window.name += (f" probe p50 {probe.quantile_ms(0.5):.1f} p99 {probe.quantile_ms(0.99):.1f} ms "
                         f"({probe.quantile_ms(0.5, without_own_wait=True):.1f} / "
@@ -334,10 +360,13 @@ async def drive(stack: Stack, plan: Plan, esia_people: int) -> list[Window]:
     return windows
 
 
-NODE_CODE_FLOW = "Node peer: signed-in code flow"
+# The peer's two stores: in memory (what the issue's target was set against) and PostgreSQL (like for like).
+NODE_IN_MEMORY = "Node peer in memory: signed-in code flow"
+NODE_ON_POSTGRES = "Node peer on PostgreSQL: signed-in code flow"
 
 
-async def drive_node_peer(peer: node_peer.NodePeer, plan: Plan, browsers: int) -> list[Window]:
+async def drive_node_peer(peer: node_peer.NodePeer, name: str, plan: Plan, browsers: int,
+                          database: BackendCpu | None = None) -> list[Window]:
     """The Node peer's signed-in code flow, with the bridge's concurrency, windows and browser count.
 
     Each browser signs in at the peer once (its login and consent pages); the windows then measure
@@ -355,15 +384,17 @@ async def drive_node_peer(peer: node_peer.NodePeer, plan: Plan, browsers: int) -
         person = people[mine[turns[worker] % len(mine)]]
         return await sign_in(clients[person.login], peer.app, person, provider=None)
 
-    windows = [await run_window(NODE_CODE_FLOW, code_flow, workers=plan.concurrency, seconds=plan.seconds,
-                                server_pid=peer.server_pid) for _ in range(plan.runs)]
+    windows = [await run_window(name, code_flow, workers=plan.concurrency, seconds=plan.seconds,
+                                server_pid=peer.server_pid, database=database) for _ in range(plan.runs)]
     for client in clients.values():
         await client.aclose()
     return windows
 
 
-def measure_node_peer(folder: Path, plan: Plan, browsers: int, cores: str | None) -> list[Window]:
-    """The peer's windows, or none (and one line saying why) when it cannot run here."""
+def measure_node_peer(folder: Path, plan: Plan, browsers: int, cores: str | None,
+                      database_url: str | None = None) -> list[Window]:
+    """The peer's windows in memory, then (given `database_url`) on PostgreSQL in that database; or
+    none (and one line saying why) when it cannot run here."""
     missing = node_peer.missing_tools()
     if missing:
         print(f"Node peer skipped: {missing}")
@@ -371,14 +402,29 @@ def measure_node_peer(folder: Path, plan: Plan, browsers: int, cores: str | None
     try:
         node_peer.install()
         print(f"Node peer: {node_peer.describe()}, on core {cores or 'any'}", flush=True)
-        peer = node_peer.start(folder / "node-op.log", cores)
     except (OSError, RuntimeError, subprocess.CalledProcessError) as error:
         print(f"Node peer skipped: {error}")
         return []
-    try:
-        return asyncio.run(drive_node_peer(peer, plan, browsers))
-    finally:
-        peer.stop()
+    windows: list[Window] = []
+    stores: list[tuple[str, str | None]] = [(NODE_IN_MEMORY, None)]
+    if database_url:
+        stores.append((NODE_ON_POSTGRES, database_url))
+    for name, url in stores:
+        try:
+            if url:
+                recreate_database(url)
+            peer = node_peer.start(folder / "node-op.log", cores, database_url=url)
+        except (OSError, RuntimeError) as error:
+            print(f"{name} skipped: {error}")
+            continue
+        database = BackendCpu(url) if url else None
+        try:
+            windows += asyncio.run(drive_node_peer(peer, name, plan, browsers, database))
+        finally:
+            peer.stop()
+            if database:
+                database.close()
+    return windows
 
 
 def median_of(windows: list[Window], prefix: str) -> Window | None:
@@ -413,12 +459,30 @@ def report(windows: list[Window], hash_cost: HashCost) -> None:
         goal = f", target ≥ {target:.0f}/s/core" if target else ""
         print(f"median {median.name.split(' probe')[0]:<34} {median.per_core:7.1f}/s/core "
               f"({median.per_core / baseline.per_core * 100:.1f}% of /healthz per core{goal})")
-    bridge_code, node_code = median_of(windows, "signed-in code flow"), median_of(windows, NODE_CODE_FLOW)
-    if bridge_code is not None and node_code is not None and node_code.per_core:
-        print(f"signed-in code flow, bridge ÷ Node oidc-provider on the same core: "
+    bridge_code = median_of(windows, "signed-in code flow")
+    if bridge_code is None or not bridge_code.per_core:
+        return
+    for name, store, issue_target in ((NODE_IN_MEMORY, "in memory", " (target ≥ 1.0×)"),
+                                      (NODE_ON_POSTGRES, "on PostgreSQL", "")):
+        node_code = median_of(windows, name)
+        if node_code is None or not node_code.per_core:
+            continue
+        print(f"signed-in code flow, bridge ÷ Node oidc-provider {store}, same core: "
               f"{bridge_code.per_core:.1f} ÷ {node_code.per_core:.1f} /s/core = "
-              f"{bridge_code.per_core / node_code.per_core:.2f}× (target ≥ 1.0×); CPU per flow "
-              f"{1000 / bridge_code.per_core:.1f} ms ÷ {1000 / node_code.per_core:.1f} ms")
+              f"{bridge_code.per_core / node_code.per_core:.2f}×{issue_target}; server CPU per flow "
+              f"{1000 / bridge_code.per_core:.2f} ms ÷ {1000 / node_code.per_core:.2f} ms"
+              + _database_figures(bridge_code, node_code))
+    if bridge_code.database_cpu is not None:
+        print("  (server CPU is each server's own processes; PostgreSQL's backends are outside both figures, "
+              "their CPU per flow is the PostgreSQL one)")
+
+
+def _database_figures(bridge: Window, node: Window) -> str:
+    bridge_ms, node_ms = bridge.database_ms_per_flow, node.database_ms_per_flow
+    if bridge_ms is None or node_ms is None:
+        return ""
+    return (f"; PostgreSQL CPU per flow {bridge_ms:.2f} ms ÷ {node_ms:.2f} ms; "
+            f"together {1000 / bridge.per_core + bridge_ms:.2f} ms ÷ {1000 / node.per_core + node_ms:.2f} ms")
 
 
 def arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -455,17 +519,29 @@ def main() -> None:
             recreate_database(args.database)
         stack = start(Path(folder), database_url, people=args.people + ESIA_PEOPLE, past_sessions=args.past_sessions,
                       workers=args.workers, server_cores=server_cores, other_cores=other_cores)
+        database = BackendCpu(args.database) if args.database else None
         try:
             plan = Plan(seconds=args.seconds, runs=args.runs, concurrency=args.concurrency,
                         first_measured=min(8, args.people // 3))
-            windows = asyncio.run(drive(stack, plan, esia_people=ESIA_PEOPLE))
+            windows = asyncio.run(drive(stack, plan, esia_people=ESIA_PEOPLE, database=database))
         finally:
             stack.stop()
+            if database:
+                database.close()
         if not args.no_node:
-            windows += measure_node_peer(Path(folder), plan, browsers=args.people, cores=server_cores)
+            windows += measure_node_peer(Path(folder), plan, browsers=args.people, cores=server_cores,
+                                         database_url=node_database_url(args.database) if args.database else None)
     print(f"database {'PostgreSQL' if args.database else 'SQLite'}, server on core {server_cores or 'any'}, "
           f"concurrency {args.concurrency}, {args.people} people, {args.past_sessions} past sessions for one")
     report(windows, hash_cost)
+
+
+def node_database_url(url: str) -> str:
+    """The Node peer's own database next to the bridge's: `<name>_node`, a plain postgresql:// URL."""
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    return target.set(drivername="postgresql", database=f"{target.database}_node").render_as_string(hide_password=False)
 
 
 def recreate_database(url: str) -> None:

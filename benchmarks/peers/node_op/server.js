@@ -2,11 +2,14 @@
 // Node OpenID Provider (oidc-provider 9) set up like the bridge's relying app sees the bridge.
 //
 //     node server.js PORT
+//     NODE_OP_DATABASE_URL=postgresql://… node server.js PORT
 //
 // One confidential client (client_secret_basic, PKCE S256 required, the benchmark app's redirect URI,
 // scopes openid profile email), ES256 ID tokens (the bridge's default signing_alg), endpoints at the
 // bridge's paths (/oidc/authorize, /oidc/token, /oidc/userinfo) so the same scripted browser drives
-// both, accounts with fixed claims, and an in-memory store. A browser signs in once through
+// both, accounts with fixed claims, and an in-memory store — or, with NODE_OP_DATABASE_URL set, a
+// PostgreSQL one (postgres_adapter.js: one table, created on start), the like-for-like peer of the
+// bridge, which keeps all of these in its database. A browser signs in once through
 // oidc-provider's own development interaction pages (any login, then consent); after that
 // authorize → code → token → userinfo runs without pages, like the bridge with its cookie.
 // Loopback only: the client secret below is the benchmark's, not a secret.
@@ -14,6 +17,8 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 
 import Provider from 'oidc-provider';
+
+import { postgresAdapter } from './postgres_adapter.js';
 
 const CLIENT_ID = 'bench-node-app';
 const CLIENT_SECRET = 'bench-node-secret-loopback-only';
@@ -106,8 +111,10 @@ setInterval(() => {
 
 const signingKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
 
+const databaseUrl = process.env.NODE_OP_DATABASE_URL;
+
 const configuration = {
-  adapter: MemoryAdapter,
+  adapter: databaseUrl ? await postgresAdapter(databaseUrl) : MemoryAdapter,
   clients: [{
     client_id: CLIENT_ID,
     client_secret: CLIENT_SECRET,
@@ -164,5 +171,5 @@ if (!Number.isInteger(port) || port <= 0 || port > 65535) {
 
 const provider = new Provider(`http://127.0.0.1:${port}`, configuration);
 provider.listen(port, '127.0.0.1', () => {
-  console.log(`oidc-provider listening on http://127.0.0.1:${port}`);
+  console.log(`oidc-provider listening on http://127.0.0.1:${port}, store: ${databaseUrl ? 'PostgreSQL' : 'memory'}`);
 });
