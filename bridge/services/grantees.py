@@ -301,7 +301,8 @@ def read_grant_and_grantee(
 ) -> tuple[LiveGrant | None, Grantee | None]:
     """`load_grant_and_grantee` on a connection of its own, outside any ORM session: userinfo
     writes nothing when it answers, so it needs no unit of work and commits nothing."""
-    engine: Engine = factory.kw["bind"]
+    engine = factory.kw["bind"]
+    assert isinstance(engine, Engine), "a sessionmaker bound to an engine"
     with engine.connect() as connection:
         return load_grant_and_grantee(connection, grant_id, client_id, role_assignment_id, timeouts=timeouts, now=now)
 
