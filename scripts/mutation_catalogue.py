@@ -44,6 +44,7 @@ def mutation(
 
 # Test sets, by what they attack.
 ATTACKS = "tests/e2e/test_attacks.py"
+USERINFO_TOKENS = "tests/op/test_userinfo_tokens.py"
 SIGNIN = ("tests/e2e/test_signin_guards.py", "tests/e2e/test_first_signin.py", "tests/e2e/test_roles_and_sessions.py")
 UPSTREAM = ("tests/e2e/test_upstream_faults.py", "tests/e2e/test_signin_guards.py", "tests/upstream")
 CODES = ("tests/op/test_refusals.py", "tests/op/test_code_flow.py")
@@ -210,6 +211,42 @@ CATALOGUE: tuple[Mutation, ...] = (
         "    if frozen is not None and not is_role_active(frozen, now):",
         "    if False:",
         (*REFRESH, AUTHORIZE_SESSION),
+    ),
+    # --- userinfo's access token checks (bridge/op/userinfo.py: the token parsed once) --------------
+    mutation(
+        "userinfo.access_token_type", "an id_token (same keys) does not pass for an access token at userinfo",
+        "bridge/op/userinfo.py",
+        '            if str(header.get("typ", "")).lower() not in _ACCESS_TOKEN_TYPES:',
+        "            if False:",
+        (USERINFO_TOKENS,),
+    ),
+    mutation(
+        "userinfo.signature", "userinfo takes only tokens signed by a published key of ours",
+        "bridge/op/userinfo.py",
+        "            if not jws.validate_compact(obj, keys, registry=_SIGNATURES):",
+        "            if False:",
+        (USERINFO_TOKENS,),
+    ),
+    mutation(
+        "userinfo.claims_checked", "userinfo refuses an expired token, another issuer's or another audience's",
+        "bridge/op/userinfo.py",
+        "            self._claims.validate(claims)",
+        "            pass",
+        (USERINFO_TOKENS,),
+    ),
+    mutation(
+        "userinfo.audience", "userinfo takes only tokens whose audience names it",
+        "bridge/op/userinfo.py",
+        '        "aud": {"essential": True, "value": resource_server},',
+        '        "aud": {"essential": True},',
+        (USERINFO_TOKENS,),
+    ),
+    mutation(
+        "userinfo.grant_read_each_call", "userinfo asks the server at every call whether the grant is revoked",
+        "bridge/op/userinfo.py",
+        "    if grant is None:\n        raise UserinfoRefusal(",
+        "    if False:\n        raise UserinfoRefusal(",
+        (USERINFO_TOKENS, "tests/op/test_grants.py"),
     ),
     # --- CSRF on every unsafe request (bridge/web/csrf.py, CSRF_EXEMPT in bridge/app.py) ------------
     mutation(

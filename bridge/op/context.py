@@ -73,15 +73,6 @@ class ProviderContext:
             self.db, signin_session_id, staff_id, role_assignment_id, auth_time, timeouts=self.timeouts, now=self.now
         )
 
-    def load_grant_and_grantee(
-        self, grant_id: str, client_id: str, role_assignment_id: int | None
-    ) -> tuple[grantees.LiveGrant | None, Grantee | None]:
-        """The grant an access token names (if the client's and not revoked) and the person behind it
-        (if its sign-in session is still alive): one statement, for userinfo."""
-        return grantees.load_grant_and_grantee(
-            self.db, grant_id, client_id, role_assignment_id, timeouts=self.timeouts, now=self.now
-        )
-
     def session_of_sid(self, subject: str, sid: str) -> str | None:
         """The id of the sign-in session a token's `sid` names, if it is this person's."""
         return grantees.session_of_sid(self.db, subject, sid)

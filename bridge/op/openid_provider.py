@@ -27,12 +27,14 @@ from bridge.op.paths import ProviderPaths
 from bridge.op.requests import StarletteOAuth2Request
 from bridge.op.server import BridgeAuthorizationServer, named_client_id
 from bridge.op.token_endpoints import INTROSPECTION_AUTH_METHODS, REVOCATION_AUTH_METHODS
-from bridge.op.userinfo import userinfo_response
+from bridge.op.userinfo import access_token_validator, examine
+from bridge.op.userinfo import audit_refusal as audit_userinfo_refusal
 from bridge.services.audit import ANONYMOUS_ACTOR, AuditContext
 from bridge.services.clients import AUTH_METHODS, SUPPORTED_SCOPES
 from bridge.services.grantees import load_authorizing_signin
-from bridge.services.signin_sessions import ActiveRoles, load_active_signin, record_activity
+from bridge.services.signin_sessions import ActiveRoles, SessionTimeouts, load_active_signin, record_activity
 from bridge.services.signing_keys import SUPPORTED_ALGORITHMS, SigningKeyPolicy
+from bridge.storage.types import utcnow
 
 T = TypeVar("T")
 
@@ -183,8 +185,17 @@ class OpenIDProvider:
     def userinfo(
         self, request: StarletteOAuth2Request, audit_context: AuditContext, *, origin: str | None
     ) -> Response:
+        """Judged outside the provider's transaction (one read on a plain connection: the grant with
+        its session, at every call); that transaction only for what writes or reads through the ORM:
+        a refusal's audit record, a browser app's CORS headers."""
+        self.keys.reload_if_stale()
+        validator = access_token_validator(self.keys, self.issuer, f"{self.issuer}{self.paths.userinfo}")
+        answer = examine(self.factory, validator, request, timeouts=SessionTimeouts.of(self.settings), now=utcnow())
+        if answer.refusal is None and origin is None:
+            return answer.response
+
         def work(context: ProviderContext) -> Response:
-            answer = userinfo_response(context, request)
+            audit_userinfo_refusal(context, answer)
             add_cors_headers(context.db, answer.response, origin, answer.client_id)
             return answer.response
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine, bindparam, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.services.signin_sessions import (
     ActiveRoles,
@@ -290,8 +290,25 @@ class LiveGrant:
     signin_session_id: str
 
 
+def read_grant_and_grantee(
+    factory: sessionmaker[Session],
+    grant_id: str,
+    client_id: str,
+    role_assignment_id: int | None,
+    *,
+    timeouts: SessionTimeouts,
+    now: datetime,
+) -> tuple[LiveGrant | None, Grantee | None]:
+    """`load_grant_and_grantee` on a connection of its own, outside any ORM session: userinfo
+    writes nothing when it answers, so it needs no unit of work and commits nothing."""
+    engine = factory.kw["bind"]
+    assert isinstance(engine, Engine), "a sessionmaker bound to an engine"
+    with engine.connect() as connection:
+        return load_grant_and_grantee(connection, grant_id, client_id, role_assignment_id, timeouts=timeouts, now=now)
+
+
 def load_grant_and_grantee(
-    db: Session,
+    connection: Connection,
     grant_id: str,
     client_id: str,
     role_assignment_id: int | None,
@@ -300,9 +317,10 @@ def load_grant_and_grantee(
     now: datetime | None = None,
 ) -> tuple[LiveGrant | None, Grantee | None]:
     """The grant an access token names if it is the client's and not revoked, and the person behind
-    it if its sign-in session is still alive: one statement (userinfo)."""
+    it if its sign-in session is still alive: one statement (userinfo), on a plain connection (the
+    call writes nothing when it is answered, so it needs no ORM session)."""
     now = now or utcnow()
-    rows = db.connection().execute(_GRANTEE_BY_GRANT, {"grant_id": grant_id}).all()
+    rows = connection.execute(_GRANTEE_BY_GRANT, {"grant_id": grant_id}).all()
     if not rows or rows[0].grant_revoked_at is not None or rows[0].grant_client_id != client_id:
         return None, None
     first = rows[0]

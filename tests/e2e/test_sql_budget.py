@@ -278,7 +278,8 @@ async def test_a_named_provider_is_reached_straight_from_the_authorization_endpo
 # the app's authorize answers with a code at once; then token and userinfo. 14 in 3: authorize
 # (session with person and roles — the profile check reads their positions —, client, code, audit
 # record ×2), token (client, code, its claim, session with person and roles, grant, refresh token,
-# audit record ×2), userinfo (grant with session, person and roles). It was 17: authorize read the
+# audit record ×2), userinfo (grant with session, person and roles: one read on a plain connection,
+# outside any ORM session, nothing committed; tests/op/test_userinfo_tokens.py). It was 17: authorize read the
 # roles for the profile check apart from the session; 16 until an audit record took three
 # statements on SQLite (the chain head's hash is now advanced by the claim that locks it).
 CODE_FLOW_STATEMENT_BUDGET = 14
