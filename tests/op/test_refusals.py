@@ -218,6 +218,25 @@ def test_code_is_bound_to_its_client_and_redirect_uri(
     assert response.json()["error"] == "invalid_grant"
 
 
+def test_a_code_presented_by_another_client_or_for_another_redirect_uri_is_refused_unspent(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session], confidential_app: App,
+    public_app: App, director: Person,
+) -> None:
+    """Each is refused with the code's own verifier and the rest right, and leaves the code to its app."""
+    _signed_in(client, settings, db_factory, director)
+    request = authorization_request(confidential_app)
+    code = get_code(client, request)
+    another_client = App(public_app.client_id, None, confidential_app.redirect_uri)
+    another_redirect = App(confidential_app.client_id, confidential_app.client_secret, "https://kontingent.test/other")
+    for presenter in (another_client, another_redirect):
+        response = exchange(client, presenter, code, request.verifier)
+        assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+        assert "access_token" not in response.json()
+    reasons = [event.details["reason"] for event in _events(db_factory, "oidc.token.refused")]
+    assert reasons == ["code_wrong_client", "Invalid 'redirect_uri' in request."]
+    assert exchange(client, confidential_app, code, request.verifier).status_code == 200
+
+
 def test_token_issue_is_audited_without_secrets(
     client: TestClient, settings: Settings, db_factory: sessionmaker[Session], confidential_app: App,
     director: Person,
