@@ -278,6 +278,13 @@ CATALOGUE: tuple[Mutation, ...] = (
         (*CODES, ATTACKS),
     ),
     mutation(
+        "code.unclaimed_refused", "tokens only from the claim: a code this request did not claim is refused",
+        "bridge/op/grants.py",
+        "        if not authorization_code.claimed:\n",
+        "        if False:\n",
+        CODES,
+    ),
+    mutation(
         "code.reuse_detected", "a used code is recognised as reuse at look-up",
         "bridge/services/authorization_codes.py",
         "    if record.used_at is not None:\n        revoked = revoke_family(",
