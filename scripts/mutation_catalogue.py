@@ -305,12 +305,21 @@ CATALOGUE: tuple[Mutation, ...] = (
         ("tests/web/test_browser.py",),
     ),
     # --- authorization codes and refresh tokens -----------------------------------------------------
+    # A code is redeemed by one UPDATE … RETURNING whose conditions are the checks (the look-up that
+    # follows a refusal only names its reason, and catches reuse).
     mutation(
-        "code.claim_once", "used_at IS NULL guard of the code claim (parallel redemption)",
+        "code.claim_once", "used_at IS NULL guard of the code claim (replay, parallel redemption)",
         "bridge/services/authorization_codes.py",
-        '.where(AuthorizationCode.id == bindparam("code_id"), AuthorizationCode.used_at.is_(None))',
-        '.where(AuthorizationCode.id == bindparam("code_id"))',
+        "        AuthorizationCode.used_at.is_(None),\n",
+        "",
         (*CODES, ATTACKS),
+    ),
+    mutation(
+        "code.unclaimed_refused", "tokens only from the claim: a code this request did not claim is refused",
+        "bridge/op/grants.py",
+        "        if not authorization_code.claimed:\n",
+        "        if False:\n",
+        CODES,
     ),
     mutation(
         "code.reuse_detected", "a used code is recognised as reuse at look-up",
@@ -320,16 +329,30 @@ CATALOGUE: tuple[Mutation, ...] = (
         (*CODES, ATTACKS),
     ),
     mutation(
-        "code.expiry", "an expired code is refused", "bridge/services/authorization_codes.py",
-        "    if record.expires_at <= now:\n        return CodeLookup(CodeState.EXPIRED, record)",
-        "    if False:\n        return CodeLookup(CodeState.EXPIRED, record)",
+        "code.expiry", "an expired code is not redeemed", "bridge/services/authorization_codes.py",
+        '        AuthorizationCode.expires_at > bindparam("now"),\n',
+        "",
         (*CODES, ATTACKS),
     ),
     mutation(
         "code.client", "a code is redeemed only by its client", "bridge/services/authorization_codes.py",
-        "    if record.client_id != client_id:\n        return CodeLookup(CodeState.WRONG_CLIENT, record)",
-        "    if False:\n        return CodeLookup(CodeState.WRONG_CLIENT, record)",
+        '        AuthorizationCode.client_id == bindparam("presented_client_id"),\n',
+        "",
         (*CODES, ATTACKS),
+    ),
+    mutation(
+        "code.redirect_uri", "a code is redeemed only with its redirect_uri (another one leaves it unspent)",
+        "bridge/services/authorization_codes.py",
+        '        AuthorizationCode.redirect_uri == bindparam("presented_redirect_uri"),\n',
+        "",
+        CODES,
+    ),
+    mutation(
+        "code.pkce", "a code is redeemed only with its PKCE verifier (a wrong one leaves it unspent)",
+        "bridge/services/authorization_codes.py",
+        '        AuthorizationCode.code_challenge == bindparam("presented_challenge"),\n',
+        "",
+        CODES,
     ),
     mutation(
         "refresh.claim_once", "rotated_at IS NULL guard of the refresh claim (parallel rotation)",

@@ -9,7 +9,8 @@ from typing import Any, ClassVar
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant, RefreshTokenGrant
-from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7636 import CodeChallenge, create_s256_code_challenge
+from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from authlib.oidc.core import OpenIDCode, OpenIDToken
 from authlib.oidc.core.grants.util import is_openid_scope, validate_nonce
@@ -25,8 +26,9 @@ from bridge.services import audit
 from bridge.services.authorization_codes import (
     CodeGrant,
     CodeState,
-    claim_authorization_code,
+    Redemption,
     look_up_authorization_code,
+    redeem_authorization_code,
     store_authorization_code,
 )
 from bridge.services.grantees import Grantee
@@ -119,6 +121,17 @@ class BridgeAuthorizationCodeGrant(AuthorizationCodeGrant):  # type: ignore[misc
 
     def query_authorization_code(self, code: str, client: ClientModel) -> CodeModel | None:
         context = current_context()
+        presented = self._presented(client)
+        if presented is not None:
+            # The whole redemption in one statement: the code claimed if it is unused, unexpired,
+            # the client's, and the redirect_uri and verifier match it. Authlib's checks that follow
+            # (redirect_uri, PKCE) then hold by construction.
+            claimed = redeem_authorization_code(context.db, code, presented, context.now)
+            if claimed is not None:
+                return CodeModel(claimed, claimed=True)
+        # Nothing claimed: read the code to tell why. A code found VALID here goes on unclaimed to
+        # Authlib's checks, which refuse the redirect_uri or verifier that did not match, without
+        # spending it; if they pass, the code was claimed meanwhile (authenticate_user).
         found = look_up_authorization_code(context.db, code, client.get_client_id(), context.now)
         if found.state is CodeState.REUSED:
             assert found.code is not None
@@ -130,18 +143,30 @@ class BridgeAuthorizationCodeGrant(AuthorizationCodeGrant):  # type: ignore[misc
         if found.state is not CodeState.VALID or found.code is None:
             self.request.refusal_reason = f"code_{found.state.value}"
             return None
-        return CodeModel(found.code)
+        return CodeModel(found.code, claimed=False)
+
+    def _presented(self, client: ClientModel) -> Redemption | None:
+        """What the request presents for the code, if it is whole and well-formed (else the code is
+        only read, and Authlib's checks give the error)."""
+        redirect_uri = self.request.payload.redirect_uri
+        verifier = self.request.form.get("code_verifier")
+        if not isinstance(redirect_uri, str) or not isinstance(verifier, str):
+            return None
+        if not CODE_VERIFIER_PATTERN.match(verifier):
+            return None
+        return Redemption(client.get_client_id(), redirect_uri, create_s256_code_challenge(verifier))
 
     def delete_authorization_code(self, authorization_code: CodeModel) -> None:
-        # Already claimed in authenticate_user, before any token was made.
+        # Already claimed in query_authorization_code, before any token was made.
         return None
 
     def authenticate_user(self, authorization_code: CodeModel) -> Grantee:
         context = current_context()
         record = authorization_code.record
         family = family_of_code(record.code_hash)
-        if not claim_authorization_code(context.db, record, context.now):
-            # Lost a race with another redemption of the same code: that is reuse too.
+        if not authorization_code.claimed:
+            # Read as redeemable and passing every check, yet not claimed: another redemption of
+            # the same code claimed it in between. That is reuse too.
             revoke_family(context.db, family, context.now)
             self.request.refusal_reason = "code_reused"
             raise InvalidGrantError("The authorization code has already been used.")

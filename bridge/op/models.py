@@ -61,8 +61,10 @@ class ClientModel(ClientMixin):  # type: ignore[misc]
 
 
 class CodeModel(AuthorizationCodeMixin):  # type: ignore[misc]
-    def __init__(self, record: IssuedCode) -> None:
+    def __init__(self, record: IssuedCode, *, claimed: bool) -> None:
         self.record = record
+        # Claimed by this request (redeemed), or only read to tell why it was not.
+        self.claimed = claimed
         self.code_challenge = record.code_challenge
         self.code_challenge_method = record.code_challenge_method
 

@@ -1,8 +1,10 @@
 """Authorization codes issued to relying apps: stored as hashes, redeemed once.
 
-A code is single-use: it is claimed with a conditional UPDATE, so two concurrent redemptions
-cannot both win. Presenting a used code again revokes the family the code started (see
-oauth_tokens.py): the grant and every refresh token issued from it.
+A code is single-use: it is redeemed by one conditional UPDATE … RETURNING that claims it only if
+it is unused, unexpired, and what the token request presents matches it (client, redirect_uri,
+PKCE challenge), so two concurrent redemptions cannot both win and a refused one does not spend
+it. When that claims nothing, the code is read to tell why; presenting a used code again revokes
+the family the code started (see oauth_tokens.py): the grant and every refresh token issued from it.
 
 Codes are written and read at every sign-in: with Core statements built once (no unit of work,
 no identity map, the SQL compiled once), their rows read back as plain values.
@@ -84,13 +86,23 @@ class IssuedCode:
 
 
 _INSERT = insert(AuthorizationCode)
-_BY_HASH = select(
-    *(getattr(AuthorizationCode, name) for name in IssuedCode.__dataclass_fields__)
-).where(AuthorizationCode.code_hash == bindparam("code_hash"))
-_CLAIM = (
+_CODE_COLUMNS = tuple(getattr(AuthorizationCode, name) for name in IssuedCode.__dataclass_fields__)
+_BY_HASH = select(*_CODE_COLUMNS).where(AuthorizationCode.code_hash == bindparam("code_hash"))
+# Every condition of a successful redemption in the claim itself: nothing is read first, and a
+# request that matches the code in all but one respect leaves it unspent.
+_REDEEM = (
     update(AuthorizationCode)
-    .where(AuthorizationCode.id == bindparam("code_id"), AuthorizationCode.used_at.is_(None))
+    .where(
+        AuthorizationCode.code_hash == bindparam("presented_hash"),
+        AuthorizationCode.used_at.is_(None),
+        AuthorizationCode.client_id == bindparam("presented_client_id"),
+        AuthorizationCode.expires_at > bindparam("now"),
+        AuthorizationCode.redirect_uri == bindparam("presented_redirect_uri"),
+        AuthorizationCode.code_challenge_method == "S256",
+        AuthorizationCode.code_challenge == bindparam("presented_challenge"),
+    )
     .values(used_at=bindparam("used_at"))
+    .returning(*_CODE_COLUMNS)
 )
 
 
@@ -109,10 +121,45 @@ class CodeLookup:
     revoked_tokens: int = 0
 
 
+@dataclass(frozen=True)
+class Redemption:
+    """What a token request presents for a code, besides the code itself."""
+
+    client_id: str
+    redirect_uri: str
+    # BASE64URL(SHA256(code_verifier)): PKCE S256, the only method codes are issued with.
+    code_challenge: str
+
+
+def redeem_authorization_code(
+    db: Session, code: str, presented: Redemption, now: datetime | None = None
+) -> IssuedCode | None:
+    """Claim the code if it is unused, unexpired, and `presented` matches it: one statement.
+
+    None when nothing was claimed: the code is unknown, another client's, used, expired, or the
+    redirect_uri or verifier is wrong (`look_up_authorization_code` tells which), or a concurrent
+    redemption claimed it first.
+    """
+    now = now or utcnow()
+    claimed = db.connection().execute(
+        _REDEEM,
+        {
+            "presented_hash": token_hash(code),
+            "presented_client_id": presented.client_id,
+            "presented_redirect_uri": presented.redirect_uri,
+            "presented_challenge": presented.code_challenge,
+            "now": now,
+            "used_at": now,
+        },
+    ).first()
+    return IssuedCode(**claimed._mapping) if claimed is not None else None
+
+
 def look_up_authorization_code(
     db: Session, code: str, client_id: str, now: datetime | None = None
 ) -> CodeLookup:
-    """The code if redeemable; a reused code revokes every token issued from it."""
+    """Why a code was not redeemed (or, VALID, that nothing about it is wrong but what the request
+    presents); a reused code revokes every token issued from it."""
     now = now or utcnow()
     stored = db.connection().execute(_BY_HASH, {"code_hash": token_hash(code)}).first()
     if stored is None:
@@ -126,9 +173,3 @@ def look_up_authorization_code(
     if record.expires_at <= now:
         return CodeLookup(CodeState.EXPIRED, record)
     return CodeLookup(CodeState.VALID, record)
-
-
-def claim_authorization_code(db: Session, record: IssuedCode, now: datetime | None = None) -> bool:
-    """Mark the code used; False if another request got there first."""
-    result = db.connection().execute(_CLAIM, {"code_id": record.id, "used_at": now or utcnow()})
-    return int(getattr(result, "rowcount", 0) or 0) == 1

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
 
 from bridge.config import Settings
+from bridge.op import grants
 from bridge.storage.models import AuditEvent, AuthorizationCode, OAuthClient, RefreshToken
 from bridge.storage.types import utcnow
 from tests.op.conftest import (
@@ -216,6 +218,40 @@ def test_code_is_bound_to_its_client_and_redirect_uri(
         request.verifier,
     )
     assert response.json()["error"] == "invalid_grant"
+
+
+def test_a_code_presented_by_another_client_or_for_another_redirect_uri_is_refused_unspent(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session], confidential_app: App,
+    public_app: App, director: Person,
+) -> None:
+    """Each is refused with the code's own verifier and the rest right, and leaves the code to its app."""
+    _signed_in(client, settings, db_factory, director)
+    request = authorization_request(confidential_app)
+    code = get_code(client, request)
+    another_client = App(public_app.client_id, None, confidential_app.redirect_uri)
+    another_redirect = App(confidential_app.client_id, confidential_app.client_secret, "https://kontingent.test/other")
+    for presenter in (another_client, another_redirect):
+        response = exchange(client, presenter, code, request.verifier)
+        assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+        assert "access_token" not in response.json()
+    reasons = [event.details["reason"] for event in _events(db_factory, "oidc.token.refused")]
+    assert reasons == ["code_wrong_client", "Invalid 'redirect_uri' in request."]
+    assert exchange(client, confidential_app, code, request.verifier).status_code == 200
+
+
+def test_a_code_this_request_did_not_claim_never_yields_tokens(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session], confidential_app: App,
+    director: Person, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Tokens come only from the claim: a code read as redeemable and passing every check, but not
+    claimed by this request (as when a concurrent redemption claims it in between), is reuse."""
+    _signed_in(client, settings, db_factory, director)
+    request = authorization_request(confidential_app)
+    code = get_code(client, request)
+    monkeypatch.setattr(grants, "redeem_authorization_code", lambda *args: None)
+    response = exchange(client, confidential_app, code, request.verifier)
+    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+    assert _events(db_factory, "oidc.token.refused")[-1].details["reason"] == "code_reused"
 
 
 def test_token_issue_is_audited_without_secrets(
