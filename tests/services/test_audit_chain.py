@@ -22,6 +22,7 @@ from bridge.services.audit_verification import BreakKind, ChainReport, verify_ch
 from bridge.services.signing_keys import generate_private_jwk
 from bridge.storage.audit_hash import GENESIS_HASH, link_hash
 from bridge.storage.database import build_engine
+from bridge.storage.enums import AnchorReason
 from bridge.storage.models import AuditAnchor, AuditChainHead, AuditEvent, Organization
 from tests.support.audit_tamper import as_database_owner
 
@@ -117,6 +118,22 @@ def test_details_are_hashed_as_the_database_gives_them_back(db_factory: sessionm
         record(db, SUPPORT, "test.shapes", "success", pair=("a", 1), nested={"b": [1.5, None, True]}, text="ё\n\x00")
     [event] = rows(db_factory)
     assert event.details == {"pair": ["a", 1], "nested": {"b": [1.5, None, True]}, "text": "ё\n\x00"}
+    assert verify(db_factory).intact
+
+
+def test_flat_details_of_any_kind_are_hashed_as_the_database_gives_them_back(
+    db_factory: sessionmaker[Session],
+) -> None:
+    """Plain strings, numbers, booleans and nulls skip the JSON round trip; anything else takes it."""
+    with db_factory() as db, db.begin():
+        plain = record(db, SUPPORT, "test.plain", "success", text="ё", number=2**70, yes=True, nothing=None)
+        shaped = record(db, SUPPORT, "test.shaped", "success", reason=AnchorReason.MANUAL, ratio=0.5, big=True)
+        assert type(shaped.details["reason"]) is str  # an enum goes in as the value the database gives back
+        with pytest.raises(ValueError):
+            record(db, SUPPORT, "test.nan", "success", ratio=float("nan"))
+    stored = rows(db_factory)
+    assert [event.details for event in stored] == [plain.details, shaped.details]
+    assert shaped.details == {"reason": "manual", "ratio": 0.5, "big": True}
     assert verify(db_factory).intact
 
 
