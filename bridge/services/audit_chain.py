@@ -100,6 +100,14 @@ Parked = tuple[SessionTransaction | None, AuditRecord, Personal | None]
 # records from, checked under the head's lock (see the module's docstring).
 _known_heads: weakref.WeakKeyDictionary[Engine, tuple[int, str]] = weakref.WeakKeyDictionary()
 
+# Whether the last guess of each engine held, and how many of its audited commits this process is
+# linking now: PostgreSQL's claim inserts the records too only when the guess is likely to hold
+# (a commit linking meanwhile will move the head first), since a claim that carried them in vain
+# costs more than a plain one.
+_last_guess_held: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
+_in_flight: weakref.WeakKeyDictionary[Engine, int] = weakref.WeakKeyDictionary()
+_guessing = threading.Lock()
+
 # Session classes whose commits link parked records (a sessionmaker makes a class of its own).
 _chained: weakref.WeakSet[type[Session]] = weakref.WeakSet()
 _chaining = threading.Lock()
@@ -147,11 +155,19 @@ def _link_pending(db: Session) -> None:
     db.flush()  # every other change first, so the head is the last lock this transaction takes
     entries = [entry for _, entry, _ in pending]
     connection = db.connection()
-    last_hash, written = _claim_and_link(db, connection, entries)
-    if written is not _Written.ALL:
-        _insert(connection, entries, advance_head_to=None if written is _Written.HEAD else last_hash)
-    first_seq, last_seq = entries[0].seq, entries[-1].seq
-    _known_heads[connection.engine] = (last_seq, last_hash)
+    engine = connection.engine
+    with _guessing:
+        others = _in_flight.get(engine, 0)
+        _in_flight[engine] = others + 1
+    try:
+        last_hash, written = _claim_and_link(db, connection, entries, with_records=not others)
+        if written is not _Written.ALL:
+            _insert(connection, entries, advance_head_to=None if written is _Written.HEAD else last_hash)
+        first_seq, last_seq = entries[0].seq, entries[-1].seq
+        _known_heads[engine] = (last_seq, last_hash)
+    finally:
+        with _guessing:
+            _in_flight[engine] -= 1
     beside = [
         {"event_id": entry.id, "staff_id": personal[0], "details": personal[1]}
         for _, entry, personal in pending
@@ -310,14 +326,17 @@ def _claim_and_insert_statement(count: int) -> Any:
     ).select_from(claim.outerjoin(inserted, true()))
 
 
-def _claim_and_link(db: Session, connection: Connection, entries: list[AuditRecord]) -> tuple[str, _Written]:
+def _claim_and_link(
+    db: Session, connection: Connection, entries: list[AuditRecord], *, with_records: bool
+) -> tuple[str, _Written]:
     """Lock the head, reserve a seq for each entry and link them: (the last entry's hash, what the
     claim wrote besides).
 
     The entries are linked first from the head this process last wrote; the claim moves the head's
     hash to theirs only if the head is still exactly that one (module docstring), and on
-    PostgreSQL then inserts them too. Otherwise they are linked again, from the head as the lock
-    found it."""
+    PostgreSQL then inserts them too, unless `with_records` is false (another of this process's
+    audited commits is linking) or the engine's last guess missed. Otherwise they are linked
+    again, from the head as the lock found it."""
     count = len(entries)
     known = _known_heads.get(connection.engine)
     if known is None:
@@ -327,15 +346,25 @@ def _claim_and_link(db: Session, connection: Connection, entries: list[AuditReco
         new_hash = _link(entries, known_seq + 1, known_hash)
         parameters = {"audit_known_seq": known_seq, "audit_known_hash": known_hash, "audit_new_hash": new_hash}
     parameters["audit_count"] = count
-    if known is not None and count <= _CLAIMED_WITH_RECORDS and connection.dialect.name == "postgresql":
-        return _claim_and_insert(db, connection, entries, parameters)
+    engine = connection.engine
+    if (
+        known is not None and with_records and count <= _CLAIMED_WITH_RECORDS
+        and connection.dialect.name == "postgresql" and _last_guess_held.get(engine, True)
+    ):
+        last_hash, written = _claim_and_insert(db, connection, entries, parameters)
+        _last_guess_held[engine] = written is _Written.ALL
+        return last_hash, written
     claim = _claim_and_advance_statement()
     row = connection.execute(claim, parameters).one_or_none()
     if row is None:
         _restore_head(db)
         row = connection.execute(claim, parameters).one()
     first_seq = row.seq - count + 1
-    if known is not None and (first_seq, row.hash) == (known[0] + 1, parameters["audit_new_hash"]):
+    if known is None:
+        return _link(entries, first_seq, row.hash), _Written.NOTHING
+    held = (first_seq, row.hash) == (known[0] + 1, parameters["audit_new_hash"])
+    _last_guess_held[engine] = held
+    if held:
         return row.hash, _Written.HEAD
     return _link(entries, first_seq, row.hash), _Written.NOTHING
 

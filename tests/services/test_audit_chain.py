@@ -206,6 +206,34 @@ def test_an_audited_commit_after_the_process_own_takes_one_claim_and_one_insert(
     assert verify(db_factory).intact
 
 
+def test_records_ride_with_the_claim_only_while_the_guess_is_likely_to_hold(
+    db_factory: sessionmaker[Session], engine: Engine
+) -> None:
+    """PostgreSQL: after a guess that missed, or while another audited commit of the process is
+    linking (it will move the head first), the claim goes without the records, which cost more
+    in a claim that does not insert them; once a guess holds again they ride with it."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite claims and inserts in two statements whatever the guess")
+
+    def kinds() -> list[str]:
+        return [text.split()[0] for text in statements_of(engine, lambda: write(db_factory, 1))]
+
+    write(db_factory, 1)
+    assert kinds() == ["WITH"]
+    audit_chain._known_heads[engine] = (1, "f" * 64)  # a guess that misses
+    assert kinds() == ["WITH", "WITH"]  # the claim with the records inserts none; then the records
+    assert kinds() == ["UPDATE", "INSERT"]  # after a miss: the plain claim, whose guess holds
+    assert kinds() == ["WITH"]
+    audit_chain._in_flight[engine] = 1  # another thread's audited commit is linking
+    try:
+        assert kinds() == ["UPDATE", "INSERT"]
+    finally:
+        audit_chain._in_flight[engine] = 0
+    assert kinds() == ["WITH"]
+    assert [event.seq for event in rows(db_factory)] == list(range(1, 8))
+    assert verify(db_factory).intact
+
+
 def test_several_records_of_one_commit_are_claimed_inserted_and_numbered_together(
     db_factory: sessionmaker[Session], engine: Engine
 ) -> None:
