@@ -800,6 +800,15 @@ CATALOGUE: tuple[Mutation, ...] = (
         (AUDIT_CHAIN,),
     ),
     mutation(
+        "audit.claimed_records_guarded",
+        "PostgreSQL's claim inserts the records only when it advanced the head's hash to theirs",
+        "bridge/services/audit_chain.py",
+        '    linked = and_(claim.c.seq == bindparam("audit_last_seq"), claim.c.hash == bindparam("audit_new_hash"))\n',
+        "    linked = true()\n",
+        (AUDIT_CHAIN,),
+        needs_postgresql=True,  # SQLite claims and inserts in two statements
+    ),
+    mutation(
         "audit.verify_content", "verify recomputes each record's hash", "bridge/services/audit_verification.py",
         "        if link_hash(walk.running, row) != row.hash:",
         "        if False:",

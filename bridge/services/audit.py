@@ -74,7 +74,7 @@ def record(
         subject_staff_id=subject_staff_id,
         organization_id=organization_id,
         # As the database will give them back (tuples become lists), so the hash taken now holds.
-        details=json.loads(json.dumps(details, allow_nan=False)),
+        details=_as_stored(details),
     )
     # Chained and inserted at commit, with the personal details beside it (bridge.services.audit_chain).
     link_at_commit(db, entry, personal=(subject_staff_id, dict(personal)) if personal and subject_staff_id else None)
@@ -82,6 +82,19 @@ def record(
     shown = {**details, "personal": sorted(personal)} if personal else details
     logger.info("audit %s %s actor=%s staff=%s %s", event, outcome, context.actor, subject_staff_id, shown)
     return entry
+
+
+# Values JSON gives back as they went in: a flat detail of these is stored as it is (strictly these
+# types: a subclass, an enum say, may come back as something else).
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+def _as_stored(details: dict[str, Any]) -> dict[str, Any]:
+    """`details` as the database gives them back (keyword names are strings already)."""
+    if all(type(value) in _PLAIN for value in details.values()):
+        return dict(details)
+    stored: dict[str, Any] = json.loads(json.dumps(details, allow_nan=False))
+    return stored
 
 
 def record_independently(

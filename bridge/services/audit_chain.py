@@ -34,6 +34,11 @@ hash, RETURNING gives it, and the records are linked from it and the head advanc
 statement more, never a wrong link. The known head is only a guess; what is written is decided by
 the row under its lock, as without it.
 
+One statement on PostgreSQL. There the claim also inserts the records (up to 8 of a commit): a
+data-modifying CTE reads the claim's RETURNING and inserts them only when it shows the head
+advanced to their hash, so after the head is locked and only when they were linked from it. When
+the guard misses nothing is inserted, and they are linked again and inserted as above.
+
 Consequences: a record gets its `id`, `seq` and hashes at commit, not at `record()`; `at` is the
 moment of `record()`, so `at` may step back by milliseconds between neighbouring seqs. Records
 parked inside a savepoint that rolls back are dropped with it.
@@ -41,6 +46,7 @@ parked inside a savepoint that rolls back are dropped with it.
 
 from __future__ import annotations
 
+import enum
 import functools
 import threading
 import weakref
@@ -48,7 +54,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, case, event, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, case, event, insert, select, true, union_all, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, SessionTransaction
@@ -93,6 +99,14 @@ Parked = tuple[SessionTransaction | None, AuditRecord, Personal | None]
 # The head each engine's last audited commit left (seq, hash): a guess the next commit links its
 # records from, checked under the head's lock (see the module's docstring).
 _known_heads: weakref.WeakKeyDictionary[Engine, tuple[int, str]] = weakref.WeakKeyDictionary()
+
+# Whether the last guess of each engine held, and how many of its audited commits this process is
+# linking now: PostgreSQL's claim inserts the records too only when the guess is likely to hold
+# (a commit linking meanwhile will move the head first), since a claim that carried them in vain
+# costs more than a plain one.
+_last_guess_held: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
+_in_flight: weakref.WeakKeyDictionary[Engine, int] = weakref.WeakKeyDictionary()
+_guessing = threading.Lock()
 
 # Session classes whose commits link parked records (a sessionmaker makes a class of its own).
 _chained: weakref.WeakSet[type[Session]] = weakref.WeakSet()
@@ -141,10 +155,19 @@ def _link_pending(db: Session) -> None:
     db.flush()  # every other change first, so the head is the last lock this transaction takes
     entries = [entry for _, entry, _ in pending]
     connection = db.connection()
-    last_hash, advanced = _claim_and_link(db, connection, entries)
-    _insert(connection, entries, advance_head_to=None if advanced else last_hash)
-    first_seq, last_seq = entries[0].seq, entries[-1].seq
-    _known_heads[connection.engine] = (last_seq, last_hash)
+    engine = connection.engine
+    with _guessing:
+        others = _in_flight.get(engine, 0)
+        _in_flight[engine] = others + 1
+    try:
+        last_hash, written = _claim_and_link(db, connection, entries, with_records=not others)
+        if written is not _Written.ALL:
+            _insert(connection, entries, advance_head_to=None if written is _Written.HEAD else last_hash)
+        first_seq, last_seq = entries[0].seq, entries[-1].seq
+        _known_heads[engine] = (last_seq, last_hash)
+    finally:
+        with _guessing:
+            _in_flight[engine] -= 1
     beside = [
         {"event_id": entry.id, "staff_id": personal[0], "details": personal[1]}
         for _, entry, personal in pending
@@ -268,13 +291,52 @@ def _claim_and_advance_statement() -> Any:
     )
 
 
-def _claim_and_link(db: Session, connection: Connection, entries: list[AuditRecord]) -> tuple[str, bool]:
-    """Lock the head, reserve a seq for each entry and link them: (the last entry's hash, whether
-    the claim advanced the head's hash to it already).
+class _Written(enum.Enum):
+    """What the claim wrote besides reserving the seqs."""
+
+    NOTHING = enum.auto()  # the records were linked from the head it found: they and its hash follow
+    HEAD = enum.auto()  # the head's hash is the last record's: the records follow
+    ALL = enum.auto()  # the head's hash and the records (PostgreSQL): nothing follows
+
+
+# The most records one commit inserts together with its claim (more take the claim and an insert).
+_CLAIMED_WITH_RECORDS = 8
+
+
+@functools.cache
+def _claim_and_insert_statement(count: int) -> Any:
+    """PostgreSQL: the claim, and `count` records inserted by the same statement only when the
+    claim advanced the head's hash to theirs (a data-modifying CTE reads the claim's RETURNING,
+    so the records are inserted after the head is locked, and only when linked from it)."""
+    claim = _claim_and_advance_statement().cte("audit_claim")
+    columns = AuditEvent.__table__.c
+    linked = and_(claim.c.seq == bindparam("audit_last_seq"), claim.c.hash == bindparam("audit_new_hash"))
+    records = [
+        select(*(bindparam(f"audit_{name}_{number}", type_=columns[name].type) for name in _INSERTED)).where(linked)
+        for number in range(count)
+    ]
+    inserted = (
+        insert(AuditEvent)
+        .from_select(list(_INSERTED), records[0] if count == 1 else union_all(*records))
+        .returning(AuditEvent.seq, AuditEvent.id)
+        .cte("audit_inserted")
+    )
+    return select(
+        claim.c.seq, claim.c.hash, inserted.c.seq.label("event_seq"), inserted.c.id.label("event_id")
+    ).select_from(claim.outerjoin(inserted, true()))
+
+
+def _claim_and_link(
+    db: Session, connection: Connection, entries: list[AuditRecord], *, with_records: bool
+) -> tuple[str, _Written]:
+    """Lock the head, reserve a seq for each entry and link them: (the last entry's hash, what the
+    claim wrote besides).
 
     The entries are linked first from the head this process last wrote; the claim moves the head's
-    hash to theirs only if the head is still exactly that one (module docstring). Otherwise they
-    are linked again, from the head as the lock found it."""
+    hash to theirs only if the head is still exactly that one (module docstring), and on
+    PostgreSQL then inserts them too, unless `with_records` is false (another of this process's
+    audited commits is linking) or the engine's last guess missed. Otherwise they are linked
+    again, from the head as the lock found it."""
     count = len(entries)
     known = _known_heads.get(connection.engine)
     if known is None:
@@ -284,15 +346,52 @@ def _claim_and_link(db: Session, connection: Connection, entries: list[AuditReco
         new_hash = _link(entries, known_seq + 1, known_hash)
         parameters = {"audit_known_seq": known_seq, "audit_known_hash": known_hash, "audit_new_hash": new_hash}
     parameters["audit_count"] = count
+    engine = connection.engine
+    if (
+        known is not None and with_records and count <= _CLAIMED_WITH_RECORDS
+        and connection.dialect.name == "postgresql" and _last_guess_held.get(engine, True)
+    ):
+        last_hash, written = _claim_and_insert(db, connection, entries, parameters)
+        _last_guess_held[engine] = written is _Written.ALL
+        return last_hash, written
     claim = _claim_and_advance_statement()
     row = connection.execute(claim, parameters).one_or_none()
     if row is None:
         _restore_head(db)
         row = connection.execute(claim, parameters).one()
     first_seq = row.seq - count + 1
-    if known is not None and (first_seq, row.hash) == (known[0] + 1, parameters["audit_new_hash"]):
-        return row.hash, True
-    return _link(entries, first_seq, row.hash), False
+    if known is None:
+        return _link(entries, first_seq, row.hash), _Written.NOTHING
+    held = (first_seq, row.hash) == (known[0] + 1, parameters["audit_new_hash"])
+    _last_guess_held[engine] = held
+    if held:
+        return row.hash, _Written.HEAD
+    return _link(entries, first_seq, row.hash), _Written.NOTHING
+
+
+def _claim_and_insert(
+    db: Session, connection: Connection, entries: list[AuditRecord], parameters: dict[str, Any]
+) -> tuple[str, _Written]:
+    """The claim of `_claim_and_link` on PostgreSQL, inserting the entries as linked when it
+    advances the head's hash to theirs: one statement for the whole audited commit."""
+    count = len(entries)
+    parameters["audit_last_seq"] = parameters["audit_known_seq"] + count
+    for number, entry in enumerate(entries):
+        for name in _INSERTED:
+            parameters[f"audit_{name}_{number}"] = getattr(entry, name)
+    statement = _claim_and_insert_statement(count)
+    result = connection.execute(statement, parameters).all()
+    if not result:
+        _restore_head(db)
+        result = connection.execute(statement, parameters).all()
+    head = result[0]
+    if head.event_seq is None:  # the head was not the one they were linked from: nothing inserted
+        return _link(entries, head.seq - count + 1, head.hash), _Written.NOTHING
+    ids = {row.event_seq: row.event_id for row in result}
+    assert head.hash == parameters["audit_new_hash"] and len(ids) == count
+    for entry in entries:
+        entry.id = ids[entry.seq]
+    return head.hash, _Written.ALL
 
 
 def _restore_head(db: Session) -> None:

@@ -43,11 +43,14 @@ class ChainedRecord(Protocol):
     def details(self) -> dict[str, Any]: ...
 
 
+# What json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False) makes, with
+# its encoder built once: json.dumps builds one per call when given any of these.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: Any) -> bytes:
     # surrogatepass: a lone surrogate typed into a form must not make a record unhashable.
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8", "surrogatepass"
-    )
+    return _CANONICAL.encode(value).encode("utf-8", "surrogatepass")
 
 
 def canonical_record(record: ChainedRecord) -> bytes:
@@ -67,7 +70,8 @@ def canonical_record(record: ChainedRecord) -> bytes:
 
 
 def canonical_time(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="microseconds")
+    # A record's `at` is UTC already (bridge.storage.types): no conversion to make then.
+    return (at if at.tzinfo is UTC else at.astimezone(UTC)).isoformat(timespec="microseconds")
 
 
 def link_hash(prev_hash: str, record: ChainedRecord) -> str:

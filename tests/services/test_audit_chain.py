@@ -16,13 +16,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from bridge.services import audit_chain, audit_verification
 from bridge.services.audit import AuditContext, record, record_independently
 from bridge.services.audit_anchors import trusted_keys_from_jwks
-from bridge.services.audit_chain import anchor_head, chain_at_commit
+from bridge.services.audit_chain import AuditRecord, anchor_head, chain_at_commit
 from bridge.services.audit_settings import AuditSettings, AuditSettingsError, configure_audit
 from bridge.services.audit_verification import BreakKind, ChainReport, verify_chain
 from bridge.services.signing_keys import generate_private_jwk
 from bridge.storage.audit_hash import GENESIS_HASH, link_hash
 from bridge.storage.database import build_engine
-from bridge.storage.models import AuditAnchor, AuditChainHead, AuditEvent, Organization
+from bridge.storage.enums import AnchorReason
+from bridge.storage.models import AuditAnchor, AuditChainHead, AuditEvent, AuditPersonalDetails, Organization
 from tests.support.audit_tamper import as_database_owner
 
 SUPPORT = AuditContext("cli:support")
@@ -120,6 +121,22 @@ def test_details_are_hashed_as_the_database_gives_them_back(db_factory: sessionm
     assert verify(db_factory).intact
 
 
+def test_flat_details_of_any_kind_are_hashed_as_the_database_gives_them_back(
+    db_factory: sessionmaker[Session],
+) -> None:
+    """Plain strings, numbers, booleans and nulls skip the JSON round trip; anything else takes it."""
+    with db_factory() as db, db.begin():
+        plain = record(db, SUPPORT, "test.plain", "success", text="ё", number=2**70, yes=True, nothing=None)
+        shaped = record(db, SUPPORT, "test.shaped", "success", reason=AnchorReason.MANUAL, ratio=0.5, big=True)
+        assert type(shaped.details["reason"]) is str  # an enum goes in as the value the database gives back
+        with pytest.raises(ValueError):
+            record(db, SUPPORT, "test.nan", "success", ratio=float("nan"))
+    stored = rows(db_factory)
+    assert [event.details for event in stored] == [plain.details, shaped.details]
+    assert shaped.details == {"reason": "manual", "ratio": 0.5, "big": True}
+    assert verify(db_factory).intact
+
+
 def test_writers_on_many_threads_share_one_chain(db_factory: sessionmaker[Session]) -> None:
     threads, per_thread = 8, 12
     barrier = threading.Barrier(threads)
@@ -165,12 +182,18 @@ def test_an_audited_commit_after_the_process_own_takes_one_claim_and_one_insert(
     db_factory: sessionmaker[Session], engine: Engine
 ) -> None:
     """The process links from the head it last wrote; the claim advances the head's hash when the
-    head is still that one. Otherwise (the first commit, another process wrote since) the head's
-    hash is advanced after the insert, as the lock found it."""
+    head is still that one, and on PostgreSQL inserts the records in the same statement. Otherwise
+    (the first commit, another process wrote since) the head's hash is advanced after the insert,
+    as the lock found it."""
     first = statements_of(engine, lambda: write(db_factory, 1))
     again = statements_of(engine, lambda: write(db_factory, 1))
-    assert [text.split()[0] for text in again] == ["UPDATE", "INSERT"], again
-    assert "audit_chain_head" in again[0] and "CASE" in again[0] and "audit_events" in again[1]
+    if engine.dialect.name == "sqlite":
+        assert [text.split()[0] for text in again] == ["UPDATE", "INSERT"], again
+        assert "audit_chain_head" in again[0] and "CASE" in again[0] and "audit_events" in again[1]
+    else:
+        [claim_and_insert] = again
+        assert claim_and_insert.startswith("WITH audit_claim AS (UPDATE audit_chain_head"), claim_and_insert
+        assert "CASE" in claim_and_insert and "INSERT INTO audit_events" in claim_and_insert
     assert len(first) == (3 if engine.dialect.name == "sqlite" else 2), first
     other = build_engine(engine.url.render_as_string(hide_password=False))
     try:
@@ -180,6 +203,69 @@ def test_an_audited_commit_after_the_process_own_takes_one_claim_and_one_insert(
     after_other = statements_of(engine, lambda: write(db_factory, 1))
     assert len(after_other) == len(first), after_other
     assert [event.seq for event in rows(db_factory)] == [1, 2, 3, 4]
+    assert verify(db_factory).intact
+
+
+def test_records_ride_with_the_claim_only_while_the_guess_is_likely_to_hold(
+    db_factory: sessionmaker[Session], engine: Engine
+) -> None:
+    """PostgreSQL: after a guess that missed, or while another audited commit of the process is
+    linking (it will move the head first), the claim goes without the records, which cost more
+    in a claim that does not insert them; once a guess holds again they ride with it."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite claims and inserts in two statements whatever the guess")
+
+    def kinds() -> list[str]:
+        return [text.split()[0] for text in statements_of(engine, lambda: write(db_factory, 1))]
+
+    write(db_factory, 1)
+    assert kinds() == ["WITH"]
+    audit_chain._known_heads[engine] = (1, "f" * 64)  # a guess that misses
+    assert kinds() == ["WITH", "WITH"]  # the claim with the records inserts none; then the records
+    assert kinds() == ["UPDATE", "INSERT"]  # after a miss: the plain claim, whose guess holds
+    assert kinds() == ["WITH"]
+    audit_chain._in_flight[engine] = 1  # another thread's audited commit is linking
+    try:
+        assert kinds() == ["UPDATE", "INSERT"]
+    finally:
+        audit_chain._in_flight[engine] = 0
+    assert kinds() == ["WITH"]
+    assert [event.seq for event in rows(db_factory)] == list(range(1, 8))
+    assert verify(db_factory).intact
+
+
+def test_several_records_of_one_commit_are_claimed_inserted_and_numbered_together(
+    db_factory: sessionmaker[Session], engine: Engine
+) -> None:
+    """On PostgreSQL a commit of up to 8 records after the process's own is one statement (the
+    claim inserting them); more take the claim and an insert. Each record gets its own id back,
+    and the personal details go beside the right one."""
+    write(db_factory, 1)
+
+    def commit(count: int) -> list[AuditRecord]:
+        with db_factory() as db, db.begin():
+            return [
+                record(db, SUPPORT, "test.many", "success", subject_staff_id=number + 1, number=number,
+                       personal={"surname": f"Иванова-{number}"} if number == 1 else None)
+                for number in range(count)
+            ]
+
+    two: list[AuditRecord] = []
+    nine: list[AuditRecord] = []
+    statements = statements_of(engine, lambda: two.extend(commit(2)))
+    if engine.dialect.name == "postgresql":
+        assert [text.split()[0] for text in statements] == ["WITH", "INSERT"], statements  # + personal details
+    statements = statements_of(engine, lambda: nine.extend(commit(9)))
+    if engine.dialect.name == "postgresql":
+        assert [text.split()[0] for text in statements] == ["UPDATE", "INSERT", "INSERT"], statements
+    stored = {event.id: event for event in rows(db_factory)}
+    assert [entry.seq for entry in two + nine] == list(range(2, 13))
+    for entry in two + nine:
+        assert entry.id is not None and stored[entry.id].seq == entry.seq and stored[entry.id].hash == entry.hash
+    with db_factory() as db:
+        assert [(row.event_id, row.details) for row in db.scalars(select(AuditPersonalDetails))] == [
+            (two[1].id, {"surname": "Иванова-1"}), (nine[1].id, {"surname": "Иванова-1"})
+        ]
     assert verify(db_factory).intact
 
 
