@@ -643,8 +643,8 @@ CATALOGUE: tuple[Mutation, ...] = (
     mutation(
         "alerts.refused_binding", "a binding refused as someone else's identity mails the person's administrators",
         "bridge/application/first_signin.py",
-        "        if refusal.code in ALERTED_REFUSALS:\n",
-        "        if False:\n",
+        "    if refusal.code in ALERTED_REFUSALS:\n",
+        "    if False:\n",
         ("tests/e2e/test_profile_completion.py",),
     ),
     mutation(
@@ -679,8 +679,8 @@ CATALOGUE: tuple[Mutation, ...] = (
     mutation(
         "binding.pending_taken_once", "a proved password takes the pending binding (single use), never just reads it",
         "bridge/application/first_signin.py",
-        "        pending = flow_state.consume(db, browser_id, FlowKind.PENDING_BINDING)\n",
-        "        pending = flow_state.peek(db, browser_id, FlowKind.PENDING_BINDING)\n",
+        "    return _pending(flow_state.consume(db, browser_id, FlowKind.PENDING_BINDING))\n",
+        "    return _pending(flow_state.peek(db, browser_id, FlowKind.PENDING_BINDING))\n",
         ("tests/application/test_signin.py",),
     ),
     # --- a staff account's life: block, deactivation, removal of personal data, the password slip ---
