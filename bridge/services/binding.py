@@ -149,12 +149,13 @@ def create_binding(
             + CONTACT_ADMINISTRATOR,
         )
     _check_policies(staff, identity, policy)
-    binding = _bind(db, audit, staff, identity, flow=flow, now=now)
+    # The password retired before the binding's row is written: one flush writes both (a refused
+    # binding rolls the whole transaction back).
     staff.password_hash = None
     staff.credential_used_at = now
+    binding = _bind(db, audit, staff, identity, flow=flow, now=now)
     # A link mailed earlier must not bind a second account to this person later.
     revoke_activation_links(db, staff.id, now)
-    db.flush()
     return binding
 
 
