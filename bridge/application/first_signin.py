@@ -26,7 +26,7 @@ from bridge.application.signin_refusals import SignInRefused, record_refusal, si
 from bridge.observability.metrics import count_binding, count_throttle_hit
 from bridge.services import flow_state
 from bridge.services.audit import AuditContext, record
-from bridge.services.binding import BindingRefused, LocalProof, create_binding, proof_of
+from bridge.services.binding import BindingRefused, LocalProof, anyone_bound, create_binding, proof_of
 from bridge.services.binding_alerts import ALERTED_REFUSALS, SUSPICIOUS_FAILURES, AlertReason
 from bridge.services.credentials import CredentialRefused, judge_issued_credential, read_issued_credential
 from bridge.services.external_identity import ExternalIdentity
@@ -347,6 +347,7 @@ def sign_in_unless_proof_parked(
     follow_up: FollowUp | None = None,
     awaiting: AwaitedPassword | None = None,
     keep_proof: bool = False,
+    found_nobody: bool = False,
 ) -> ParkedProof | SessionStarted | ProofLeftParked | None:
     """The upstream callback's one unit of work once the identity is verified.
 
@@ -359,15 +360,21 @@ def sign_in_unless_proof_parked(
     `keep_proof` is for an identity without its profile yet (which binding needs): a parked proof
     is only seen, and PROOF_PARKED says so, and nobody bound parks nothing; the caller comes back
     with the whole identity, so an upstream failure meanwhile leaves the proof usable for another try.
+    `found_nobody` says that such a first look found nobody bound: the identity's binding is then
+    probed by one column before the person is read with their roles (`returning_sign_in`).
     """
     look = flow_state.peek if keep_proof else flow_state.consume
     with signin_unit_of_work(database, audit) as db:
         local = _proof(look(db, browser_id, FlowKind.LOCAL_PROOF))
         if local is not None:
             return PROOF_PARKED if keep_proof else local
-        started = returning_sign_in(
-            db, audit, identity, remember=remember, replaces_session=replaces_session, rules=rules,
-            follow_up=follow_up,
+        started = (
+            None
+            if found_nobody and not anyone_bound(db, identity)
+            else returning_sign_in(
+                db, audit, identity, remember=remember, replaces_session=replaces_session, rules=rules,
+                follow_up=follow_up,
+            )
         )
         if started is None and awaiting is not None and not keep_proof:
             _park_pending_binding(db, audit, browser_id, identity, awaiting)

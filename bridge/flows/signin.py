@@ -356,7 +356,7 @@ class SignInFlow:
             # parks the pending binding (nobody bound), or signs in whoever was bound meanwhile.
             signed = await run_blocking(
                 self._sign_in_unless_proof_parked, identity, remember, next_url, replaces_session, answer_app,
-                False,
+                False, signed is None,
             )
         if isinstance(signed, ParkedProof):
             return await run_blocking(self._bind_with_proof, identity, signed, remember, next_url, replaces_session)
@@ -373,10 +373,11 @@ class SignInFlow:
         replaces_session: str | None,
         answer_app: AnswerApp | None,
         keep_proof: bool,
+        found_nobody: bool = False,
     ) -> Outcome | ParkedProof | ProofLeftParked | None:
         """A bound person signed in (the app answered in the same transaction); the local proof
         parked in this browser, taken (or with `keep_proof` left there: PROOF_PARKED); or None when
-        nobody is bound yet."""
+        nobody is bound yet (`found_nobody`: as a look a moment ago found)."""
         deps = self.deps
         try:
             follow_up: FollowUp | None = None
@@ -396,7 +397,7 @@ class SignInFlow:
             signed = sign_in_unless_proof_parked(
                 deps.database, self.audit, self.browser, identity, remember=remember,
                 replaces_session=replaces_session, rules=deps.rules, follow_up=follow_up, awaiting=awaiting,
-                keep_proof=keep_proof,
+                keep_proof=keep_proof, found_nobody=found_nobody,
             )
         except SignInRefused as refusal:
             return refused(refusal)

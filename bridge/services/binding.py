@@ -54,6 +54,13 @@ _TAKEN_OR_HELD = select(_BINDINGS.c.staff_id, _BINDINGS.c.issuer, _BINDINGS.c.su
     )
 )
 
+# Whether anyone is bound to an identity: one column, no person loaded.
+_ANYONE_BOUND = (
+    select(_BINDINGS.c.id)
+    .where(_BINDINGS.c.issuer == bindparam("issuer"), _BINDINGS.c.subject == bindparam("subject"))
+    .limit(1)
+)
+
 CONTACT_ADMINISTRATOR = "Обратитесь к администратору вашей организации."
 
 
@@ -114,6 +121,12 @@ def find_bound_staff(db: Session, identity: ExternalIdentity, now: datetime | No
         # A Core UPDATE: no binding object is loaded, so none is left dirty for the commit's flush.
         db.connection().execute(_NOTE_LAST_USE, {"binding_id": binding_id, "at": now})
     return staff
+
+
+def anyone_bound(db: Session, identity: ExternalIdentity) -> bool:
+    """Whether the identity is bound to someone: a probe before `find_bound_staff` where a miss is expected."""
+    found = db.connection().execute(_ANYONE_BOUND, {"issuer": identity.issuer, "subject": identity.subject})
+    return found.first() is not None
 
 
 def create_binding(

@@ -321,3 +321,28 @@ def test_a_binding_refused_at_the_password_step_still_spends_the_pending_binding
         # Nothing of the refused binding stays: the second person's password is still theirs to use.
         assert db.scalars(select(StaffMember).where(StaffMember.login == second)).one().password_hash is not None
         assert db.scalar(select(func.count()).select_from(ExternalBinding)) == 1
+
+
+def test_a_second_look_after_finding_nobody_still_signs_in_whoever_was_bound_meanwhile(
+    db_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    """The callback's look with the whole identity probes the binding by one column when its first
+    look found nobody; a binding made in between is still found and signs its person in."""
+    rules = SignInRules.of(settings)
+    staff_id, login = person(db_factory)
+    awaiting = AwaitedPassword({"next": "/app"}, rules.step_ttl)
+
+    def second_look(browser: str) -> object:
+        return sign_in_unless_proof_parked(
+            db_factory, AUDIT, browser, identity(), remember=False, replaces_session=None, rules=rules,
+            awaiting=awaiting, found_nobody=True,
+        )
+
+    assert second_look("browser-4") is None
+    assert peek_pending_binding(db_factory, "browser-4") is not None
+    first_signin(db_factory, rules, login)
+    started = second_look("browser-5")
+    assert isinstance(started, SessionStarted)
+    active = current_signin(db_factory, started.signin_session_id, rules.timeouts)
+    assert active is not None and active.staff.id == staff_id
+    assert peek_pending_binding(db_factory, "browser-5") is None
