@@ -569,6 +569,13 @@ CATALOGUE: tuple[Mutation, ...] = (
         REQUESTS,
     ),
     mutation(
+        "binding.retires_the_password", "a binding retires the issued password for good",
+        "bridge/services/binding.py",
+        '    db.connection().execute(_RETIRE_PASSWORD, {"staff_id": staff.id, "at": now})\n',
+        "",
+        ("tests/federation/test_binding_rules.py",),
+    ),
+    mutation(
         "activation.password_binding_revokes", "a binding with the issued password revokes unused activation links",
         "bridge/services/binding.py",
         "    # A link mailed earlier must not bind a second account to this person later.\n"
