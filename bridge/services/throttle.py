@@ -322,9 +322,11 @@ def _settle_statements() -> tuple[Any, Any]:
 
 def _count_login_attempt(db: Session, key: str, name: str, policy: ThrottlePolicy, now: datetime) -> int:
     """Count an attempt at the login from anywhere (never refused); returns the count with it."""
-    statement = _count_statement(db.get_bind().dialect.name)
+    # On the session's connection: a Core statement needs none of the ORM's execution path.
+    connection = db.connection()
+    statement = _count_statement(connection.dialect.name)
     parameters = {"t_key": key, "t_login": name, "t_now": now, "t_quiet_before": now - policy.backoff_memory}
-    return int(db.execute(statement, parameters).scalar_one())
+    return int(connection.execute(statement, parameters).scalar_one())
 
 
 def _take(
@@ -339,12 +341,13 @@ def _take(
 ) -> bool:
     """One attempt from a windowed budget, only while some is left (and `spacing` has passed)."""
     spaced = spacing > timedelta(0)
-    statement = _take_statement(db.get_bind().dialect.name, spaced)
+    connection = db.connection()
+    statement = _take_statement(connection.dialect.name, spaced)
     parameters = {
         "t_key": key, "t_login": login, "t_now": now, "t_window_before": now - window, "t_budget": budget,
         **({"t_spaced_before": now - spacing} if spaced else {}),
     }
-    return db.execute(statement, parameters).first() is not None
+    return connection.execute(statement, parameters).first() is not None
 
 
 def _refusal(
