@@ -629,6 +629,13 @@ CATALOGUE: tuple[Mutation, ...] = (
         REQUESTS,
     ),
     mutation(
+        "binding.retires_the_password", "a binding retires the issued password for good",
+        "bridge/services/binding.py",
+        '    db.connection().execute(_RETIRE_PASSWORD, {"staff_id": staff.id, "at": now})\n',
+        "",
+        ("tests/federation/test_binding_rules.py",),
+    ),
+    mutation(
         "activation.password_binding_revokes", "a binding with the issued password revokes unused activation links",
         "bridge/services/binding.py",
         "    # A link mailed earlier must not bind a second account to this person later.\n"
@@ -703,8 +710,8 @@ CATALOGUE: tuple[Mutation, ...] = (
     mutation(
         "alerts.refused_binding", "a binding refused as someone else's identity mails the person's administrators",
         "bridge/application/first_signin.py",
-        "        if refusal.code in ALERTED_REFUSALS:\n",
-        "        if False:\n",
+        "    if refusal.code in ALERTED_REFUSALS:\n",
+        "    if False:\n",
         ("tests/e2e/test_profile_completion.py",),
     ),
     mutation(
@@ -739,8 +746,8 @@ CATALOGUE: tuple[Mutation, ...] = (
     mutation(
         "binding.pending_taken_once", "a proved password takes the pending binding (single use), never just reads it",
         "bridge/application/first_signin.py",
-        "        pending = flow_state.consume(db, browser_id, FlowKind.PENDING_BINDING)\n",
-        "        pending = flow_state.peek(db, browser_id, FlowKind.PENDING_BINDING)\n",
+        "    return _pending(flow_state.consume(db, browser_id, FlowKind.PENDING_BINDING))\n",
+        "    return _pending(flow_state.peek(db, browser_id, FlowKind.PENDING_BINDING))\n",
         ("tests/application/test_signin.py",),
     ),
     # --- a staff account's life: block, deactivation, removal of personal data, the password slip ---

@@ -15,7 +15,7 @@ from bridge.services.audit import AuditContext, record
 from bridge.services.binding_alerts import AlertReason, identity_owner, provider_title, what_happened
 from bridge.services.external_identity import ExternalIdentity
 from bridge.services.moscow_time import moscow_datetime
-from bridge.services.outbox import MailKind, queue_mail
+from bridge.services.outbox import MailKind, queue_mail, queue_mails
 from bridge.services.person_names import full_name, given_names
 from bridge.storage.database import transaction
 from bridge.storage.models import StaffMember
@@ -33,7 +33,9 @@ def binding_created(db: Session, staff: StaffMember, identity: ExternalIdentity,
             "provider": provider_title(identity.provider, identity.provider_kind), "address": address,
         },
     )
-    queue_mail(db, MailKind.BINDING_CREATED, staff.email, content, staff_id=staff.id)
+    # One plain INSERT (`queue_mails`), not an object flushed on its own: the binding's transaction
+    # writes the letter with what it writes anyway.
+    queue_mails(db, MailKind.BINDING_CREATED, [(staff.email, content, staff.id)])
 
 
 def email_changed(db: Session, staff: StaffMember, previous: str) -> None:

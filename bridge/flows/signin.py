@@ -37,12 +37,12 @@ from bridge.application.first_signin import (
     AwaitedPassword,
     BindingOrder,
     ParkedProof,
+    PasswordBound,
     ProofLeftParked,
-    accept_local_password,
     bind_external_identity,
+    password_step,
     peek_local_proof,
     peek_pending_binding,
-    prove_password_for_binding,
     sign_in_unless_proof_parked,
 )
 from bridge.application.identities import external_identity
@@ -356,7 +356,7 @@ class SignInFlow:
             # parks the pending binding (nobody bound), or signs in whoever was bound meanwhile.
             signed = await run_blocking(
                 self._sign_in_unless_proof_parked, identity, remember, next_url, replaces_session, answer_app,
-                False,
+                False, signed is None,
             )
         if isinstance(signed, ParkedProof):
             return await run_blocking(self._bind_with_proof, identity, signed, remember, next_url, replaces_session)
@@ -373,10 +373,11 @@ class SignInFlow:
         replaces_session: str | None,
         answer_app: AnswerApp | None,
         keep_proof: bool,
+        found_nobody: bool = False,
     ) -> Outcome | ParkedProof | ProofLeftParked | None:
         """A bound person signed in (the app answered in the same transaction); the local proof
         parked in this browser, taken (or with `keep_proof` left there: PROOF_PARKED); or None when
-        nobody is bound yet."""
+        nobody is bound yet (`found_nobody`: as a look a moment ago found)."""
         deps = self.deps
         try:
             follow_up: FollowUp | None = None
@@ -396,7 +397,7 @@ class SignInFlow:
             signed = sign_in_unless_proof_parked(
                 deps.database, self.audit, self.browser, identity, remember=remember,
                 replaces_session=replaces_session, rules=deps.rules, follow_up=follow_up, awaiting=awaiting,
-                keep_proof=keep_proof,
+                keep_proof=keep_proof, found_nobody=found_nobody,
             )
         except SignInRefused as refusal:
             return refused(refusal)
@@ -449,25 +450,19 @@ class SignInFlow:
         deps = self.deps
         login = login.strip()
         try:
-            proof, pending = prove_password_for_binding(
-                deps.database, self.audit, self.browser, login, password, deps.rules.throttle
+            # One transaction after the hash settles the throttle, takes the pending binding and
+            # binds it (or, local first, parks the proof): the flow only reads what happened.
+            done = password_step(
+                deps.database, self.audit, self.browser, login, password, rules=deps.rules, remember=remember,
+                park_proof_with=None if binding_only else {"remember": remember, "next": self.safe_next(next_url)},
             )
-            if pending is None:
-                if binding_only:
-                    return BINDING_EXPIRED
-                accept_local_password(
-                    deps.database, self.audit, self.browser, proof, login,
-                    {"remember": remember, "next": self.safe_next(next_url)}, deps.rules.step_ttl,
-                )
-                return NeedsProvider()
-            started = bind_external_identity(
-                deps.database, self.audit, proof, pending.identity, order=BindingOrder.EXTERNAL_FIRST,
-                remember=bool(pending.flow_data.get("remember")) or remember,
-                replaces_session=pending.flow_data.get("replaces_session"), rules=deps.rules,
-            )
-            return self._signed_in(started, self.safe_next(pending.flow_data.get("next")))
         except SignInRefused as refusal:
             return refused(refusal)
+        if done is None:
+            return BINDING_EXPIRED
+        if isinstance(done, PasswordBound):
+            return self._signed_in(done.started, self.safe_next(done.flow_data.get("next")))
+        return NeedsProvider()
 
     # --- helpers --------------------------------------------------------------------------------
 

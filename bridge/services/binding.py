@@ -15,9 +15,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, or_, select, update
+from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bridge.services.activation_links import ActivationProof, revoke_activation_links, take_activation_link
@@ -52,6 +52,20 @@ _TAKEN_OR_HELD = select(_BINDINGS.c.staff_id, _BINDINGS.c.issuer, _BINDINGS.c.su
         and_(_BINDINGS.c.issuer == bindparam("issuer"), _BINDINGS.c.subject == bindparam("subject")),
         and_(_BINDINGS.c.staff_id == bindparam("staff_id"), _BINDINGS.c.provider == bindparam("provider")),
     )
+)
+
+_INSERT_BINDING = insert(_BINDINGS).returning(_BINDINGS.c.id)
+_STAFF = cast(Table, StaffMember.__table__)
+_RETIRE_PASSWORD = (
+    update(_STAFF)
+    .where(_STAFF.c.id == bindparam("staff_id"))
+    .values(password_hash=None, credential_used_at=bindparam("at"))
+)
+# Whether anyone is bound to an identity: one column, no person loaded.
+_ANYONE_BOUND = (
+    select(_BINDINGS.c.id)
+    .where(_BINDINGS.c.issuer == bindparam("issuer"), _BINDINGS.c.subject == bindparam("subject"))
+    .limit(1)
 )
 
 CONTACT_ADMINISTRATOR = "Обратитесь к администратору вашей организации."
@@ -116,6 +130,12 @@ def find_bound_staff(db: Session, identity: ExternalIdentity, now: datetime | No
     return staff
 
 
+def anyone_bound(db: Session, identity: ExternalIdentity) -> bool:
+    """Whether the identity is bound to someone: a probe before `find_bound_staff` where a miss is expected."""
+    found = db.connection().execute(_ANYONE_BOUND, {"issuer": identity.issuer, "subject": identity.subject})
+    return found.first() is not None
+
+
 def create_binding(
     db: Session,
     audit: AuditContext,
@@ -150,11 +170,12 @@ def create_binding(
         )
     _check_policies(staff, identity, policy)
     binding = _bind(db, audit, staff, identity, flow=flow, now=now)
-    staff.password_hash = None
-    staff.credential_used_at = now
+    # The password retired by a plain UPDATE built once; the loaded card says so without a flush.
+    db.connection().execute(_RETIRE_PASSWORD, {"staff_id": staff.id, "at": now})
+    set_committed_value(staff, "password_hash", None)
+    set_committed_value(staff, "credential_used_at", now)
     # A link mailed earlier must not bind a second account to this person later.
     revoke_activation_links(db, staff.id, now)
-    db.flush()
     return binding
 
 
@@ -253,27 +274,31 @@ def _bind(
             "Ваша учётная запись уже привязана. Входите через внешнюю учётную запись.",
         )
 
-    binding = ExternalBinding(
-        staff_id=staff.id,
-        provider=identity.provider,
-        issuer=identity.issuer,
-        subject=identity.subject,
-        flow=flow,
-        created_at=now,
-        last_used_at=now,
-    )
-    # The binding holds its person: what follows in the transaction reads `binding.staff` without
-    # selecting the row again (the session's identity map holds it only weakly).
-    set_committed_value(binding, "staff", staff)
-    db.add(binding)
+    row = {
+        "staff_id": staff.id,
+        "provider": identity.provider,
+        "issuer": identity.issuer,
+        "subject": identity.subject,
+        "flow": flow,
+        "created_at": now,
+        "last_used_at": now,
+    }
     try:
-        db.flush()
+        # A plain INSERT built once (the ORM's flush of one object cost more than the rest of it).
+        binding_id = db.connection().execute(_INSERT_BINDING, row).scalar_one()
     except IntegrityError:
         # A concurrent first sign-in bound the same identity or provider first.
         raise BindingRefused(
             "already_bound",
             "Эта учётная запись уже привязана. Попробуйте войти ещё раз.",
         ) from None
+    # The row is written: the object joins the session as if loaded (clean, in the identity map).
+    binding = ExternalBinding(id=binding_id, **row)
+    make_transient_to_detached(binding)
+    db.add(binding)
+    # The binding holds its person: what follows in the transaction reads `binding.staff` without
+    # selecting the row again (the session's identity map holds it only weakly).
+    set_committed_value(binding, "staff", staff)
     record(
         db,
         audit,

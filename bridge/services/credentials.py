@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import cast
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from bridge.services.account_access import cut_access
@@ -107,23 +108,37 @@ class CredentialOnFile:
     ever_held: bool
 
 
-# Built once: its cache key is computed once, not at every password attempt.
-_STAFF_BY_LOGIN = select(StaffMember).where(StaffMember.login == bindparam("login"))
+# Built once: its cache key is computed once, not at every password attempt. Plain columns, not
+# the card as an object: the password step reads it, then runs the hash outside any transaction.
+_STAFF = cast(Table, StaffMember.__table__)
+_BINDINGS = cast(Table, ExternalBinding.__table__)
+_CREDENTIAL_BY_LOGIN = select(
+    _STAFF.c.id, _STAFF.c.password_hash, _STAFF.c.status, _STAFF.c.credential_issued_at,
+    _STAFF.c.credential_expires_at, _STAFF.c.credential_used_at,
+).where(_STAFF.c.login == bindparam("login"))
+_ANY_BINDING = select(_BINDINGS.c.id).where(_BINDINGS.c.staff_id == bindparam("staff_id")).limit(1)
 
 
 def read_issued_credential(db: Session, login: str) -> CredentialOnFile | None:
     """The card's credential as `judge_issued_credential` needs it; None for an unknown login."""
-    staff = db.scalar(_STAFF_BY_LOGIN, {"login": login})
-    if staff is None:
+    connection = db.connection()
+    row = connection.execute(_CREDENTIAL_BY_LOGIN, {"login": login}).one_or_none()
+    if row is None:
         return None
+    # `has_ever_held_credential` on columns: the bindings are asked only when neither says so.
+    ever_held = (
+        row.password_hash is not None
+        or row.credential_issued_at is not None
+        or connection.execute(_ANY_BINDING, {"staff_id": row.id}).first() is not None
+    )
     return CredentialOnFile(
-        staff_id=staff.id,
-        password_hash=staff.password_hash,
-        status=staff.status,
-        issued_at=staff.credential_issued_at,
-        expires_at=staff.credential_expires_at,
-        used_at=staff.credential_used_at,
-        ever_held=has_ever_held_credential(staff),
+        staff_id=row.id,
+        password_hash=row.password_hash,
+        status=StaffStatus(row.status),
+        issued_at=row.credential_issued_at,
+        expires_at=row.credential_expires_at,
+        used_at=row.credential_used_at,
+        ever_held=ever_held,
     )
 
 

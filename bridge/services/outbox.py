@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from bridge.services.errors import InvalidInput
@@ -117,9 +118,13 @@ def queue_mails(
             "html_body": content.html, "staff_id": staff_id, "status": OutboxStatus.QUEUED.value, "attempts": 0,
             "next_attempt_at": due, "created_at": due,
         })
-    db.execute(insert(OutgoingMail), rows)
+    # A Core INSERT on the table, built once: no letter is loaded as an object, nothing is flushed.
+    db.connection().execute(_QUEUE, rows)
     db.info[MAIL_QUEUED] = True
     return len(rows)
+
+
+_QUEUE = insert(cast(Table, OutgoingMail.__table__))
 
 
 def _checked_address(recipient: str) -> str:

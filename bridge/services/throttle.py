@@ -194,12 +194,28 @@ def reserve_attempt(
         raise _refusal(db, pair, ThrottleKind.LOGIN_ADDRESS, policy.login_address_budget, policy, now, delay)
 
 
-def attempt_succeeded(db: Session, login: str, address: str | None) -> None:
-    """The password was right: the login's counters go, and the address gets its attempt back."""
+def attempt_succeeded(
+    db: Session, login: str, address: str | None, policy: ThrottlePolicy, now: datetime | None = None
+) -> int:
+    """The password was right: the login's counters go, and the address gets its attempt back.
+
+    Returns the failed attempts at `login` from other addresses, if none came from this one (else
+    0), as the counters stood before they went: repeated guessing elsewhere, then this success.
+    The attempt this success reserved is not counted; attempts still in flight elsewhere are.
+    The login's counters are read by the statements that clear them (DELETE … RETURNING), in the
+    order a reservation locks the rows (login, address, login from address): no deadlock with one.
+    """
+    now = now or utcnow()
     forget, give_back = _settle_statements()
-    db.execute(forget, {"t_key": login_key(login)})
-    db.execute(give_back, {"t_key": address_key(address)})
-    db.execute(forget, {"t_key": login_address_key(login, address)})
+    connection = db.connection()
+    at_login = connection.execute(forget, {"t_key": login_key(login)}).one_or_none()
+    connection.execute(give_back, {"t_key": address_key(address)})
+    here = connection.execute(forget, {"t_key": login_address_key(login, address)}).one_or_none()
+    if at_login is None or at_login.last_attempt_at <= now - policy.backoff_memory:
+        return 0
+    if here is not None and here.window_started_at > now - policy.window and here.attempts > 1:
+        return 0
+    return max(0, int(at_login.attempts) - 1)
 
 
 def lift_login_throttle(db: Session, login: str) -> int:
@@ -293,7 +309,11 @@ def _take_statement(dialect: str, spaced: bool) -> Any:
 @functools.cache
 def _settle_statements() -> tuple[Any, Any]:
     table = _COUNTERS.c
-    forget = delete(_COUNTERS).where(table.key == bindparam("t_key"))
+    forget = (
+        delete(_COUNTERS)
+        .where(table.key == bindparam("t_key"))
+        .returning(table.attempts, table.window_started_at, table.last_attempt_at)
+    )
     give_back = (
         update(_COUNTERS).where(table.key == bindparam("t_key"), table.attempts > 0).values(attempts=table.attempts - 1)
     )
@@ -302,9 +322,11 @@ def _settle_statements() -> tuple[Any, Any]:
 
 def _count_login_attempt(db: Session, key: str, name: str, policy: ThrottlePolicy, now: datetime) -> int:
     """Count an attempt at the login from anywhere (never refused); returns the count with it."""
-    statement = _count_statement(db.get_bind().dialect.name)
+    # On the session's connection: a Core statement needs none of the ORM's execution path.
+    connection = db.connection()
+    statement = _count_statement(connection.dialect.name)
     parameters = {"t_key": key, "t_login": name, "t_now": now, "t_quiet_before": now - policy.backoff_memory}
-    return int(db.execute(statement, parameters).scalar_one())
+    return int(connection.execute(statement, parameters).scalar_one())
 
 
 def _take(
@@ -319,12 +341,13 @@ def _take(
 ) -> bool:
     """One attempt from a windowed budget, only while some is left (and `spacing` has passed)."""
     spaced = spacing > timedelta(0)
-    statement = _take_statement(db.get_bind().dialect.name, spaced)
+    connection = db.connection()
+    statement = _take_statement(connection.dialect.name, spaced)
     parameters = {
         "t_key": key, "t_login": login, "t_now": now, "t_window_before": now - window, "t_budget": budget,
         **({"t_spaced_before": now - spacing} if spaced else {}),
     }
-    return db.execute(statement, parameters).first() is not None
+    return connection.execute(statement, parameters).first() is not None
 
 
 def _refusal(
@@ -358,34 +381,3 @@ def take_from_budget(db: Session, key: str, budget: int, window: timedelta, now:
     parallel submissions cannot overspend it.
     """
     return _take(db, _bounded(key), None, budget, window, now or utcnow())
-
-
-# --- what the counters say about a success ---------------------------------------------------
-
-
-def failures_elsewhere(
-    db: Session, login: str, address: str | None, policy: ThrottlePolicy, now: datetime | None = None
-) -> int:
-    """Failed attempts at `login` from other addresses, if none came from this one; else 0.
-
-    Read while the right password's own attempt is still reserved (before `attempt_succeeded`),
-    so that attempt is not counted. Attempts still in flight elsewhere count as failures.
-    """
-    now = now or utcnow()
-    login_at, pair = login_key(login), login_address_key(login, address)
-    # Both counters in one statement, as plain rows (nothing is written to them through the ORM).
-    rows = {row.key: row for row in db.connection().execute(_two_counters_statement(), {"t_a": login_at, "t_b": pair})}
-    at_login, here = rows.get(login_at), rows.get(pair)
-    if at_login is None or at_login.last_attempt_at <= now - policy.backoff_memory:
-        return 0
-    if here is not None and here.window_started_at > now - policy.window and here.attempts > 1:
-        return 0
-    return max(0, int(at_login.attempts) - 1)
-
-
-@functools.cache
-def _two_counters_statement() -> Any:
-    table = _COUNTERS.c
-    return select(table.key, table.attempts, table.window_started_at, table.last_attempt_at).where(
-        table.key.in_([bindparam("t_a"), bindparam("t_b")])
-    )

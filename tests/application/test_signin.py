@@ -5,14 +5,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.application.first_signin import (
     AwaitedPassword,
     BindingOrder,
     ParkedProof,
+    PasswordBound,
+    ProofParkedAtPassword,
     bind_external_identity,
+    password_step,
+    peek_local_proof,
     peek_pending_binding,
     prove_password_for_binding,
     sign_in_unless_proof_parked,
@@ -32,7 +36,8 @@ from bridge.services.audit import AuditContext
 from bridge.services.binding import LocalProof
 from bridge.services.external_identity import ExternalIdentity
 from bridge.services.roles import Role
-from bridge.storage.models import AuditEvent, ExternalBinding, SignInSession, StaffMember
+from bridge.services.throttle import login_throttle
+from bridge.storage.models import AuditEvent, ExternalBinding, SignInSession, StaffMember, ThrottleCounter
 from bridge.storage.types import utcnow
 from tests.support.factories import give_role, make_organization, make_staff
 
@@ -222,3 +227,122 @@ def test_a_binding_last_use_is_written_at_most_every_ten_minutes(
     returning_sign_in()
     written = last_use()
     assert written is not None and written >= before - timedelta(seconds=1)
+
+
+def park_pending(db_factory: sessionmaker[Session], rules: SignInRules, browser: str, next_url: str = "/app") -> None:
+    """The callback found nobody bound to identity() and parked it in `browser`, waiting for the password."""
+    assert sign_in_unless_proof_parked(
+        db_factory, AUDIT, browser, identity(), remember=False, replaces_session=None, rules=rules,
+        awaiting=AwaitedPassword({"next": next_url}, rules.step_ttl),
+    ) is None
+
+
+def counters(db_factory: sessionmaker[Session]) -> dict[str, int]:
+    with db_factory() as db:
+        return {row.key: row.attempts for row in db.scalars(select(ThrottleCounter))}
+
+
+def test_the_password_step_binds_the_pending_identity_and_settles_the_attempt_in_one_transaction(
+    db_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    rules = SignInRules.of(settings)
+    staff_id, login = person(db_factory)
+    park_pending(db_factory, rules, "browser-2")
+    transactions = 0
+
+    def begun(_session: Session, _transaction: object, _connection: object) -> None:
+        nonlocal transactions
+        transactions += 1
+
+    event.listen(db_factory, "after_begin", begun)
+    try:
+        done = password_step(
+            db_factory, AUDIT, "browser-2", login, PASSWORD, rules=rules, remember=False, park_proof_with=None
+        )
+    finally:
+        event.remove(db_factory, "after_begin", begun)
+    assert isinstance(done, PasswordBound) and done.flow_data == {"next": "/app"}
+    # The attempt reserved before the hash, then everything else after it.
+    assert transactions == 2
+    active = current_signin(db_factory, done.started.signin_session_id, rules.timeouts)
+    assert active is not None and active.staff.id == staff_id
+    assert peek_pending_binding(db_factory, "browser-2") is None
+    # The success cleared the login's counters and gave the address its attempt back.
+    assert counters(db_factory) == {"address:127.0.0.1": 0}
+    [bound] = events(db_factory, "binding.created")
+    assert bound.details["flow"] == BindingOrder.EXTERNAL_FIRST.value
+
+
+def test_the_password_step_without_a_pending_binding_parks_the_proof_or_does_nothing(
+    db_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    rules = SignInRules.of(settings)
+    staff_id, login = person(db_factory)
+    assert password_step(
+        db_factory, AUDIT, "browser-3", login, PASSWORD, rules=rules, remember=False, park_proof_with=None
+    ) is None
+    assert peek_local_proof(db_factory, "browser-3") is None
+    parked = password_step(
+        db_factory, AUDIT, "browser-3", login, PASSWORD, rules=rules, remember=True,
+        park_proof_with={"remember": True, "next": "/app"},
+    )
+    assert parked is ProofParkedAtPassword.PARKED
+    proof = peek_local_proof(db_factory, "browser-3")
+    assert proof is not None and proof.proof.staff_id == staff_id
+    assert proof.flow_data == {"remember": True, "next": "/app"}
+    assert len(events(db_factory, "signin.password_accepted")) == 1
+    with db_factory() as db:
+        assert login_throttle(db, login, rules.throttle) is None
+
+
+def test_a_binding_refused_at_the_password_step_still_spends_the_pending_binding_and_settles_the_attempt(
+    db_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    """The binding runs in the transaction that settles the success and takes the pending binding:
+    its refusal rolls all of that back, and the success and the spending are made again on their own."""
+    rules = SignInRules.of(settings)
+    _, first = person(db_factory)
+    _, second = person(db_factory)
+    park_pending(db_factory, rules, "browser-2")
+    # Meanwhile the same identity is bound to someone else.
+    first_signin(db_factory, rules, first)
+
+    with pytest.raises(SignInRefused) as refused:
+        password_step(
+            db_factory, AUDIT, "browser-2", second, PASSWORD, rules=rules, remember=False, park_proof_with=None
+        )
+    assert (refused.value.code, refused.value.event) == ("identity_bound_to_another", "binding.refused")
+    assert peek_pending_binding(db_factory, "browser-2") is None
+    assert counters(db_factory) == {"address:127.0.0.1": 0}
+    [audited] = events(db_factory, "binding.refused")
+    assert audited.details["reason"] == "identity_bound_to_another"
+    assert [alert.details["reason"] for alert in events(db_factory, "security.alert")] == ["identity_bound_to_another"]
+    with db_factory() as db:
+        # Nothing of the refused binding stays: the second person's password is still theirs to use.
+        assert db.scalars(select(StaffMember).where(StaffMember.login == second)).one().password_hash is not None
+        assert db.scalar(select(func.count()).select_from(ExternalBinding)) == 1
+
+
+def test_a_second_look_after_finding_nobody_still_signs_in_whoever_was_bound_meanwhile(
+    db_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    """The callback's look with the whole identity probes the binding by one column when its first
+    look found nobody; a binding made in between is still found and signs its person in."""
+    rules = SignInRules.of(settings)
+    staff_id, login = person(db_factory)
+    awaiting = AwaitedPassword({"next": "/app"}, rules.step_ttl)
+
+    def second_look(browser: str) -> object:
+        return sign_in_unless_proof_parked(
+            db_factory, AUDIT, browser, identity(), remember=False, replaces_session=None, rules=rules,
+            awaiting=awaiting, found_nobody=True,
+        )
+
+    assert second_look("browser-4") is None
+    assert peek_pending_binding(db_factory, "browser-4") is not None
+    first_signin(db_factory, rules, login)
+    started = second_look("browser-5")
+    assert isinstance(started, SessionStarted)
+    active = current_signin(db_factory, started.signin_session_id, rules.timeouts)
+    assert active is not None and active.staff.id == staff_id
+    assert peek_pending_binding(db_factory, "browser-5") is None

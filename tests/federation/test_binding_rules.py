@@ -141,3 +141,26 @@ def test_policies_accept_a_matching_confirmed_person(
 def test_name_match_treats_yo_as_ye(db_factory: sessionmaker[Session]) -> None:
     login = login_of(db_factory, staff_with_password(db_factory, surname="Семёнова"))
     bind(db_factory, login, esia(surname="Семенова", snils=None), BindingPolicy(require_name_match=True))
+
+
+def test_a_binding_that_loses_a_race_to_the_same_identity_is_refused_and_writes_nothing(
+    db_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two first sign-ins of one identity at once: both checks see nothing, the unique index decides.
+    The loser is refused as already bound, and its transaction keeps nothing (its password still works)."""
+    winner = login_of(db_factory, staff_with_password(db_factory))
+    loser_id = staff_with_password(db_factory, surname="Петрова")
+    bind(db_factory, winner, esia())
+
+    from bridge.services import binding
+
+    # The check that would have seen the winner's row ran before the winner committed.
+    monkeypatch.setattr(binding, "_TAKEN_OR_HELD", binding._TAKEN_OR_HELD.where(ExternalBinding.id < 0))
+    with pytest.raises(BindingRefused) as refused:
+        bind(db_factory, login_of(db_factory, loser_id), esia())
+    assert refused.value.code == "already_bound"
+    with db_factory() as db:
+        loser = db.get(StaffMember, loser_id)
+        assert loser is not None and loser.password_hash is not None and loser.credential_used_at is None
+        assert db.scalar(select(func.count()).select_from(ExternalBinding)) == 1
+        assert db.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.event == "binding.created")) == 1

@@ -121,6 +121,9 @@ def test_reset_kills_the_old_password_bindings_sessions_and_refresh_tokens(
         ("expired", "expired"),
         ("used", "already_used"),
         ("retired", "already_used"),
+        # Bound through a mailed link, never holding a password: what it types is not "wrong".
+        ("bound_without_password", "already_used"),
+        ("never_issued", "wrong_password"),
         ("blocked", "blocked"),
     ],
 )
@@ -135,6 +138,12 @@ def test_stale_credentials_are_refused(db_factory: sessionmaker[Session], prepar
             staff.password_hash = None
             db.add(ExternalBinding(staff_id=staff.id, provider="esia", issuer="https://esia.test",
                                    subject="7", flow="local_first"))
+        elif prepare in ("bound_without_password", "never_issued"):
+            staff.password_hash = None
+            staff.credential_issued_at = staff.credential_expires_at = None
+            if prepare == "bound_without_password":
+                db.add(ExternalBinding(staff_id=staff.id, provider="esia", issuer="https://esia.test",
+                                       subject="7", flow="activation_link"))
         else:
             staff.status = "blocked"
     with transaction(db_factory) as db, pytest.raises(CredentialRefused) as refused:
