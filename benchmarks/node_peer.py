@@ -61,11 +61,15 @@ def missing_tools() -> str | None:
     return f"{' and '.join(absent)} not found" if absent else None
 
 
-def install(folder: Path = FOLDER) -> None:
-    """`npm ci` once; again only when package-lock.json changed since (npm's own marker is older)."""
+def installed(folder: Path = FOLDER) -> bool:
+    """Whether `npm ci` ran since package-lock.json last changed (npm's own marker is not older)."""
     marker = folder / "node_modules" / ".package-lock.json"
-    lock = folder / "package-lock.json"
-    if marker.exists() and marker.stat().st_mtime >= lock.stat().st_mtime:
+    return marker.exists() and marker.stat().st_mtime >= (folder / "package-lock.json").stat().st_mtime
+
+
+def install(folder: Path = FOLDER) -> None:
+    """`npm ci` once; again only when package-lock.json changed since."""
+    if installed(folder):
         return
     npm = shutil.which("npm")
     assert npm is not None

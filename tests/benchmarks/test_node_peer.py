@@ -13,10 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
 
 from benchmarks import node_peer
 from benchmarks.load_browser import Person, _answer, sign_in
-from benchmarks.signin_load import Plan, arguments, measure_node_peer
+from benchmarks.signin_load import Plan, arguments, measure_node_peer, recreate_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,12 +81,18 @@ def test_the_scripted_browser_answers_the_node_login_and_consent_pages() -> None
 
 
 @pytest.mark.skipif(
-    shutil.which("node") is None or not (node_peer.FOLDER / "node_modules" / "oidc-provider").exists(),
-    reason="the Node peer is not installed (signin_load.py runs npm ci there)",
+    shutil.which("node") is None or not node_peer.installed(),
+    reason="the Node peer is not installed for this lock file (signin_load.py runs npm ci there)",
 )
-def test_signed_in_at_the_node_peer_the_code_flow_meets_no_page(tmp_path: Path) -> None:
-    """What the peer's window measures: after one sign-in with pages, authorize → token → userinfo only."""
-    peer = node_peer.start(tmp_path / "node-op.log", cores=None)
+@pytest.mark.parametrize("store", ["memory", "postgresql"])
+def test_signed_in_at_the_node_peer_the_code_flow_meets_no_page(tmp_path: Path, store: str) -> None:
+    """What the peer's window measures: after one sign-in with pages, authorize → token → userinfo
+    only; in memory and with its models in PostgreSQL (the like-for-like peer)."""
+    database_url = None
+    if store == "postgresql":
+        database_url = "postgresql://postgres@127.0.0.1:5432/bench_test_node"
+        recreate_database(database_url)
+    peer = node_peer.start(tmp_path / "node-op.log", cores=None, database_url=database_url)
     paths: list[str] = []
 
     async def record(request: httpx.Request) -> None:
@@ -104,3 +111,12 @@ def test_signed_in_at_the_node_peer_the_code_flow_meets_no_page(tmp_path: Path) 
     finally:
         peer.stop()
     assert paths == ["/oidc/authorize", "/oidc/token", "/oidc/userinfo"]
+    if database_url:
+        # The store really is the database: the codes it issued are there, consumed.
+        engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+        with engine.connect() as connection:
+            codes = connection.execute(text(
+                "SELECT count(*), count(consumed_at) FROM oidc_models WHERE type = 'AuthorizationCode'"
+            )).one()
+        engine.dispose()
+        assert codes[0] == codes[1] and codes[0] >= 2
