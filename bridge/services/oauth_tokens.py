@@ -68,7 +68,7 @@ def live_grant(db: Session, grant_id: str, client_id: str, *, lock: bool = False
     Every writer of a family takes the grant before its tokens: the refresh grant here, and
     `revoke_family` by updating the grant before the tokens. One order means no deadlock when
     several uses of one refresh token race (a loser's failed claim keeps the token's row lock).
-    Userinfo reads the grant with its session and person instead (grantees.load_grant_and_grantee).
+    Userinfo reads the grant with its session and person instead (grantees.read_grant_and_grantee).
     """
     grant = db.get(OAuthGrant, grant_id, with_for_update=lock, populate_existing=lock)
     if grant is None or grant.revoked_at is not None or grant.client_id != client_id:

@@ -282,10 +282,12 @@ async def test_a_named_provider_is_reached_straight_from_the_authorization_endpo
 # record ×2), token (client, the code's claim — UPDATE … RETURNING, its conditions the checks —,
 # session with person and roles, grant, refresh token, audit record ×2), userinfo (grant with
 # session, person and roles: one read on a plain connection, outside any ORM session, nothing
-# committed; tests/op/test_userinfo_tokens.py). It was 17: authorize read the roles for the profile
-# check apart from the session; 16 until an audit record took three statements on SQLite (the chain
-# head's hash is now advanced by the claim that locks it); 14 until token read the code before
-# claiming it.
+# committed; tests/op/test_userinfo_tokens.py). Userinfo's transaction here is SQLAlchemy's `begin`
+# event only: the database sees none (on PostgreSQL the read runs in autocommit, no BEGIN or
+# ROLLBACK; SQLite's driver begins none before a SELECT). It was 17: authorize read the roles for
+# the profile check apart from the session; 16 until an audit record took three statements on
+# SQLite (the chain head's hash is now advanced by the claim that locks it); 14 until token read
+# the code before claiming it.
 CODE_FLOW_STATEMENT_BUDGET = 13
 CODE_FLOW_TRANSACTION_BUDGET = 3
 

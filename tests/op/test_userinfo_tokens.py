@@ -12,14 +12,15 @@ from typing import Any
 
 from joserfc import jws, jwt
 from joserfc.jwk import ECKey, OctKey
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
 
 from bridge.config import Settings
 from bridge.services.signing_keys import private_jwk
-from bridge.storage.models import AuditEvent, SigningKey
+from bridge.storage.enums import OrganizationKind
+from bridge.storage.models import AuditEvent, Organization, SigningKey
 from tests.op.conftest import App, Person, signed_in_tokens
 from tests.support.keys import keyring_of
 
@@ -149,3 +150,45 @@ def _counting(engine: Engine) -> Iterator[dict[str, Any]]:
     finally:
         event.remove(engine, "before_cursor_execute", on_statement)
         event.remove(engine, "commit", on_commit)
+
+
+def test_an_answered_userinfo_reads_outside_any_transaction_and_returns_its_connection_to_transactions(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session], confidential_app: App,
+    director: Person, engine: Engine,
+) -> None:
+    """The grant's one SELECT is atomic by itself: on PostgreSQL it runs in autocommit, so psycopg
+    sends no BEGIN before it and nothing ends a transaction after it (two round trips fewer); the
+    pool gets the connection back out of autocommit, so no later unit of work (an audit record, a
+    code's claim) can commit statement by statement. SQLite's driver begins no transaction before
+    a SELECT anyway, and there the level is left alone."""
+    tokens = signed_in_tokens(client, settings, db_factory, confidential_app, director)
+    postgres = engine.dialect.name == "postgresql"
+    opened: list[bool] = []
+    returned_in_autocommit: list[bool] = []
+
+    def after_statement(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "oauth_grants" in statement:
+            dbapi = conn.connection.dbapi_connection
+            opened.append(dbapi.info.transaction_status != 0 if postgres else dbapi.in_transaction)
+
+    def on_checkin(dbapi: Any, _record: Any) -> None:
+        returned_in_autocommit.append(bool(dbapi.autocommit) if postgres else dbapi.isolation_level is None)
+
+    event.listen(engine, "after_cursor_execute", after_statement)
+    event.listen(engine.pool, "checkin", on_checkin)
+    try:
+        for _ in range(2):
+            assert _userinfo(client, tokens["access_token"]).json()["sub"] == director.subject
+    finally:
+        event.remove(engine, "after_cursor_execute", after_statement)
+        event.remove(engine.pool, "checkin", on_checkin)
+    assert opened == [False, False]
+    assert returned_in_autocommit and not any(returned_in_autocommit), returned_in_autocommit
+    # And a unit of work on the pool's connections is still one: rolled back, it leaves nothing.
+    with db_factory() as db:
+        before = db.scalar(select(func.count()).select_from(Organization))
+        db.add(Organization(name="Школа № 1", kind=OrganizationKind.SCHOOL))
+        db.flush()
+        db.rollback()
+    with db_factory() as db:
+        assert db.scalar(select(func.count()).select_from(Organization)) == before
