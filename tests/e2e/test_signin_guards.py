@@ -185,6 +185,20 @@ async def test_a_password_post_without_the_csrf_token_is_refused_and_not_counted
     assert audit_events(world, "signin.password_refused") == []
 
 
+async def test_a_login_holding_a_nul_byte_is_refused_as_unknown_and_counted(world: World) -> None:
+    """PostgreSQL refuses a NUL byte in a query: such a login is refused as any unknown one (the
+    same message, the throttle counting it under a hashed key), not answered with a 500."""
+    login = world.add_staff()
+    async with world.browser() as browser:
+        for typed in (login + "\x00", "\x00"):
+            page = await first_signin_attempt(browser, typed, PASSWORD)
+            assert page.status_code == 400 and REFUSED_PASSWORD in page.text
+    with world.db() as db:
+        keys = db.scalars(select(ThrottleCounter.key).where(ThrottleCounter.key.like("login:%"))).all()
+    assert len(keys) == 2 and all(key.startswith("login:sha256:") for key in keys)
+    assert_password_still_usable(world, login)
+
+
 async def test_five_wrong_passwords_throttle_that_login_only(
     settings: Settings, engine: Engine, keys: Keys
 ) -> None:
