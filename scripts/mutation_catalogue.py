@@ -636,6 +636,16 @@ CATALOGUE: tuple[Mutation, ...] = (
         ("tests/federation/test_binding_rules.py",),
     ),
     mutation(
+        "binding.judges_the_locked_card", "a binding judges the credential as the row lock finds it",
+        "bridge/services/binding.py",
+        "    # (the password page's administrators' alert does): a stale copy would pass a used password.\n"
+        "    staff = db.get(StaffMember, proof.staff_id, with_for_update=True, populate_existing=True)\n",
+        "    # (the password page's administrators' alert does): a stale copy would pass a used password.\n"
+        "    staff = db.get(StaffMember, proof.staff_id, with_for_update=True)\n",
+        ("tests/federation/test_binding_rules.py::test_the_credential_is_judged_as_the_row_lock_finds_it_not_as_the_session_read_it",),
+        needs_postgresql=True,  # SQLite runs one writer at a time: no other binding commits in between
+    ),
+    mutation(
         "activation.password_binding_revokes", "a binding with the issued password revokes unused activation links",
         "bridge/services/binding.py",
         "    # A link mailed earlier must not bind a second account to this person later.\n"

@@ -141,6 +141,10 @@ def redeem_authorization_code(
     redemption claimed it first.
     """
     now = now or utcnow()
+    if "\x00" in presented.redirect_uri:
+        # No code holds one (no registered redirect URI does), and PostgreSQL refuses a NUL byte
+        # in a query: a 500 instead of the refusal the look-up then gives.
+        return None
     claimed = db.connection().execute(
         _REDEEM,
         {

@@ -152,7 +152,9 @@ def create_binding(
     `bridge.application.first_signin.bind_external_identity`.
     """
     now = now or utcnow()
-    staff = db.get(StaffMember, proof.staff_id, with_for_update=True)
+    # populate_existing: the card as the lock finds it, even when the transaction read it before
+    # (the password page's administrators' alert does): a stale copy would pass a used password.
+    staff = db.get(StaffMember, proof.staff_id, with_for_update=True, populate_existing=True)
     if (
         staff is None
         or staff.status != StaffStatus.ACTIVE
@@ -197,7 +199,7 @@ def create_binding_through_link(
     bindings racing through one link exactly one takes it.
     """
     now = now or utcnow()
-    staff = db.get(StaffMember, proof.staff_id, with_for_update=True)
+    staff = db.get(StaffMember, proof.staff_id, with_for_update=True, populate_existing=True)
     if staff is None or staff.status != StaffStatus.ACTIVE:
         raise BindingRefused(
             "activation_no_longer_valid",
@@ -240,7 +242,7 @@ def create_linked_binding(
     policy says, and an identity bound to someone else is refused.
     """
     now = now or utcnow()
-    staff = db.get(StaffMember, staff_id, with_for_update=True)
+    staff = db.get(StaffMember, staff_id, with_for_update=True, populate_existing=True)
     if staff is None or staff.status != StaffStatus.ACTIVE:
         raise BindingRefused(
             "link_no_longer_valid", "Учётная запись заблокирована или отключена. " + CONTACT_ADMINISTRATOR

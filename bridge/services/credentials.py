@@ -121,6 +121,9 @@ _ANY_BINDING = select(_BINDINGS.c.id).where(_BINDINGS.c.staff_id == bindparam("s
 
 def read_issued_credential(db: Session, login: str) -> CredentialOnFile | None:
     """The card's credential as `judge_issued_credential` needs it; None for an unknown login."""
+    if "\x00" in login:
+        # No login holds one, and PostgreSQL refuses a NUL byte in a query (a 500).
+        return None
     connection = db.connection()
     row = connection.execute(_CREDENTIAL_BY_LOGIN, {"login": login}).one_or_none()
     if row is None:

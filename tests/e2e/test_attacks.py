@@ -520,6 +520,23 @@ async def test_a_code_redeemed_in_parallel_gives_tokens_once(world: World) -> No
             assert sorted(answer.status_code for answer in answers) == [200] + [400] * (PARALLEL - 1)
 
 
+async def test_a_code_redeemed_in_parallel_with_near_misses_gives_tokens_once(world: World) -> None:
+    """Right redemptions raced by ones with a wrong verifier or redirect_uri (a thief's tries):
+    only a right one may win, once; the wrong ones never claim the code in between."""
+    client_id, secret = await _relying_app(world)
+    await bind(world, "rsaa", world.add_staff())
+    async with browser_with_outside(world) as browser:
+        assert (await sign_in_through(browser, "РСАА", KUZNETSOV)).url.path == "/account"
+        code, verifier = await _authorization_code(browser, client_id)
+    right = {"grant_type": "authorization_code", "code": code, "code_verifier": verifier,
+             "redirect_uri": f"{APP}/{client_id}/callback"}
+    wrong = [{**right, "code_verifier": verifier[::-1]}, {**right, "redirect_uri": f"{APP}/{client_id}/callback/"}]
+    answers = await _in_parallel(world, [*wrong * 3, *[right] * 6], (client_id, secret))
+    assert all(answer.status_code in (200, 400) for answer in answers)
+    winners = [index for index, answer in enumerate(answers) if answer.status_code == 200]
+    assert len(winners) == 1 and winners[0] >= 6, [answer.text for answer in answers]
+
+
 async def test_a_refresh_token_rotated_in_parallel_gives_one_new_token(world: World) -> None:
     client_id, secret = await _relying_app(world)
     await bind(world, "rsaa", world.add_staff())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.e2e.world import (
@@ -12,7 +14,9 @@ from tests.e2e.world import (
     enter_password,
     sign_in_at_provider,
     sign_in_through,
+    submit,
 )
+from tests.support.html_forms import read_forms
 
 SMIRNOVA = "e.smirnova@school1535.ru"
 SMIRNOVA_OID = "1005515483"
@@ -128,3 +132,24 @@ async def test_one_message_for_unknown_login_wrong_password_expired_and_bound(wo
             alert = page.text.split('role="alert">', 1)[1].split("</div>", 1)[0]
             messages.append(alert)
     assert len(set(messages)) == 1 and REFUSED_PASSWORD in messages[0]
+
+
+async def test_one_identity_bound_to_several_logins_at_once_binds_one(world: World) -> None:
+    """Browsers holding pending bindings of the same Gosuslugi person each enter another login's
+    password at the same instant: one binding is made; the others are refused and keep their password."""
+    logins = [world.add_staff(surname="Смирнова", name="Елена") for _ in range(3)]
+    browsers = [world.browser() for _ in logins]
+    try:
+        pages = [await sign_in_through(browser, "Госуслуги", SMIRNOVA) for browser in browsers]
+        forms = [next(form for form in read_forms(page.text) if "password" in form.fields) for page in pages]
+        answers = await asyncio.gather(*(
+            submit(browser, page, form, form.submission(login=login, password=PASSWORD))
+            for browser, page, form, login in zip(browsers, pages, forms, logins, strict=True)
+        ))
+    finally:
+        for browser in browsers:
+            await browser.aclose()
+    assert sorted(answer.status_code for answer in answers) == [200, 400, 400]
+    [(bound, provider, subject)] = world.bindings()
+    assert (provider, subject) == ("esia", SMIRNOVA_OID)
+    assert [world.staff(login).password_hash is None for login in logins] == [login == bound for login in logins]

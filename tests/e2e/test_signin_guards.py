@@ -3,6 +3,8 @@ the right callback, CSRF, throttling, and the binding policies."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -12,6 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
+from bridge.application import notices
 from bridge.config import Settings
 from bridge.services.throttle import ThrottlePolicy, login_throttle
 from bridge.storage.models import AuditEvent, ThrottleCounter
@@ -27,7 +30,9 @@ from tests.e2e.world import (
     only_form,
     sign_in_at_provider,
     sign_in_through,
+    submit,
 )
+from tests.support.html_forms import read_forms
 
 # Over https the flow cookie takes the __Host- prefix: Secure, Path=/, no Domain.
 FLOW_COOKIE = "__Host-bridge_flow"
@@ -185,6 +190,20 @@ async def test_a_password_post_without_the_csrf_token_is_refused_and_not_counted
     assert audit_events(world, "signin.password_refused") == []
 
 
+async def test_a_login_holding_a_nul_byte_is_refused_as_unknown_and_counted(world: World) -> None:
+    """PostgreSQL refuses a NUL byte in a query: such a login is refused as any unknown one (the
+    same message, the throttle counting it under a hashed key), not answered with a 500."""
+    login = world.add_staff()
+    async with world.browser() as browser:
+        for typed in (login + "\x00", "\x00"):
+            page = await first_signin_attempt(browser, typed, PASSWORD)
+            assert page.status_code == 400 and REFUSED_PASSWORD in page.text
+    with world.db() as db:
+        keys = db.scalars(select(ThrottleCounter.key).where(ThrottleCounter.key.like("login:%"))).all()
+    assert len(keys) == 2 and all(key.startswith("login:sha256:") for key in keys)
+    assert_password_still_usable(world, login)
+
+
 async def test_five_wrong_passwords_throttle_that_login_only(
     settings: Settings, engine: Engine, keys: Keys
 ) -> None:
@@ -272,3 +291,44 @@ async def test_a_name_that_differs_from_the_staff_card_is_not_bound_when_names_m
     assert world.bindings() == []
     assert_password_still_usable(world, login)
     assert [event["reason"] for event in audit_events(world, "binding.refused")] == ["identity_mismatch"]
+
+
+async def test_a_password_used_by_another_browser_while_this_one_binds_binds_nothing_more(
+    world: World, monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    """One issued password, two first sign-ins: browser B proved it (local first) and is at the
+    provider; browser A enters it on its binding page after repeated failures elsewhere, so A's
+    transaction reads the person for the administrators' alert. B's binding commits right then.
+    A's binding must find the password used (the card as the row lock finds it), not as first read."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite runs one writer at a time: B cannot commit while A's transaction is open")
+    a_address, b_address, guesser = "198.51.100.1", "198.51.100.2", "198.51.100.3"
+    login = world.add_staff(surname="Смирнова", name="Елена")
+    reached, release = threading.Event(), threading.Event()
+    alert = notices.alert_administrators
+
+    def alert_then_wait(*args: Any, **kwargs: Any) -> int:
+        sent: int = alert(*args, **kwargs)
+        if args[1].address == a_address:
+            reached.set()
+            assert release.wait(30)
+        return sent
+
+    # The module object first_signin calls it through (`notices.alert_administrators`).
+    monkeypatch.setattr(notices, "alert_administrators", alert_then_wait)
+    async with world.browser(b_address) as b, world.browser(a_address) as a, world.browser(guesser) as c:
+        choose = await enter_password(b, await b.get(f"{BRIDGE}/login/first"), login)
+        assert choose.url.path == "/login/first/provider"
+        for _ in range(5):
+            assert (await first_signin_attempt(c, login, WRONG_PASSWORD)).status_code == 400
+        bind_page = await sign_in_through(a, "Госуслуги", SMIRNOVA)
+        form = next(form for form in read_forms(bind_page.text) if "password" in form.fields)
+        binding = asyncio.create_task(submit(a, bind_page, form, form.submission(login=login, password=PASSWORD)))
+        while not reached.is_set():
+            assert not binding.done(), binding.result().text[:300]
+            await asyncio.sleep(0.02)
+        await sign_in_at_provider(b, await choose_provider(b, choose, "РСАА"), KUZNETSOV, through_profile=False)
+        release.set()
+        assert (await binding).status_code == 400
+    assert [(bound, provider) for bound, provider, _ in world.bindings()] == [(login, "rsaa")]
+    assert [event["reason"] for event in audit_events(world, "binding.refused")] == ["credential_no_longer_valid"]

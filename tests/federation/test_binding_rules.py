@@ -164,3 +164,27 @@ def test_a_binding_that_loses_a_race_to_the_same_identity_is_refused_and_writes_
         assert loser is not None and loser.password_hash is not None and loser.credential_used_at is None
         assert db.scalar(select(func.count()).select_from(ExternalBinding)) == 1
         assert db.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.event == "binding.created")) == 1
+
+
+def test_the_credential_is_judged_as_the_row_lock_finds_it_not_as_the_session_read_it(
+    db_factory: sessionmaker[Session], database_url: str
+) -> None:
+    """The password page's transaction may have read the person already (the administrators'
+    alert after repeated failures does); another first sign-in then binds and retires the
+    password. The check under the row lock must see that, not the person as first read: one
+    issued password binds one identity."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite runs one writer at a time: the other binding cannot commit in between")
+    login = login_of(db_factory, staff_with_password(db_factory))
+    rsaa = ExternalIdentity(provider="rsaa", issuer="http://rsaa.test/", subject="kuznetsov", surname="Иванова",
+                            name="Мария", trusted=True)
+    with db_factory() as db, db.begin():
+        proof = prove_local_credential(db, login, PASSWORD)
+        read_before = db.get(StaffMember, proof.staff_id)  # held: the session's identity map keeps it
+        assert read_before is not None and read_before.password_hash is not None
+        bind(db_factory, login, rsaa)
+        with pytest.raises(BindingRefused) as refused:
+            create_binding(db, AUDIT, proof, esia(), policy=NO_POLICY, flow="external_first")
+    assert refused.value.code == "credential_no_longer_valid"
+    with db_factory() as db:
+        assert db.scalars(select(ExternalBinding.provider)).all() == ["rsaa"]

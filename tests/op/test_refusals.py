@@ -239,6 +239,46 @@ def test_a_code_presented_by_another_client_or_for_another_redirect_uri_is_refus
     assert exchange(client, confidential_app, code, request.verifier).status_code == 200
 
 
+def test_near_misses_of_the_redirect_uri_or_verifier_are_refused_and_leave_the_code_unspent(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session], public_app: App, director: Person,
+) -> None:
+    """The redemption's one statement compares them exactly: no variant of the registered address
+    (a slash, case, a query, a space) nor of the verifier (a newline, which the verifier pattern's
+    `$` lets through, a character short or too many, another alphabet, upper case) claims the code."""
+    _signed_in(client, settings, db_factory, director)
+    request = authorization_request(public_app)
+    code = get_code(client, request)
+    uri, verifier = public_app.redirect_uri, request.verifier
+    presented = [(variant, verifier) for variant in (uri + "/", uri.upper(), uri + "?x=1", uri + " ")] + [
+        (uri, variant)
+        for variant in (verifier + "\n", verifier[:42], verifier + "+", "a" * 129, verifier.upper(), verifier[:-1])
+    ]
+    for redirect_uri, guess in presented:
+        response = exchange(client, App(public_app.client_id, None, redirect_uri), code, guess)
+        assert response.status_code == 400 and "access_token" not in response.json(), (redirect_uri, guess)
+        assert response.json()["error"] in ("invalid_grant", "invalid_request"), (redirect_uri, guess)
+    with db_factory() as db:
+        assert db.scalars(select(AuthorizationCode.used_at)).one() is None
+    assert exchange(client, public_app, code, verifier).status_code == 200
+
+
+def test_a_redirect_uri_with_a_nul_byte_is_refused_and_leaves_the_code_unspent(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session], public_app: App, director: Person,
+) -> None:
+    """Anyone may try a public app's code: a NUL byte in the presented redirect_uri (which PostgreSQL
+    refuses in a query; the redemption's one statement compares it) is a refusal, not a 500."""
+    _signed_in(client, settings, db_factory, director)
+    request = authorization_request(public_app)
+    code = get_code(client, request)
+    for redirect_uri in (public_app.redirect_uri + "\x00", "\x00"):
+        presenter = App(public_app.client_id, None, redirect_uri)
+        response = exchange(client, presenter, code, request.verifier)
+        assert response.status_code == 400 and response.json()["error"] == "invalid_grant", response.text
+    with db_factory() as db:
+        assert db.scalars(select(AuthorizationCode.used_at)).one() is None
+    assert exchange(client, public_app, code, request.verifier).status_code == 200
+
+
 def test_a_code_this_request_did_not_claim_never_yields_tokens(
     client: TestClient, settings: Settings, db_factory: sessionmaker[Session], confidential_app: App,
     director: Person, monkeypatch: pytest.MonkeyPatch,

@@ -65,6 +65,10 @@ def test_userinfo_refuses_every_token_but_a_live_access_token_of_ours(
         changed = {name: value for name, value in {**claims, **changes}.items() if value is not None}
         return jwt.encode(header, changed, key, algorithms=["ES256"])
 
+    def signed(payload: bytes) -> str:
+        """Any bytes as the payload, signed with our own key."""
+        return jws.serialize_compact(header, payload, key, algorithms=["ES256"])
+
     now = int(time.time())
     stranger = ECKey.generate_key("P-256", private=True, parameters={"kid": key.kid})
     refused = {
@@ -89,6 +93,11 @@ def test_userinfo_refuses_every_token_but_a_live_access_token_of_ours(
         ),
         "a bad signature": good[:-6] + ("AAAAAA" if not good.endswith("AAAAAA") else "BBBBBB"),
         "the id_token": tokens["id_token"],
+        "not yet valid (nbf)": ours(nbf=now + 600),
+        "a lower-case jwt type": ours({**header, "typ": "jwt"}),
+        "claims that are a JSON array": signed(json.dumps([claims]).encode()),
+        "claims that are not UTF-8": signed(b'{"sub":"\xff\xfe"}'),
+        "exp NaN": signed(json.dumps({**claims, "exp": float("nan")}).encode()),
     }
     for case, token in refused.items():
         answer = _userinfo(client, token)
