@@ -160,7 +160,9 @@ def park_together(
         else:
             connection.execute(_REPLACE_KEYLESS_STEP[connection.dialect.name], row)
     if keyed:
-        connection.execute(insert(_FLOWS).values(keyed))
+        # The statement built once, its rows as parameter sets (one executemany: one sqlite3 call,
+        # one psycopg pipeline); a VALUES list of literal values is never cached: compiled anew each time.
+        connection.execute(_PARK_STEP, keyed)
 
 
 def consume(
