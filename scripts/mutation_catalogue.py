@@ -508,6 +508,14 @@ CATALOGUE: tuple[Mutation, ...] = (
         (FLOWS, FLOW_STORE, ATTACKS, FAST_PATHS),
     ),
     mutation(
+        "flow.single_use_round_trip",
+        "the upstream round trip is taken by DELETE … RETURNING too, when it notes a proof",
+        "bridge/services/flow_state.py",
+        "    delete(_FLOWS)\n    .where(*_STEP)\n    .returning(\n",
+        "    update(_FLOWS)\n    .where(*_STEP)\n    .values(kind=_FLOWS.c.kind)\n    .returning(\n",
+        (FLOW_STORE, FLOWS, ATTACKS),
+    ),
+    mutation(
         "flow.bound_to_browser", "a parked step is found only under the browser that parked it",
         "bridge/services/flow_state.py",
         '    _FLOWS.c.browser == bindparam("step_browser"),\n',
