@@ -508,6 +508,14 @@ CATALOGUE: tuple[Mutation, ...] = (
         (FLOWS, FLOW_STORE, ATTACKS, FAST_PATHS),
     ),
     mutation(
+        "flow.single_use_round_trip",
+        "the upstream round trip is taken by DELETE … RETURNING too, when it notes a proof",
+        "bridge/services/flow_state.py",
+        "    delete(_FLOWS)\n    .where(*_STEP)\n    .returning(\n",
+        "    update(_FLOWS)\n    .where(*_STEP)\n    .values(kind=_FLOWS.c.kind)\n    .returning(\n",
+        (FLOW_STORE, FLOWS, ATTACKS),
+    ),
+    mutation(
         "flow.bound_to_browser", "a parked step is found only under the browser that parked it",
         "bridge/services/flow_state.py",
         '    _FLOWS.c.browser == bindparam("step_browser"),\n',
@@ -530,8 +538,8 @@ CATALOGUE: tuple[Mutation, ...] = (
     ),
     mutation(
         "flow.expiry", "a parked step expires", "bridge/services/flow_state.py",
-        "    if row is None or row.expires_at <= now:",
-        "    if row is None:",
+        "    return expires_at > now\n",
+        "    return True\n",
         (*SIGNIN, FLOWS, FLOW_STORE, FAST_PATHS),
     ),
     # --- password throttle --------------------------------------------------------------------------
@@ -727,10 +735,18 @@ CATALOGUE: tuple[Mutation, ...] = (
     mutation(
         "signin.proof_decides_account", "a password proved in this browser binds or is refused, never signs in another",
         "bridge/application/first_signin.py",
-        "        local = _proof(look(db, browser_id, FlowKind.LOCAL_PROOF))\n"
+        "        local = _proof(look(db, browser_id, FlowKind.LOCAL_PROOF)) if looks else None\n"
         "        if local is not None:\n",
         "        local = None\n        if local is not None:\n",
         ("tests/e2e/test_profile_completion.py",),
+    ),
+    mutation(
+        "signin.proof_noted",
+        "the round trip's take notes a password proved in this browser (its look is spared only without one)",
+        "bridge/services/flow_state.py",
+        "    return data, bool(row.noted)\n",
+        "    return data, False\n",
+        ("tests/e2e/test_profile_completion.py", FLOW_STORE),
     ),
     mutation(
         "binding.identity_of_another", "an identity bound to someone else is refused as theirs (and alerted)",

@@ -348,6 +348,7 @@ def sign_in_unless_proof_parked(
     awaiting: AwaitedPassword | None = None,
     keep_proof: bool = False,
     found_nobody: bool = False,
+    proof_parked: bool = True,
 ) -> ParkedProof | SessionStarted | ProofLeftParked | None:
     """The upstream callback's one unit of work once the identity is verified.
 
@@ -362,10 +363,15 @@ def sign_in_unless_proof_parked(
     with the whole identity, so an upstream failure meanwhile leaves the proof usable for another try.
     `found_nobody` says that such a first look found nobody bound: the identity's binding is then
     probed by one column before the person is read with their roles (`returning_sign_in`).
+    `proof_parked=False` says that the round trip's take noted no proof in this browser a moment ago
+    (flow_state.consume_noting): a look that would only see one (`keep_proof`) is then spared. A
+    proof parked since is as one parked just after this unit of work; the look that would take it,
+    with the whole identity, never skips.
     """
     look = flow_state.peek if keep_proof else flow_state.consume
     with signin_unit_of_work(database, audit) as db:
-        local = _proof(look(db, browser_id, FlowKind.LOCAL_PROOF))
+        looks = proof_parked or not keep_proof
+        local = _proof(look(db, browser_id, FlowKind.LOCAL_PROOF)) if looks else None
         if local is not None:
             return PROOF_PARKED if keep_proof else local
         started = (

@@ -78,6 +78,14 @@ def take(database: sessionmaker[Session], browser_id: str, kind: FlowKind, key: 
         return flow_state.consume(db, browser_id, kind, key=key)
 
 
+def take_noting(
+    database: sessionmaker[Session], browser_id: str, kind: FlowKind, key: str, noting: FlowKind
+) -> tuple[dict[str, Any] | None, bool]:
+    """`take`, and whether a live keyless step of kind `noting` rests in this browser at that moment."""
+    with transaction(database) as db:
+        return flow_state.consume_noting(db, browser_id, kind, key=key, noting=noting)
+
+
 def peek(database: sessionmaker[Session], browser_id: str, kind: FlowKind, key: str = "") -> dict[str, Any] | None:
     with database() as db:
         return flow_state.peek(db, browser_id, kind, key=key)

@@ -249,12 +249,16 @@ class SignInFlow:
         signin_session_id: str | None = None,
         answer_app: AnswerApp | None = None,
     ) -> Outcome:
-        # Single use: whatever happens next, this round-trip cannot be resumed twice.
+        # Single use: whatever happens next, this round-trip cannot be resumed twice. The same
+        # statement notes whether a password proved in this browser waits for it (local first).
         state = params.get("state")
-        parked = (
-            await run_blocking(flow_steps.take, self.deps.database, self.browser, FlowKind.UPSTREAM, state)
+        parked, proof_parked = (
+            await run_blocking(
+                flow_steps.take_noting, self.deps.database, self.browser, FlowKind.UPSTREAM, state,
+                FlowKind.LOCAL_PROOF,
+            )
             if state
-            else None
+            else (None, False)
         )
         if parked is None:
             return await self._refuse(
@@ -299,7 +303,7 @@ class SignInFlow:
             )
         return await self._after_identity(
             provider_key, reported, bool(parked.get("remember")), self.safe_next(parked.get("next")),
-            parked.get("replaces_session"), answer_app,
+            parked.get("replaces_session"), answer_app, proof_parked=proof_parked,
         )
 
     def _after_activation(self, identity: ExternalIdentity, state: str, replaces_session: str | None) -> Outcome:
@@ -333,17 +337,21 @@ class SignInFlow:
         next_url: str,
         replaces_session: str | None,
         answer_app: AnswerApp | None = None,
+        *,
+        proof_parked: bool = True,
     ) -> Outcome:
         """Sign in a bound person; else, with the whole profile, bind with a parked local proof or
         park a pending binding.
 
         Without its profile yet (`complete_profile`), the identity signs a bound person in as it
         is; binding needs the profile, so a parked proof is left in place until it is fetched.
+        `proof_parked` is what the round trip's take noted: without a proof then, that first look
+        skips reading for one (the look with the whole identity still takes any parked since).
         """
         identity, deferred = external_identity(reported), reported.complete_profile
         signed = await run_blocking(
             self._sign_in_unless_proof_parked, identity, remember, next_url, replaces_session, answer_app,
-            deferred is not None,
+            deferred is not None, False, proof_parked,
         )
         if deferred is not None and (signed is None or signed is PROOF_PARKED):
             # Binding compares names and keeps them: the profile the sign-in went without.
@@ -374,10 +382,12 @@ class SignInFlow:
         answer_app: AnswerApp | None,
         keep_proof: bool,
         found_nobody: bool = False,
+        proof_parked: bool = True,
     ) -> Outcome | ParkedProof | ProofLeftParked | None:
         """A bound person signed in (the app answered in the same transaction); the local proof
         parked in this browser, taken (or with `keep_proof` left there: PROOF_PARKED); or None when
-        nobody is bound yet (`found_nobody`: as a look a moment ago found)."""
+        nobody is bound yet (`found_nobody`: as a look a moment ago found; `proof_parked`: False when
+        the round trip's take, a moment ago, noted no proof)."""
         deps = self.deps
         try:
             follow_up: FollowUp | None = None
@@ -397,7 +407,7 @@ class SignInFlow:
             signed = sign_in_unless_proof_parked(
                 deps.database, self.audit, self.browser, identity, remember=remember,
                 replaces_session=replaces_session, rules=deps.rules, follow_up=follow_up, awaiting=awaiting,
-                keep_proof=keep_proof, found_nobody=found_nobody,
+                keep_proof=keep_proof, found_nobody=found_nobody, proof_parked=proof_parked,
             )
         except SignInRefused as refusal:
             return refused(refusal)

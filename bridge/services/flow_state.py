@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, exists, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -45,11 +45,28 @@ _STEP = (
 # the row is ever loaded as an object).
 _TAKE_STEP = delete(_FLOWS).where(*_STEP).returning(_FLOWS.c.data, _FLOWS.c.expires_at)
 _CLEAR_STEP = delete(_FLOWS).where(*_STEP)
+# The step taken, and whether a live keyless step of another kind rests in the same browser at that
+# moment (the upstream round trip noting a local-password proof): one statement, not a second read.
+_RESTING = _FLOWS.alias("resting")
+_TAKE_STEP_NOTING = (
+    delete(_FLOWS)
+    .where(*_STEP)
+    .returning(
+        _FLOWS.c.data,
+        _FLOWS.c.expires_at,
+        exists()
+        .where(
+            _RESTING.c.browser == bindparam("step_browser"),
+            _RESTING.c.kind == bindparam("noted_kind"),
+            _RESTING.c.key == "",
+            _RESTING.c.expires_at > bindparam("step_now"),
+        )
+        .label("noted"),
+    )
+)
 _PEEK_STEP = select(_FLOWS.c.data).where(*_STEP, _FLOWS.c.expires_at > bindparam("step_now"))
 _REPLACE_STEP = update(_FLOWS).where(*_STEP).values(data=bindparam("step_data"))
 _PARK_STEP = insert(_FLOWS)
-
-
 def _replacing_step(dialect_insert: Any) -> Any:
     statement = dialect_insert(_FLOWS)
     return statement.on_conflict_do_update(
@@ -143,7 +160,9 @@ def park_together(
         else:
             connection.execute(_REPLACE_KEYLESS_STEP[connection.dialect.name], row)
     if keyed:
-        connection.execute(insert(_FLOWS).values(keyed))
+        # The statement built once, its rows as parameter sets (one executemany: one sqlite3 call,
+        # one psycopg pipeline); a VALUES list of literal values is never cached: compiled anew each time.
+        connection.execute(_PARK_STEP, keyed)
 
 
 def consume(
@@ -152,10 +171,27 @@ def consume(
     """Take the step: its data if it existed and had not expired, else None. Never twice."""
     now = now or utcnow()
     row = db.connection().execute(_TAKE_STEP, _step(browser_id, kind, key)).one_or_none()
-    if row is None or row.expires_at <= now:
+    if row is None or not _live(row.expires_at, now):
         return None
     data: dict[str, Any] = row.data
     return data
+
+
+def consume_noting(
+    db: Session, browser_id: str, kind: FlowKind, *, key: str, noting: FlowKind, now: datetime | None = None
+) -> tuple[dict[str, Any] | None, bool]:
+    """`consume`, and whether a live step of the keyless kind `noting` rests in this browser as the
+    step is taken (False when there was no step to take)."""
+    now = now or utcnow()
+    row = (
+        db.connection()
+        .execute(_TAKE_STEP_NOTING, {**_step(browser_id, kind, key), "noted_kind": noting.value, "step_now": now})
+        .one_or_none()
+    )
+    if row is None or not _live(row.expires_at, now):
+        return None, False
+    data: dict[str, Any] = row.data
+    return data, bool(row.noted)
 
 
 def peek(
@@ -190,6 +226,11 @@ def purge_expired(db: Session, now: datetime | None = None, *, batch: int = PURG
         delete(AuthFlow).where(AuthFlow.id.in_(oldest)).execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _live(expires_at: datetime, now: datetime) -> bool:
+    """A taken step counts only if it had not expired (an expired row is taken all the same: gone)."""
+    return expires_at > now
 
 
 def _step(browser_id: str, kind: FlowKind, key: str) -> dict[str, str]:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 from authlib.common.urls import add_params_to_uri
@@ -64,6 +64,8 @@ class OidcProvider:
     _metadata_at: float = field(default=0.0, repr=False)
     _keys: KeySet | None = field(default=None, repr=False)
     _keys_at: float = field(default=0.0, repr=False)
+    # The token endpoint's URL as httpx parses it (it would parse the string at every request).
+    _token_url: tuple[str, httpx.URL] | None = field(default=None, repr=False)
 
     async def start_authorization(
         self,
@@ -203,13 +205,18 @@ class OidcProvider:
             "redirect_uri": redirect_uri,
             "code_verifier": verifier,
         }
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
         if self.auth_method == "client_secret_post":
             form |= {"client_id": self.client_id, "client_secret": str(self.client_secret)}
         else:
             headers["Authorization"] = _basic_authorization(self.client_id, str(self.client_secret))
         try:
-            response = await http.post(metadata["token_endpoint"], data=form, headers=headers)
+            # The bytes `http.post(url, data=form)` sends, encoded here and sent to the URL parsed once:
+            # httpx's per-request form and URL work spared; the client's pool, TLS and timeouts as ever.
+            request = http.build_request(
+                "POST", self._token_endpoint(metadata), content=urlencode(form).encode(), headers=headers
+            )
+            response = await http.send(request)
         except httpx.HTTPError as error:
             raise errors.unavailable(self.title, f"token endpoint: {error.__class__.__name__}") from None
         token = json_object(response, self.title, "token endpoint")
@@ -218,6 +225,12 @@ class OidcProvider:
         if not isinstance(token.get("id_token"), str):
             raise errors.rejected(self.title, "token response without id_token")
         return token
+
+    def _token_endpoint(self, metadata: Mapping[str, Any]) -> httpx.URL:
+        url = str(metadata["token_endpoint"])
+        if self._token_url is None or self._token_url[0] != url:
+            self._token_url = (url, httpx.URL(url))
+        return self._token_url[1]
 
     async def _verify_id_token(
         self, http: httpx.AsyncClient, metadata: Mapping[str, Any], token: Mapping[str, Any], nonce: str

@@ -158,3 +158,34 @@ def test_two_transactions_parking_a_keyless_step_at_once_both_succeed_and_the_la
         assert flow_state.peek(db, BROWSER, FlowKind.PENDING_BINDING) == {"tab": 2}
         pending = select(func.count()).select_from(AuthFlow).where(AuthFlow.kind == FlowKind.PENDING_BINDING.value)
         assert db.scalar(pending) == 1
+
+
+def test_taking_a_step_notes_a_live_keyless_step_of_another_kind_in_the_same_browser_only(
+    db_factory: sessionmaker[Session],
+) -> None:
+    def take(key: str) -> tuple[dict[str, object] | None, bool]:
+        with transaction(db_factory) as db:
+            return flow_state.consume_noting(db, BROWSER, FlowKind.UPSTREAM, key=key, noting=FlowKind.LOCAL_PROOF)
+
+    park(db_factory, key="state-1")
+    with transaction(db_factory) as db:
+        # Another browser's proof, and this browser's step of another kind, are not this browser's proof.
+        flow_state.park(db, "c" * 43, FlowKind.LOCAL_PROOF, {"proof": 1}, ttl=TTL)
+        flow_state.park(db, BROWSER, FlowKind.PENDING_BINDING, {"pending": 1}, ttl=TTL)
+    assert take("state-1") == ({"n": 1}, False)
+    # Taken once: the second take finds nothing, whatever rests beside it.
+    assert take("state-1") == (None, False)
+
+    park(db_factory, key="state-2")
+    with transaction(db_factory) as db:
+        flow_state.park(db, BROWSER, FlowKind.LOCAL_PROOF, {"proof": 1}, ttl=TTL)
+    assert take("state-2") == ({"n": 1}, True)
+    with transaction(db_factory) as db:
+        # Only noted: the proof is still there.
+        assert flow_state.peek(db, BROWSER, FlowKind.LOCAL_PROOF) == {"proof": 1}
+
+    park(db_factory, key="state-3")
+    with transaction(db_factory) as db:
+        flow_state.park(db, BROWSER, FlowKind.LOCAL_PROOF, {"proof": 1}, ttl=TTL, now=utcnow() - 2 * TTL)
+    # An expired proof is no proof.
+    assert take("state-3") == ({"n": 1}, False)
