@@ -12,8 +12,9 @@ Only NUL is refused. Other control characters (a tab, a newline) are legitimate 
 (an address, a comment) and every database stores them.
 
 Checked: the decoded path, the query string, every header value (a server lets none with a raw
-NUL through, but an ASGI one might), and the text fields of a form body — url-encoded or
-multipart; a file's bytes are not text parameters and are left alone (the staff import spreadsheet).
+NUL through, but an ASGI one might), and the text fields and file names of a form body —
+url-encoded or multipart; a file's bytes are not text parameters and are left alone (the staff
+import spreadsheet: its importer refuses a cell holding a NUL).
 The body is read into memory only for a form (the CSRF check does the same, within the same limit),
 and parsed only when its bytes could hold a NUL at all: a plain `bytes in` scan otherwise.
 """
@@ -50,8 +51,11 @@ def query_has_nul(query_string: bytes) -> bool:
 
 
 def form_has_nul(form: FormData) -> bool:
-    """Whether any field name or text value holds a NUL; an uploaded file's content is not looked at."""
-    return any(NUL in name or (isinstance(value, str) and NUL in value) for name, value in form.multi_items())
+    """Whether any field name, text value or file name holds a NUL; a file's content is not looked at."""
+    return any(
+        NUL in name or NUL in (value if isinstance(value, str) else value.filename or "")
+        for name, value in form.multi_items()
+    )
 
 
 def _form_kind(scope: Scope) -> str | None:

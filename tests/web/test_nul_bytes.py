@@ -182,6 +182,13 @@ def test_an_uploaded_file_is_not_refused_for_the_nul_bytes_in_it(
     refused = browser.post("/admin/staff-import", data={"csrf_token": token + "\x00"},
                            files={"file": ("staff.csv", b"a;b\r\n", "text/csv")})
     assert refused.status_code == 400 and REFUSED in refused.text
+    # A file's name is text, sent raw (a client need not escape it as httpx does).
+    body = (b'--b\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n' + token.encode()
+            + b'\r\n--b\r\nContent-Disposition: form-data; name="file"; filename="st\x00aff.csv"\r\n'
+            + b"Content-Type: text/csv\r\n\r\na;b\r\n--b--\r\n")
+    multipart = {"Content-Type": "multipart/form-data; boundary=b"}
+    named = browser.post("/admin/staff-import", content=body, headers=multipart)
+    assert named.status_code == 400 and REFUSED in named.text
 
 
 def test_the_token_endpoint_answers_a_nul_with_an_oauth_error(browser: TestClient) -> None:
