@@ -33,6 +33,7 @@ from bridge.web.errors import http_error, server_error
 from bridge.web.proxies import TrustedProxyMiddleware
 from bridge.web.security_headers import SecurityHeadersMiddleware
 from bridge.web.templating import TEMPLATES_DIR, build_environment
+from bridge.web.text_guard import TextGuardMiddleware
 from bridge.web.unavailable import temporarily_unavailable
 
 # The only routes whose unsafe requests are not CSRF-checked (bridge/web/csrf.py), by route name.
@@ -177,6 +178,9 @@ def create_app(settings: Settings, *, runtime: BridgeRuntime | None = None, serv
             Middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies),
             # The flow cookie carries only an opaque browser id; ceremonies live in auth_flows.
             Middleware(BrowserIdMiddleware, settings=settings),
+            # No NUL character in a path, query string, header or form field reaches a route (or
+            # PostgreSQL, which refuses one in a query): a 400, the CSRF-exempt endpoints included.
+            Middleware(TextGuardMiddleware),
             # Every unsafe request carries this browser's token, unless its route is in CSRF_EXEMPT.
             Middleware(CSRFMiddleware, exempt=CSRF_EXEMPT),
         ],

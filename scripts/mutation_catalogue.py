@@ -59,6 +59,7 @@ THROTTLE = "tests/e2e/test_throttle_race.py"
 SIGNING_KEYS = ("tests/services/test_signing_keys.py", "tests/storage/test_signing_key_migration.py")
 HOUSEKEEPING = "tests/services/test_housekeeping.py"
 CSRF_WEB = "tests/web/test_csrf.py"
+NUL_BYTES = "tests/web/test_nul_bytes.py"
 REGISTRATION = "tests/e2e/test_registration_activation.py"
 REQUESTS = ("tests/services/test_request_decisions.py", "tests/application/test_registration.py")
 CABINET = "tests/e2e/test_cabinet.py"
@@ -247,6 +248,24 @@ CATALOGUE: tuple[Mutation, ...] = (
         "    if grant is None:\n        raise UserinfoRefusal(",
         "    if False:\n        raise UserinfoRefusal(",
         (USERINFO_TOKENS, "tests/op/test_grants.py"),
+    ),
+    # --- No NUL character reaches a route (bridge/web/text_guard.py) ------------------------------
+    mutation(
+        "nul.path", "a NUL in the decoded path is refused at the edge", "bridge/web/text_guard.py",
+        '            NUL in scope["path"]\n', "            False\n", (NUL_BYTES,),
+    ),
+    mutation(
+        "nul.query", "a NUL in the query string is refused at the edge", "bridge/web/text_guard.py",
+        '            or query_has_nul(scope["query_string"])\n', "            or False\n", (NUL_BYTES,),
+    ),
+    mutation(
+        "nul.form", "a NUL in a form's text field is refused at the edge (the CSRF-exempt endpoints too)",
+        "bridge/web/text_guard.py", "                if poisoned:\n", "                if False:\n", (NUL_BYTES,),
+    ),
+    mutation(
+        "nul.multipart", "a raw NUL in a multipart body is looked for (a text field beside a file)",
+        "bridge/web/text_guard.py", 'return b"\\x00" in body or (kind == URLENCODED', "return (kind == URLENCODED",
+        (NUL_BYTES,),
     ),
     # --- CSRF on every unsafe request (bridge/web/csrf.py, CSRF_EXEMPT in bridge/app.py) ------------
     mutation(

@@ -74,9 +74,12 @@ def read_spreadsheet(filename: str, content: bytes) -> list[dict[str, str]]:
         )
     if len(table) - 1 > MAX_IMPORT_ROWS:
         raise InvalidInput("import_too_many_rows", f"Больше {MAX_IMPORT_ROWS} строк: разделите файл.")
-    rows = []
+    rows: list[dict[str, str]] = []
     for cells in table[1:]:
         row = {field: " ".join(str(cell).split()) for field, cell in zip(fields, cells, strict=False) if field}
+        if any("\x00" in text for text in row.values()):
+            # No text the bridge keeps may hold one (PostgreSQL refuses it in a query: a 500).
+            raise InvalidInput("import_nul", f"В строке {len(rows) + 2} недопустимые символы. Исправьте файл.")
         rows.append(row)
     return rows
 

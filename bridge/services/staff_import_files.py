@@ -123,6 +123,11 @@ def read_sheet(filename: str, content: bytes, limits: ImportLimits) -> list[Shee
         }
         if not any(cells.values()):
             continue
+        if any("\x00" in text for text in cells.values()):
+            # No text the bridge keeps may hold one (PostgreSQL refuses it in a query: a 500).
+            raise InvalidInput(
+                "import_nul", f"В строке {line} недопустимые символы. Исправьте файл и загрузите его ещё раз.",
+            )
         if len(rows) >= limits.max_rows:
             raise InvalidInput(
                 "import_too_many_rows", f"В файле больше {limits.max_rows} строк: разделите его на части.",

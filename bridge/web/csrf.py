@@ -81,13 +81,13 @@ class CSRFMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            body = await _read_body(request, receive)
+            body = await read_body(request, receive)
         except ClientDisconnect:
             return
         if body is None:
             await too_large(request)(scope, receive, send)
             return
-        replayed = Request(scope, _replay(body, receive))
+        replayed = Request(scope, replay(body, receive))
         try:
             form = await replayed.form()
         except HTTPException as error:
@@ -99,10 +99,10 @@ class CSRFMiddleware:
         if not csrf_valid(request, submitted):
             await stale_form(request)(scope, receive, send)
             return
-        await self.app(scope, _replay(body, receive), send)
+        await self.app(scope, replay(body, receive), send)
 
 
-async def _read_body(request: Request, receive: Receive) -> bytes | None:
+async def read_body(request: Request, receive: Receive) -> bytes | None:
     """The whole request body, or None when it is larger than MAX_BODY_BYTES."""
     declared = request.headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
@@ -122,18 +122,18 @@ async def _read_body(request: Request, receive: Receive) -> bytes | None:
             return b"".join(chunks)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay(body: bytes, receive: Receive) -> Receive:
     """A receive channel that yields the body already read, then whatever the client sends next."""
     pending = True
 
-    async def replay() -> Message:
+    async def replayed() -> Message:
         nonlocal pending
         if pending:
             pending = False
             return {"type": "http.request", "body": body, "more_body": False}
         return await receive()
 
-    return replay
+    return replayed
 
 
 def _wants_json(request: Request) -> bool:

@@ -16,7 +16,8 @@ from sqlalchemy import Engine, func, select
 
 from bridge.application import notices
 from bridge.config import Settings
-from bridge.services.throttle import ThrottlePolicy, login_throttle
+from bridge.services.credentials import read_issued_credential
+from bridge.services.throttle import ThrottlePolicy, login_throttle, reserve_attempt
 from bridge.storage.models import AuditEvent, ThrottleCounter
 from bridge.storage.types import utcnow
 from tests.e2e.world import (
@@ -190,14 +191,21 @@ async def test_a_password_post_without_the_csrf_token_is_refused_and_not_counted
     assert audit_events(world, "signin.password_refused") == []
 
 
-async def test_a_login_holding_a_nul_byte_is_refused_as_unknown_and_counted(world: World) -> None:
-    """PostgreSQL refuses a NUL byte in a query: such a login is refused as any unknown one (the
-    same message, the throttle counting it under a hashed key), not answered with a 500."""
+async def test_a_login_holding_a_nul_byte_is_refused_and_counts_nothing(world: World) -> None:
+    """PostgreSQL refuses a NUL byte in a query: such a login is refused at the edge
+    (bridge/web/text_guard.py), before the password step. Behind it (defence in depth) the password
+    step's look-up takes it as an unknown login, and the throttle counts it under a hashed key."""
     login = world.add_staff()
     async with world.browser() as browser:
         for typed in (login + "\x00", "\x00"):
             page = await first_signin_attempt(browser, typed, PASSWORD)
-            assert page.status_code == 400 and REFUSED_PASSWORD in page.text
+            assert page.status_code == 400 and "В запросе недопустимые символы" in page.text
+    with world.db() as db:
+        assert db.scalars(select(ThrottleCounter.key).where(ThrottleCounter.key.like("login%"))).all() == []
+    for typed in (login + "\x00", "\x00"):
+        with world.db() as db, db.begin():
+            assert read_issued_credential(db, typed) is None
+            reserve_attempt(db, typed, "203.0.113.9\x00", ThrottlePolicy())
     with world.db() as db:
         keys = db.scalars(select(ThrottleCounter.key).where(ThrottleCounter.key.like("login:%"))).all()
     assert len(keys) == 2 and all(key.startswith("login:sha256:") for key in keys)

@@ -9,6 +9,7 @@ from starlette.testclient import TestClient
 
 from bridge.config import Settings
 from bridge.op import grants
+from bridge.services.authorization_codes import Redemption, redeem_authorization_code
 from bridge.storage.models import AuditEvent, AuthorizationCode, OAuthClient, RefreshToken
 from bridge.storage.types import utcnow
 from tests.op.conftest import (
@@ -266,14 +267,18 @@ def test_a_redirect_uri_with_a_nul_byte_is_refused_and_leaves_the_code_unspent(
     client: TestClient, settings: Settings, db_factory: sessionmaker[Session], public_app: App, director: Person,
 ) -> None:
     """Anyone may try a public app's code: a NUL byte in the presented redirect_uri (which PostgreSQL
-    refuses in a query; the redemption's one statement compares it) is a refusal, not a 500."""
+    refuses in a query; the redemption's one statement compares it) is a refusal, not a 500 — at the
+    edge (bridge/web/text_guard.py), and by the redemption itself behind it (defence in depth)."""
     _signed_in(client, settings, db_factory, director)
     request = authorization_request(public_app)
     code = get_code(client, request)
     for redirect_uri in (public_app.redirect_uri + "\x00", "\x00"):
         presenter = App(public_app.client_id, None, redirect_uri)
         response = exchange(client, presenter, code, request.verifier)
-        assert response.status_code == 400 and response.json()["error"] == "invalid_grant", response.text
+        assert response.status_code == 400 and response.json()["error"] == "invalid_request", response.text
+        presented = Redemption(public_app.client_id, redirect_uri, request.params["code_challenge"])
+        with db_factory() as db, db.begin():
+            assert redeem_authorization_code(db, code, presented) is None
     with db_factory() as db:
         assert db.scalars(select(AuthorizationCode.used_at)).one() is None
     assert exchange(client, public_app, code, request.verifier).status_code == 200
