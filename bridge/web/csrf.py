@@ -80,12 +80,8 @@ class CSRFMiddleware:
         if csrf_valid(request, request.headers.get(CSRF_HEADER)):
             await self.app(scope, receive, send)
             return
-        try:
-            body = await read_body(request, receive)
-        except ClientDisconnect:
-            return
+        body = await buffered_body(request, scope, receive, send)
         if body is None:
-            await too_large(request)(scope, receive, send)
             return
         replayed = Request(scope, replay(body, receive))
         try:
@@ -100,6 +96,18 @@ class CSRFMiddleware:
             await stale_form(request)(scope, receive, send)
             return
         await self.app(scope, replay(body, receive), send)
+
+
+async def buffered_body(request: Request, scope: Scope, receive: Receive, send: Send) -> bytes | None:
+    """The whole request body read ahead of the app (to replay to it), or None when nothing is left
+    to do: the client went away, or the body was too large and the 413 page has been sent."""
+    try:
+        body = await read_body(request, receive)
+    except ClientDisconnect:
+        return None
+    if body is None:
+        await too_large(request)(scope, receive, send)
+    return body
 
 
 async def read_body(request: Request, receive: Receive) -> bytes | None:

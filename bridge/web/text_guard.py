@@ -25,11 +25,11 @@ from urllib.parse import parse_qsl
 
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bridge.web.csrf import UNSAFE_METHODS, read_body, replay, too_large
+from bridge.web.csrf import UNSAFE_METHODS, buffered_body, replay
 
 NUL = "\x00"
 TITLE = "Запрос не понят"
@@ -100,12 +100,8 @@ class TextGuardMiddleware:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        try:
-            body = await read_body(request, receive)
-        except ClientDisconnect:
-            return
+        body = await buffered_body(request, scope, receive, send)
         if body is None:
-            await too_large(request)(scope, receive, send)
             return
         if _could_hold_nul(kind, body):
             replayed = Request(scope, replay(body, receive))
