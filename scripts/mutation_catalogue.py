@@ -60,6 +60,7 @@ SIGNING_KEYS = ("tests/services/test_signing_keys.py", "tests/storage/test_signi
 HOUSEKEEPING = "tests/services/test_housekeeping.py"
 CSRF_WEB = "tests/web/test_csrf.py"
 NUL_BYTES = "tests/web/test_nul_bytes.py"
+NUL_UPSTREAM = "tests/e2e/test_upstream_nul.py"
 REGISTRATION = "tests/e2e/test_registration_activation.py"
 REQUESTS = ("tests/services/test_request_decisions.py", "tests/application/test_registration.py")
 CABINET = "tests/e2e/test_cabinet.py"
@@ -266,6 +267,11 @@ CATALOGUE: tuple[Mutation, ...] = (
         "nul.multipart", "a raw NUL in a multipart body is looked for (a text field beside a file)",
         "bridge/web/text_guard.py", 'return b"\\x00" in body or (kind == URLENCODED', "return (kind == URLENCODED",
         (NUL_BYTES,),
+    ),
+    mutation(
+        "nul.upstream", "a NUL in any string a provider answers (names, e-mail, sub, acr) refuses the answer",
+        "bridge/upstream/parsing.py", '            if "\\x00" in value:\n', "            if False:\n",
+        (NUL_UPSTREAM, "tests/upstream/test_parsing.py"),
     ),
     # --- CSRF on every unsafe request (bridge/web/csrf.py, CSRF_EXEMPT in bridge/app.py) ------------
     mutation(

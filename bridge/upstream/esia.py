@@ -38,6 +38,7 @@ from bridge.upstream.parsing import (
     authorization_code,
     clean_text,
     json_object,
+    refuse_nul,
     same_secret,
     snils_digits,
 )
@@ -149,6 +150,7 @@ class EsiaProvider:
         auth_time = authentication_time(self.title, claims, parked, time.time())
         oid = str(claims["sub"])
         person = await self._person(http, oid, str(token.get("access_token", "")))
+        refuse_nul(self.title, "id_token or person data", claims, person)
         subject_info = claims.get("urn:esia:sbj")
         trusted = isinstance(subject_info, dict) and bool(subject_info.get("urn:esia:sbj:is_tru"))
         if isinstance(person.get("trusted"), bool):

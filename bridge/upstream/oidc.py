@@ -35,6 +35,7 @@ from bridge.upstream.parsing import (
     authorization_code,
     clean_text,
     json_object,
+    refuse_nul,
     snils_digits,
 )
 
@@ -153,6 +154,7 @@ class OidcProvider:
     def _identity(
         self, claims: Mapping[str, Any], profile: Mapping[str, Any], auth_time: datetime | None
     ) -> UpstreamIdentity:
+        refuse_nul(self.title, "id_token or userinfo", claims, profile)
         acr = claims.get("acr")
         return UpstreamIdentity(
             provider=self.key,

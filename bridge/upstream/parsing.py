@@ -34,6 +34,25 @@ def clean_text(value: object) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
 
 
+def refuse_nul(title: str, what: str, *answers: object) -> None:
+    """Refuse an answer with a NUL byte in any string, keys and nested values included.
+
+    PostgreSQL stores no NUL in text: a name, e-mail or `sub` holding one would fail the query that
+    binds or looks it up (a 500), so the whole answer is malformed. The detail names no value.
+    """
+    pending = list(answers)
+    while pending:  # a loop, not recursion: a deeply nested answer cannot exhaust the stack
+        value = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise errors.rejected(title, f"{what}: a string holds a NUL byte")
+        elif isinstance(value, Mapping):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list | tuple):
+            pending.extend(value)
+
+
 def snils_digits(value: object) -> str | None:
     """СНИЛС as eleven digits ("000-000-600 06" → "00000060006"), or None."""
     if not isinstance(value, str):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bridge.upstream.base import UpstreamError
-from bridge.upstream.parsing import authorization_code
+from bridge.upstream.parsing import authorization_code, refuse_nul
 
 ISSUER = "https://rsaa.test"
 PARKED = {"state": "s" * 43, "issuer": ISSUER}
@@ -26,3 +26,26 @@ def test_a_state_other_than_the_parked_one_is_refused(state: str | None) -> None
 def test_a_flow_parked_for_another_issuer_is_refused() -> None:
     with pytest.raises(UpstreamError):
         authorization_code("РСАА", ISSUER, {"code": "c", "state": "s" * 43}, {**PARKED, "issuer": "https://x.test"})
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"family_name": "Кузне\x00цов"},
+        {"sub": "x", "organizations": [{"name": "Школа", "roles": ["a", "b\x00"]}]},
+        {"nested": ({"deeper": [[{"x\x00": 1}]]},)},
+    ],
+    ids=["top", "nested-value", "nested-key"],
+)
+def test_a_nul_anywhere_in_an_answer_refuses_it_as_malformed(answer: dict[str, object]) -> None:
+    with pytest.raises(UpstreamError) as refused:
+        refuse_nul("РСАА", "userinfo", {"sub": "x"}, answer)
+    assert refused.value.code == "upstream_rejected" and "NUL" in refused.value.detail
+    assert "\x00" not in refused.value.detail and "\x00" not in refused.value.message
+
+
+def test_an_answer_without_nul_passes_and_a_deep_one_does_not_exhaust_the_stack() -> None:
+    deep: object = "end"
+    for _ in range(100_000):
+        deep = [deep]
+    refuse_nul("РСАА", "userinfo", {"sub": "x", "n": 1, "ok": True, "none": None, "list": ["а", {"б": "в"}]}, deep)
