@@ -18,7 +18,8 @@ def json_object(response: httpx.Response, title: str, what: str) -> dict[str, An
     """The response as a JSON object, or the "provider unavailable" error (some answer HTML)."""
     try:
         value = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        # RecursionError: nesting deeper than the parser's stack (`[[[[…`), malformed all the same.
         raise errors.unavailable(title, f"{what}: not JSON (HTTP {response.status_code})") from None
     if not isinstance(value, dict):
         raise errors.unavailable(title, f"{what}: not a JSON object")

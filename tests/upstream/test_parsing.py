@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from bridge.upstream.base import UpstreamError
-from bridge.upstream.parsing import authorization_code, refuse_nul
+from bridge.upstream.parsing import authorization_code, json_object, refuse_nul
 
 ISSUER = "https://rsaa.test"
 PARKED = {"state": "s" * 43, "issuer": ISSUER}
@@ -49,3 +50,11 @@ def test_an_answer_without_nul_passes_and_a_deep_one_does_not_exhaust_the_stack(
     for _ in range(100_000):
         deep = [deep]
     refuse_nul("РСАА", "userinfo", {"sub": "x", "n": 1, "ok": True, "none": None, "list": ["а", {"б": "в"}]}, deep)
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 100_000 + b"1" + b"}" * 100_000])
+def test_an_answer_nested_deeper_than_the_parser_goes_is_an_unavailable_provider_not_a_crash(body: bytes) -> None:
+    """json's parser raises RecursionError on deep nesting: a provider's answer like that is refused
+    as not JSON (the provider-unavailable page), never a 500."""
+    with pytest.raises(UpstreamError):
+        json_object(httpx.Response(200, content=body), "РСАА", "token answer")
