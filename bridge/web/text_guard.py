@@ -30,13 +30,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bridge.web.csrf import UNSAFE_METHODS, buffered_body, replay
+from bridge.web.urls import path_for
 
 NUL = "\x00"
 TITLE = "Запрос не понят"
 MESSAGE = "В запросе недопустимые символы. Вернитесь назад, исправьте введённый текст и повторите."
 # bridge/op/error_messages.py's text for invalid_request (bridge.web may not import bridge.op).
 AUTHORIZE_MESSAGE = "Приложение прислало неполный или неверный запрос на вход."
-AUTHORIZE_PATH = "/oidc/authorize"
 URLENCODED = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
 
@@ -125,7 +125,7 @@ def refusal(request: Request) -> Response:
     from bridge.web.templating import render
 
     path = request.url.path
-    if path == AUTHORIZE_PATH:
+    if path == path_for(request, "oidc_authorize"):
         context = {"message": AUTHORIZE_MESSAGE, "error_code": "invalid_request"}
         return render(request, "provider/authorize_error.html", context, status_code=400)
     if wants_json(request) or request.headers.get("content-type", "").startswith("application/json"):
