@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.application import flow_steps, notices
 from bridge.application.signin import FollowUp, SessionStarted, SignInRules, open_session, returning_sign_in
-from bridge.application.signin_refusals import SignInRefused, record_refusal, signin_unit_of_work
+from bridge.application.signin_refusals import SignInRefused, record_refusal, refused_binding, signin_unit_of_work
 from bridge.observability.metrics import count_binding, count_throttle_hit
 from bridge.services import flow_state
 from bridge.services.audit import AuditContext, record
@@ -268,10 +268,7 @@ def _bind_and_open(
     try:
         binding = create_binding(db, audit, proof, identity, policy=rules.binding, flow=order.value)
     except BindingRefused as refusal:
-        raise SignInRefused(
-            refusal.code, refusal.message, event="binding.refused", subject_staff_id=proof.staff_id,
-            provider=identity.provider, external_subject=identity.subject, reason=refusal.code,
-        ) from refusal
+        raise refused_binding(refusal, proof.staff_id, identity) from refusal
     notices.binding_created(db, binding.staff, identity, audit.address)
     return open_session(
         db, audit, binding.staff, identity,

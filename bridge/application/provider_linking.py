@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.application import flow_steps, notices
 from bridge.application.signin import SignInRules
-from bridge.application.signin_refusals import SignInRefused, signin_unit_of_work
+from bridge.application.signin_refusals import SignInRefused, refused_binding, signin_unit_of_work
 from bridge.services import flow_state
 from bridge.services.audit import AuditContext, record
 from bridge.services.binding import BindingRefused, create_linked_binding
@@ -111,10 +111,7 @@ def link_provider(
             try:
                 binding = create_linked_binding(db, audit, proof.staff_id, identity, policy=rules.binding)
             except BindingRefused as refusal:
-                raise SignInRefused(
-                    refusal.code, refusal.message, event="binding.refused", subject_staff_id=proof.staff_id,
-                    provider=identity.provider, external_subject=identity.subject, reason=refusal.code,
-                ) from refusal
+                raise refused_binding(refusal, proof.staff_id, identity) from refusal
             notices.binding_created(db, binding.staff, identity, audit.address)
             return ProviderLinked(provider=identity.provider)
     except SignInRefused as refusal:

@@ -15,7 +15,9 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.services.audit import AuditContext, record_independently
+from bridge.services.binding import BindingRefused
 from bridge.services.errors import DomainError
+from bridge.services.external_identity import ExternalIdentity
 from bridge.storage.database import transaction
 
 
@@ -30,6 +32,15 @@ class SignInRefused(DomainError):
         super().__init__(code, message, **details)
         self.event = event
         self.retryable = retryable
+
+
+def refused_binding(refusal: BindingRefused, staff_id: int, identity: ExternalIdentity) -> SignInRefused:
+    """A binding rule's refusal of `identity` for staff `staff_id`, as the sign-in step that tried it
+    reports it (audited as binding.refused)."""
+    return SignInRefused(
+        refusal.code, refusal.message, event="binding.refused", subject_staff_id=staff_id,
+        provider=identity.provider, external_subject=identity.subject, reason=refusal.code,
+    )
 
 
 def record_refusal(database: sessionmaker[Session], audit: AuditContext, refusal: SignInRefused) -> None:
