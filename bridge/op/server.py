@@ -37,6 +37,10 @@ from bridge.services.clients import SUPPORTED_SCOPES, find_relying_app
 from bridge.services.grantees import Grantee
 from bridge.services.oauth_tokens import RefreshGrant, store_refresh_token, token_hash
 
+# What json.dumps(payload, ensure_ascii=False) makes, with the encoder built once (json.dumps
+# builds one at every call given any option).
+_RESPONSE_JSON = json.JSONEncoder(ensure_ascii=False)
+
 
 def _client_secret_basic(query_client: Any, request: Any) -> Any:
     # Authlib decodes the Basic credentials as UTF-8 unguarded: bytes that are not are a 500.
@@ -154,7 +158,7 @@ class BridgeAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
 
     def handle_response(self, status_code: int, payload: Any, headers: list[tuple[str, str]]) -> Response:
         if isinstance(payload, dict):
-            payload = json.dumps(payload, ensure_ascii=False)
+            payload = _RESPONSE_JSON.encode(payload)
         response = Response(payload, status_code=status_code)
         for name, value in headers:
             response.headers[name] = value
