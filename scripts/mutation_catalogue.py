@@ -1226,4 +1226,12 @@ CATALOGUE: tuple[Mutation, ...] = (
         'lifespan="on", proxy_headers=True',
         ("tests/demo/test_cli.py::test_the_demo_servers_do_not_believe_x_forwarded_for",),
     ),
+    mutation(
+        "hierarchy.support_mints_no_support", "only the operator at the command line issues technical support",
+        "bridge/services/hierarchy.py",
+        "    return _OPERATOR_ISSUES if acting is None else ROLES[acting.role].issues\n",
+        "    return _OPERATOR_ISSUES\n",
+        ("tests/services/test_hierarchy.py",
+         "tests/cli/test_staff_commands.py::test_the_operator_issues_technical_support_and_support_cannot_issue_its_own"),
+    ),
 )

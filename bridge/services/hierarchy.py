@@ -30,12 +30,22 @@ def _power(acting: ActingRole | None) -> Role:
     return Role.SUPPORT if acting is None else acting.role
 
 
+# The operator at the command line (access to the server itself) starts the hierarchy: it issues
+# technical support's own accounts too. Support on the pages does not, so one support account can
+# never mint another; docs/security.md says so.
+_OPERATOR_ISSUES = ROLES[Role.SUPPORT].issues | {Role.SUPPORT}
+
+
+def _issued_by(acting: ActingRole | None) -> frozenset[Role]:
+    return _OPERATOR_ISSUES if acting is None else ROLES[acting.role].issues
+
+
 def role_fits_organization(role: Role, organization: Organization) -> bool:
     return organization.kind in ROLES[role].organization_kinds
 
 
 def issuable_roles(actor: Actor) -> list[Role]:
-    powers = {issued for acting in _acting_roles(actor) for issued in ROLES[_power(acting)].issues}
+    powers = {issued for acting in _acting_roles(actor) for issued in _issued_by(acting)}
     return [role for role in Role if role in powers]
 
 
@@ -60,7 +70,7 @@ def _refusal(
     db: Session, acting: ActingRole | None, role: Role, organization: Organization
 ) -> DomainError | None:
     power = _power(acting)
-    if role not in ROLES[power].issues:
+    if role not in _issued_by(acting):
         return PermissionDenied(
             "role_not_permitted",
             f"Роль «{role_title(role)}» выдаёт вышестоящий администратор, а не «{role_title(power)}».",
@@ -158,7 +168,7 @@ def issuable_organizations(db: Session, actor: Actor) -> list[Organization]:
     found: dict[int, Organization] = {}
     for acting in _acting_roles(actor):
         power = _power(acting)
-        issued = ROLES[power].issues
+        issued = _issued_by(acting)
         if not issued:
             continue
         query = select(Organization).where(Organization.registry_status == RegistryStatus.ACTIVE)
@@ -196,7 +206,7 @@ def managed_assignment_clause(db: Session, actor: Actor) -> ColumnElement[bool]:
     conditions: list[ColumnElement[bool]] = []
     for acting in _acting_roles(actor):
         power = _power(acting)
-        issued = sorted(ROLES[power].issues)
+        issued = sorted(_issued_by(acting))
         if not issued:
             continue
         of_issued_role = RoleAssignment.role.in_(issued)
@@ -232,7 +242,7 @@ def overseen_organizations(db: Session, actor: Actor) -> list[Organization]:
     found: dict[int, Organization] = {}
     for acting in _acting_roles(actor):
         power = _power(acting)
-        if not ROLES[power].issues:
+        if not _issued_by(acting):
             continue
         query = select(Organization)
         if acting is not None and power is not Role.SUPPORT:

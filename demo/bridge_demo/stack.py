@@ -71,6 +71,10 @@ class DemoStack:
     requests_url: str
     # The mock's test person whose card the department head's account is.
     head_person: DemoPerson
+    # Technical support: the top of the hierarchy (organizations, apps, keys, the audit log).
+    support: IssuedCredential = field(repr=False)
+    support_person: DemoPerson
+    support_url: str
     database_url: str = ""
 
     def banner(self) -> str:
@@ -95,6 +99,13 @@ class DemoStack:
                 f"  на тестовых Госуслугах (РСАА) выберите: {self.head_person.full_name} — {self.head_person.email}, "
                 f"пароль {self.head_person.password}",
                 f"  страница сотрудников: {self.bridge_url}/admin/staff (после первого входа)",
+                "",
+                "Техническая поддержка (организации, приложения, ключи, журнал событий):",
+                f"  логин   {self.support.login}",
+                f"  пароль  {self.support.password}",
+                f"  на тестовых Госуслугах (РСАА) выберите: {self.support_person.full_name} — "
+                f"{self.support_person.email}, пароль {self.support_person.password}",
+                f"  рабочее место поддержки: {self.support_url} (после первого входа)",
                 "",
                 "Заявка на подключение ждёт решения директора (письмо о ней — в тестовом ящике):",
                 f"  {self.applicant.full_name} просит учётную запись сотрудника школы",
@@ -160,8 +171,20 @@ def prepare_demo(
     morozov = next(p for p in persons.all() if p.email == "a.morozov@sosh12-podolsk.ru")
     popova = next(p for p in persons.all() if p.email == "popova.os@sosh12-podolsk.ru")
     novikov = next(p for p in persons.all() if p.email == "novikov@uo-podolsk.ru")
+    belova = next(p for p in persons.all() if p.email == "belova.sn@bridge.demo")
     with transaction(factory) as db:
         support = cli_support_actor()
+        operator = create_organization(
+            db,
+            support.audit_context,
+            NewOrganization(name="Техническая поддержка моста (демо)", kind=OrganizationKind.SUPPORT.value),
+        )
+        support_account = register_staff(
+            db,
+            support,
+            _card_of(belova, RoleGrant(operator.id, Role.SUPPORT.value, date.today())),
+            credential_ttl=settings.credential_ttl,
+        )
         department = create_organization(
             db,
             support.audit_context,
@@ -207,7 +230,9 @@ def prepare_demo(
             backchannel_logout_uri=f"{app_url}{BACKCHANNEL_LOGOUT_PATH}",
             backchannel_logout_session_required=True,
         )
-    requests_url = bridge_url + str(Router(routes=collect_routes()).url_path_for("admin_requests"))
+    routes = Router(routes=collect_routes())
+    requests_url = bridge_url + str(routes.url_path_for("admin_requests"))
+    support_url = bridge_url + str(routes.url_path_for("support_queue"))
     # Through the public form's use case: the director's letter about it waits in the outbox and
     # reaches the demo mailbox once the bridge starts.
     submit_registration_request(
@@ -252,6 +277,9 @@ def prepare_demo(
         head_person=DemoPerson(
             full_name=novikov.full_name, email=novikov.email, password=persons.default_password,
         ),
+        support=support_account.credential,
+        support_person=DemoPerson(full_name=belova.full_name, email=belova.email, password=persons.default_password),
+        support_url=support_url,
         database_url=settings.database_url,
     )
 

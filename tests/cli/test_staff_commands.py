@@ -79,6 +79,27 @@ def test_support_sets_up_a_district_and_its_department_head(
     assert all(issued["credential"]["password"] not in json.dumps(event) for event in audit["events"])
 
 
+def test_the_operator_issues_technical_support_and_support_cannot_issue_its_own(
+    bridge_cli: Any, db_factory: sessionmaker[Session]
+) -> None:
+    """The top of the hierarchy starts at the server's command line; on behalf of a support
+    account (`--acting-as`, as on the pages) the same request is refused and changes nothing."""
+    directory = build_directory(db_factory)
+    support_org = str(directory.orgs["support"])
+    before = row_counts(db_factory)
+    code, out, _ = bridge_cli("--json", "--acting-as", directory.logins["support_staff"], "staff", "add",
+                              "--org", support_org, "--role", "support", "--surname", "Второй", "--name", "Оператор",
+                              "--no-patronymic")
+    assert (code, json.loads(out)["error"]) == (1, "role_not_permitted")
+    assert row_counts(db_factory) == before
+    code, issued = run_json(bridge_cli, "staff", "add", "--org", support_org, "--role", "support",
+                            "--surname", "Белова", "--name", "Светлана", "--patronymic", "Николаевна")
+    assert code == 0
+    assert issued["staff"]["roles"][0]["role"] == "support"
+    with transaction(db_factory) as db:
+        assert check_issued_credential(db, issued["credential"]["login"], issued["credential"]["password"])
+
+
 def test_refusals_are_json_errors_with_exit_1_and_change_nothing(
     bridge_cli: Any, db_factory: sessionmaker[Session]
 ) -> None:

@@ -27,6 +27,11 @@ CASES = [
     ("cli", Role.PRESCHOOL_DEPARTMENT, "preschool", None),
     ("cli", Role.PRESCHOOL_DEPARTMENT, "dept_a", None),
     ("support_staff", Role.EDUCATION_DEPARTMENT, "dept_b", None),
+    # The operator at the command line starts the hierarchy: technical support's own accounts.
+    ("cli", Role.SUPPORT, "support", None),
+    ("cli", Role.SUPPORT, "dept_a", "role_not_for_organization_kind"),
+    # Support on the pages does not: one support account never mints another.
+    ("support_staff", Role.SUPPORT, "support", "role_not_permitted"),
     ("cli", Role.SCHOOL_DIRECTOR, "school_a", "role_not_permitted"),
     ("cli", Role.SCHOOL_DEPUTY, "school_a", "role_not_permitted"),
     ("cli", Role.EDUCATION_DEPARTMENT, "school_a", "role_not_for_organization_kind"),
@@ -146,7 +151,9 @@ def test_selects_offer_only_what_the_actor_may_issue(db_factory: sessionmaker[Se
         # A school director could issue a college deputy in principle, but has no college to offer.
         assert offerable_roles(db, director) == [Role.SCHOOL_DEPUTY, Role.SOCIAL_PEDAGOGUE, Role.RESPONSIBLE]
         assert [org.id for org in issuable_organizations(db, director)] == [directory.orgs["school_a"]]
-        assert issuable_roles(support) == [Role.EDUCATION_DEPARTMENT, Role.PRESCHOOL_DEPARTMENT]
+        assert issuable_roles(support) == [Role.SUPPORT, Role.EDUCATION_DEPARTMENT, Role.PRESCHOOL_DEPARTMENT]
         assert {org.id for org in issuable_organizations(db, support)} == {
-            directory.orgs[key] for key in ("dept_a", "dept_b", "preschool")
+            directory.orgs[key] for key in ("support", "dept_a", "dept_b", "preschool")
         }
+        support_on_pages = actor_for_login(db, directory.logins["support_staff"])
+        assert issuable_roles(support_on_pages) == [Role.EDUCATION_DEPARTMENT, Role.PRESCHOOL_DEPARTMENT]
