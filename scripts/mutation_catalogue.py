@@ -783,8 +783,8 @@ CATALOGUE: tuple[Mutation, ...] = (
     mutation(
         "binding.bound_person_is_the_identitys", "a returning identity signs into the account it is bound to, no other",
         "bridge/services/binding.py",
-        "    .join(ExternalBinding, ExternalBinding.staff_id == StaffMember.id)\n",
-        "    .join(ExternalBinding, ExternalBinding.staff_id != StaffMember.id)\n",
+        "    .join(StaffMember, StaffMember.id == _BINDINGS.c.staff_id)\n",
+        "    .join(StaffMember, StaffMember.id != _BINDINGS.c.staff_id)\n",
         (FAST_PATHS,),
     ),
     mutation(
