@@ -1176,6 +1176,14 @@ CATALOGUE: tuple[Mutation, ...] = (
         (CALLBACK_ANSWER,),
     ),
     mutation(
+        "signin.callback_roles_current",
+        "a returning sign-in counts only the roles current today: an ended or future one is no session role, no claim",
+        "bridge/services/binding.py",
+        "        return tuple(role.granted for role in self.roles if is_role_active(role, now))",
+        "        return tuple(role.granted for role in self.roles)",
+        ("tests/application/test_signin.py", "tests/e2e/test_roles_and_sessions.py"),
+    ),
+    mutation(
         "keys.reused_only_by_kid", "a key imported earlier is reused only while it is the active one (by kid)",
         "bridge/op/keys.py",
         "signing[alg] = known.get(record.kid) or _import(private_jwk(record, keyring))",
