@@ -9,7 +9,8 @@ person, every role of the person with its organization; for userinfo the grant t
 with the same rules as `load_active_signin`: no ORM objects are built on those hot paths (nor is
 anything flushed first: those transactions change no session, person or role before the read).
 The authorization endpoint reads a browser's sign-in session the same way (`load_authorizing_signin`),
-unless its transaction has just opened it (the upstream callback answering the app).
+unless its transaction has just opened it: the upstream callback answering the app decides on the
+session as it wrote it (`opened_signin`).
 """
 
 from __future__ import annotations
