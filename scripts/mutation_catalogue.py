@@ -783,8 +783,8 @@ CATALOGUE: tuple[Mutation, ...] = (
     mutation(
         "binding.bound_person_is_the_identitys", "a returning identity signs into the account it is bound to, no other",
         "bridge/services/binding.py",
-        "    .join(ExternalBinding, ExternalBinding.staff_id == StaffMember.id)\n",
-        "    .join(ExternalBinding, ExternalBinding.staff_id != StaffMember.id)\n",
+        "    .join(StaffMember, StaffMember.id == _BINDINGS.c.staff_id)\n",
+        "    .join(StaffMember, StaffMember.id != _BINDINGS.c.staff_id)\n",
         (FAST_PATHS,),
     ),
     mutation(
@@ -1174,6 +1174,14 @@ CATALOGUE: tuple[Mutation, ...] = (
         "    if staff.status != StaffStatus.ACTIVE:",
         "    if False:",
         (CALLBACK_ANSWER,),
+    ),
+    mutation(
+        "signin.callback_roles_current",
+        "a returning sign-in counts only the roles current today: an ended or future one is no session role, no claim",
+        "bridge/services/binding.py",
+        "        return tuple(role.granted for role in self.roles if is_role_active(role, now))",
+        "        return tuple(role.granted for role in self.roles)",
+        ("tests/application/test_signin.py", "tests/e2e/test_roles_and_sessions.py"),
     ),
     mutation(
         "keys.reused_only_by_kid", "a key imported earlier is reused only while it is the active one (by kid)",

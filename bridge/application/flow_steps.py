@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.services import flow_state
 from bridge.services.flow_state import FlowKind, PurgeSchedule
-from bridge.storage.database import transaction
+from bridge.storage.database import plain_transaction, transaction
 
 
 @dataclass(frozen=True)
@@ -81,9 +81,12 @@ def take(database: sessionmaker[Session], browser_id: str, kind: FlowKind, key: 
 def take_noting(
     database: sessionmaker[Session], browser_id: str, kind: FlowKind, key: str, noting: FlowKind
 ) -> tuple[dict[str, Any] | None, bool]:
-    """`take`, and whether a live keyless step of kind `noting` rests in this browser at that moment."""
-    with transaction(database) as db:
-        return flow_state.consume_noting(db, browser_id, kind, key=key, noting=noting)
+    """`take`, and whether a live keyless step of kind `noting` rests in this browser at that moment.
+
+    One Core statement (the upstream callback's, before its network exchange): its own transaction
+    on a connection, no ORM session around it."""
+    with plain_transaction(database) as connection:
+        return flow_state.consume_noting(connection, browser_id, kind, key=key, noting=noting)
 
 
 def peek(database: sessionmaker[Session], browser_id: str, kind: FlowKind, key: str = "") -> dict[str, Any] | None:

@@ -7,40 +7,43 @@ the multi-step ceremony that sequences both (upstream round trips, parked steps)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.application.signin_refusals import SignInRefused
 from bridge.config import Settings
 from bridge.services.audit import AuditContext, record
-from bridge.services.binding import BindingPolicy, BindingRefused, check_identity_policy, find_bound_staff
+from bridge.services.binding import BindingPolicy, BindingRefused, check_identity_policy, find_bound_person
 from bridge.services.errors import DomainError
 from bridge.services.external_identity import ExternalIdentity
+from bridge.services.grantees import AuthorizingSignIn, opened_signin
 from bridge.services.logout_deliveries import announce_session_end
 from bridge.services.roles import ROLES, Role, role_title
 from bridge.services.signin_sessions import (
     ActiveRoles,
     ActiveSignIn,
+    OpenedSession,
+    SessionHolder,
     SessionKeys,
     SessionTimeouts,
     active_roles,
     choose_session_role,
-    current_roles,
     end_signin_session,
     find_signin_session,
+    insert_signin_session,
     load_active_signin,
     record_activity,
-    start_signin_session,
 )
-from bridge.services.staff_profile import missing_fields
+from bridge.services.staff_profile import PositionedRole, ProfilePerson, missing_fields
 from bridge.services.throttle import ThrottlePolicy
 from bridge.storage.database import transaction
 from bridge.storage.enums import StaffStatus
-from bridge.storage.models import RoleAssignment, SignInSession, StaffMember
 from bridge.storage.retry import retry_once_on_disconnect
+from bridge.storage.types import utcnow
 
 # `via` of a sign-in through a binding made earlier (any other `via` has just made one).
 RETURNING_SIGNIN = "binding"
@@ -93,10 +96,12 @@ class SessionStarted:
     profile_due: bool = False
     # What the caller's follow-up answered in the same transaction (see returning_sign_in).
     followed_by: object = None
-    # The new row and the person's active roles, held so that a follow-up in the same transaction
-    # finds them in the session's (weak) identity map rather than selecting them again.
-    session: SignInSession | None = field(default=None, repr=False, compare=False)
-    roles: tuple[RoleAssignment, ...] = field(default=(), repr=False, compare=False)
+    # The new row as written (no ORM object is built of it).
+    opened: OpenedSession | None = field(default=None, repr=False, compare=False)
+    # A returning sign-in's new session as the authorization endpoint decides on it, built from what
+    # its transaction wrote and read, so that a follow-up in it (the callback answering the app)
+    # neither selects the session, person and roles back nor builds objects of them.
+    authorizing: AuthorizingSignIn | None = field(default=None, repr=False, compare=False)
 
     @property
     def page_due(self) -> bool:
@@ -157,7 +162,8 @@ def returning_sign_in(
     When no page is due, `follow_up` runs in the same unit of work and its answer comes back as
     `followed_by`: one transaction for the session, its audit record and what follows.
     """
-    staff = find_bound_staff(db, identity)
+    now = utcnow()
+    staff = find_bound_person(db, identity, now)
     if staff is None:
         return None
     try:
@@ -175,39 +181,47 @@ def returning_sign_in(
         raise SignInRefused(
             "blocked", BLOCKED_MESSAGE, event="signin.refused", provider=identity.provider, reason="blocked"
         )
+    roles = staff.current_roles(now)
     started = open_session(
         db, audit, staff, identity, remember=remember, replaces_session=replaces_session, via=RETURNING_SIGNIN,
-        rules=rules, roles=current_roles(staff.roles),
+        rules=rules, roles=roles, now=now,
     )
     if follow_up is None or started.page_due:
         return started
+    assert started.opened is not None
+    started = replace(started, authorizing=opened_signin(staff.person, roles, started.opened))
     return replace(started, followed_by=follow_up(db, started))
+
+
+class SessionPerson(SessionHolder, ProfilePerson, Protocol):
+    """Whom a session is opened for: the person's row, or the values a returning sign-in read of it."""
 
 
 def open_session(
     db: Session,
     audit: AuditContext,
-    staff: StaffMember,
+    staff: SessionPerson,
     identity: ExternalIdentity,
     *,
     remember: bool,
     replaces_session: str | None,
     via: str,
     rules: SignInRules,
-    roles: ActiveRoles | None = None,
+    roles: Sequence[PositionedRole] | None = None,
+    now: datetime | None = None,
 ) -> SessionStarted:
     """Start the person's sign-in session inside the caller's unit of work (both sign-in kinds).
 
-    `roles` are the person's active roles with their organizations when the caller has read them
-    (the returning sign-in, with the binding); otherwise they are read here.
+    `roles` are the person's active roles when the caller has read them (the returning sign-in,
+    with the binding); otherwise they are read here. The session's row is written by one INSERT
+    and no object is built of it: nothing in these transactions reads it back through the ORM.
     """
     if replaces_session is not None:
         # After a re-authentication the old session ends: one browser, one sign-in session.
         end_signin_session(db, replaces_session)
-    # With their organizations: an app answered in this transaction names the role's organization.
     if roles is None:
-        roles = active_roles(db, staff.id, organizations=True)
-    started = start_signin_session(
+        roles = active_roles(db, staff.id)
+    opened = insert_signin_session(
         db,
         staff,
         keys=rules.session_keys,
@@ -221,6 +235,7 @@ def open_session(
         user_agent=audit.user_agent,
         # One role: it is the session's from the start.
         role_assignment_id=roles[0].id if len(roles) == 1 else None,
+        now=now,
     )
     record(
         db, audit, "signin.success", "success",
@@ -230,8 +245,8 @@ def open_session(
     profile_due = via != RETURNING_SIGNIN or bool(missing_fields(db, staff, roles=roles))
     # Several roles: the person picks one. None: the role page says so rather than a bare account.
     return SessionStarted(
-        started.record.id, started.token, remember, needs_role_choice=len(roles) != 1, profile_due=profile_due,
-        session=started.record, roles=tuple(roles),
+        opened.id, opened.token, remember, needs_role_choice=len(roles) != 1, profile_due=profile_due,
+        opened=opened,
     )
 
 

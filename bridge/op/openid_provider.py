@@ -31,7 +31,7 @@ from bridge.op.userinfo import access_token_validator, examine
 from bridge.op.userinfo import audit_refusal as audit_userinfo_refusal
 from bridge.services.audit import ANONYMOUS_ACTOR, AuditContext
 from bridge.services.clients import AUTH_METHODS, SUPPORTED_SCOPES
-from bridge.services.grantees import load_authorizing_signin
+from bridge.services.grantees import AuthorizingSignIn, load_authorizing_signin
 from bridge.services.signin_sessions import ActiveRoles, SessionTimeouts, load_active_signin, record_activity
 from bridge.services.signing_keys import SUPPORTED_ALGORITHMS, SigningKeyPolicy
 from bridge.storage.types import utcnow
@@ -161,16 +161,18 @@ class OpenIDProvider:
         signin_session_id: str,
         done: dict[str, float],
         roles: ActiveRoles | None = None,
+        opened: AuthorizingSignIn | None = None,
     ) -> Outcome:
         """The same authorization decision as `authorize`, in the caller's transaction: the upstream
         callback answering a parked request with the session it has just opened (call `ready` first).
-        `roles` are the person's active roles as that transaction has just read them."""
+        `roles` are the person's active roles as that transaction has just read them; `opened` is
+        the session that transaction has just opened, as it wrote it (then nothing is read back)."""
         context = ProviderContext(
             db=db, settings=self.settings, keys=self.keys, audit=AuditContext(actor=ANONYMOUS_ACTOR, address=address),
             paths=self.paths, server=self.server,
         )
         with serving(context):
-            return _authorize(context, request, address, return_path, signin_session_id, done, roles)
+            return _authorize(context, request, address, return_path, signin_session_id, done, roles, opened)
 
     def token(self, request: StarletteOAuth2Request, audit_context: AuditContext, *, origin: str | None) -> Response:
         def work(context: ProviderContext) -> Response:
@@ -238,9 +240,10 @@ def _authorize(
     signin_session_id: str | None,
     done: dict[str, float],
     roles: ActiveRoles | None = None,
+    opened: AuthorizingSignIn | None = None,
 ) -> Outcome:
-    active = None
-    if signin_session_id is not None:
+    active = opened
+    if active is None and signin_session_id is not None:
         active = load_authorizing_signin(
             context.db, signin_session_id, timeouts=context.timeouts, now=context.now, roles=roles
         )

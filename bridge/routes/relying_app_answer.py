@@ -23,6 +23,7 @@ from bridge.op.outcomes import Outcome, Page
 from bridge.op.paths import ProviderPaths
 from bridge.op.requests import StarletteOAuth2Request
 from bridge.routes.dependencies import signin_dependencies
+from bridge.services.grantees import AuthorizingSignIn
 from bridge.services.signin_sessions import ActiveRoles
 from bridge.web.browser import browser_id
 from bridge.web.context import client_address, runtime_of
@@ -95,10 +96,11 @@ def answering_app(request: Request) -> AnswerApp:
     parks the request again under its tab, as the endpoint does. None when `next` is not a parked
     request or the request is gone: the browser goes on to `next` as before.
     """
-    answer = app_answer(request)
+    answer = _answer(request)
 
     def answer_started(db: Session, started: SessionStarted, next_url: str) -> Outcome | None:
-        return answer(db, started.signin_session_id, next_url, started.roles)
+        # The session just opened, as its transaction wrote it: decided on without reading it back.
+        return answer(db, started.signin_session_id, next_url, None, started.authorizing)
 
     # Keys are loaded (or created) in a transaction of their own, before the sign-in's begins.
     return AnswerApp(prepare=provider_of(request).ready, answer=answer_started)
@@ -116,13 +118,30 @@ def app_answer(request: Request) -> AppAnswer:
 
     The caller runs `provider_of(request).ready()` first, before its transaction begins.
     """
+    answer = _answer(request)
+
+    def answer_signed_in(
+        db: Session, signin_session_id: str, next_url: str, roles: ActiveRoles | None
+    ) -> Outcome | None:
+        return answer(db, signin_session_id, next_url, roles, None)
+
+    return answer_signed_in
+
+
+def _answer(
+    request: Request,
+) -> Callable[[Session, str, str, ActiveRoles | None, AuthorizingSignIn | None], Outcome | None]:
+    """`app_answer`'s work; `opened` is the session the caller's transaction has just opened, as
+    it wrote it (`grantees.opened_signin`), else None and the session is read in that transaction."""
     provider = provider_of(request)
     dependencies = signin_dependencies(request)
     browser = browser_id(request)
     address = client_address(request)
     authorize_path = path_for(request, "oidc_authorize")
 
-    def answer(db: Session, signin_session_id: str, next_url: str, roles: ActiveRoles | None) -> Outcome | None:
+    def answer(
+        db: Session, signin_session_id: str, next_url: str, roles: ActiveRoles | None, opened: AuthorizingSignIn | None
+    ) -> Outcome | None:
         tab_id = parked_tab(authorize_path, next_url)
         parked = authorization_request.take_within(db, browser, tab_id) if tab_id is not None else None
         if tab_id is None or parked is None:
@@ -130,7 +149,7 @@ def app_answer(request: Request) -> AppAnswer:
         oauth_request = StarletteOAuth2Request.parked(provider.issuer, authorize_path, request.headers, parked.params)
         outcome = provider.authorize_within(
             db, oauth_request, address, return_path=next_url, signin_session_id=signin_session_id,
-            done=parked.done, roles=roles,
+            done=parked.done, roles=roles, opened=opened,
         )
         if outcome.pending is not None:
             waiting = authorization_request.ParkedAuthorization(parked.params, outcome.pending, parked.until)

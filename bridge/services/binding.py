@@ -12,12 +12,12 @@ The upstream policies (a confirmed ESIA account, an accepted `acr`) are one func
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bridge.services.activation_links import ActivationProof, revoke_activation_links, take_activation_link
@@ -25,25 +25,53 @@ from bridge.services.audit import AuditContext, record
 from bridge.services.credentials import CredentialOnFile, check_issued_credential
 from bridge.services.errors import DomainError
 from bridge.services.external_identity import ExternalIdentity
+from bridge.services.grantees import GrantedPerson, GrantedRole
 from bridge.services.person_names import same_name
+from bridge.services.signin_sessions import is_role_active
 from bridge.storage.enums import StaffStatus
-from bridge.storage.models import ExternalBinding, RoleAssignment, StaffMember
+from bridge.storage.models import ExternalBinding, Organization, RoleAssignment, StaffMember
 from bridge.storage.types import utcnow
 
 # How fresh a binding's «последний вход» is kept (administrators read it by the day).
 LAST_USE_GRANULARITY = timedelta(minutes=10)
 
-# Read at every returning sign-in: built once. The person as an object (the callback's answer to
-# the app finds it in the transaction's identity map) with their roles and each role's organization
-# (the session's role and the app's answer need them: one statement, not a second for the roles),
-# of the binding only what the last use needs.
-_BOUND_STAFF = (
-    select(StaffMember, ExternalBinding.id, ExternalBinding.last_used_at)
-    .join(ExternalBinding, ExternalBinding.staff_id == StaffMember.id)
-    .where(ExternalBinding.issuer == bindparam("issuer"), ExternalBinding.subject == bindparam("subject"))
-    .options(joinedload(StaffMember.roles).joinedload(RoleAssignment.organization))
-)
 _BINDINGS = cast(Table, ExternalBinding.__table__)
+# Read at every returning sign-in: built once (its cache key computed once) and run as plain
+# columns, so no person, role or organization object is built, tracked or looked over at the
+# commit. The binding (what its last use needs), the person, and every role of theirs with its
+# organization (the session's role and the app's answer need them): a row per role, one row with
+# empty role columns for a person without any. One statement, as the objects were.
+_BOUND_PERSON = (
+    select(
+        _BINDINGS.c.id.label("binding_id"),
+        _BINDINGS.c.last_used_at,
+        StaffMember.id.label("staff_id"),
+        StaffMember.status,
+        StaffMember.session_generation,
+        StaffMember.subject,
+        StaffMember.login,
+        StaffMember.surname,
+        StaffMember.name,
+        StaffMember.patronymic,
+        StaffMember.email,
+        StaffMember.phone,
+        RoleAssignment.id.label("role_id"),
+        RoleAssignment.role,
+        RoleAssignment.start_date,
+        RoleAssignment.end_date,
+        RoleAssignment.position,
+        Organization.id.label("organization_id"),
+        Organization.name.label("organization_name"),
+        Organization.kind.label("organization_kind"),
+        Organization.district.label("organization_district"),
+    )
+    .select_from(_BINDINGS)
+    .join(StaffMember, StaffMember.id == _BINDINGS.c.staff_id)
+    .outerjoin(RoleAssignment, RoleAssignment.staff_id == StaffMember.id)
+    .outerjoin(Organization, Organization.id == RoleAssignment.organization_id)
+    .where(_BINDINGS.c.issuer == bindparam("issuer"), _BINDINGS.c.subject == bindparam("subject"))
+    .order_by(RoleAssignment.id)
+)
 _NOTE_LAST_USE = update(_BINDINGS).where(_BINDINGS.c.id == bindparam("binding_id")).values(last_used_at=bindparam("at"))
 # Built once (its cache key computed once), run as columns: the identity's binding (anyone's) and
 # the person's binding with the provider, as `_bind` judges them.
@@ -113,25 +141,60 @@ def proof_of(judged: CredentialOnFile) -> LocalProof:
     return LocalProof(staff_id=judged.staff_id, credential_issued_at=judged.issued_at)
 
 
-def find_bound_staff(db: Session, identity: ExternalIdentity, now: datetime | None = None) -> StaffMember | None:
-    """The person bound to `identity` (binding, staff and their roles with organizations in one query), or None.
+@dataclass(frozen=True)
+class BoundPerson:
+    """The person bound to an identity, as a returning sign-in reads them: plain values."""
+
+    id: int
+    status: StaffStatus
+    session_generation: int
+    email: str | None
+    # What relying apps are told of the person.
+    person: GrantedPerson
+    # Every role of the person with its organization, in id order (`current_roles` judges the dates).
+    roles: tuple[DatedRole, ...]
+
+    def current_roles(self, now: datetime) -> tuple[GrantedRole, ...]:
+        """The roles active on `now`'s date, as `signin_sessions.current_roles` keeps them."""
+        return tuple(role.granted for role in self.roles if is_role_active(role, now))
+
+
+@dataclass(frozen=True)
+class DatedRole:
+    """A role of the bound person with the dates that say whether it is current."""
+
+    granted: GrantedRole
+    start_date: date
+    end_date: date | None
+
+
+def find_bound_person(db: Session, identity: ExternalIdentity, now: datetime | None = None) -> BoundPerson | None:
+    """The person bound to `identity` (binding, person and their roles with organizations in one
+    statement, read as columns), or None.
 
     The binding's last use is shown to administrators by the day: it is written when it is over
     LAST_USE_GRANULARITY old, not at every sign-in (a write per sign-in queues on SQLite's lock).
     """
     now = now or utcnow()
-    found = db.execute(_BOUND_STAFF, {"issuer": identity.issuer, "subject": identity.subject}).unique().one_or_none()
-    if found is None:
+    rows = db.connection().execute(_BOUND_PERSON, {"issuer": identity.issuer, "subject": identity.subject}).all()
+    if not rows:
         return None
-    staff, binding_id, last_used_at = found
-    if last_used_at is None or last_used_at <= now - LAST_USE_GRANULARITY:
+    first = rows[0]
+    if first.last_used_at is None or first.last_used_at <= now - LAST_USE_GRANULARITY:
         # A Core UPDATE: no binding object is loaded, so none is left dirty for the commit's flush.
-        db.connection().execute(_NOTE_LAST_USE, {"binding_id": binding_id, "at": now})
-    return staff
+        db.connection().execute(_NOTE_LAST_USE, {"binding_id": first.binding_id, "at": now})
+    person = GrantedPerson(
+        id=first.staff_id, subject=first.subject, login=first.login, surname=first.surname, name=first.name,
+        patronymic=first.patronymic, email=first.email, phone=first.phone,
+    )
+    roles = tuple(
+        DatedRole(GrantedRole.of_row(row), row.start_date, row.end_date) for row in rows if row.role_id is not None
+    )
+    return BoundPerson(first.staff_id, first.status, first.session_generation, first.email, person, roles)
 
 
 def anyone_bound(db: Session, identity: ExternalIdentity) -> bool:
-    """Whether the identity is bound to someone: a probe before `find_bound_staff` where a miss is expected."""
+    """Whether the identity is bound to someone: a probe before `find_bound_person` where a miss is expected."""
     found = db.connection().execute(_ANYONE_BOUND, {"issuer": identity.issuer, "subject": identity.subject})
     return found.first() is not None
 

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, exists, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, exists, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -178,16 +178,20 @@ def consume(
 
 
 def consume_noting(
-    db: Session, browser_id: str, kind: FlowKind, *, key: str, noting: FlowKind, now: datetime | None = None
+    db: Session | Connection,
+    browser_id: str,
+    kind: FlowKind,
+    *,
+    key: str,
+    noting: FlowKind,
+    now: datetime | None = None,
 ) -> tuple[dict[str, Any] | None, bool]:
     """`consume`, and whether a live step of the keyless kind `noting` rests in this browser as the
     step is taken (False when there was no step to take)."""
     now = now or utcnow()
-    row = (
-        db.connection()
-        .execute(_TAKE_STEP_NOTING, {**_step(browser_id, kind, key), "noted_kind": noting.value, "step_now": now})
-        .one_or_none()
-    )
+    connection = db.connection() if isinstance(db, Session) else db
+    parameters = {**_step(browser_id, kind, key), "noted_kind": noting.value, "step_now": now}
+    row = connection.execute(_TAKE_STEP_NOTING, parameters).one_or_none()
     if row is None or not _live(row.expires_at, now):
         return None, False
     data: dict[str, Any] = row.data

@@ -9,7 +9,8 @@ person, every role of the person with its organization; for userinfo the grant t
 with the same rules as `load_active_signin`: no ORM objects are built on those hot paths (nor is
 anything flushed first: those transactions change no session, person or role before the read).
 The authorization endpoint reads a browser's sign-in session the same way (`load_authorizing_signin`),
-unless its transaction has just opened it (the upstream callback answering the app).
+unless its transaction has just opened it: the upstream callback answering the app decides on the
+session as it wrote it (`opened_signin`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.services.signin_sessions import (
     ActiveRoles,
+    OpenedSession,
     SessionTimeouts,
     active_roles,
     find_signin_by_sid,
@@ -259,6 +261,26 @@ def load_authorizing_signin(
     first = rows[0]
     grantee = grantee_of_rows(rows, first.session_staff_id, first.session_role_id, None, timeouts=timeouts, now=now)
     return AuthorizingSignIn(grantee, first.session_created_at) if grantee is not None else None
+
+
+def opened_signin(person: GrantedPerson, roles: Sequence[GrantedRole], opened: OpenedSession) -> AuthorizingSignIn:
+    """The session a transaction has just opened (`insert_signin_session`) as the authorization
+    endpoint decides on it, from the values that transaction wrote and read: no statement, no object.
+
+    The rules of `load_active_signin` hold by construction: the row is new (not ended, not expired,
+    seen now), its generation is the person's as just read, the caller has refused anyone not
+    active, and `roles` are the person's current ones, the session's role one of them.
+    """
+    values = opened.values
+    session = GrantedSession(
+        id=values["id"], sid=values["sid"], provider=values["provider"], amr=list(values["amr"] or ()),
+        acr=values["acr"], auth_time=values["auth_time"], last_seen_at=values["last_seen_at"],
+    )
+    role = next((granted for granted in roles if granted.id == values["role_assignment_id"]), None)
+    grantee = Grantee(
+        staff=person, session=session, role=role, auth_time=values["auth_time"], active_roles=tuple(roles)
+    )
+    return AuthorizingSignIn(grantee, values["created_at"])
 
 
 def _authorizing_signin_loaded(

@@ -14,10 +14,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Protocol, TypeAlias, cast
+from typing import Any, Protocol, TypeAlias, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
@@ -95,9 +95,30 @@ class ActiveSignIn:
     role: RoleAssignment | None
 
 
+class SessionHolder(Protocol):
+    """Whose session it is: the person's row, or the values read of it."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def session_generation(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class OpenedSession:
+    """A session row just written (`insert_signin_session`), and the token only the cookie will hold."""
+
+    values: Mapping[str, Any]
+    token: str
+
+    @property
+    def id(self) -> str:
+        return str(self.values["id"])
+
+
 def start_signin_session(
     db: Session,
-    staff: StaffMember,
+    staff: SessionHolder,
     *,
     keys: SessionKeys,
     provider: str,
@@ -120,6 +141,36 @@ def start_signin_session(
     upstream's moment, never the time of our callback; only when a provider gives none is it now.
     A provider clock running ahead cannot make it later than now.
     """
+    opened = insert_signin_session(
+        db, staff, keys=keys, provider=provider, amr=amr, acr=acr, lifetime=lifetime, remember=remember,
+        auth_time=auth_time, role_assignment_id=role_assignment_id, now=now, address=address, user_agent=user_agent,
+    )
+    # The row is written: the object joins the session as if loaded (clean, in the identity map),
+    # so the commit's flush has nothing to write and a read in this transaction selects nothing.
+    record = SignInSession(**opened.values)
+    make_transient_to_detached(record)
+    db.add(record)
+    return NewSession(record, opened.token)
+
+
+def insert_signin_session(
+    db: Session,
+    staff: SessionHolder,
+    *,
+    keys: SessionKeys,
+    provider: str,
+    amr: list[str],
+    acr: str | None,
+    lifetime: timedelta,
+    remember: bool,
+    auth_time: datetime | None = None,
+    role_assignment_id: int | None = None,
+    now: datetime | None = None,
+    address: str | None = None,
+    user_agent: str | None = None,
+) -> OpenedSession:
+    """`start_signin_session`'s row, written by one Core INSERT and handed back as values: no object
+    joins the ORM session (a caller that reads nothing of it through the ORM builds none)."""
     now = now or utcnow()
     authenticated_at = min(auth_time, now) if auth_time is not None else now
     token = secrets.token_urlsafe(32)
@@ -144,12 +195,7 @@ def start_signin_session(
         "user_agent": user_agent[:300] if user_agent else None,
     }
     db.connection().execute(_INSERT_SESSION, row)
-    # The row is written: the object joins the session as if loaded (clean, in the identity map),
-    # so the commit's flush has nothing to write and a read in this transaction selects nothing.
-    record = SignInSession(**row)
-    make_transient_to_detached(record)
-    db.add(record)
-    return NewSession(record, token)
+    return OpenedSession(row, token)
 
 
 def load_active_signin(

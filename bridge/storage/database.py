@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.blocking import WORKER_THREADS
@@ -73,3 +73,14 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+@contextmanager
+def plain_transaction(factory: sessionmaker[Session]) -> Iterator[Connection]:
+    """`transaction` on a connection of the factory's engine, without an ORM session: for Core
+    statements that load no object and audit nothing (no session's hooks have anything to do), at
+    about half the cost. Commit on success, roll back on any error."""
+    engine = factory.kw["bind"]
+    assert isinstance(engine, Engine), "a sessionmaker bound to an engine"
+    with engine.begin() as connection:
+        yield connection

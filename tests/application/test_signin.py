@@ -35,9 +35,17 @@ from bridge.config import Settings
 from bridge.services.audit import AuditContext
 from bridge.services.binding import LocalProof
 from bridge.services.external_identity import ExternalIdentity
+from bridge.services.grantees import AuthorizingSignIn, load_authorizing_signin
 from bridge.services.roles import Role
 from bridge.services.throttle import login_throttle
-from bridge.storage.models import AuditEvent, ExternalBinding, SignInSession, StaffMember, ThrottleCounter
+from bridge.storage.models import (
+    AuditEvent,
+    ExternalBinding,
+    RoleAssignment,
+    SignInSession,
+    StaffMember,
+    ThrottleCounter,
+)
 from bridge.storage.types import utcnow
 from tests.support.factories import give_role, make_organization, make_staff
 
@@ -346,3 +354,42 @@ def test_a_second_look_after_finding_nobody_still_signs_in_whoever_was_bound_mea
     active = current_signin(db_factory, started.signin_session_id, rules.timeouts)
     assert active is not None and active.staff.id == staff_id
     assert peek_pending_binding(db_factory, "browser-5") is None
+
+
+def test_the_session_a_returning_sign_in_opens_is_decided_on_as_a_fresh_read_of_it_would_be(
+    db_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    """The callback answers the app on the session as its transaction wrote it (grantees.opened_signin),
+    not read back: the same person, session, role and current roles as a read of the row gives."""
+    rules = SignInRules.of(settings)
+    staff_id, login = person(db_factory)
+    with db_factory() as db, db.begin():
+        staff = db.get(StaffMember, staff_id)
+        assert staff is not None
+        staff.email = "ivanova@school.test"
+        today = utcnow().date()
+        give_role(db, staff, make_organization(db), Role.SCHOOL_DEPUTY, start=today - timedelta(days=90),
+                  end=today - timedelta(days=1))
+        give_role(db, staff, make_organization(db), Role.SCHOOL_DEPUTY, start=today + timedelta(days=1))
+        db.execute(update(RoleAssignment).where(RoleAssignment.staff_id == staff_id).values(position="Завуч"))
+    first_signin(db_factory, rules, login)
+    seen: list[AuthorizingSignIn | None] = []
+
+    def follow_up(db: Session, started: SessionStarted) -> object:
+        seen.append(started.authorizing)
+        return "answered"
+
+    started = sign_in_unless_proof_parked(
+        db_factory, AUDIT, "browser-1", identity(), remember=False, replaces_session=None, rules=rules,
+        follow_up=follow_up,
+    )
+    assert isinstance(started, SessionStarted) and started.followed_by == "answered"
+    opened = seen[0]
+    assert opened is not None
+    with db_factory() as db:
+        read = load_authorizing_signin(db, started.signin_session_id, timeouts=rules.timeouts, now=utcnow())
+    assert read is not None
+    assert opened.staff == read.staff and opened.role == read.role and opened.role is not None
+    assert opened.grantee.active_roles == read.grantee.active_roles and len(read.grantee.active_roles) == 1
+    assert opened.session == read.session and opened.created_at == read.created_at
+    assert opened.grantee.auth_time == read.grantee.auth_time

@@ -13,7 +13,7 @@ from bridge.services.binding import (
     BindingPolicy,
     BindingRefused,
     create_binding,
-    find_bound_staff,
+    find_bound_person,
     prove_local_credential,
 )
 from bridge.services.credentials import CredentialRefused
@@ -65,7 +65,7 @@ def test_binding_retires_the_password_for_good(db_factory: sessionmaker[Session]
     with db_factory() as db:
         staff = db.get(StaffMember, staff_id)
         assert staff is not None and staff.password_hash is None and staff.credential_used_at is not None
-        assert find_bound_staff(db, esia()) is not None
+        assert find_bound_person(db, esia()) is not None
         assert db.scalars(select(AuditEvent.event)).all() == ["binding.created"]
         with pytest.raises(CredentialRefused):
             prove_local_credential(db, login, PASSWORD)
