@@ -21,6 +21,9 @@ HTTP on loopback, as behind a TLS-terminating proxy (pyoidc refuses an http issu
 serves plain HTTP here); and gunicorn's sync worker closes the connection after each answer (no
 keep-alive), which is how SATOSA is deployed behind a reverse proxy.
 
+signin_load.py runs it twice: as installed, and with glibc's malloc keeping freed memory
+(KEEP_FREED_MEMORY below), which takes most of its CPU per flow away.
+
 Without a virtualenv-capable Python or without the network to install it, the peer is skipped
 with one line. The run prints the versions, since the figures belong to them.
 """
@@ -59,6 +62,12 @@ APP_CLIENT_ID = "bench-satosa-app"
 UPSTREAM_CLIENT_ID = "bench-satosa"
 SCOPE = "openid profile email"
 MARKER = "installed-from.sha256"
+# Most of SATOSA's CPU per flow as installed is its state cookie: each write builds two
+# lzma.LZMACompressor (satosa.state.State.urlstate), whose large buffers glibc's malloc hands back
+# to the kernel when freed and faults in again on the next write. Told to keep them (these glibc
+# tunables, read at the process's start), SATOSA spends about a third of the CPU per flow; the run
+# measures both, so the ratio is read knowing what it rests on.
+KEEP_FREED_MEMORY = {"MALLOC_TRIM_THRESHOLD_": str(1 << 30), "MALLOC_MMAP_THRESHOLD_": str(1 << 30)}
 
 
 @dataclass
@@ -167,11 +176,13 @@ def environment(folder: Path, port: int, upstream_issuer: str, app_secret: str) 
     }
 
 
-def start(log: Path, port: int, upstream_issuer: str, cores: str | None, folder: Path = FOLDER) -> SatosaPeer:
+def start(log: Path, port: int, upstream_issuer: str, cores: str | None, folder: Path = FOLDER, *,
+          keep_freed_memory: bool = False) -> SatosaPeer:
     """SATOSA under gunicorn on `port` (registered at the mock beforehand: mock_clients), brokering to
-    `upstream_issuer`."""
+    `upstream_issuer`; with `keep_freed_memory`, glibc's malloc told to keep what is freed (KEEP_FREED_MEMORY)."""
     app_secret = secrets.token_urlsafe(24)
-    env = {**os.environ, **environment(log.parent, port, upstream_issuer, app_secret)}
+    env = {**os.environ, **environment(log.parent, port, upstream_issuer, app_secret),
+           **(KEEP_FREED_MEMORY if keep_freed_memory else {})}
     gunicorn = python_of(folder).parent / "gunicorn"
     command = [str(gunicorn), "--bind", f"127.0.0.1:{port}", "--workers", "1", "--worker-class", "sync",
                "--no-control-socket", "satosa.wsgi:app"]

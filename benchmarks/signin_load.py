@@ -35,8 +35,11 @@ as an OIDC → OIDC proxy (benchmarks/satosa_peer.py; benchmarks/peers/satosa, i
 virtualenv there once), brokering to the same mock РСАА on the same core once the bridge has stopped.
 Fresh browsers sign in through it once (the mock's pages), then the same returning-brokered windows
 run (same people, concurrency and length; SATOSA's cookies forgotten between flows, the mock's kept)
-and the report prints bridge ÷ SATOSA per core and each one's CPU per flow. When it cannot be
-installed (no network) it is skipped with one line (or with --no-satosa).
+and the report prints bridge ÷ SATOSA per core and each one's CPU per flow. SATOSA then runs once
+more with glibc's malloc keeping freed memory (its state cookie's LZMA buffers are otherwise given
+back and faulted in again on every write: most of its CPU), and a second ratio is printed; the
+bridge runs with the default malloc in both. When it cannot be installed (no network) it is skipped
+with one line (or with --no-satosa).
 
     .venv/bin/python benchmarks/signin_load.py --quick          # under two minutes
     .venv/bin/python benchmarks/signin_load.py --database postgresql://postgres@127.0.0.1:5432/bench_load
@@ -438,10 +441,13 @@ def measure_node_peer(folder: Path, plan: Plan, browsers: int, cores: str | None
 
 
 SATOSA_RETURNING = "SATOSA peer: returning brokered"
+SATOSA_KEEPING_MEMORY = "SATOSA peer, malloc keeping memory: returning brokered"
 
 
-async def drive_satosa_peer(peer: satosa_peer.SatosaPeer, people: list[Person], plan: Plan) -> list[Window]:
-    """SATOSA's returning brokered sign-in, with the bridge's people, concurrency and windows.
+async def drive_satosa_peer(peers: Callable[[bool], satosa_peer.SatosaPeer], people: list[Person],
+                            plan: Plan) -> list[Window]:
+    """SATOSA's returning brokered sign-in, with the bridge's people, concurrency and windows: as
+    installed, then with glibc's malloc keeping freed memory (satosa_peer.KEEP_FREED_MEMORY).
 
     Each person gets a fresh browser and signs in through SATOSA once (the mock's person picker);
     the windows then measure app → SATOSA → РСАА (signed in there) → SATOSA → token → userinfo with
@@ -449,27 +455,33 @@ async def drive_satosa_peer(peer: satosa_peer.SatosaPeer, people: list[Person], 
     """
     clients = {person.login: browser() for person in people}
     pending = list(people)
+    turns = [0] * plan.concurrency
 
     async def first(_: int) -> float:
         person = pending.pop()
-        return await sign_in(clients[person.login], peer.app, person, provider=None)
-
-    # Not measured: the first sign-ins go through the mock's pages.
-    await run_window("SATOSA first sign-ins", first, workers=plan.concurrency, seconds=600,
-                     server_pid=peer.server_pid, limit=len(people))
-    host = httpx.URL(peer.app.bridge_url).host
-    turns = [0] * plan.concurrency
+        return await sign_in(clients[person.login], app, person, provider=None)
 
     async def returning(worker: int) -> float:
         mine = range(worker, len(people), plan.concurrency)
         turns[worker] += 1
         person = people[mine[turns[worker] % len(mine)]]
         client = clients[person.login]
-        forget_bridge(client, host)
-        return await sign_in(client, peer.app, person, provider=None)
+        forget_bridge(client, httpx.URL(app.bridge_url).host)
+        return await sign_in(client, app, person, provider=None)
 
-    windows = [await run_window(f"{SATOSA_RETURNING} ({len(people)} people)", returning, workers=plan.concurrency,
-                                seconds=plan.seconds, server_pid=peer.server_pid) for _ in range(plan.runs)]
+    windows: list[Window] = []
+    for name, keep_freed_memory in ((SATOSA_RETURNING, False), (SATOSA_KEEPING_MEMORY, True)):
+        peer = await asyncio.to_thread(peers, keep_freed_memory)
+        app = peer.app
+        try:
+            if pending:
+                # Not measured: the first sign-ins go through the mock's pages (its cookie then stays).
+                await run_window("SATOSA first sign-ins", first, workers=plan.concurrency, seconds=600,
+                                 server_pid=peer.server_pid, limit=len(people))
+            windows += [await run_window(f"{name} ({len(people)} people)", returning, workers=plan.concurrency,
+                                         seconds=plan.seconds, server_pid=peer.server_pid) for _ in range(plan.runs)]
+        finally:
+            peer.stop()
     for client in clients.values():
         await client.aclose()
     return windows
@@ -485,15 +497,16 @@ def measure_satosa_peer(folder: Path, stack: Stack, port: int, plan: Plan, cores
         print(f"SATOSA peer skipped: could not install {satosa_peer.FOLDER / 'requirements.txt'} "
               f"({error}; see {satosa_peer.FOLDER / '.venv' / 'install.log'})")
         return []
+
+    def peer(keep_freed_memory: bool) -> satosa_peer.SatosaPeer:
+        return satosa_peer.start(folder / "satosa.log", port, f"{stack.mock_url}/rsaa", cores,
+                                 keep_freed_memory=keep_freed_memory)
+
     try:
-        peer = satosa_peer.start(folder / "satosa.log", port, f"{stack.mock_url}/rsaa", cores)
+        return asyncio.run(drive_satosa_peer(peer, stack.people[:-ESIA_PEOPLE], plan))
     except (OSError, RuntimeError) as error:
         print(f"SATOSA peer skipped: {str(error).splitlines()[0]} (see {folder / 'satosa.log'})")
         return []
-    try:
-        return asyncio.run(drive_satosa_peer(peer, stack.people[:-ESIA_PEOPLE], plan))
-    finally:
-        peer.stop()
 
 
 def median_of(windows: list[Window], prefix: str) -> Window | None:
@@ -548,12 +561,17 @@ def report(windows: list[Window], hash_cost: HashCost) -> None:
 
 
 def _satosa_ratio(windows: list[Window]) -> None:
-    bridge, satosa = median_of(windows, "returning brokered ("), median_of(windows, SATOSA_RETURNING)
-    if bridge is None or satosa is None or not bridge.per_core or not satosa.per_core:
+    bridge = median_of(windows, "returning brokered (")
+    if bridge is None or not bridge.per_core:
         return
-    print(f"returning brokered, bridge ÷ SATOSA per core: {bridge.per_core / satosa.per_core:.2f}× (target > 4×): "
-          f"{bridge.per_core:.1f} ÷ {satosa.per_core:.1f} /s/core; server CPU per flow "
-          f"{1000 / bridge.per_core:.2f} ms ÷ {1000 / satosa.per_core:.2f} ms")
+    for name, which, target in ((SATOSA_RETURNING, "", " (target > 4×)"),
+                                (SATOSA_KEEPING_MEMORY, " with malloc keeping freed memory", "")):
+        satosa = median_of(windows, name)
+        if satosa is None or not satosa.per_core:
+            continue
+        print(f"returning brokered, bridge ÷ SATOSA{which} per core: {bridge.per_core / satosa.per_core:.2f}×{target}: "
+              f"{bridge.per_core:.1f} ÷ {satosa.per_core:.1f} /s/core; server CPU per flow "
+              f"{1000 / bridge.per_core:.2f} ms ÷ {1000 / satosa.per_core:.2f} ms")
 
 
 def _database_figures(bridge: Window, node: Window) -> str:

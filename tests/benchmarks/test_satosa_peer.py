@@ -19,7 +19,15 @@ from mail_sink.smtp import free_ports
 from benchmarks import satosa_peer
 from benchmarks.load_browser import Person, forget_bridge, sign_in
 from benchmarks.load_stack import BIN, Stack
-from benchmarks.signin_load import Plan, arguments, measure_satosa_peer
+from benchmarks.signin_load import (
+    SATOSA_KEEPING_MEMORY,
+    SATOSA_RETURNING,
+    Plan,
+    Window,
+    _satosa_ratio,
+    arguments,
+    measure_satosa_peer,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG_FILES = sorted([*satosa_peer.FOLDER.glob("*.yaml"), *satosa_peer.FOLDER.glob("plugins/*.yaml")])
@@ -129,3 +137,20 @@ def _wait_until_up(url: str) -> None:
             pass
         time.sleep(0.2)
     raise AssertionError(f"{url} did not come up")
+
+
+def test_the_report_prints_bridge_over_satosa_as_installed_and_with_malloc_keeping_memory(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def window(name: str, flows: int, cpu: float) -> Window:
+        return Window(name, seconds=10.0, cpu=cpu, latencies=[0.1] * flows)
+
+    _satosa_ratio([window("returning brokered (16 people)", 500, 5.0),  # 100/s/core
+                   window(f"{SATOSA_RETURNING} (16 people)", 50, 2.5),  # 20/s/core
+                   window(f"{SATOSA_KEEPING_MEMORY} (16 people)", 100, 2.5)])  # 40/s/core
+    assert capsys.readouterr().out.splitlines() == [
+        "returning brokered, bridge ÷ SATOSA per core: 5.00× (target > 4×): 100.0 ÷ 20.0 /s/core; "
+        "server CPU per flow 10.00 ms ÷ 50.00 ms",
+        "returning brokered, bridge ÷ SATOSA with malloc keeping freed memory per core: 2.50×: 100.0 ÷ 40.0 /s/core; "
+        "server CPU per flow 10.00 ms ÷ 25.00 ms",
+    ]
