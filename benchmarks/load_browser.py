@@ -34,6 +34,11 @@ class RelyingApp:
     client_secret: str
     redirect_uri: str
     scope: str = "openid profile email roles"
+    # Where the provider serves its endpoints: the bridge's and the Node peer's paths by default;
+    # SATOSA's frontend has its own (benchmarks/satosa_peer.py).
+    authorize_path: str = "/oidc/authorize"
+    token_path: str = "/oidc/token"  # noqa: S105 - a path, not a password
+    userinfo_path: str = "/oidc/userinfo"
 
 
 @dataclass(frozen=True)
@@ -61,9 +66,9 @@ async def sign_in(
     }
     if provider:
         query["idp_hint"] = provider
-    code = await _browse_to_code(browser, f"{app.bridge_url}/oidc/authorize?{urlencode(query)}", app, person)
+    code = await _browse_to_code(browser, f"{app.bridge_url}{app.authorize_path}?{urlencode(query)}", app, person)
     token = await browser.post(
-        f"{app.bridge_url}/oidc/token",
+        f"{app.bridge_url}{app.token_path}",
         data={"grant_type": "authorization_code", "code": code, "redirect_uri": app.redirect_uri,
               "code_verifier": verifier},
         auth=(app.client_id, app.client_secret),
@@ -71,7 +76,7 @@ async def sign_in(
     if token.status_code != 200:
         raise FlowError(f"token {token.status_code}: {token.text[:200]}")
     userinfo = await browser.get(
-        f"{app.bridge_url}/oidc/userinfo", headers={"Authorization": f"Bearer {token.json()['access_token']}"}
+        f"{app.bridge_url}{app.userinfo_path}", headers={"Authorization": f"Bearer {token.json()['access_token']}"}
     )
     if userinfo.status_code != 200 or "sub" not in userinfo.json():
         raise FlowError(f"userinfo {userinfo.status_code}: {userinfo.text[:200]}")

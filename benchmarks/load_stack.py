@@ -56,6 +56,14 @@ class Stack:
     def server_pid(self) -> int:
         return self.processes[0].pid
 
+    def stop_server(self) -> None:
+        """The bridge only: a peer is then measured on its core with the mock still up."""
+        self.processes[0].terminate()
+        try:
+            self.processes[0].wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.processes[0].kill()
+
     def stop(self) -> None:
         for process in self.processes:
             process.terminate()
@@ -131,8 +139,12 @@ def seed(database_url: str, people: int, past_sessions: int) -> tuple[RelyingApp
 
 
 def start(folder: Path, database_url: str, *, people: int, past_sessions: int, workers: int,
-          server_cores: str | None, other_cores: str | None) -> Stack:
-    """`people` staff and matching test persons (the first binds at РСАА, the rest as the caller likes)."""
+          server_cores: str | None, other_cores: str | None, mock_clients: Path | None = None) -> Stack:
+    """`people` staff and matching test persons (the first binds at РСАА, the rest as the caller likes).
+
+    `mock_clients`: a clients file the mock registers besides the bridge's (idp-mock --clients), for a
+    peer that brokers to the same mock (benchmarks/satosa_peer.py).
+    """
     from bridge_demo.stack import demo_esia_private_key
     from gost_jws import GostPrivateKey, export_private, export_public
     from idp_mock.config import DEMO_CLIENT_ID, DEMO_RSAA_SECRET
@@ -182,6 +194,8 @@ scope = "openid profile email"
     mock = [str(BIN / "idp-mock"), "--host", "127.0.0.1", "--port", str(mock_port), "--public-url", mock_url,
             "--persons", str(folder / "persons.json"), "--demo-bridge-url", bridge_url,
             "--esia-key", str(folder / "esia-signing.json")]
+    if mock_clients:
+        mock += ["--clients", str(mock_clients)]
     log = (folder / "server.log").open("wb")
     stack = Stack(folder, bridge_url, mock_url, database_url, RelyingApp(
         bridge_url=bridge_url, client_id=app.client_id, client_secret=app.client_secret,

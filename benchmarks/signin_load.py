@@ -30,6 +30,17 @@ PostgreSQL each code flow line also gives the database backends' CPU per flow (f
 pids pg_stat_activity lists for that database), to show whether one side leaves more work to the
 database. Without `node` and `npm` the peer is skipped with one line saying so (or with --no-node).
 
+And the Python broker the issue's returning-sign-in target is set against (more than 4×): SATOSA 8
+as an OIDC → OIDC proxy (benchmarks/satosa_peer.py; benchmarks/peers/satosa, installed into its own
+virtualenv there once), brokering to the same mock РСАА on the same core once the bridge has stopped.
+Fresh browsers sign in through it once (the mock's pages), then the same returning-brokered windows
+run (same people, concurrency and length; SATOSA's cookies forgotten between flows, the mock's kept)
+and the report prints bridge ÷ SATOSA per core and each one's CPU per flow. SATOSA then runs once
+more with glibc's malloc keeping freed memory (its state cookie's LZMA buffers are otherwise given
+back and faulted in again on every write: most of its CPU), and a second ratio is printed; the
+bridge runs with the default malloc in both. When it cannot be installed (no network) it is skipped
+with one line (or with --no-satosa).
+
     .venv/bin/python benchmarks/signin_load.py --quick          # under two minutes
     .venv/bin/python benchmarks/signin_load.py --database postgresql://postgres@127.0.0.1:5432/bench_load
 """
@@ -55,7 +66,9 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks import node_peer
+from mail_sink.smtp import free_port
+
+from benchmarks import node_peer, satosa_peer
 from benchmarks.load_browser import FlowError, Person, forget_bridge, sign_in
 from benchmarks.load_stack import BackendCpu, Stack, cpu_seconds, loop_cpu_wait_seconds, start
 
@@ -427,6 +440,75 @@ def measure_node_peer(folder: Path, plan: Plan, browsers: int, cores: str | None
     return windows
 
 
+SATOSA_RETURNING = "SATOSA peer: returning brokered"
+SATOSA_KEEPING_MEMORY = "SATOSA peer, malloc keeping memory: returning brokered"
+
+
+async def drive_satosa_peer(peers: Callable[[bool], satosa_peer.SatosaPeer], people: list[Person],
+                            plan: Plan) -> list[Window]:
+    """SATOSA's returning brokered sign-in, with the bridge's people, concurrency and windows: as
+    installed, then with glibc's malloc keeping freed memory (satosa_peer.KEEP_FREED_MEMORY).
+
+    Each person gets a fresh browser and signs in through SATOSA once (the mock's person picker);
+    the windows then measure app → SATOSA → РСАА (signed in there) → SATOSA → token → userinfo with
+    SATOSA's cookies forgotten before each flow and the mock's kept, as the bridge's window does.
+    """
+    clients = {person.login: browser() for person in people}
+    pending = list(people)
+    turns = [0] * plan.concurrency
+
+    async def first(_: int) -> float:
+        person = pending.pop()
+        return await sign_in(clients[person.login], app, person, provider=None)
+
+    async def returning(worker: int) -> float:
+        mine = range(worker, len(people), plan.concurrency)
+        turns[worker] += 1
+        person = people[mine[turns[worker] % len(mine)]]
+        client = clients[person.login]
+        forget_bridge(client, httpx.URL(app.bridge_url).host)
+        return await sign_in(client, app, person, provider=None)
+
+    windows: list[Window] = []
+    for name, keep_freed_memory in ((SATOSA_RETURNING, False), (SATOSA_KEEPING_MEMORY, True)):
+        peer = await asyncio.to_thread(peers, keep_freed_memory)
+        app = peer.app
+        try:
+            if pending:
+                # Not measured: the first sign-ins go through the mock's pages (its cookie then stays).
+                await run_window("SATOSA first sign-ins", first, workers=plan.concurrency, seconds=600,
+                                 server_pid=peer.server_pid, limit=len(people))
+            windows += [await run_window(f"{name} ({len(people)} people)", returning, workers=plan.concurrency,
+                                         seconds=plan.seconds, server_pid=peer.server_pid) for _ in range(plan.runs)]
+        finally:
+            peer.stop()
+    for client in clients.values():
+        await client.aclose()
+    return windows
+
+
+def measure_satosa_peer(folder: Path, stack: Stack, port: int, plan: Plan, cores: str | None) -> list[Window]:
+    """SATOSA's windows against the stack's mock РСАА, on `port` (registered at the mock at its start);
+    or none, and one line saying why, when it cannot be installed or started here."""
+    try:
+        satosa_peer.install()
+        print(f"SATOSA peer: {satosa_peer.describe()}, on core {cores or 'any'}", flush=True)
+    except (OSError, subprocess.CalledProcessError) as error:
+        print(f"SATOSA peer skipped: could not install {satosa_peer.FOLDER / 'requirements.txt'} "
+              f"({error}; see {satosa_peer.FOLDER / '.venv' / 'install.log'})")
+        return []
+
+    def peer(keep_freed_memory: bool) -> satosa_peer.SatosaPeer:
+        return satosa_peer.start(folder / "satosa.log", port, f"{stack.mock_url}/rsaa", cores,
+                                 keep_freed_memory=keep_freed_memory)
+
+    try:
+        return asyncio.run(drive_satosa_peer(peer, stack.people[:-ESIA_PEOPLE], plan))
+    except (OSError, RuntimeError) as error:
+        print(f"SATOSA peer skipped: {str(error).splitlines()[0]} (see {folder / 'satosa.log'})")
+        return []
+
+
 def median_of(windows: list[Window], prefix: str) -> Window | None:
     matching = [window for window in windows if window.name.startswith(prefix)]
     return sorted(matching, key=lambda window: window.per_core)[len(matching) // 2] if matching else None
@@ -459,6 +541,7 @@ def report(windows: list[Window], hash_cost: HashCost) -> None:
         goal = f", target ≥ {target:.0f}/s/core" if target else ""
         print(f"median {median.name.split(' probe')[0]:<34} {median.per_core:7.1f}/s/core "
               f"({median.per_core / baseline.per_core * 100:.1f}% of /healthz per core{goal})")
+    _satosa_ratio(windows)
     bridge_code = median_of(windows, "signed-in code flow")
     if bridge_code is None or not bridge_code.per_core:
         return
@@ -475,6 +558,20 @@ def report(windows: list[Window], hash_cost: HashCost) -> None:
     if bridge_code.database_cpu is not None:
         print("  (server CPU is each server's own processes; PostgreSQL's backends are outside both figures, "
               "their CPU per flow is the PostgreSQL one)")
+
+
+def _satosa_ratio(windows: list[Window]) -> None:
+    bridge = median_of(windows, "returning brokered (")
+    if bridge is None or not bridge.per_core:
+        return
+    for name, which, target in ((SATOSA_RETURNING, "", " (target > 4×)"),
+                                (SATOSA_KEEPING_MEMORY, " with malloc keeping freed memory", "")):
+        satosa = median_of(windows, name)
+        if satosa is None or not satosa.per_core:
+            continue
+        print(f"returning brokered, bridge ÷ SATOSA{which} per core: {bridge.per_core / satosa.per_core:.2f}×{target}: "
+              f"{bridge.per_core:.1f} ÷ {satosa.per_core:.1f} /s/core; server CPU per flow "
+              f"{1000 / bridge.per_core:.2f} ms ÷ {1000 / satosa.per_core:.2f} ms")
 
 
 def _database_figures(bridge: Window, node: Window) -> str:
@@ -498,6 +595,8 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=1, help="bridge serve --workers")
     parser.add_argument("--no-node", action="store_true",
                         help="skip the Node peer (oidc-provider in benchmarks/peers/node_op)")
+    parser.add_argument("--no-satosa", action="store_true",
+                        help="skip the SATOSA peer (the Python broker, benchmarks/peers/satosa)")
     args = parser.parse_args(argv)
     if args.people < args.concurrency:
         parser.error("--people must be at least --concurrency (a browser is in one flow at a time)")
@@ -517,13 +616,24 @@ def main() -> None:
         database_url = args.database or f"sqlite:///{folder}/bench.db"
         if args.database:
             recreate_database(args.database)
+        # SATOSA's port is chosen now: the mock registers its callback at start.
+        satosa_port, mock_clients = None, None
+        if not args.no_satosa:
+            satosa_port = free_port()
+            mock_clients = Path(folder) / "mock-clients.json"
+            mock_clients.write_text(json.dumps(satosa_peer.mock_clients(satosa_port)), encoding="utf-8")
         stack = start(Path(folder), database_url, people=args.people + ESIA_PEOPLE, past_sessions=args.past_sessions,
-                      workers=args.workers, server_cores=server_cores, other_cores=other_cores)
+                      workers=args.workers, server_cores=server_cores, other_cores=other_cores,
+                      mock_clients=mock_clients)
         database = BackendCpu(args.database) if args.database else None
         try:
             plan = Plan(seconds=args.seconds, runs=args.runs, concurrency=args.concurrency,
                         first_measured=min(8, args.people // 3))
             windows = asyncio.run(drive(stack, plan, esia_people=ESIA_PEOPLE, database=database))
+            if satosa_port is not None:
+                # The bridge stops first: SATOSA gets its core, the mock stays up for it.
+                stack.stop_server()
+                windows += measure_satosa_peer(Path(folder), stack, satosa_port, plan, server_cores)
         finally:
             stack.stop()
             if database:
