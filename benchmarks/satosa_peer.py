@@ -30,13 +30,11 @@ with one line. The run prints the versions, since the figures belong to them.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import secrets
 import subprocess
 import time
-import venv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +45,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from benchmarks.load_browser import RelyingApp
 from benchmarks.load_stack import APP_REDIRECT, pinned
 
-FOLDER = Path(__file__).resolve().parent / "peers" / "satosa"
+# install and installed are the peer's too (signin_load.py and its test call them here).
+from benchmarks.satosa_install import FOLDER, python_of
+from benchmarks.satosa_install import install as install
+from benchmarks.satosa_install import installed as installed
+
 # The plugins' names in plugins/*.yaml: SATOSA routes by them.
 FRONTEND = "oidc"
 BACKEND = "rsaa"
@@ -61,7 +63,6 @@ APP_CLIENT_ID = "bench-satosa-app"
 # Its client at the mock РСАА (the mock's clients file, mock_clients below).
 UPSTREAM_CLIENT_ID = "bench-satosa"
 SCOPE = "openid profile email"
-MARKER = "installed-from.sha256"
 # Most of SATOSA's CPU per flow as installed is its state cookie: each write builds two
 # lzma.LZMACompressor (satosa.state.State.urlstate), whose large buffers glibc's malloc hands back
 # to the kernel when freed and faults in again on the next write. Told to keep them (these glibc
@@ -100,40 +101,6 @@ def mock_clients(port: int) -> dict[str, list[dict[str, object]]]:
     return {"rsaa": [{"client_id": UPSTREAM_CLIENT_ID, "client_secret": DEMO_RSAA_SECRET,
                       "redirect_uris": [url_of(port) + CALLBACK_PATH],
                       "token_endpoint_auth_method": "client_secret_basic"}]}
-
-
-def python_of(folder: Path = FOLDER) -> Path:
-    return folder / ".venv" / "bin" / "python"
-
-
-def _requirements_digest(folder: Path) -> str:
-    return hashlib.sha256((folder / "requirements.txt").read_bytes()).hexdigest()
-
-
-def installed(folder: Path = FOLDER) -> bool:
-    """Whether the virtualenv was installed from the requirements.txt there now (its digest, kept beside it)."""
-    marker = folder / ".venv" / MARKER
-    return python_of(folder).exists() and marker.exists() and marker.read_text().strip() == _requirements_digest(folder)
-
-
-def install(folder: Path = FOLDER) -> None:
-    """A virtualenv with exactly requirements.txt (hashes checked), once; again only when it changed.
-
-    pip's output goes to .venv/install.log; a failure raises CalledProcessError naming it.
-    """
-    if installed(folder):
-        return
-    print(f"SATOSA peer: pip install into {folder / '.venv'} (once, then while requirements.txt is unchanged)",
-          flush=True)
-    venv.create(folder / ".venv", clear=True, with_pip=True)
-    log = folder / ".venv" / "install.log"
-    with log.open("wb") as output:
-        subprocess.run(  # noqa: S603 - the virtualenv's own pip, our own requirements file
-            [str(python_of(folder)), "-m", "pip", "install", "--require-hashes", "--no-deps",
-             "--disable-pip-version-check", "-r", str(folder / "requirements.txt")],
-            stdout=output, stderr=output, check=True,
-        )
-    (folder / ".venv" / MARKER).write_text(_requirements_digest(folder) + "\n")
 
 
 def describe(folder: Path = FOLDER) -> str:
