@@ -35,7 +35,7 @@ from tests.e2e.test_callback_answers_app_attacks import (
     delivered,
     register_app,
 )
-from tests.e2e.world import BRIDGE, World
+from tests.e2e.world import BRIDGE, World, choose_provider, enter_password, sign_in_at_provider
 from tests.support.factories import give_role, make_organization
 
 pytestmark = pytest.mark.anyio
@@ -188,3 +188,22 @@ async def test_the_same_callback_delivered_twice_at_once_answers_the_app_once(wo
     answered = [answer for answer in answers if answer.headers.get("location", "").startswith(f"{APP}/callback")]
     assert len(answered) == 1, [(answer.status_code, answer.headers.get("location")) for answer in answers]
     assert codes(world) == issued + 1
+
+
+async def test_a_parked_password_proof_never_binds_or_signs_in_through_someone_elses_identity(world: World) -> None:
+    """Someone with an unbound account's password proves it, then comes back from the provider as
+    an identity bound to another person: the proof is taken by the callback's look (not skipped
+    by the plain take's note), the binding is refused, nobody is signed in, the binding stays."""
+    register_app(world)
+    async with world.browser(apps={APP: _app()}) as browser:
+        owner = await bound(world, browser, KUZNETSOV, **PERSON)
+    other = world.add_staff(surname="Смирнова", name="Елена", patronymic="Викторовна")
+    before = world.bindings()
+    async with world.browser() as intruder:
+        choose = await enter_password(intruder, await intruder.get(f"{BRIDGE}/login/first"), other)
+        assert choose.url.path == "/login/first/provider"
+        answer = await sign_in_at_provider(intruder, await choose_provider(intruder, choose, "РСАА"), KUZNETSOV)
+        assert answer.url.path != "/account" and "Смирнова" not in answer.text and "Кузнецов Андрей" not in answer.text
+        assert not any(cookie.name == SIGNIN_COOKIE for cookie in intruder.cookies.jar)
+    assert world.bindings() == before and [login for login, _, _ in before] == [owner]
+    assert _sessions(world, other) == 0
