@@ -13,9 +13,10 @@ from starlette.testclient import TestClient
 
 from bridge.config import Settings
 from bridge.services.roles import Role
+from bridge.services.support_queue import CannotSignInForm, file_cannot_sign_in
 from bridge.storage.database import transaction
 from bridge.storage.enums import StaffStatus
-from bridge.storage.models import Organization, RoleAssignment, StaffMember
+from bridge.storage.models import Organization, RoleAssignment, StaffMember, SupportRequest
 from tests.routes.test_admin import _csrf, _sign_in_as
 from tests.services.directory import Directory, build_directory, row_counts
 from tests.support.factories import give_role, make_staff
@@ -119,3 +120,38 @@ def test_support_on_the_pages_cannot_block_reset_or_redate_another_support_accou
     blocked = client.post(f"/admin/staff/{dept}/block", data={"csrf_token": csrf, "reason": "проверка"},
                           follow_redirects=False)
     assert blocked.status_code == 303 and _status(db_factory, dept) == StaffStatus.BLOCKED
+
+
+def test_support_resolving_its_queue_cannot_reset_or_deactivate_another_support_account(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session]
+) -> None:
+    """A «Не могу войти» item names a support account (anyone may file one): resolving it with a
+    password reset or a deactivation runs the use case's own rule, which refuses; the item reopens."""
+    directory = build_directory(db_factory)
+    _second_supports(db_factory, directory)
+    with transaction(db_factory) as db:
+        item = file_cannot_sign_in(db, CannotSignInForm("Вторая Поддержка", "Поддержка", "two@support.test", "…"),
+                                   "192.0.2.7")
+        item_id = item.id
+    _sign_in_as(client, settings, db_factory, directory.logins["support_staff"])
+    csrf = _csrf(client, f"/support/queue/{item_id}")
+    before, supports = row_counts(db_factory), _support_roles(db_factory)
+    for login in ("support_two", "support_mixed"):
+        for outcome in ("password_reset", "activation_resent"):
+            answer = client.post(f"/support/queue/{item_id}/resolve",
+                                 data={"csrf_token": csrf, "outcome": outcome, "login": login, "confirmed": "1"},
+                                 follow_redirects=False)
+            assert answer.status_code in (400, 403, 404), (login, outcome, answer.status_code)
+            assert _status(db_factory, login) == StaffStatus.ACTIVE
+    with db_factory() as db:
+        reopened = db.get(SupportRequest, item_id)
+        assert reopened is not None and reopened.closed_at is None
+    assert row_counts(db_factory) == before and _support_roles(db_factory) == supports
+    # Control: the same resolution resets the password of a department head support is above.
+    done = client.post(f"/support/queue/{item_id}/resolve",
+                       data={"csrf_token": csrf, "outcome": "password_reset", "login": directory.logins["dept_a"],
+                             "confirmed": "1"}, follow_redirects=False)
+    assert done.status_code in (200, 303), done.status_code
+    with db_factory() as db:
+        closed = db.get(SupportRequest, item_id)
+        assert closed is not None and closed.closed_at is not None
