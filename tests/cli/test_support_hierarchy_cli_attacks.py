@@ -51,9 +51,10 @@ def test_acting_as_support_the_cli_gives_no_support_role_by_add_role_or_an_appro
     # does not offer it, and below it the use case refuses it as no candidate of the request.
     with pytest.raises(SystemExit):
         bridge_cli(*acting, "requests", "approve", request_id, "--role", "support")
-    for actor in (lambda db: actor_for_login(db, directory.logins["support_staff"]), lambda db: cli_support_actor()):
+    for on_pages in (True, False):
         with pytest.raises(DomainError), transaction(db_factory) as db:
-            approve(db, actor(db), int(request_id), Role.SUPPORT.value)
+            actor = actor_for_login(db, directory.logins["support_staff"]) if on_pages else cli_support_actor()
+            approve(db, actor, int(request_id), Role.SUPPORT.value)
     assert row_counts(db_factory) == before and _support_roles(db_factory) == supports
     with db_factory() as db:
         assert db.get(RegistrationRequest, int(request_id)).status == "pending"  # type: ignore[union-attr]

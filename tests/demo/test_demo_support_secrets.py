@@ -20,7 +20,7 @@ def _database_text(path: Path) -> str:
     with sqlite3.connect(path) as connection:
         tables = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         return "\n".join(
-            repr(row) for table in tables for row in connection.execute(f'SELECT * FROM "{table}"')  # noqa: S608
+            repr(row) for table in tables for row in connection.execute(f'SELECT * FROM "{table}"')
         )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 import bridge.application.signin as signin_module
+from bridge.services.binding import find_bound_person
 from bridge.services.roles import Role
 from bridge.storage.enums import RegistryStatus, StaffStatus
 from bridge.storage.models import ExternalBinding, Organization, RoleAssignment, SignInSession, StaffMember
@@ -72,7 +73,7 @@ def _sessions(world: World, login: str) -> int:
 def _change_after_the_read(monkeypatch: pytest.MonkeyPatch, world: World, change: Callable[[Session], None]) -> None:
     """Runs `change` in its own committed transaction right after the callback's transaction has
     read the bound person: a block, a role's end or a reset landing concurrently with the callback."""
-    original = signin_module.find_bound_person
+    original = find_bound_person
 
     def read_then_change(*args: Any, **kwargs: Any) -> Any:
         found = original(*args, **kwargs)
