@@ -1235,6 +1235,13 @@ CATALOGUE: tuple[Mutation, ...] = (
         ("tests/demo/test_cli.py::test_the_demo_servers_do_not_believe_x_forwarded_for",),
     ),
     mutation(
+        "token.no_repeated_parameters", "a token request with a parameter twice is refused before any claim",
+        "bridge/op/server.py",
+        "            refuse_repeated(request)\n",
+        "",
+        ("tests/op/test_refusals.py::test_a_repeated_parameter_at_the_token_endpoint_is_refused_audited_and_leaves_the_code_unspent",),
+    ),
+    mutation(
         "hierarchy.support_mints_no_support", "only the operator at the command line issues technical support",
         "bridge/services/hierarchy.py",
         "    return _OPERATOR_ISSUES if acting is None else ROLES[acting.role].issues\n",

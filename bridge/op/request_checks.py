@@ -2,7 +2,8 @@
 
 - Sizes: no parameter longer than MAX_PARAMETER_LENGTH (a nonce no longer than the column
   that keeps it), so nothing oversized is stored, echoed in a redirect or logged.
-- Repetition: RFC 6749 §3.1 forbids any parameter twice (Authlib checks only five).
+- Repetition: RFC 6749 §3.1 and §3.2 forbid any parameter twice (Authlib checks only five at the
+  authorization endpoint, none at the token endpoint).
 - `id_token_hint` (OIDC Core §3.1.2.1): it must be an ID Token we issued to this app; naming
   another person than the one signed in here means `login_required`.
 - POST (Core §3.1.2.1): the form becomes the query of a GET to the same endpoint.
@@ -38,10 +39,16 @@ def check_sizes(request: StarletteOAuth2Request) -> None:
             raise InvalidRequestError("A request parameter is too long.")
 
 
-def check_parameters(request: StarletteOAuth2Request) -> None:
+def refuse_repeated(request: StarletteOAuth2Request) -> None:
+    """RFC 6749 §3.1 and §3.2: no parameter twice at the authorization or the token endpoint, even
+    with the same value (else which one counts is the parser's choice, not the sender's)."""
     for name, values in request.payload.datalist.items():
         if len(values) > 1:
             raise InvalidRequestError(f"Parameter '{_printable(name)}' is included more than once.")
+
+
+def check_parameters(request: StarletteOAuth2Request) -> None:
+    refuse_repeated(request)
     nonce = request.payload.data.get("nonce")
     if nonce is not None and len(str(nonce)) > MAX_NONCE_LENGTH:
         raise InvalidRequestError(f"The 'nonce' must not be longer than {MAX_NONCE_LENGTH} characters.")

@@ -30,6 +30,7 @@ from bridge.op.keys import KeyStore
 from bridge.op.logout import BridgeEndSessionEndpoint
 from bridge.op.models import ClientModel
 from bridge.op.paths import ProviderPaths
+from bridge.op.request_checks import refuse_repeated
 from bridge.op.requests import StarletteOAuth2Request
 from bridge.op.token_endpoints import BridgeIntrospectionEndpoint, BridgeRevocationEndpoint
 from bridge.services import audit
@@ -205,6 +206,7 @@ class BridgeAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
 
     def token_response(self, request: StarletteOAuth2Request) -> Response:
         try:
+            refuse_repeated(request)
             grant = self.get_token_grant(request)
             grant.validate_token_request()
             response: Response = self.handle_response(*grant.create_token_response())

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import select, update
@@ -318,3 +319,31 @@ def test_token_issue_is_audited_without_secrets(
         assert secret not in text
     with db_factory() as db:
         assert tokens["refresh_token"] not in str(db.scalars(select(RefreshToken.token_hash)).all())
+
+
+def test_a_repeated_parameter_at_the_token_endpoint_is_refused_audited_and_leaves_the_code_unspent(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session], public_app: App, director: Person,
+) -> None:
+    """RFC 6749 §3.2: no parameter twice, even with the same value; which copy would count is the
+    form parser's choice (the last), not the sender's. Refused as invalid_request, before any claim."""
+    _signed_in(client, settings, db_factory, director)
+    request = authorization_request(public_app)
+    code = get_code(client, request)
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": public_app.redirect_uri,
+            "code_verifier": request.verifier, "client_id": public_app.client_id}
+    for name in form:
+        body = [*form.items(), (name, form[name])]
+        response = client.post("/oidc/token", content=urlencode(body),
+                               headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert response.status_code == 400, (name, response.text)
+        assert response.json()["error"] == "invalid_request" and name in response.json()["error_description"]
+    # Another redirect_uri after the right one: the last would have counted.
+    body = [*form.items(), ("redirect_uri", public_app.redirect_uri + "/elsewhere")]
+    response = client.post("/oidc/token", content=urlencode(body),
+                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+    refusals = _events(db_factory, "oidc.token.refused")
+    assert len(refusals) == len(form) + 1 and {event.details["error"] for event in refusals} == {"invalid_request"}
+    with db_factory() as db:
+        assert db.scalars(select(AuthorizationCode.used_at)).one() is None
+    assert exchange(client, public_app, code, request.verifier).status_code == 200
