@@ -1,5 +1,5 @@
 """«Журнал» speaks Russian: every event the bridge records has a title, refusals name the action,
-common detail keys have labels; an unknown code is shown as it is; the CLI keeps the codes."""
+every detail key the code records has a label; an unknown code is shown as it is; the CLI keeps the codes."""
 
 from __future__ import annotations
 
@@ -49,6 +49,31 @@ def _recorded_names() -> tuple[set[str], set[str]]:
                 if keyword.arg == "event" and isinstance(value, ast.Constant) and isinstance(value.value, str):
                     events.add(value.value)
     return {name for name in events if CODE.match(name)}, operations
+
+
+# Calls whose keyword arguments become an audit record's details (besides the record's own columns).
+DETAILED_CALLS = {"record", "record_independently", "record_refusal", "SignInRefused",
+                  "DomainError", "NotFound", "PermissionDenied", "InvalidInput", "Conflict"}
+NOT_DETAILS = {"subject_staff_id", "organization_id", "personal", "event", "retryable"}
+
+
+def _detail_keys() -> set[str]:
+    """Keyword names given as details to an audit record, or to an error a refusal's record copies."""
+    keys: set[str] = set()
+    for path in BRIDGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            called = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            if called in DETAILED_CALLS:
+                keys.update(keyword.arg for keyword in node.keywords if keyword.arg and keyword.arg not in NOT_DETAILS)
+    return keys
+
+
+def test_every_detail_key_the_bridge_records_has_a_russian_label() -> None:
+    keys = _detail_keys()
+    assert len(keys) > 60 and {"login", "reason", "backchannel_logout_uri"} <= keys
+    assert sorted(keys - DETAIL_LABELS.keys()) == []
 
 
 def test_every_event_and_refused_action_the_bridge_records_has_a_russian_title() -> None:
