@@ -22,7 +22,7 @@ from bridge.application.audit_log import AuditFilter
 from bridge.blocking import run_blocking
 from bridge.routes.admin_common import administrator, forbidden
 from bridge.services.audit_export import ExportFormat
-from bridge.services.audit_titles import detail_label, event_title, operation_title
+from bridge.services.audit_titles import detail_label, event_title, operation_title, reason_title
 from bridge.services.errors import DomainError, InvalidInput
 from bridge.services.roles import Role
 from bridge.web.context import runtime_of
@@ -45,8 +45,9 @@ EVENT_KINDS = {
     "oidc.": "Приложения и ключи",
 }
 PAGE_SIZE = 50
-# The page names events, refused actions and detail keys in Russian (bridge/services/audit_titles.py).
-TITLES = {"event": event_title, "operation": operation_title, "detail": detail_label}
+# The page names events, refused actions, detail keys and reason codes in Russian
+# (bridge/services/audit_titles.py).
+TITLES = {"event": event_title, "operation": operation_title, "detail": detail_label, "reason": reason_title}
 
 
 def _date(params: QueryParams, name: str, title: str) -> date | None:

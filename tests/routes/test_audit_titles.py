@@ -1,5 +1,6 @@
 """«Журнал» speaks Russian: every event the bridge records has a title, refusals name the action,
-every detail key the code records has a label; an unknown code is shown as it is; the CLI keeps the codes."""
+every detail key the code records has a label, every reason code a title; an unknown code is shown as it
+is; the CLI keeps the codes."""
 
 from __future__ import annotations
 
@@ -12,8 +13,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
 
 from bridge.config import Settings
+from bridge.services.activation_links import LinkState
 from bridge.services.audit import AuditContext, record
-from bridge.services.audit_titles import DETAIL_LABELS, EVENT_TITLES, OPERATION_TITLES
+from bridge.services.audit_titles import DETAIL_LABELS, EVENT_TITLES, OPERATION_TITLES, REASON_TITLES, reason_title
+from bridge.services.authorization_codes import CodeState
+from bridge.services.binding_alerts import AlertReason
+from bridge.services.oauth_tokens import RefreshState
+from bridge.storage.enums import DeactivationReason
 from bridge.storage.models import AuditEvent, StaffMember
 from tests.services.directory import build_directory
 from tests.support.browser import sign_in_browser
@@ -85,6 +91,69 @@ def test_every_event_and_refused_action_the_bridge_records_has_a_russian_title()
         assert title and not LATIN.search(title), title
 
 
+# Calls whose first positional argument is a refusal's code (`reason=error.code` copies it into the record);
+# `__init__` is a DomainError subclass naming its fixed code (`super().__init__("throttled", …)`).
+CODED_CALLS = {"DomainError", "NotFound", "PermissionDenied", "InvalidInput", "Conflict", "SignInRefused",
+               "BindingRefused", "UpstreamError", "CredentialRefused", "__init__"}
+# Reasons the code computes rather than names: a link's state (activation.refused), why an alert was
+# mailed or an account switched off, a code's or refresh token's state at the token endpoint
+# (bridge/op/grants.py: f"code_{state}", f"refresh_token_{state}"), and the OAuth error codes Authlib
+# answers with (the `error` detail; the userinfo endpoint records them as its `reason`).
+COMPUTED_REASONS = {
+    *(state.value for state in LinkState if state is not LinkState.USABLE),
+    *(reason.value for reason in AlertReason), *(reason.value for reason in DeactivationReason),
+    *(f"code_{state.value}" for state in CodeState if state is not CodeState.VALID),
+    *(f"refresh_token_{state.value}" for state in RefreshState if state is not RefreshState.VALID),
+    "invalid_request", "invalid_client", "invalid_grant", "unauthorized_client", "unsupported_grant_type",
+    "invalid_scope", "access_denied", "unsupported_response_type", "server_error", "temporarily_unavailable",
+    "invalid_token", "insufficient_scope", "unsupported_token_type", "login_required", "consent_required",
+    "interaction_required", "account_selection_required",
+}
+
+
+def _literals(node: ast.expr) -> set[str]:
+    """The strings an argument may be: a literal, or either branch of `a if … else b`."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return {node.value}
+    if isinstance(node, ast.IfExp):
+        return _literals(node.body) | _literals(node.orelse)
+    return set()
+
+
+def _reason_codes() -> set[str]:
+    """Codes named as literals for a `reason`: an error's code, a `reason=` keyword, a token endpoint's
+    `refusal_reason`, a userinfo refusal's reason."""
+    codes: set[str] = set()
+    for path in BRIDGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Assign) and any(getattr(target, "attr", None) == "refusal_reason"
+                                                    for target in node.targets):
+                codes |= _literals(node.value)
+            if not isinstance(node, ast.Call):
+                continue
+            called = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            if called in CODED_CALLS and node.args:
+                codes |= _literals(node.args[0])
+            if called == "UserinfoRefusal" and len(node.args) >= 2:
+                codes |= _literals(node.args[1])
+            for keyword in node.keywords:
+                if keyword.arg == "reason":
+                    codes |= _literals(keyword.value)
+    return codes
+
+
+def test_every_reason_code_the_bridge_records_has_a_russian_title() -> None:
+    codes = _reason_codes()
+    assert len(codes) > 150 and {"outside_district", "too_many_starts", "code_reused", "blocked"} <= codes
+    assert sorted((codes | COMPUTED_REASONS) - REASON_TITLES.keys()) == []
+    for title in REASON_TITLES.values():
+        assert title and not LATIN.search(title), title
+    # The support desk's `login_required` (no account chosen) is not OAuth's.
+    assert reason_title("login_required") == "требуется вход"
+    assert reason_title("login_required", "issuance.refused") == "не выбрана учётная запись"
+    assert reason_title("Не тот район") == "Не тот район"  # a reason typed by a person stays as typed
+
+
 def _sign_in(client: TestClient, settings: Settings, db_factory: sessionmaker[Session], login: str) -> None:
     client.cookies.clear()
     with db_factory() as db:
@@ -139,3 +208,25 @@ def test_the_audit_page_titles_every_record_and_labels_its_details(
     refused = client.get("/admin/audit", params={"actor": "journal-check", "event": "issuance.refused"}).text
     assert "Отказ в действии администратора: сброс пароля" in refused
     assert "<dt>Действие</dt>" in refused and ">сброс пароля</dd>" in refused
+
+
+def test_the_audit_page_shows_a_refusals_reason_in_russian_and_an_unknown_one_as_its_code(
+    client: TestClient, settings: Settings, db_factory: sessionmaker[Session]
+) -> None:
+    directory = build_directory(db_factory)
+    director = directory.logins["director_a"]
+    with db_factory() as db, db.begin():
+        context = AuditContext(actor="reason-check")
+        record(db, context, "issuance.refused", "refused", operation="role.add", reason="outside_district",
+               login=director)
+        record(db, context, "activation.refused", "refused", reason="too_many_starts", login=director)
+        record(db, context, "oidc.token.refused", "refused", error="invalid_grant", reason="code_reused")
+        record(db, context, "signin.refused", "refused", reason="future_reason", login=director)
+    _sign_in(client, settings, db_factory, directory.logins["support_staff"])
+    page = client.get("/admin/audit", params={"actor": "reason-check"}).text
+    assert "<dt>Причина</dt><dd>организация вне вашего района</dd>" in page
+    assert "<dd>слишком много попыток по ссылке</dd>" in page
+    assert "<dt>Ошибка</dt><dd>код или токен не принят</dd>" in page and "<dd>код входа уже использован</dd>" in page
+    for code in ("outside_district", "too_many_starts", "invalid_grant", "code_reused"):
+        assert code not in page, code
+    assert '<dd class="code">future_reason</dd>' in page  # unknown: the code, not nothing
