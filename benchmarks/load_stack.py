@@ -14,15 +14,14 @@ import secrets
 import shutil
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-import httpx
 from mail_sink.smtp import free_ports
 
 from benchmarks.load_browser import Person, RelyingApp
+from benchmarks.peer_server import answers
 from bridge.services.clients import register_client
 from bridge.services.passwords import hash_password
 from bridge.services.roles import OrganizationKind, Role
@@ -209,16 +208,8 @@ scope = "openid profile email"
 
 
 def _wait_for(url: str, stack: Stack, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(process.poll() is not None for process in stack.processes):
-            break
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
+    if answers(url, lambda: all(process.poll() is None for process in stack.processes), timeout):
+        return
     stack.stop()
     raise SystemExit(f"{url} did not come up; see {stack.folder / 'server.log'}:\n"
                      + (stack.folder / "server.log").read_text(errors="replace")[-3000:])

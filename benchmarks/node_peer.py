@@ -18,15 +18,16 @@ import json
 import os
 import shutil
 import subprocess
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from mail_sink.smtp import free_port
 
 from benchmarks.load_browser import Person, RelyingApp
 from benchmarks.load_stack import APP_REDIRECT, pinned
+from benchmarks.peer_server import PeerServer
+
+# How long its start may take before the run gives up on it (with its log).
+WAIT_SECONDS = 30
 
 FOLDER = Path(__file__).resolve().parent / "peers" / "node_op"
 # The client server.js registers; loopback only.
@@ -35,24 +36,6 @@ CLIENT_SECRET = "bench-node-secret-loopback-only"  # noqa: S105 - the peer's fix
 SCOPE = "openid profile email"
 # Its development login page takes any login and password.
 PASSWORD = "any-password"  # noqa: S105
-
-
-@dataclass
-class NodePeer:
-    app: RelyingApp
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def server_pid(self) -> int:
-        return self.process.pid
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
 
 
 def missing_tools() -> str | None:
@@ -86,7 +69,7 @@ def describe(folder: Path = FOLDER) -> str:
     return f"oidc-provider {lock['packages']['node_modules/oidc-provider']['version']} on Node {runtime}"
 
 
-def start(log: Path, cores: str | None, folder: Path = FOLDER, *, database_url: str | None = None) -> NodePeer:
+def start(log: Path, cores: str | None, folder: Path = FOLDER, *, database_url: str | None = None) -> PeerServer:
     """The peer on a free port, its store in memory or, with `database_url`, in that PostgreSQL database."""
     node = shutil.which("node")
     assert node is not None
@@ -100,24 +83,11 @@ def start(log: Path, cores: str | None, folder: Path = FOLDER, *, database_url: 
     process = subprocess.Popen(  # noqa: S603 - our own server.js with a port chosen here
         pinned([node, "server.js", str(port)], cores), cwd=folder, stdout=output, stderr=output, env=env
     )
-    peer = NodePeer(RelyingApp(bridge_url=url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+    peer = PeerServer("the Node peer", RelyingApp(bridge_url=url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
                                redirect_uri=APP_REDIRECT, scope=SCOPE), process, log)
-    _wait_for(peer, f"{url}/.well-known/openid-configuration")
+    peer.wait_until_up(f"{url}/.well-known/openid-configuration", WAIT_SECONDS)
     return peer
 
 
 def people(count: int) -> list[Person]:
     return [Person(f"bench{index}", PASSWORD, f"bench{index}@school.bench") for index in range(count)]
-
-
-def _wait_for(peer: NodePeer, url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and peer.process.poll() is None:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    peer.stop()
-    raise RuntimeError(f"the Node peer did not come up:\n{peer.log.read_text(errors='replace')[-2000:]}")

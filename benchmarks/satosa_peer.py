@@ -34,21 +34,22 @@ import json
 import os
 import secrets
 import subprocess
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from benchmarks.load_browser import RelyingApp
 from benchmarks.load_stack import APP_REDIRECT, pinned
+from benchmarks.peer_server import PeerServer
 
 # install and installed are the peer's too (signin_load.py and its test call them here).
 from benchmarks.satosa_install import FOLDER, python_of
 from benchmarks.satosa_install import install as install
 from benchmarks.satosa_install import installed as installed
+
+# How long its start may take before the run gives up on it (with its log).
+WAIT_SECONDS = 60
 
 # The plugins' names in plugins/*.yaml: SATOSA routes by them.
 FRONTEND = "oidc"
@@ -69,25 +70,6 @@ SCOPE = "openid profile email"
 # tunables, read at the process's start), SATOSA spends about a third of the CPU per flow; the run
 # measures both, so the ratio is read knowing what it rests on.
 KEEP_FREED_MEMORY = {"MALLOC_TRIM_THRESHOLD_": str(1 << 30), "MALLOC_MMAP_THRESHOLD_": str(1 << 30)}
-
-
-@dataclass
-class SatosaPeer:
-    app: RelyingApp
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def server_pid(self) -> int:
-        """gunicorn's master: its worker is its child, so cpu_seconds of it counts both."""
-        return self.process.pid
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
 
 
 def url_of(port: int) -> str:
@@ -144,7 +126,7 @@ def environment(folder: Path, port: int, upstream_issuer: str, app_secret: str) 
 
 
 def start(log: Path, port: int, upstream_issuer: str, cores: str | None, folder: Path = FOLDER, *,
-          keep_freed_memory: bool = False) -> SatosaPeer:
+          keep_freed_memory: bool = False) -> PeerServer:
     """SATOSA under gunicorn on `port` (registered at the mock beforehand: mock_clients), brokering to
     `upstream_issuer`; with `keep_freed_memory`, glibc's malloc told to keep what is freed (KEEP_FREED_MEMORY)."""
     app_secret = secrets.token_urlsafe(24)
@@ -157,21 +139,8 @@ def start(log: Path, port: int, upstream_issuer: str, cores: str | None, folder:
     # The plugin paths in proxy_conf.yaml are relative to the folder.
     process = subprocess.Popen(pinned(command, cores), cwd=folder, stdout=output, stderr=output, env=env)  # noqa: S603
     url = url_of(port)
-    peer = SatosaPeer(RelyingApp(bridge_url=url, client_id=APP_CLIENT_ID, client_secret=app_secret,
+    peer = PeerServer("SATOSA", RelyingApp(bridge_url=url, client_id=APP_CLIENT_ID, client_secret=app_secret,
                                  redirect_uri=APP_REDIRECT, scope=SCOPE, authorize_path=AUTHORIZE_PATH,
                                  token_path=TOKEN_PATH, userinfo_path=USERINFO_PATH), process, log)
-    _wait_for(peer, f"{url}/.well-known/openid-configuration")
+    peer.wait_until_up(f"{url}/.well-known/openid-configuration", WAIT_SECONDS)
     return peer
-
-
-def _wait_for(peer: SatosaPeer, url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and peer.process.poll() is None:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    peer.stop()
-    raise RuntimeError(f"SATOSA did not come up:\n{peer.log.read_text(errors='replace')[-2000:]}")

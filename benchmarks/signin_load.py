@@ -71,6 +71,7 @@ from mail_sink.smtp import free_port
 from benchmarks import node_peer, satosa_peer
 from benchmarks.load_browser import FlowError, Person, forget_bridge, sign_in
 from benchmarks.load_stack import BackendCpu, Stack, cpu_seconds, loop_cpu_wait_seconds, start
+from benchmarks.peer_server import PeerServer
 
 
 @dataclass
@@ -378,7 +379,7 @@ NODE_IN_MEMORY = "Node peer in memory: signed-in code flow"
 NODE_ON_POSTGRES = "Node peer on PostgreSQL: signed-in code flow"
 
 
-async def drive_node_peer(peer: node_peer.NodePeer, name: str, plan: Plan, browsers: int,
+async def drive_node_peer(peer: PeerServer, name: str, plan: Plan, browsers: int,
                           database: BackendCpu | None = None) -> list[Window]:
     """The Node peer's signed-in code flow, with the bridge's concurrency, windows and browser count.
 
@@ -444,7 +445,7 @@ SATOSA_RETURNING = "SATOSA peer: returning brokered"
 SATOSA_KEEPING_MEMORY = "SATOSA peer, malloc keeping memory: returning brokered"
 
 
-async def drive_satosa_peer(peers: Callable[[bool], satosa_peer.SatosaPeer], people: list[Person],
+async def drive_satosa_peer(peers: Callable[[bool], PeerServer], people: list[Person],
                             plan: Plan) -> list[Window]:
     """SATOSA's returning brokered sign-in, with the bridge's people, concurrency and windows: as
     installed, then with glibc's malloc keeping freed memory (satosa_peer.KEEP_FREED_MEMORY).
@@ -498,7 +499,7 @@ def measure_satosa_peer(folder: Path, stack: Stack, port: int, plan: Plan, cores
               f"({error}; see {satosa_peer.FOLDER / '.venv' / 'install.log'})")
         return []
 
-    def peer(keep_freed_memory: bool) -> satosa_peer.SatosaPeer:
+    def peer(keep_freed_memory: bool) -> PeerServer:
         return satosa_peer.start(folder / "satosa.log", port, f"{stack.mock_url}/rsaa", cores,
                                  keep_freed_memory=keep_freed_memory)
 

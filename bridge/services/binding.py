@@ -25,7 +25,7 @@ from bridge.services.audit import AuditContext, record
 from bridge.services.credentials import CredentialOnFile, check_issued_credential
 from bridge.services.errors import DomainError
 from bridge.services.external_identity import ExternalIdentity
-from bridge.services.grantees import GrantedPerson, GrantedRole
+from bridge.services.grantees import PERSON_COLUMNS, ROLE_COLUMNS, GrantedPerson, GrantedRole
 from bridge.services.person_names import same_name
 from bridge.services.signin_sessions import is_role_active
 from bridge.storage.enums import StaffStatus
@@ -48,22 +48,8 @@ _BOUND_PERSON = (
         StaffMember.id.label("staff_id"),
         StaffMember.status,
         StaffMember.session_generation,
-        StaffMember.subject,
-        StaffMember.login,
-        StaffMember.surname,
-        StaffMember.name,
-        StaffMember.patronymic,
-        StaffMember.email,
-        StaffMember.phone,
-        RoleAssignment.id.label("role_id"),
-        RoleAssignment.role,
-        RoleAssignment.start_date,
-        RoleAssignment.end_date,
-        RoleAssignment.position,
-        Organization.id.label("organization_id"),
-        Organization.name.label("organization_name"),
-        Organization.kind.label("organization_kind"),
-        Organization.district.label("organization_district"),
+        *PERSON_COLUMNS,
+        *ROLE_COLUMNS,
     )
     .select_from(_BINDINGS)
     .join(StaffMember, StaffMember.id == _BINDINGS.c.staff_id)
@@ -183,10 +169,7 @@ def find_bound_person(db: Session, identity: ExternalIdentity, now: datetime | N
     if first.last_used_at is None or first.last_used_at <= now - LAST_USE_GRANULARITY:
         # A Core UPDATE: no binding object is loaded, so none is left dirty for the commit's flush.
         db.connection().execute(_NOTE_LAST_USE, {"binding_id": first.binding_id, "at": now})
-    person = GrantedPerson(
-        id=first.staff_id, subject=first.subject, login=first.login, surname=first.surname, name=first.name,
-        patronymic=first.patronymic, email=first.email, phone=first.phone,
-    )
+    person = GrantedPerson.of_row(first.staff_id, first)
     roles = tuple(
         DatedRole(GrantedRole.of_row(row), row.start_date, row.end_date) for row in rows if row.role_id is not None
     )

@@ -37,8 +37,31 @@ from bridge.services.signin_sessions import (
 from bridge.storage.models import OAuthGrant, Organization, RoleAssignment, SignInSession, StaffMember
 from bridge.storage.types import utcnow
 
+# What relying apps are told of a person (`GrantedPerson.of_row`) and of each of their roles with
+# its organization (`GrantedRole.of_row`), as columns: read here with the session, and with the
+# binding by a returning sign-in (services/binding.py). Labelled, so a row reads as what it describes.
+PERSON_COLUMNS = (
+    StaffMember.subject,
+    StaffMember.login,
+    StaffMember.surname,
+    StaffMember.name,
+    StaffMember.patronymic,
+    StaffMember.email,
+    StaffMember.phone,
+)
+ROLE_COLUMNS = (
+    RoleAssignment.id.label("role_id"),
+    RoleAssignment.role,
+    RoleAssignment.start_date,
+    RoleAssignment.end_date,
+    RoleAssignment.position,
+    Organization.id.label("organization_id"),
+    Organization.name.label("organization_name"),
+    Organization.kind.label("organization_kind"),
+    Organization.district.label("organization_district"),
+)
 # The session, its person and every role of the person with its organization (a row per role,
-# none: one row with empty role columns). Labelled, so a row reads as the objects it describes.
+# none: one row with empty role columns).
 _GRANTEE_COLUMNS = (
     SignInSession.id.label("session_id"),
     SignInSession.sid,
@@ -54,22 +77,8 @@ _GRANTEE_COLUMNS = (
     SignInSession.ended_at,
     StaffMember.status.label("staff_status"),
     StaffMember.session_generation.label("staff_generation"),
-    StaffMember.subject,
-    StaffMember.login,
-    StaffMember.surname,
-    StaffMember.name,
-    StaffMember.patronymic,
-    StaffMember.email,
-    StaffMember.phone,
-    RoleAssignment.id.label("role_id"),
-    RoleAssignment.role,
-    RoleAssignment.start_date,
-    RoleAssignment.end_date,
-    RoleAssignment.position,
-    Organization.id.label("organization_id"),
-    Organization.name.label("organization_name"),
-    Organization.kind.label("organization_kind"),
-    Organization.district.label("organization_district"),
+    *PERSON_COLUMNS,
+    *ROLE_COLUMNS,
 )
 _GRANTEE_BY_SESSION = (
     select(*_GRANTEE_COLUMNS)
@@ -124,6 +133,14 @@ class GrantedPerson:
             patronymic=staff.patronymic, email=staff.email, phone=staff.phone,
         )
 
+    @classmethod
+    def of_row(cls, staff_id: int, row: Any) -> GrantedPerson:
+        # A row holding PERSON_COLUMNS.
+        return cls(
+            id=staff_id, subject=row.subject, login=row.login, surname=row.surname, name=row.name,
+            patronymic=row.patronymic, email=row.email, phone=row.phone,
+        )
+
 
 @dataclass(frozen=True)
 class GrantedSession:
@@ -173,7 +190,7 @@ class GrantedRole:
 
     @classmethod
     def of_row(cls, row: Any) -> GrantedRole:
-        # A row of the grantee's statement (its role and organization columns).
+        # A row holding ROLE_COLUMNS.
         return cls(
             id=row.role_id,
             role=row.role,
@@ -378,10 +395,7 @@ def grantee_of_rows(
         auth_time=first.auth_time, last_seen_at=first.last_seen_at,
     )
     return Grantee(
-        staff=GrantedPerson(
-            id=first.session_staff_id, subject=first.subject, login=first.login, surname=first.surname,
-            name=first.name, patronymic=first.patronymic, email=first.email, phone=first.phone,
-        ),
+        staff=GrantedPerson.of_row(first.session_staff_id, first),
         session=session,
         role=GrantedRole.of_row(frozen) if frozen is not None else None,
         auth_time=auth_time or first.auth_time,

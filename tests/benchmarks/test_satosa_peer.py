@@ -9,7 +9,6 @@ import asyncio
 import json
 import re
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
@@ -19,6 +18,7 @@ from mail_sink.smtp import free_ports
 from benchmarks import satosa_peer
 from benchmarks.load_browser import Person, forget_bridge, sign_in
 from benchmarks.load_stack import BIN, Stack
+from benchmarks.peer_server import PeerServer, answers
 from benchmarks.signin_load import (
     SATOSA_KEEPING_MEMORY,
     SATOSA_RETURNING,
@@ -105,7 +105,7 @@ def test_returning_through_satosa_meets_no_page(tmp_path: Path) -> None:
     async def record(request: httpx.Request) -> None:
         paths.append(request.url.path)
 
-    async def twice(peer: satosa_peer.SatosaPeer, person: Person) -> None:
+    async def twice(peer: PeerServer, person: Person) -> None:
         async with httpx.AsyncClient(timeout=30, event_hooks={"request": [record]}) as browser:
             await sign_in(browser, peer.app, person, provider=None)
             assert "/rsaa/login" in paths
@@ -129,14 +129,7 @@ def test_returning_through_satosa_meets_no_page(tmp_path: Path) -> None:
 
 
 def _wait_until_up(url: str) -> None:
-    for _ in range(150):
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{url} did not come up")
+    assert answers(url, lambda: True, timeout=30), f"{url} did not come up"
 
 
 def test_the_report_prints_bridge_over_satosa_as_installed_and_with_malloc_keeping_memory(
