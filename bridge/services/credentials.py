@@ -6,6 +6,7 @@ which the caller shows once and drops.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -61,7 +62,13 @@ class CredentialRefused(DomainError):
 
 
 def has_ever_held_credential(staff: StaffMember) -> bool:
-    return staff.password_hash is not None or staff.credential_issued_at is not None or bool(staff.bindings)
+    return ever_held_credential(staff.password_hash, staff.credential_issued_at, lambda: bool(staff.bindings))
+
+
+def ever_held_credential(password_hash: str | None, issued_at: datetime | None, bound: Callable[[], bool]) -> bool:
+    """Whether a password was ever issued to the person (or they have bound an identity since):
+    `bound` is asked only when neither column says so."""
+    return password_hash is not None or issued_at is not None or bound()
 
 
 def issue_credential(
@@ -128,11 +135,9 @@ def read_issued_credential(db: Session, login: str) -> CredentialOnFile | None:
     row = connection.execute(_CREDENTIAL_BY_LOGIN, {"login": login}).one_or_none()
     if row is None:
         return None
-    # `has_ever_held_credential` on columns: the bindings are asked only when neither says so.
-    ever_held = (
-        row.password_hash is not None
-        or row.credential_issued_at is not None
-        or connection.execute(_ANY_BINDING, {"staff_id": row.id}).first() is not None
+    ever_held = ever_held_credential(
+        row.password_hash, row.credential_issued_at,
+        lambda: connection.execute(_ANY_BINDING, {"staff_id": row.id}).first() is not None,
     )
     return CredentialOnFile(
         staff_id=row.id,
